@@ -1,0 +1,45 @@
+//! The model core of edgescore.
+//!
+//! Model files (XGBoost JSON, LightGBM text, the edgescore linear JSON format
+//! and edgescore's own compact encoding) are parsed into evaluators that
+//! score exactly like the library that trained them. This crate does no I/O:
+//! it takes bytes and rows and gives back scores, so it builds unchanged for
+//! native targets, `wasm32-wasip2` and `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use edgescore_models::Model;
+//!
+//! let json = br#"{"format": "edgescore-linear", "format_version": 1, "kind": "logistic",
+//!                 "coefficients": [2.0, -1.0], "intercept": 0.5}"#;
+//! let model = Model::from_bytes(json, None)?;
+//! // Two rows of two features, row-major.
+//! let scores = model.score(&[1.0, 3.0, 0.25, 0.0])?;
+//! assert_eq!(scores.len(), 2);
+//! assert!(scores[0] < 0.5 && scores[1] > 0.5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The feature contract
+//! Feature values are `f32` on every path (CLI, component, browser), row-major,
+//! with NaN for a missing value. XGBoost and scikit-learn compare in `f32`
+//! themselves; LightGBM widens each value to `f64` exactly and keeps its `f64`
+//! thresholds, so no information is lost on either side.
+
+mod category_set;
+mod encoding;
+mod error;
+mod expf;
+mod format;
+mod lightgbm;
+mod linear;
+mod link;
+mod model;
+mod tree_check;
+mod xgboost;
+
+pub use error::{ModelError, ScoreError};
+pub use format::Format;
+pub use model::{FeatureKind, Model, ModelKind, OutputKind};
+
+/// Result of loading a model.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

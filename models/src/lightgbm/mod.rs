@@ -1,0 +1,278 @@
+//! LightGBM `gbdt` models, evaluated the way LightGBM's `Tree::Predict` does.
+//!
+//! The rules that make re-implementations drift, each kept here:
+//! - a numeric split goes left when `x <= threshold`, in float64; thresholds
+//!   are never narrowed to float32;
+//! - an input with |x| <= 1e-35 reaches the trees as exactly 0.0: LightGBM's
+//!   C API keeps only values above `kZeroThreshold` when it turns a dense row
+//!   into (index, value) pairs, and absent features read as 0.0. A threshold
+//!   of -1e-35 therefore sends -1e-35 to the right;
+//! - `decision_type` bit 0 marks a categorical split, bit 1 default-left,
+//!   bits 2-3 the missing type: `None` (NaN becomes 0.0, default-left is
+//!   ignored), `Zero` (|x| <= 1e-35 is missing, NaN too) or `NaN`;
+//! - a categorical split sends a category *in* its bitset to the left, and NaN
+//!   or a negative code to the right;
+//! - leaf values already include shrinkage; trees are summed in float64;
+//! - the binary probability is `1 / (1 + exp(-sigmoid * raw))`.
+
+mod text;
+
+use crate::category_set::CategorySet;
+use crate::link;
+use crate::model::Schema;
+use crate::{Format, ModelError, OutputKind};
+
+/// LightGBM's `kZeroThreshold`: a float literal `1e-35f`, compared in double.
+const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
+
+/// A feature value as LightGBM's predictor sees it: widened to float64, and
+/// 0.0 when its magnitude is at most `kZeroThreshold` (see the module docs).
+#[inline]
+fn lightgbm_input(x: f32) -> f64 {
+    let x = f64::from(x);
+    if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x }
+}
+
+/// The LightGBM objectives edgescore scores.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Objective {
+    /// `binary sigmoid:<s>`.
+    Binary { sigmoid: f64 },
+    /// `regression` (L2): the raw score is the prediction.
+    Regression,
+}
+
+/// What a numeric split does with a missing value (`decision_type` bits 2-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MissingType {
+    /// No value is missing: NaN is read as 0.0 and compared with the threshold.
+    None,
+    /// Zero (|x| <= 1e-35) and NaN are missing and follow the default direction.
+    Zero,
+    /// NaN is missing and follows the default direction.
+    NaN,
+}
+
+/// Where a split sends a row: another split or a leaf of the same tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Child {
+    Split(u32),
+    Leaf(u32),
+}
+
+/// One internal node of a LightGBM tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Split {
+    Numeric {
+        feature: u32,
+        threshold: f64,
+        missing: MissingType,
+        default_left: bool,
+        left: Child,
+        right: Child,
+    },
+    Categorical {
+        feature: u32,
+        /// Index into the tree's `category_sets`.
+        set: u32,
+        left: Child,
+        right: Child,
+    },
+}
+
+/// One tree: split 0 is the root; a tree with a single leaf has no splits.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tree {
+    pub(crate) splits: Vec<Split>,
+    pub(crate) leaves: Vec<f64>,
+    pub(crate) category_sets: Vec<CategorySet>,
+}
+
+impl Tree {
+    /// The leaf value `row` lands on; the tree was checked at load time.
+    #[inline]
+    fn leaf_value(&self, row: &[f32]) -> f64 {
+        if self.splits.is_empty() {
+            return self.leaves[0];
+        }
+        let mut node = 0usize;
+        loop {
+            let next = match self.splits[node] {
+                Split::Numeric {
+                    feature,
+                    threshold,
+                    missing,
+                    default_left,
+                    left,
+                    right,
+                } => {
+                    let mut x = lightgbm_input(row[feature as usize]);
+                    if x.is_nan() && missing != MissingType::NaN {
+                        x = 0.0;
+                    }
+                    let is_missing = match missing {
+                        MissingType::None => false,
+                        MissingType::Zero => (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&x),
+                        MissingType::NaN => x.is_nan(),
+                    };
+                    if is_missing {
+                        if default_left { left } else { right }
+                    } else if x <= threshold {
+                        left
+                    } else {
+                        right
+                    }
+                }
+                Split::Categorical {
+                    feature,
+                    set,
+                    left,
+                    right,
+                } => {
+                    let x = row[feature as usize];
+                    // LightGBM truncates toward zero: -0.5 reads as category 0.
+                    let code = x as i32;
+                    if x.is_nan() || code < 0 {
+                        right
+                    } else if self.category_sets[set as usize].contains(code as u32) {
+                        left
+                    } else {
+                        right
+                    }
+                }
+            };
+            match next {
+                Child::Split(i) => node = i as usize,
+                Child::Leaf(i) => return self.leaves[i as usize],
+            }
+        }
+    }
+
+    fn validate(&self, num_features: usize) -> Result<(), String> {
+        let splits = self.splits.len();
+        if self.leaves.len() != splits + 1 {
+            return Err(format!(
+                "{} leaves for {splits} splits (a binary tree has one more leaf than splits)",
+                self.leaves.len()
+            ));
+        }
+        if let Some(v) = self.leaves.iter().find(|v| !v.is_finite()) {
+            return Err(format!("a leaf has the non-finite value {v}"));
+        }
+        if splits == 0 {
+            return Ok(());
+        }
+        // Splits and leaves share one index space for the check: leaf j is node splits + j.
+        let flat = |c: Child| match c {
+            Child::Split(i) => i as usize,
+            Child::Leaf(j) => splits + j as usize,
+        };
+        crate::tree_check::check_is_tree(splits + self.leaves.len(), |i| {
+            self.splits.get(i).map(|s| match *s {
+                Split::Numeric { left, right, .. } | Split::Categorical { left, right, .. } => {
+                    [flat(left), flat(right)]
+                }
+            })
+        })?;
+        for (i, split) in self.splits.iter().enumerate() {
+            let (feature, ok) = match *split {
+                Split::Numeric {
+                    feature, threshold, ..
+                } => (feature, !threshold.is_nan()),
+                Split::Categorical { feature, set, .. } => {
+                    (feature, (set as usize) < self.category_sets.len())
+                }
+            };
+            if feature as usize >= num_features {
+                return Err(format!(
+                    "split {i} uses feature {feature} but the model has {num_features} features"
+                ));
+            }
+            if !ok {
+                return Err(format!(
+                    "split {i} has a NaN threshold or a missing category set"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A parsed LightGBM model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LightGbmModel {
+    pub(crate) schema: Schema,
+    pub(crate) objective: Objective,
+    pub(crate) trees: Vec<Tree>,
+}
+
+impl LightGbmModel {
+    /// Builds a model from its parts, checking every tree.
+    pub(crate) fn new(
+        schema: Schema,
+        objective: Objective,
+        trees: Vec<Tree>,
+    ) -> Result<Self, ModelError> {
+        let format = Format::LightGbmText;
+        schema.validate(format)?;
+        if let Objective::Binary { sigmoid } = objective
+            && !(sigmoid.is_finite() && sigmoid > 0.0)
+        {
+            return Err(ModelError::invalid(
+                format,
+                format!("sigmoid {sigmoid} must be positive"),
+            ));
+        }
+        for (t, tree) in trees.iter().enumerate() {
+            tree.validate(schema.kinds.len())
+                .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
+        }
+        Ok(Self {
+            schema,
+            objective,
+            trees,
+        })
+    }
+
+    pub(crate) fn output_kind(&self) -> OutputKind {
+        match self.objective {
+            Objective::Binary { .. } => OutputKind::Probability,
+            Objective::Regression => OutputKind::Regression,
+        }
+    }
+
+    pub(crate) fn objective_name(&self) -> &str {
+        match self.objective {
+            Objective::Binary { .. } => "binary",
+            Objective::Regression => "regression",
+        }
+    }
+
+    pub(crate) fn num_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Raw scores for `rows`, each the float64 sum of its leaves in tree order.
+    pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
+        let width = self.schema.kinds.len();
+        for (o, row) in out.iter_mut().zip(rows.chunks_exact(width)) {
+            let mut sum = 0.0_f64;
+            for tree in &self.trees {
+                sum += tree.leaf_value(row);
+            }
+            *o = sum;
+        }
+    }
+
+    /// The objective's `ConvertOutput`, applied to a raw score.
+    pub(crate) fn transform(&self, raw: f64) -> f64 {
+        match self.objective {
+            Objective::Binary { sigmoid } => link::lightgbm_sigmoid(sigmoid, raw),
+            Objective::Regression => raw,
+        }
+    }
+
+    pub(crate) fn from_text(bytes: &[u8]) -> Result<Self, ModelError> {
+        text::parse(bytes)
+    }
+}

@@ -1,0 +1,252 @@
+//! Reading LightGBM's text model format (`Booster.save_model("model.txt")`).
+//!
+//! The file is a header of `key=value` lines, then one `Tree=<i>` block per
+//! tree, then `end of trees` and sections (importances, parameters) that
+//! prediction does not need. Numbers are read with Rust's correctly rounded
+//! parsers, as LightGBM's own `fast_double_parser` reads them.
+
+use std::collections::HashMap;
+
+use super::{Child, LightGbmModel, MissingType, Objective, Split, Tree};
+use crate::category_set::CategorySet;
+use crate::model::Schema;
+use crate::{FeatureKind, Format, ModelError};
+
+const FORMAT: Format = Format::LightGbmText;
+
+/// Parses and validates a LightGBM text model.
+pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| invalid(format!("the file is not UTF-8 text ({e})")))?;
+    let body = text.split("\nend of trees").next().unwrap_or(text);
+    let mut blocks = body.split("\nTree=");
+    let header = parse_block(blocks.next().unwrap_or(""));
+
+    if header.contains_key("average_output") || body.lines().any(|l| l.trim() == "average_output") {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            "random forest mode (average_output)",
+        ));
+    }
+    let num_class: usize = number(&header, "num_class", "header")?;
+    let per_iteration: usize = number(&header, "num_tree_per_iteration", "header")?;
+    if num_class != 1 || per_iteration != 1 {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!(
+                "a multi-class model ({num_class} classes, {per_iteration} trees per iteration)"
+            ),
+        ));
+    }
+    let max_feature_idx: i64 = number(&header, "max_feature_idx", "header")?;
+    let num_features = usize::try_from(max_feature_idx + 1)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "max_feature_idx {max_feature_idx} leaves no features"
+            ))
+        })?;
+    let objective = parse_objective(field(&header, "objective", "header")?)?;
+    let names: Option<Vec<String>> = header
+        .get("feature_names")
+        .map(|v| v.split_whitespace().map(str::to_owned).collect());
+
+    let mut kinds = vec![FeatureKind::Numeric; num_features];
+    let mut trees = Vec::new();
+    for block in blocks {
+        let (id_line, rest) = block.split_once('\n').unwrap_or((block, ""));
+        let at = format!("tree {}", id_line.trim());
+        let tree = parse_tree(&parse_block(rest), &at)?;
+        for split in &tree.splits {
+            if let Split::Categorical { feature, .. } = split
+                && let Some(kind) = kinds.get_mut(*feature as usize)
+            {
+                *kind = FeatureKind::Categorical;
+            }
+        }
+        trees.push(tree);
+    }
+    if trees.is_empty() {
+        return Err(invalid("the model has no trees (no `Tree=` block)".into()));
+    }
+    LightGbmModel::new(Schema { names, kinds }, objective, trees)
+}
+
+/// `binary sigmoid:1`, `regression`: the objective and its parameters.
+fn parse_objective(line: &str) -> Result<Objective, ModelError> {
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("");
+    let params: HashMap<&str, &str> = words.filter_map(|w| w.split_once(':')).collect();
+    let extra: Vec<&str> = line
+        .split_whitespace()
+        .skip(1)
+        .filter(|w| !w.contains(':'))
+        .collect();
+    match (name, extra.as_slice()) {
+        ("binary", []) => {
+            let sigmoid = match params.get("sigmoid") {
+                Some(s) => s.parse::<f64>().map_err(|_| {
+                    invalid(format!("objective '{line}': sigmoid '{s}' is not a number"))
+                })?,
+                None => 1.0,
+            };
+            Ok(Objective::Binary { sigmoid })
+        }
+        ("regression" | "regression_l2", []) => Ok(Objective::Regression),
+        _ => Err(ModelError::unsupported(
+            FORMAT,
+            format!("objective '{line}' (supported: binary, regression)"),
+        )),
+    }
+}
+
+fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
+    if field(kv, "is_linear", at).is_ok_and(|v| v.trim() != "0") {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!("{at}: linear trees (is_linear=1)"),
+        ));
+    }
+    let num_leaves: usize = number(kv, "num_leaves", at)?;
+    let leaves: Vec<f64> = list(kv, "leaf_value", at)?;
+    if num_leaves == 0 || leaves.len() != num_leaves {
+        return Err(invalid(format!(
+            "{at}: num_leaves={num_leaves} but {} leaf values",
+            leaves.len()
+        )));
+    }
+    if num_leaves == 1 {
+        return Ok(Tree {
+            splits: Vec::new(),
+            leaves,
+            category_sets: Vec::new(),
+        });
+    }
+    let n = num_leaves - 1;
+    let features: Vec<u32> = list(kv, "split_feature", at)?;
+    let thresholds: Vec<f64> = list(kv, "threshold", at)?;
+    let decisions: Vec<u8> = list(kv, "decision_type", at)?;
+    let lefts: Vec<i64> = list(kv, "left_child", at)?;
+    let rights: Vec<i64> = list(kv, "right_child", at)?;
+    for (name, len) in [
+        ("split_feature", features.len()),
+        ("threshold", thresholds.len()),
+        ("decision_type", decisions.len()),
+        ("left_child", lefts.len()),
+        ("right_child", rights.len()),
+    ] {
+        if len != n {
+            return Err(invalid(format!(
+                "{at}: {name} has {len} entries for {n} splits"
+            )));
+        }
+    }
+
+    let num_cat: usize = number(kv, "num_cat", at).unwrap_or(0);
+    let mut category_sets = Vec::with_capacity(num_cat);
+    if num_cat > 0 {
+        let bounds: Vec<usize> = list(kv, "cat_boundaries", at)?;
+        let words: Vec<u32> = list(kv, "cat_threshold", at)?;
+        if bounds.len() != num_cat + 1 {
+            return Err(invalid(format!(
+                "{at}: cat_boundaries has {} entries for num_cat={num_cat}",
+                bounds.len()
+            )));
+        }
+        for w in bounds.windows(2) {
+            let slice = words.get(w[0]..w[1]).ok_or_else(|| {
+                invalid(format!(
+                    "{at}: cat_boundaries {:?} run past cat_threshold",
+                    w
+                ))
+            })?;
+            category_sets.push(CategorySet::from_words(slice.to_vec()));
+        }
+    }
+
+    let child = |c: i64| -> Result<Child, ModelError> {
+        // LightGBM stores a leaf as the bitwise complement of its index.
+        let (index, limit, make): (i64, usize, fn(u32) -> Child) = if c < 0 {
+            (!c, num_leaves, Child::Leaf)
+        } else {
+            (c, n, Child::Split)
+        };
+        usize::try_from(index)
+            .ok()
+            .filter(|&i| i < limit)
+            .map(|i| make(i as u32))
+            .ok_or_else(|| invalid(format!("{at}: child {c} is out of range")))
+    };
+    let mut splits = Vec::with_capacity(n);
+    for i in 0..n {
+        let (left, right) = (child(lefts[i])?, child(rights[i])?);
+        let (feature, threshold, decision) = (features[i], thresholds[i], decisions[i]);
+        splits.push(if decision & 1 == 1 {
+            let set = threshold as u32;
+            if threshold < 0.0 || threshold.fract() != 0.0 || set as usize >= category_sets.len() {
+                return Err(invalid(format!("{at}: categorical split {i} names category set {threshold}, but the tree has {}", category_sets.len())));
+            }
+            Split::Categorical { feature, set, left, right }
+        } else {
+            let missing = match (decision >> 2) & 3 {
+                0 => MissingType::None,
+                1 => MissingType::Zero,
+                2 => MissingType::NaN,
+                other => return Err(invalid(format!("{at}: split {i} has missing type {other}"))),
+            };
+            Split::Numeric { feature, threshold, missing, default_left: decision & 2 == 2, left, right }
+        });
+    }
+    Ok(Tree {
+        splits,
+        leaves,
+        category_sets,
+    })
+}
+
+fn parse_block(block: &str) -> HashMap<&str, &str> {
+    block
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
+}
+
+fn field<'a>(kv: &HashMap<&str, &'a str>, key: &str, at: &str) -> Result<&'a str, ModelError> {
+    kv.get(key)
+        .copied()
+        .ok_or_else(|| invalid(format!("{at}: missing `{key}=` line")))
+}
+
+fn number<T: std::str::FromStr>(
+    kv: &HashMap<&str, &str>,
+    key: &str,
+    at: &str,
+) -> Result<T, ModelError> {
+    let v = field(kv, key, at)?;
+    v.parse()
+        .map_err(|_| invalid(format!("{at}: `{key}={v}` is not a valid number")))
+}
+
+fn list<T: std::str::FromStr>(
+    kv: &HashMap<&str, &str>,
+    key: &str,
+    at: &str,
+) -> Result<Vec<T>, ModelError> {
+    field(kv, key, at)?
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, w)| {
+            w.parse().map_err(|_| {
+                invalid(format!(
+                    "{at}: `{key}` entry {i} '{w}' is not a valid number"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn invalid(reason: String) -> ModelError {
+    ModelError::invalid(FORMAT, reason)
+}

@@ -1,0 +1,243 @@
+//! [`Model`]: a parsed model of any family, with one way to score rows.
+
+use std::fmt;
+
+use crate::lightgbm::LightGbmModel;
+use crate::linear::LinearModel;
+use crate::xgboost::XGBoostModel;
+use crate::{Format, ModelError, ScoreError, encoding};
+
+/// The family a model belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ModelKind {
+    /// Gradient-boosted trees from XGBoost (`gbtree`).
+    XGBoost,
+    /// Gradient-boosted trees from LightGBM (`gbdt`).
+    LightGbm,
+    /// Linear or logistic regression.
+    Linear,
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelKind::XGBoost => "xgboost",
+            ModelKind::LightGbm => "lightgbm",
+            ModelKind::Linear => "linear",
+        })
+    }
+}
+
+/// What a score means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputKind {
+    /// The probability of the positive class, in [0, 1].
+    Probability,
+    /// The raw margin (log-odds) of a binary classifier, e.g. XGBoost's `binary:logitraw`.
+    Margin,
+    /// A regression value.
+    Regression,
+}
+
+/// How a model reads one feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeatureKind {
+    /// A real number; NaN is a missing value.
+    Numeric,
+    /// A category code: a non-negative integer carried in an `f32`.
+    Categorical,
+}
+
+/// A model, parsed and validated, ready to score.
+///
+/// Construction checks the whole structure (every tree is a tree, every
+/// index in range, every value finite), so scoring cannot fail on the model's
+/// account: [`Model::score`] fails only for input of the wrong shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    evaluator: Evaluator,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Evaluator {
+    XGBoost(XGBoostModel),
+    LightGbm(LightGbmModel),
+    Linear(LinearModel),
+}
+
+impl Model {
+    /// Parses a model file. With `format` `None` the format is recognised
+    /// from the bytes (see [`Format::detect`]).
+    pub fn from_bytes(bytes: &[u8], format: Option<Format>) -> Result<Self, ModelError> {
+        let format = match format {
+            Some(f) => f,
+            None => Format::detect(bytes)?,
+        };
+        let evaluator = match format {
+            Format::XGBoostJson => Evaluator::XGBoost(XGBoostModel::from_json(bytes)?),
+            Format::LightGbmText => Evaluator::LightGbm(LightGbmModel::from_text(bytes)?),
+            Format::LinearJson => Evaluator::Linear(LinearModel::from_json(bytes)?),
+            Format::Compact => encoding::decode(bytes)?,
+        };
+        Ok(Self { evaluator })
+    }
+
+    /// The model in edgescore's compact binary encoding; [`Model::from_bytes`]
+    /// reads it back into an identical model.
+    pub fn to_compact_bytes(&self) -> Vec<u8> {
+        encoding::encode(&self.evaluator)
+    }
+
+    /// The model's family.
+    pub fn kind(&self) -> ModelKind {
+        match &self.evaluator {
+            Evaluator::XGBoost(_) => ModelKind::XGBoost,
+            Evaluator::LightGbm(_) => ModelKind::LightGbm,
+            Evaluator::Linear(_) => ModelKind::Linear,
+        }
+    }
+
+    /// What [`Model::score`] returns.
+    pub fn output_kind(&self) -> OutputKind {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.output_kind(),
+            Evaluator::LightGbm(m) => m.output_kind(),
+            Evaluator::Linear(m) => m.output_kind(),
+        }
+    }
+
+    /// The objective as the training library named it (`binary:logistic`, `binary`, `logistic`).
+    pub fn objective(&self) -> &str {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.objective_name(),
+            Evaluator::LightGbm(m) => m.objective_name(),
+            Evaluator::Linear(m) => m.objective_name(),
+        }
+    }
+
+    /// How many values one row has.
+    pub fn num_features(&self) -> usize {
+        self.schema().kinds.len()
+    }
+
+    /// The feature names, when the model file has them (one per feature).
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.schema().names.as_deref()
+    }
+
+    /// How the model reads each feature.
+    pub fn feature_kinds(&self) -> &[FeatureKind] {
+        &self.schema().kinds
+    }
+
+    /// How many trees the model has (0 for a linear model).
+    pub fn num_trees(&self) -> usize {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.num_trees(),
+            Evaluator::LightGbm(m) => m.num_trees(),
+            Evaluator::Linear(_) => 0,
+        }
+    }
+
+    fn schema(&self) -> &Schema {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => &m.schema,
+            Evaluator::LightGbm(m) => &m.schema,
+            Evaluator::Linear(m) => &m.schema,
+        }
+    }
+
+    /// Scores a batch of rows, row-major with [`Model::num_features`] values
+    /// each (NaN for missing), returning one score per row.
+    pub fn score(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+        let mut out = vec![0.0; self.row_count(rows)?];
+        self.score_into(rows, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Model::score`] but writes into `out`, which must have one slot per row.
+    pub fn score_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
+        self.raw_into(rows, out)?;
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::LightGbm(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::Linear(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
+        }
+        Ok(())
+    }
+
+    /// The raw outputs before the link function: XGBoost's `output_margin`,
+    /// LightGBM's `raw_score`, a linear model's decision function.
+    pub fn raw_scores(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+        let mut out = vec![0.0; self.row_count(rows)?];
+        self.raw_into(rows, &mut out)?;
+        Ok(out)
+    }
+
+    fn raw_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
+        let n = self.row_count(rows)?;
+        if out.len() != n {
+            return Err(ScoreError::OutputLength {
+                rows: n,
+                got: out.len(),
+            });
+        }
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.raw_into(rows, out),
+            Evaluator::LightGbm(m) => m.raw_into(rows, out),
+            Evaluator::Linear(m) => m.raw_into(rows, out)?,
+        }
+        Ok(())
+    }
+
+    fn row_count(&self, rows: &[f32]) -> Result<usize, ScoreError> {
+        let features = self.num_features();
+        if features == 0 {
+            return Ok(0);
+        }
+        if rows.len() % features != 0 {
+            return Err(ScoreError::Shape {
+                values: rows.len(),
+                features,
+            });
+        }
+        Ok(rows.len() / features)
+    }
+}
+
+/// The input side of a model: how many features, their names and kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Schema {
+    /// One per feature, or `None` when the file names no features.
+    pub(crate) names: Option<Vec<String>>,
+    pub(crate) kinds: Vec<FeatureKind>,
+}
+
+impl Schema {
+    /// Checks that the names, when present, are one per feature and distinct.
+    pub(crate) fn validate(&self, format: Format) -> Result<(), ModelError> {
+        if self.kinds.is_empty() {
+            return Err(ModelError::invalid(format, "the model has no features"));
+        }
+        if let Some(names) = &self.names {
+            if names.len() != self.kinds.len() {
+                return Err(ModelError::invalid(
+                    format,
+                    format!(
+                        "{} feature names for {} features",
+                        names.len(),
+                        self.kinds.len()
+                    ),
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
+                return Err(ModelError::invalid(
+                    format,
+                    format!("feature name '{dup}' appears twice"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

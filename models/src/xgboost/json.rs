@@ -1,0 +1,377 @@
+//! Reading XGBoost's JSON model format (`Booster.save_model("model.json")`).
+//!
+//! Fields edgescore does not need for prediction (`loss_changes`,
+//! `sum_hessian`, `base_weights`, `parents`) are ignored. `best_iteration` is
+//! ignored too, as XGBoost's own `Booster.predict` ignores it: every tree scores.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use super::{Node, Objective, Tree, XGBoostModel};
+use crate::category_set::CategorySet;
+use crate::model::Schema;
+use crate::{FeatureKind, Format, ModelError};
+
+const FORMAT: Format = Format::XGBoostJson;
+
+#[derive(Deserialize)]
+struct File {
+    learner: Learner,
+    /// The XGBoost version that saved the file, `[major, minor, patch]`.
+    #[serde(default)]
+    version: Vec<u32>,
+}
+
+#[derive(Deserialize)]
+struct Learner {
+    #[serde(default)]
+    feature_names: Vec<String>,
+    #[serde(default)]
+    feature_types: Vec<String>,
+    gradient_booster: GradientBooster,
+    learner_model_param: LearnerModelParam,
+    objective: ObjectiveJson,
+}
+
+#[derive(Deserialize)]
+struct GradientBooster {
+    name: String,
+    #[serde(default)]
+    model: Option<GbTreeModel>,
+}
+
+#[derive(Deserialize)]
+struct GbTreeModel {
+    trees: Vec<TreeJson>,
+    #[serde(default)]
+    tree_info: Vec<i64>,
+}
+
+#[derive(Deserialize)]
+struct LearnerModelParam {
+    #[serde(deserialize_with = "number_or_string")]
+    base_score: String,
+    #[serde(default, deserialize_with = "opt_number_or_string")]
+    num_class: Option<String>,
+    #[serde(deserialize_with = "number_or_string")]
+    num_feature: String,
+    #[serde(default, deserialize_with = "opt_number_or_string")]
+    num_target: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ObjectiveJson {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct TreeJson {
+    left_children: Vec<i64>,
+    right_children: Vec<i64>,
+    split_indices: Vec<i64>,
+    split_conditions: Vec<f32>,
+    #[serde(deserialize_with = "flags")]
+    default_left: Vec<bool>,
+    #[serde(default)]
+    split_type: Vec<u8>,
+    #[serde(default)]
+    categories: Vec<i64>,
+    #[serde(default)]
+    categories_nodes: Vec<i64>,
+    #[serde(default)]
+    categories_segments: Vec<u64>,
+    #[serde(default)]
+    categories_sizes: Vec<u64>,
+}
+
+/// Parses and validates an XGBoost JSON model.
+pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
+    let file: File = serde_json::from_slice(bytes).map_err(|source| ModelError::Json {
+        format: FORMAT,
+        source,
+    })?;
+    let learner = file.learner;
+
+    if learner.gradient_booster.name != "gbtree" {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!(
+                "booster '{}' (edgescore scores 'gbtree' models; 'dart' and 'gblinear' are not supported)",
+                learner.gradient_booster.name
+            ),
+        ));
+    }
+    let objective = Objective::from_name(&learner.objective.name).ok_or_else(|| {
+        let supported: Vec<_> = Objective::ALL.iter().map(|o| o.name()).collect();
+        ModelError::unsupported(
+            FORMAT,
+            format!(
+                "objective '{}' (supported: {})",
+                learner.objective.name,
+                supported.join(", ")
+            ),
+        )
+    })?;
+    if objective == Objective::BinaryLogitRaw
+        && file.version.first().is_some_and(|&major| major < 2)
+    {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            "binary:logitraw saved by XGBoost 1.x (its base_score meant a probability then); \
+             load and re-save the model with XGBoost 2 or later",
+        ));
+    }
+    let param = &learner.learner_model_param;
+    let num_class = parse_count("num_class", param.num_class.as_deref().unwrap_or("0"))?;
+    if num_class > 1 {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!("a multi-class model ({num_class} classes)"),
+        ));
+    }
+    let num_target = parse_count("num_target", param.num_target.as_deref().unwrap_or("1"))?;
+    if num_target > 1 {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!("a multi-target model ({num_target} targets)"),
+        ));
+    }
+    let num_features = parse_count("num_feature", &param.num_feature)?;
+    let base_score = parse_base_score(&param.base_score)?;
+
+    let model = learner
+        .gradient_booster
+        .model
+        .ok_or_else(|| ModelError::invalid(FORMAT, "gradient_booster has no 'model' with trees"))?;
+    if let Some(bad) = model.tree_info.iter().find(|&&class| class != 0) {
+        return Err(ModelError::unsupported(
+            FORMAT,
+            format!(
+                "tree_info assigns a tree to output group {bad}; only single-output models are scored"
+            ),
+        ));
+    }
+    let trees = model
+        .trees
+        .into_iter()
+        .enumerate()
+        .map(|(t, tree)| {
+            convert_tree(tree)
+                .map_err(|reason| ModelError::invalid(FORMAT, format!("tree {t}: {reason}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let schema = Schema {
+        names: (!learner.feature_names.is_empty()).then_some(learner.feature_names),
+        kinds: feature_kinds(&learner.feature_types, num_features)?,
+    };
+    XGBoostModel::new(schema, objective, base_score, trees)
+}
+
+/// `base_score` is a number written as a string: `"5E-1"` before XGBoost 3.1,
+/// a one-element list such as `"[5E-1]"` since. Read as float32, as XGBoost does.
+fn parse_base_score(text: &str) -> Result<f32, ModelError> {
+    let trimmed = text.trim();
+    let inner = match trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(list) => {
+            let items: Vec<&str> = list.split(',').map(str::trim).collect();
+            if items.len() != 1 {
+                return Err(ModelError::unsupported(
+                    FORMAT,
+                    format!(
+                        "base_score '{text}' with {} values (one per target); only one target is scored",
+                        items.len()
+                    ),
+                ));
+            }
+            items[0]
+        }
+        None => trimmed,
+    };
+    inner
+        .parse::<f32>()
+        .map_err(|_| ModelError::invalid(FORMAT, format!("base_score '{text}' is not a number")))
+}
+
+fn parse_count(field: &str, text: &str) -> Result<usize, ModelError> {
+    text.trim().parse::<usize>().map_err(|_| {
+        ModelError::invalid(
+            FORMAT,
+            format!("{field} '{text}' is not a non-negative integer"),
+        )
+    })
+}
+
+/// XGBoost's feature types: `q`, `float`, `int` and `i` are numeric, `c` is categorical.
+fn feature_kinds(types: &[String], num_features: usize) -> Result<Vec<FeatureKind>, ModelError> {
+    if types.is_empty() {
+        return Ok(vec![FeatureKind::Numeric; num_features]);
+    }
+    if types.len() != num_features {
+        return Err(ModelError::invalid(
+            FORMAT,
+            format!("{} feature types for {num_features} features", types.len()),
+        ));
+    }
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "c" => Ok(FeatureKind::Categorical),
+            "q" | "float" | "int" | "i" => Ok(FeatureKind::Numeric),
+            other => Err(ModelError::invalid(
+                FORMAT,
+                format!("unknown feature type '{other}'"),
+            )),
+        })
+        .collect()
+}
+
+fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
+    let n = tree.left_children.len();
+    let lengths = [
+        ("right_children", tree.right_children.len()),
+        ("split_indices", tree.split_indices.len()),
+        ("split_conditions", tree.split_conditions.len()),
+        ("default_left", tree.default_left.len()),
+    ];
+    for (name, len) in lengths {
+        if len != n {
+            return Err(format!(
+                "{name} has {len} entries but left_children has {n}"
+            ));
+        }
+    }
+    if !tree.split_type.is_empty() && tree.split_type.len() != n {
+        return Err(format!(
+            "split_type has {} entries for {n} nodes",
+            tree.split_type.len()
+        ));
+    }
+
+    // categories_nodes[k] owns categories[segments[k] .. segments[k] + sizes[k]].
+    let k = tree.categories_nodes.len();
+    if tree.categories_segments.len() != k || tree.categories_sizes.len() != k {
+        return Err(
+            "categories_nodes, categories_segments and categories_sizes differ in length".into(),
+        );
+    }
+    let mut set_of_node = vec![None; n];
+    let mut category_sets = Vec::with_capacity(k);
+    for i in 0..k {
+        let node = index(tree.categories_nodes[i], n, "categories_nodes")?;
+        let start = tree.categories_segments[i] as usize;
+        let end = start
+            .checked_add(tree.categories_sizes[i] as usize)
+            .filter(|&e| e <= tree.categories.len())
+            .ok_or_else(|| format!("category segment {i} runs past the categories list"))?;
+        let members = tree.categories[start..end]
+            .iter()
+            .map(|&c| {
+                u32::try_from(c).map_err(|_| format!("category {c} is negative or too large"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let set = CategorySet::from_members(members)
+            .ok_or_else(|| format!("node {node} has a category above 2^24 - 1"))?;
+        set_of_node[node] = Some(category_sets.len() as u32);
+        category_sets.push(set);
+    }
+
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let (left, right) = (tree.left_children[i], tree.right_children[i]);
+        if left == -1 {
+            nodes.push(Node::Leaf {
+                value: tree.split_conditions[i],
+            });
+            continue;
+        }
+        let left = index(left, n, "left_children")? as u32;
+        let right = index(right, n, "right_children")? as u32;
+        let feature = u32::try_from(tree.split_indices[i])
+            .map_err(|_| format!("node {i} has split index {}", tree.split_indices[i]))?;
+        let default_left = tree.default_left[i];
+        let categorical = tree.split_type.get(i).copied().unwrap_or(0) == 1;
+        nodes.push(if categorical {
+            let set = set_of_node[i]
+                .ok_or_else(|| format!("categorical node {i} has no category list"))?;
+            Node::Categorical {
+                feature,
+                set,
+                left,
+                right,
+                default_left,
+            }
+        } else {
+            Node::Numeric {
+                feature,
+                threshold: tree.split_conditions[i],
+                left,
+                right,
+                default_left,
+            }
+        });
+    }
+    Ok(Tree {
+        nodes,
+        category_sets,
+    })
+}
+
+fn index(value: i64, n: usize, field: &str) -> Result<usize, String> {
+    usize::try_from(value)
+        .ok()
+        .filter(|&v| v < n)
+        .ok_or_else(|| format!("{field} holds {value}, not a node index below {n}"))
+}
+
+/// XGBoost writes `num_feature` and friends as strings; accept plain numbers too.
+fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(de::Error::custom(format!(
+            "expected a number or a string, got {other}"
+        ))),
+    }
+}
+
+fn opt_number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    number_or_string(d).map(Some)
+}
+
+/// `default_left` is a list of 0/1 integers in current XGBoost and of booleans in some older files.
+fn flags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<bool>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Int(u8),
+        Bool(bool),
+    }
+    let raw: Vec<Flag> = Vec::deserialize(d)?;
+    raw.into_iter()
+        .map(|f| match f {
+            Flag::Int(0) | Flag::Bool(false) => Ok(false),
+            Flag::Int(1) | Flag::Bool(true) => Ok(true),
+            Flag::Int(other) => Err(de::Error::custom(format!(
+                "default_left holds {other}, not 0 or 1"
+            ))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_score_reads_both_encodings_to_the_same_float32() {
+        assert_eq!(parse_base_score("5E-1").ok(), Some(0.5));
+        assert_eq!(parse_base_score("[5E-1]").ok(), Some(0.5));
+        assert_eq!(
+            parse_base_score("[1.85E-1]").ok(),
+            parse_base_score("1.85E-1").ok()
+        );
+        assert!(parse_base_score("[1E-1,2E-1]").is_err());
+        assert!(parse_base_score("half").is_err());
+    }
+}

@@ -1,0 +1,294 @@
+//! XGBoost `gbtree` models, evaluated the way XGBoost's CPU predictor does.
+//!
+//! The rules that make re-implementations drift, each kept here:
+//! - a split goes left when `x < split_condition`, strictly, in float32;
+//! - a missing value (NaN) follows `default_left`;
+//! - a categorical split sends a category *in* its set to the right, and a
+//!   negative code or one past the set's bitset to the left;
+//! - the prediction starts at the base margin (`base_score` mapped through the
+//!   objective's `ProbToMargin`, in float32) and adds the trees one by one in
+//!   float32, in model order;
+//! - the link function is XGBoost's float32 sigmoid.
+
+mod json;
+
+use crate::category_set::CategorySet;
+use crate::link;
+use crate::model::Schema;
+use crate::{Format, ModelError, OutputKind};
+
+/// How many rows are scored together: every tree is walked for a block of
+/// rows before moving to the next tree, so a tree stays in cache.
+const ROW_BLOCK: usize = 64;
+
+/// The XGBoost objectives edgescore scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Objective {
+    BinaryLogistic,
+    RegLogistic,
+    BinaryLogitRaw,
+    RegSquaredError,
+}
+
+impl Objective {
+    pub(crate) const ALL: [Objective; 4] = [
+        Objective::BinaryLogistic,
+        Objective::RegLogistic,
+        Objective::BinaryLogitRaw,
+        Objective::RegSquaredError,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Objective::BinaryLogistic => "binary:logistic",
+            Objective::RegLogistic => "reg:logistic",
+            Objective::BinaryLogitRaw => "binary:logitraw",
+            Objective::RegSquaredError => "reg:squarederror",
+        }
+    }
+
+    /// Reads an objective name; `reg:linear` is XGBoost's old name for `reg:squarederror`.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "reg:linear" => Some(Objective::RegSquaredError),
+            _ => Self::ALL.into_iter().find(|o| o.name() == name),
+        }
+    }
+
+    /// Whether `base_score` is a probability, mapped to a margin by the logit.
+    fn base_score_is_probability(self) -> bool {
+        matches!(self, Objective::BinaryLogistic | Objective::RegLogistic)
+    }
+
+    /// XGBoost's `ProbToMargin`: `base_score` is stored in response space.
+    /// For `binary:logitraw` the response space *is* the margin (identity
+    /// since XGBoost 2; 1.x files are refused when parsed).
+    fn base_margin(self, base_score: f32) -> f32 {
+        if self.base_score_is_probability() {
+            link::xgboost_logit(base_score)
+        } else {
+            base_score
+        }
+    }
+}
+
+/// One node of an XGBoost tree. Child indices point into the same tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Node {
+    Leaf {
+        value: f32,
+    },
+    Numeric {
+        feature: u32,
+        threshold: f32,
+        left: u32,
+        right: u32,
+        default_left: bool,
+    },
+    Categorical {
+        feature: u32,
+        /// Index into the tree's `category_sets`.
+        set: u32,
+        left: u32,
+        right: u32,
+        default_left: bool,
+    },
+}
+
+/// One regression tree. Node 0 is the root.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Tree {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) category_sets: Vec<CategorySet>,
+}
+
+impl Tree {
+    /// The leaf value `row` lands on. The tree was checked at load time, so
+    /// every index is in range and the walk ends.
+    #[inline]
+    fn leaf_value(&self, row: &[f32]) -> f32 {
+        let mut i = 0usize;
+        loop {
+            i = match self.nodes[i] {
+                Node::Leaf { value } => return value,
+                Node::Numeric {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                    default_left,
+                } => {
+                    let x = row[feature as usize];
+                    if x.is_nan() {
+                        if default_left { left } else { right }
+                    } else if x < threshold {
+                        left
+                    } else {
+                        right
+                    }
+                }
+                Node::Categorical {
+                    feature,
+                    set,
+                    left,
+                    right,
+                    default_left,
+                } => {
+                    let x = row[feature as usize];
+                    if x.is_nan() {
+                        if default_left { left } else { right }
+                    } else if x < 0.0 {
+                        left
+                    } else if self.category_sets[set as usize].contains(x as u32) {
+                        right
+                    } else {
+                        left
+                    }
+                }
+            } as usize;
+        }
+    }
+
+    fn validate(&self, num_features: usize) -> Result<(), String> {
+        crate::tree_check::check_is_tree(self.nodes.len(), |i| match self.nodes[i] {
+            Node::Leaf { .. } => None,
+            Node::Numeric { left, right, .. } | Node::Categorical { left, right, .. } => {
+                Some([left as usize, right as usize])
+            }
+        })?;
+        for (i, node) in self.nodes.iter().enumerate() {
+            match *node {
+                Node::Leaf { value } if !value.is_finite() => {
+                    return Err(format!("leaf {i} has the non-finite value {value}"));
+                }
+                Node::Numeric {
+                    feature, threshold, ..
+                } => {
+                    check_feature(i, feature, num_features)?;
+                    if threshold.is_nan() {
+                        return Err(format!("split {i} has a NaN threshold"));
+                    }
+                }
+                Node::Categorical { feature, set, .. } => {
+                    check_feature(i, feature, num_features)?;
+                    if set as usize >= self.category_sets.len() {
+                        return Err(format!("split {i} refers to a missing category set {set}"));
+                    }
+                }
+                Node::Leaf { .. } => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_feature(node: usize, feature: u32, num_features: usize) -> Result<(), String> {
+    if feature as usize >= num_features {
+        return Err(format!(
+            "split {node} uses feature {feature} but the model has {num_features} features"
+        ));
+    }
+    Ok(())
+}
+
+/// A parsed XGBoost model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct XGBoostModel {
+    pub(crate) schema: Schema,
+    pub(crate) objective: Objective,
+    /// `base_score` as stored in the file, in response space.
+    pub(crate) base_score: f32,
+    /// `base_score` mapped into margin space; every prediction starts here.
+    pub(crate) base_margin: f32,
+    pub(crate) trees: Vec<Tree>,
+}
+
+impl XGBoostModel {
+    /// Builds a model from its parts, deriving the base margin and checking every tree.
+    pub(crate) fn new(
+        schema: Schema,
+        objective: Objective,
+        base_score: f32,
+        trees: Vec<Tree>,
+    ) -> Result<Self, ModelError> {
+        let format = Format::XGBoostJson;
+        schema.validate(format)?;
+        if !base_score.is_finite() {
+            return Err(ModelError::invalid(
+                format,
+                format!("base_score {base_score} is not finite"),
+            ));
+        }
+        if objective.base_score_is_probability() && !(base_score > 0.0 && base_score < 1.0) {
+            return Err(ModelError::invalid(
+                format,
+                format!(
+                    "base_score {base_score} must be in (0, 1) for {}",
+                    objective.name()
+                ),
+            ));
+        }
+        for (t, tree) in trees.iter().enumerate() {
+            tree.validate(schema.kinds.len())
+                .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
+        }
+        Ok(Self {
+            base_margin: objective.base_margin(base_score),
+            schema,
+            objective,
+            base_score,
+            trees,
+        })
+    }
+
+    pub(crate) fn output_kind(&self) -> OutputKind {
+        match self.objective {
+            Objective::BinaryLogistic | Objective::RegLogistic => OutputKind::Probability,
+            Objective::BinaryLogitRaw => OutputKind::Margin,
+            Objective::RegSquaredError => OutputKind::Regression,
+        }
+    }
+
+    pub(crate) fn objective_name(&self) -> &str {
+        self.objective.name()
+    }
+
+    pub(crate) fn num_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Margins for `rows` (row-major, `out.len()` rows), summed in float32.
+    pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
+        let width = self.schema.kinds.len();
+        let mut acc = [0.0_f32; ROW_BLOCK];
+        for (block, out_block) in rows
+            .chunks(width * ROW_BLOCK)
+            .zip(out.chunks_mut(ROW_BLOCK))
+        {
+            let acc = &mut acc[..out_block.len()];
+            acc.fill(self.base_margin);
+            for tree in &self.trees {
+                for (a, row) in acc.iter_mut().zip(block.chunks_exact(width)) {
+                    *a += tree.leaf_value(row);
+                }
+            }
+            for (o, a) in out_block.iter_mut().zip(acc.iter()) {
+                *o = f64::from(*a);
+            }
+        }
+    }
+
+    /// The objective's prediction transform, applied to a margin from [`Self::raw_into`].
+    pub(crate) fn transform(&self, margin: f64) -> f64 {
+        match self.objective {
+            Objective::BinaryLogistic | Objective::RegLogistic => {
+                f64::from(link::xgboost_sigmoid(margin as f32))
+            }
+            Objective::BinaryLogitRaw | Objective::RegSquaredError => margin,
+        }
+    }
+
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
+        json::parse(bytes)
+    }
+}

@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""Generate the golden test cases in models/test_cases/ from the real reference libraries.
+
+Every expected score in this folder comes from xgboost, lightgbm or scikit-learn
+(pinned in requirements.txt), never from edgescore. The Rust tests read the
+committed files and need no Python.
+
+Layout of one case, `<case>/`:
+  model.json | model.txt        the model as the reference library saved it
+  <set>.input.csv               a header of feature names, one row per example;
+                                an empty cell is a missing value (NaN)
+  <set>.expected.csv            `score,raw`: the reference library's prediction
+                                (probability or regression value) and its raw
+                                margin, printed so that they round-trip exactly
+  case.json                     what the case exercises and how it was produced
+
+Input sets: `random` (held-out rows, NaN included) and, for tree models,
+`boundary`: rows that reach a split node along its real path and then sit
+exactly on its threshold, one float32 step on either side, and at NaN.
+
+Every input value is a float32 (edgescore's feature contract), written as the
+shortest decimal that reads back to that float32 exactly.
+
+Usage:
+  python3 -m venv /tmp/venv && /tmp/venv/bin/pip install -r models/test_cases/requirements.txt
+  /tmp/venv/bin/python models/test_cases/generate.py            # golden cases + quickstart
+  /tmp/venv/bin/python models/test_cases/generate.py --bench    # also the benchmark model
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import math
+import shutil
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import sklearn
+import xgboost as xgb
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+SEED = 20261121
+
+FRAUD_FEATURES = [
+    "amount",
+    "hour",
+    "merchant_risk",
+    "card_age_days",
+    "txn_count_1h",
+    "distance_km",
+    "device_new",
+    "country_mismatch",
+    "velocity_24h",
+    "avg_amount_30d",
+    "amount_ratio",
+    "account_score",
+]
+
+
+# ---------------------------------------------------------------- data
+
+
+def fraud_like(n: int, rng: np.random.Generator, nan_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Transactions with fraud-like structure; integer-valued columns give thresholds at x.5."""
+    amount = rng.lognormal(3.5, 1.2, n)
+    hour = rng.integers(0, 24, n).astype(float)
+    merchant_risk = rng.beta(2, 8, n)
+    card_age = rng.exponential(400, n).round()
+    txn_1h = rng.poisson(1.2, n).astype(float)
+    distance = rng.exponential(30, n)
+    device_new = (rng.random(n) < 0.1).astype(float)
+    country = (rng.random(n) < 0.05).astype(float)
+    velocity = rng.poisson(4, n).astype(float)
+    avg_amount = amount * rng.lognormal(0, 0.5, n)
+    ratio = amount / np.maximum(avg_amount, 1.0)
+    account = rng.normal(0, 1, n)
+    X = np.column_stack(
+        [amount, hour, merchant_risk, card_age, txn_1h, distance, device_new, country, velocity, avg_amount, ratio, account]
+    )
+    logit = (
+        -4.0
+        + 1.2 * np.log1p(ratio)
+        + 2.5 * merchant_risk
+        + 0.6 * txn_1h
+        + 1.5 * device_new
+        + 1.8 * country
+        - 0.002 * card_age
+        + 0.4 * ((hour < 5) | (hour > 22))
+        + 0.3 * account
+    )
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = X.astype(np.float32)
+    if nan_rate > 0:
+        mask = rng.random(X.shape) < nan_rate
+        mask[:, 6] = False  # keep a few columns complete
+        X[mask] = np.nan
+    return X, y
+
+
+# ---------------------------------------------------------------- writing
+
+
+def fmt32(v) -> str:
+    """Shortest decimal that reads back to this float32 exactly; empty for NaN."""
+    v = np.float32(v)
+    if np.isnan(v):
+        return ""
+    return str(v)
+
+
+def fmt64(v: float) -> str:
+    """Shortest decimal that reads back to this float64 exactly (Python's repr)."""
+    if math.isnan(v):
+        return "NaN"
+    return repr(float(v))
+
+
+def write_inputs(path: Path, names: list[str], X: np.ndarray) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(names)
+        for row in X:
+            w.writerow([fmt32(v) for v in row])
+
+
+def write_expected(path: Path, score: np.ndarray, raw: np.ndarray) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["score", "raw"])
+        for s, r in zip(score, raw):
+            w.writerow([fmt64(float(s)), fmt64(float(r))])
+
+
+def new_case(name: str, meta: dict) -> Path:
+    d = HERE / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    meta = dict(meta)
+    meta["generated_by"] = "models/test_cases/generate.py"
+    meta["reference"] = {
+        "xgboost": xgb.__version__,
+        "lightgbm": lgb.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }
+    (d / "case.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return d
+
+
+# ---------------------------------------------------------------- boundary rows
+
+
+def f32_below(t: float) -> np.float32:
+    """The largest float32 strictly below t."""
+    c = np.float32(t)
+    if float(c) >= t:
+        c = np.nextafter(c, np.float32(-np.inf))
+    return c
+
+
+def f32_above(t: float) -> np.float32:
+    """The smallest float32 strictly above t."""
+    c = np.float32(t)
+    if float(c) <= t:
+        c = np.nextafter(c, np.float32(np.inf))
+    return c
+
+
+class Box:
+    """Per-feature constraints gathered along a tree path: lo < x <= hi style bounds."""
+
+    def __init__(self, n: int):
+        self.lo = [-np.inf] * n  # x must be > lo (strictly) or >= lo_incl
+        self.lo_incl = [True] * n
+        self.hi = [np.inf] * n
+        self.hi_incl = [True] * n
+        self.cat_in: dict[int, set] = {}
+        self.cat_out: dict[int, set] = {}
+        self.nan: set[int] = set()
+
+    def copy(self) -> "Box":
+        b = Box(0)
+        b.lo, b.lo_incl, b.hi, b.hi_incl = list(self.lo), list(self.lo_incl), list(self.hi), list(self.hi_incl)
+        b.cat_in = {k: set(v) for k, v in self.cat_in.items()}
+        b.cat_out = {k: set(v) for k, v in self.cat_out.items()}
+        b.nan = set(self.nan)
+        return b
+
+    def below(self, f: int, t: float, inclusive: bool) -> None:
+        if t < self.hi[f] or (t == self.hi[f] and not inclusive):
+            self.hi[f], self.hi_incl[f] = t, inclusive
+
+    def above(self, f: int, t: float, inclusive: bool) -> None:
+        if t > self.lo[f] or (t == self.lo[f] and not inclusive):
+            self.lo[f], self.lo_incl[f] = t, inclusive
+
+    def admits(self, f: int, v: float) -> bool:
+        if f in self.nan:
+            return False
+        ok_lo = v >= self.lo[f] if self.lo_incl[f] else v > self.lo[f]
+        ok_hi = v <= self.hi[f] if self.hi_incl[f] else v < self.hi[f]
+        return ok_lo and ok_hi
+
+    def value(self, f: int, rng: np.random.Generator) -> float:
+        """A float32 value satisfying the numeric bounds of feature f (NaN when forced)."""
+        if f in self.nan:
+            return np.nan
+        if f in self.cat_in:
+            return float(sorted(self.cat_in[f])[0])
+        if f in self.cat_out:
+            c = 0
+            while c in self.cat_out[f]:
+                c += 1
+            return float(c)
+        lo, hi = self.lo[f], self.hi[f]
+        if lo == -np.inf and hi == np.inf:
+            return float(np.float32(rng.normal(0, 10)))
+        if lo == -np.inf:
+            return float(f32_below(hi - 1.0)) if self.admits(f, float(f32_below(hi - 1.0))) else float(f32_below(hi))
+        if hi == np.inf:
+            return float(f32_above(lo + 1.0))
+        mid = float(np.float32((lo + hi) / 2))
+        for cand in (mid, float(f32_above(lo)), float(f32_below(hi)), float(np.float32(hi)), float(np.float32(lo))):
+            if self.admits(f, cand):
+                return cand
+        return np.nan
+
+
+def boundary_rows_from_paths(paths, n_features: int, rng, limit: int) -> np.ndarray:
+    """paths: list of (Box reaching the node, feature, list of probe values)."""
+    rows = []
+    idx = rng.permutation(len(paths))[:limit]
+    for i in sorted(idx):
+        box, f, probes = paths[i]
+        base = np.array([box.value(j, rng) for j in range(n_features)], dtype=np.float64)
+        for p in probes:
+            r = base.copy()
+            r[f] = p
+            rows.append(r)
+    rows.append(np.full(n_features, np.nan))
+    for f in range(n_features):
+        r = np.array([Box(n_features).value(j, rng) for j in range(n_features)])
+        r[f] = np.nan
+        rows.append(r)
+    return np.array(rows).astype(np.float32)
+
+
+def xgboost_paths(model_json: dict):
+    """Walk every XGBoost tree: for each split, the box reaching it and probes on its threshold."""
+    learner = model_json["learner"]
+    n = int(learner["learner_model_param"]["num_feature"])
+    out = []
+    for tree in learner["gradient_booster"]["model"]["trees"]:
+        left, right = tree["left_children"], tree["right_children"]
+        feat, cond, stype = tree["split_indices"], tree["split_conditions"], tree["split_type"]
+        cats = {}
+        for k, node in enumerate(tree["categories_nodes"]):
+            s, z = tree["categories_segments"][k], tree["categories_sizes"][k]
+            cats[node] = set(tree["categories"][s : s + z])
+        stack = [(0, Box(n))]
+        while stack:
+            nid, box = stack.pop()
+            if left[nid] == -1:
+                continue
+            f = feat[nid]
+            if stype[nid] == 1:
+                chosen = sorted(cats.get(nid, set()))
+                probes = [float(c) for c in chosen[:3]] + [float(max(chosen, default=0) + 1), 0.0, np.nan]
+                lb, rb = box.copy(), box.copy()
+                lb.cat_out.setdefault(f, set()).update(chosen)  # not in set: left
+                rb.cat_in[f] = set(chosen[:1]) if chosen else set()
+            else:
+                t = float(np.float32(cond[nid]))
+                probes = [t, float(f32_below(t)), float(f32_above(t)), np.nan]
+                lb, rb = box.copy(), box.copy()
+                lb.below(f, t, inclusive=False)  # x < t goes left
+                rb.above(f, t, inclusive=True)
+            out.append((box, f, probes))
+            stack.append((left[nid], lb))
+            stack.append((right[nid], rb))
+    return out, n
+
+
+def lightgbm_paths(model_text: str):
+    """Walk every LightGBM tree from its text dump: boxes reaching each split and threshold probes."""
+    header, *tree_blocks = model_text.split("\nTree=")
+    n = int(next(l for l in header.splitlines() if l.startswith("max_feature_idx=")).split("=")[1]) + 1
+    out = []
+    for block in tree_blocks:
+        block = block.split("end of trees")[0]
+        kv = dict(l.split("=", 1) for l in block.splitlines()[1:] if "=" in l)
+        if int(kv["num_leaves"]) <= 1:
+            continue
+        feat = [int(x) for x in kv["split_feature"].split()]
+        thr = [float(x) for x in kv["threshold"].split()]
+        dec = [int(x) for x in kv["decision_type"].split()]
+        left = [int(x) for x in kv["left_child"].split()]
+        right = [int(x) for x in kv["right_child"].split()]
+        cat_bound = [int(x) for x in kv.get("cat_boundaries", "").split()]
+        cat_thr = [int(x) for x in kv.get("cat_threshold", "").split()]
+        stack = [(0, Box(n))]
+        while stack:
+            nid, box = stack.pop()
+            f, t, d = feat[nid], thr[nid], dec[nid]
+            lb, rb = box.copy(), box.copy()
+            if d & 1:
+                ci = int(t)
+                words = cat_thr[cat_bound[ci] : cat_bound[ci + 1]]
+                members = [w * 32 + b for w, word in enumerate(words) for b in range(32) if word >> b & 1]
+                probes = [float(c) for c in members[:3]] + [float(max(members, default=0) + 1), -1.0, np.nan]
+                lb.cat_in[f] = set(members[:1])  # in the set: left
+                rb.cat_out.setdefault(f, set()).update(members)
+            else:
+                probes = [float(np.float32(t)), float(f32_below(t)), float(f32_above(t)), 0.0, np.nan]
+                lb.below(f, t, inclusive=True)  # x <= t goes left
+                rb.above(f, t, inclusive=False)
+            out.append((box, f, probes))
+            for child, b in ((left[nid], lb), (right[nid], rb)):
+                if child >= 0:
+                    stack.append((child, b))
+    return out, n
+
+
+# ---------------------------------------------------------------- cases
+
+
+def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=None, boundary_limit=500, rewrite_scalar_base_score=False):
+    d = new_case(name, {"kind": "xgboost", "description": desc, "params": params, "num_boost_round": rounds})
+    dtrain = xgb.DMatrix(X, y, feature_names=names, feature_types=feature_types, enable_categorical=feature_types is not None)
+    booster = xgb.train(params, dtrain, rounds)
+    path = d / "model.json"
+    booster.save_model(str(path))
+    model_json = json.loads(path.read_text())
+    if rewrite_scalar_base_score:
+        # The pre-3.1 encoding: a bare number instead of a one-element list.
+        param = model_json["learner"]["learner_model_param"]
+        param["base_score"] = param["base_score"].strip("[]")
+        path.write_text(json.dumps(model_json))
+    # Expected values come from xgboost loading the very file we commit.
+    booster = xgb.Booster(model_file=str(path))
+    paths, n = xgboost_paths(model_json)
+    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng, boundary_limit)}
+    for set_name, Xs in sets.items():
+        dm = xgb.DMatrix(Xs, feature_names=names, feature_types=feature_types, enable_categorical=feature_types is not None)
+        score = booster.predict(dm)
+        raw = booster.predict(dm, output_margin=True)
+        assert score.dtype == np.float32 and raw.dtype == np.float32
+        write_inputs(d / f"{set_name}.input.csv", names, Xs)
+        write_expected(d / f"{set_name}.expected.csv", score, raw)
+    return booster
+
+
+def lgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, categorical=(), boundary_limit=500):
+    d = new_case(name, {"kind": "lightgbm", "description": desc, "params": params, "num_boost_round": rounds})
+    params = dict(params, verbose=-1, seed=SEED, deterministic=True, num_threads=1)
+    ds = lgb.Dataset(X.astype(np.float64), y, feature_name=names, categorical_feature=list(categorical), free_raw_data=False)
+    booster = lgb.train(params, ds, rounds)
+    path = d / "model.txt"
+    booster.save_model(str(path))
+    booster = lgb.Booster(model_file=str(path))
+    paths, n = lightgbm_paths(path.read_text())
+    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng, boundary_limit)}
+    for set_name, Xs in sets.items():
+        X64 = Xs.astype(np.float64)  # exact widening: the reference sees our float32 values
+        score = booster.predict(X64)
+        raw = booster.predict(X64, raw_score=True)
+        write_inputs(d / f"{set_name}.input.csv", names, Xs)
+        write_expected(d / f"{set_name}.expected.csv", score, raw)
+
+
+def linear_case(name, desc, kind, X, y, Xtest, names, standardize):
+    d = new_case(name, {"kind": "linear", "description": desc})
+    Xtr = X.astype(np.float64)
+    scaler = StandardScaler().fit(Xtr) if standardize else None
+    Z = scaler.transform(Xtr) if scaler else Xtr
+    if kind == "logistic":
+        est = LogisticRegression(C=1.0, max_iter=2000).fit(Z, y)
+        coef, intercept = est.coef_[0], float(est.intercept_[0])
+    else:
+        est = LinearRegression().fit(Z, y)
+        coef, intercept = est.coef_, float(est.intercept_)
+    model = {
+        "format": "edgescore-linear",
+        "format_version": 1,
+        "kind": kind,
+        "feature_names": names,
+        "coefficients": [float(c) for c in coef],
+        "intercept": intercept,
+    }
+    if scaler is not None:
+        model["standardize"] = {"mean": [float(m) for m in scaler.mean_], "scale": [float(s) for s in scaler.scale_]}
+    (d / "model.json").write_text(json.dumps(model, indent=2) + "\n")
+    Zt = scaler.transform(Xtest.astype(np.float64)) if scaler else Xtest.astype(np.float64)
+    raw = est.decision_function(Zt) if kind == "logistic" else est.predict(Zt)
+    score = est.predict_proba(Zt)[:, 1] if kind == "logistic" else raw
+    write_inputs(d / "random.input.csv", names, Xtest)
+    write_expected(d / "random.expected.csv", score, raw)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", action="store_true", help="also write the 300-tree benchmark model")
+    args = ap.parse_args()
+    rng = np.random.default_rng(SEED)
+    names = FRAUD_FEATURES
+
+    X, y = fraud_like(20000, rng, nan_rate=0.08)
+    Xt, _ = fraud_like(400, rng, nan_rate=0.08)
+
+    xgb_case(
+        "xgboost_binary_deep_nan",
+        "binary:logistic, depth 10, 120 trees, trained with NaN in every column but one",
+        {"objective": "binary:logistic", "max_depth": 10, "eta": 0.1, "seed": SEED, "nthread": 1, "tree_method": "hist"},
+        120, X, y, Xt, names, rng,
+    )
+    xgb_case(
+        "xgboost_binary_scalar_base_score",
+        "binary:logistic with base_score rewritten to the pre-3.1 scalar encoding; xgboost reloads it",
+        {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "seed": SEED, "nthread": 1, "base_score": 0.3},
+        20, X, y, Xt, names, rng, rewrite_scalar_base_score=True,
+    )
+    yr = np.nan_to_num(X[:, 0].astype(np.float64)) * 0.01 + np.nan_to_num(X[:, 2]) * 5 + rng.normal(0, 0.5, len(X))
+    xgb_case(
+        "xgboost_regression",
+        "reg:squarederror, depth 6, 60 trees, NaN in inputs",
+        {"objective": "reg:squarederror", "max_depth": 6, "eta": 0.2, "seed": SEED, "nthread": 1},
+        60, X, yr, Xt, names, rng,
+    )
+    yp = np.clip(np.nan_to_num(X[:, 2]) + rng.normal(0, 0.05, len(X)), 0, 1)
+    xgb_case(
+        "xgboost_reg_logistic",
+        "reg:logistic on a target in [0, 1], depth 5, 30 trees",
+        {"objective": "reg:logistic", "max_depth": 5, "eta": 0.3, "seed": SEED, "nthread": 1},
+        30, X, yp, Xt, names, rng,
+    )
+    xgb_case(
+        "xgboost_logitraw",
+        "binary:logitraw (margin output), depth 4, 25 trees",
+        {"objective": "binary:logitraw", "max_depth": 4, "eta": 0.3, "seed": SEED, "nthread": 1},
+        25, X, y, Xt, names, rng,
+    )
+    # Categorical splits: merchant category (0..29) and channel (0..3) as codes.
+    Xc = X.copy()
+    Xc[:, 1] = rng.integers(0, 30, len(X))
+    Xc[:, 7] = rng.integers(0, 4, len(X))
+    Xc[rng.random(len(X)) < 0.05, 1] = np.nan
+    yc = ((np.isin(Xc[:, 1], [3, 7, 11, 19, 23]) & (rng.random(len(X)) < 0.6)) | (y == 1)).astype(int)
+    Xct = Xt.copy()
+    Xct[:, 1] = rng.integers(0, 32, len(Xt))
+    Xct[:, 7] = rng.integers(0, 4, len(Xt))
+    Xct[::9, 1] = np.nan
+    cat_names = list(names)
+    cat_names[1], cat_names[7] = "merchant_category", "channel"
+    ftypes = ["q"] * len(names)
+    ftypes[1] = ftypes[7] = "c"
+    xgb_case(
+        "xgboost_categorical",
+        "binary:logistic with two categorical features (partition splits, max_cat_to_onehot=1) and NaN",
+        {"objective": "binary:logistic", "max_depth": 5, "eta": 0.3, "seed": SEED, "nthread": 1, "tree_method": "hist", "max_cat_to_onehot": 1},
+        30, Xc, yc, Xct, cat_names, rng, feature_types=ftypes,
+    )
+
+    lgb_case(
+        "lightgbm_binary_categorical_nan",
+        "binary, merchant_category categorical, NaN in inputs (missing type NaN), 80 trees",
+        {"objective": "binary", "num_leaves": 31, "learning_rate": 0.1, "min_data_in_leaf": 20, "cat_smooth": 1, "min_data_per_group": 5},
+        80, Xc, yc, Xct, cat_names, rng, categorical=[1],
+    )
+    lgb_case(
+        "lightgbm_binary_sigmoid",
+        "binary with sigmoid=0.7 and NaN (missing type NaN), 40 trees",
+        {"objective": "binary", "sigmoid": 0.7, "num_leaves": 15, "learning_rate": 0.2},
+        40, X, y, Xt, names, rng,
+    )
+    Xz = np.nan_to_num(X, nan=0.0)
+    Xzt = Xt.copy()
+    Xzt[::5, 4] = 0.0
+    lgb_case(
+        "lightgbm_regression_zero_missing",
+        "regression with zero_as_missing=true (missing type Zero); NaN inputs also count as missing",
+        {"objective": "regression", "zero_as_missing": True, "num_leaves": 15, "learning_rate": 0.2},
+        40, Xz, yr, Xzt, names, rng,
+    )
+    lgb_case(
+        "lightgbm_regression_no_missing",
+        "regression with use_missing=false (missing type None): NaN becomes 0.0 and default_left is ignored",
+        {"objective": "regression", "use_missing": False, "num_leaves": 15, "learning_rate": 0.2},
+        40, Xz, yr, Xt, names, rng,
+    )
+
+    Xl = np.nan_to_num(X, nan=0.0)
+    Xlt = np.nan_to_num(Xt, nan=0.0)
+    linear_case("linear_logistic", "scikit-learn LogisticRegression on standardized features", "logistic", Xl, y, Xlt, names, True)
+    linear_case("linear_regression", "scikit-learn LinearRegression, no standardization", "linear", Xl, yr, Xlt, names, False)
+
+    # The README's quickstart: a small fraud model and a handful of transactions.
+    q = REPO / "examples" / "quickstart"
+    q.mkdir(parents=True, exist_ok=True)
+    b = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 4, "eta": 0.3, "seed": SEED, "nthread": 1},
+        xgb.DMatrix(X, y, feature_names=names), 40,
+    )
+    b.save_model(str(q / "fraud_xgboost.json"))
+    write_inputs(q / "transactions.csv", names, Xt[:12])
+
+    if args.bench:
+        write_bench_model(rng)
+
+
+def write_bench_model(rng) -> None:
+    """300 trees, depth 8, 40 features: the model benches/score.rs and scripts/bench_peers.py share."""
+    n, f = 50000, 40
+    X = rng.normal(0, 1, (n, f)).astype(np.float32)
+    logit = X[:, :10] @ rng.normal(0, 1, 10) + np.sin(X[:, 10] * 3) + X[:, 11] * X[:, 12]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    b = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 8, "eta": 0.1, "seed": SEED, "nthread": 2, "tree_method": "hist"},
+        xgb.DMatrix(X, y), 300,
+    )
+    out = REPO / "models" / "benches" / "data"
+    out.mkdir(parents=True, exist_ok=True)
+    raw = b.save_raw("json")
+    with gzip.GzipFile(out / "xgboost_300x8_40f.json.gz", "wb", mtime=0) as g:
+        g.write(bytes(raw))
+    Xb = rng.normal(0, 1, (10000, f)).astype(np.float32)
+    with gzip.open(out / "rows_10k_40f.csv.gz", "wt", newline="") as g:
+        w = csv.writer(g, lineterminator="\n")
+        w.writerow([f"f{i}" for i in range(f)])
+        for row in Xb:
+            w.writerow([fmt32(v) for v in row])
+
+
+if __name__ == "__main__":
+    main()

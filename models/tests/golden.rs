@@ -1,0 +1,86 @@
+//! Every golden case, scored natively through the model core and compared with
+//! the reference library: after parsing the original file, and again after a
+//! round trip through the compact encoding.
+
+use edgescore_models::{Model, ModelKind};
+use edgescore_test_support::{Case, Library, Tolerance, cases, check_scores};
+
+fn load(case: &Case) -> Model {
+    let bytes = std::fs::read(&case.model_path).expect("model file is readable");
+    Model::from_bytes(&bytes, None).unwrap_or_else(|e| panic!("{}: {e}", case.name))
+}
+
+fn check_model(case: &Case, model: &Model, path: &str) {
+    for set in &case.sets {
+        if let Some(names) = model.feature_names() {
+            assert_eq!(names, set.header.as_slice(), "{}: feature names", case.name);
+        }
+        let what = format!("{} / {} / {path}", case.name, set.name);
+        let score = model
+            .score(&set.rows)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_scores(
+            &format!("{what} score"),
+            &score,
+            &set.expected_score,
+            case.tolerance(),
+        );
+        let raw = model
+            .raw_scores(&set.rows)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        check_scores(
+            &format!("{what} raw"),
+            &raw,
+            &set.expected_raw,
+            case.tolerance(),
+        );
+    }
+}
+
+#[test]
+fn native_scores_match_the_reference_libraries() {
+    for case in cases() {
+        let model = load(&case);
+        let expected_kind = match case.library {
+            Library::XGBoost => ModelKind::XGBoost,
+            Library::LightGbm => ModelKind::LightGbm,
+            Library::ScikitLearn => ModelKind::Linear,
+        };
+        assert_eq!(model.kind(), expected_kind, "{}", case.name);
+        check_model(&case, &model, "parsed");
+    }
+}
+
+#[test]
+fn compact_encoding_round_trips_exactly() {
+    for case in cases() {
+        let model = load(&case);
+        let bytes = model.to_compact_bytes();
+        let decoded =
+            Model::from_bytes(&bytes, None).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        assert_eq!(decoded, model, "{}: decoded model differs", case.name);
+        assert_eq!(
+            decoded.to_compact_bytes(),
+            bytes,
+            "{}: re-encoding differs",
+            case.name
+        );
+        check_model(&case, &decoded, "compact");
+    }
+}
+
+#[test]
+fn every_tree_case_has_a_boundary_set_and_xgboost_is_bit_exact() {
+    for case in cases() {
+        if case.library != Library::ScikitLearn {
+            assert!(
+                case.sets.iter().any(|s| s.name == "boundary"),
+                "{} lacks a boundary set",
+                case.name
+            );
+        }
+        if case.library == Library::XGBoost {
+            assert_eq!(case.tolerance(), Tolerance::BitExact);
+        }
+    }
+}
