@@ -1,1 +1,248 @@
+//! The `edgescore` binary, run as a user runs it.
+//!
+//! - every golden case scored by `edgescore score` equals the reference
+//!   library (from the original model file and from its compact encoding);
+//! - bad models and bad inputs give one clear line on stderr and exit 1,
+//!   never a panic and never a partial output file.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use edgescore_models::Model;
+use edgescore_test_support::{cases, check_scores, repo_root};
+
+fn edgescore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgescore"))
+        .args(args)
+        .output()
+        .expect("edgescore runs")
+}
+
+/// Parses the CLI's output CSV: the header, then one number per line.
+fn parse_output(what: &str, out: &Output, header: &str) -> Vec<f64> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what}: edgescore failed: {stderr}");
+    let text = String::from_utf8(out.stdout.clone()).expect("utf-8 output");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(header), "{what}: output header");
+    lines
+        .map(|l| l.parse::<f64>().unwrap_or_else(|_| panic!("{what}: '{l}' is not a number")))
+        .collect()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn cli_scores_equal_the_reference_for_every_golden_case() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for case in cases() {
+        // The same case through the original file and through the compact encoding.
+        let bytes = std::fs::read(&case.model_path).expect("model readable");
+        let compact = tmp.path().join(format!("{}.esm", case.name));
+        let model = Model::from_bytes(&bytes, None).expect("golden model loads");
+        std::fs::write(&compact, model.to_compact_bytes()).expect("write compact");
+
+        for model_path in [case.model_path.clone(), compact] {
+            for set in &case.sets {
+                let what = format!("{} / {} / {}", case.name, set.name, model_path.display());
+                let args = ["score", "--model", path_str(&model_path), "--input", path_str(&set.input_path)];
+                let scores = parse_output(&what, &edgescore(&args), "score");
+                check_scores(&what, &scores, &set.expected_score, case.tolerance());
+
+                let mut raw_args = args.to_vec();
+                raw_args.push("--raw");
+                let raw = parse_output(&what, &edgescore(&raw_args), "raw");
+                check_scores(&format!("{what} --raw"), &raw, &set.expected_raw, case.tolerance());
+            }
+        }
+    }
+}
+
+#[test]
+fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
+    let case = cases().into_iter().find(|c| c.name == "xgboost_binary_deep_nan").expect("case exists");
+    let set = &case.sets[0];
+    let text = std::fs::read_to_string(&set.input_path).expect("input");
+    // Reverse the column order and add an id column.
+    let shuffled: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            cells.reverse();
+            let id = if i == 0 { "transaction_id".to_owned() } else { format!("tx{i}") };
+            format!("{id},{}\n", cells.join(","))
+        })
+        .collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("shuffled.csv");
+    std::fs::write(&input, shuffled).expect("write");
+    let model = path_str(&case.model_path);
+
+    let refused = edgescore(&["score", "--model", model, "--input", path_str(&input)]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("'transaction_id'"));
+
+    let out = edgescore(&["score", "--model", model, "--input", path_str(&input), "--ignore-extra-columns"]);
+    let scores = parse_output("shuffled", &out, "score");
+    check_scores("shuffled", &scores, &set.expected_score, case.tolerance());
+}
+
+#[test]
+fn output_file_is_written_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let good = repo_root().join("examples/quickstart/transactions.csv");
+    let output = tmp.path().join("scores.csv");
+
+    let ok = edgescore(&["score", "--model", path_str(&model), "--input", path_str(&good), "--output", path_str(&output)]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let written = std::fs::read_to_string(&output).expect("output written");
+    let rows = std::fs::read_to_string(&good).expect("input").lines().count() - 1;
+    assert_eq!(written.lines().count(), rows + 1);
+
+    // A bad row late in the file: the earlier output stays as it was, no temp file is left.
+    let mut bad = std::fs::read_to_string(&good).expect("input");
+    bad.push_str(&format!("oops{}\n", ",1".repeat(11)));
+    let bad_input = tmp.path().join("bad.csv");
+    std::fs::write(&bad_input, bad).expect("write");
+    let failed = edgescore(&["score", "--model", path_str(&model), "--input", path_str(&bad_input), "--output", path_str(&output)]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&output).expect("still there"), written);
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".edgescore-")))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+}
+
+/// One bad invocation: the files it needs, the arguments, and words the error must contain.
+/// `model` and `input` are file contents written to a temporary file, or `@path`
+/// for a path used as it is; `None` uses the quickstart example's file.
+struct BadCase {
+    name: &'static str,
+    model: Option<&'static str>,
+    input: Option<&'static str>,
+    extra: &'static [&'static str],
+    expect: &'static [&'static str],
+}
+
+const QUICKSTART_HEADER: &str = "amount,hour,merchant_risk,card_age_days,txn_count_1h,distance_km,device_new,country_mismatch,velocity_24h,avg_amount_30d,amount_ratio,account_score";
+
+fn bad_cases() -> Vec<BadCase> {
+    vec![
+        BadCase { name: "empty model file", model: Some(""), input: None, extra: &[], expect: &["empty"] },
+        BadCase { name: "not a model", model: Some("hello world\n"), input: None, extra: &[], expect: &["unrecognised model format"] },
+        BadCase { name: "truncated XGBoost JSON", model: Some("{\"learner\": {\"feature_names\": [\"a\""), input: None, extra: &[], expect: &["XGBoost JSON", "not valid JSON"] },
+        BadCase {
+            name: "unsupported XGBoost objective",
+            model: Some(r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1","num_class":"3"},"objective":{"name":"multi:softprob"}},"version":[3,2,0]}"#),
+            input: None, extra: &[], expect: &["unsupported", "multi:softprob"],
+        },
+        BadCase {
+            name: "XGBoost tree with a wild child index",
+            model: Some(r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[{"left_children":[1,-1,-1],"right_children":[7,-1,-1],"split_indices":[0,0,0],"split_conditions":[0.5,1.0,2.0],"default_left":[0,0,0]}]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1"},"objective":{"name":"binary:logistic"}},"version":[3,2,0]}"#),
+            input: None, extra: &[], expect: &["tree 0", "right_children holds 7"],
+        },
+        BadCase { name: "LightGBM model without trees", model: Some("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\nobjective=binary sigmoid:1\n"), input: None, extra: &[], expect: &["no trees"] },
+        BadCase { name: "LightGBM multiclass", model: Some("tree\nversion=v4\nnum_class=3\nnum_tree_per_iteration=3\nmax_feature_idx=0\nobjective=multiclass num_class:3\n\nTree=0\nnum_leaves=1\nleaf_value=0\n"), input: None, extra: &[], expect: &["multi-class"] },
+        BadCase { name: "linear model with mismatched lengths", model: Some(r#"{"format":"edgescore-linear","format_version":1,"kind":"logistic","coefficients":[1,2],"intercept":0,"standardize":{"mean":[0],"scale":[1,1]}}"#), input: None, extra: &[], expect: &["mean has 1 entries for 2 coefficients"] },
+        BadCase { name: "wrong --format for the file", model: None, input: None, extra: &["--format", "lightgbm"], expect: &["LightGBM", "missing `num_class=`"] },
+        BadCase { name: "input file missing", model: None, input: Some("@/nonexistent/input.csv"), extra: &[], expect: &["cannot read input", "/nonexistent/input.csv"] },
+        BadCase { name: "empty input file", model: None, input: Some(""), extra: &[], expect: &["empty", "header"] },
+        BadCase { name: "missing columns", model: None, input: Some("amount,hour\n1,2\n"), extra: &[], expect: &["missing column(s)", "'merchant_risk'"] },
+        BadCase { name: "duplicate column", model: None, input: Some("amount,amount\n1,2\n"), extra: &[], expect: &["'amount' appears twice"] },
+        BadCase { name: "non-numeric cell", model: None, input: Some("BAD_CELL"), extra: &[], expect: &["row 2 (line 3)", "column 'hour'", "'seven' is not a number"] },
+        BadCase { name: "short row", model: None, input: Some("SHORT_ROW"), extra: &[], expect: &["line 3", "11 cells where the header has 12"] },
+        BadCase { name: "infinite value", model: None, input: Some("INF_CELL"), extra: &[], expect: &["column 'amount'", "infinite values are not allowed"] },
+        BadCase { name: "value beyond float32", model: None, input: Some("HUGE_CELL"), extra: &[], expect: &["column 'amount'", "float32 range"] },
+        BadCase { name: "missing model file", model: Some("@/nonexistent/model.json"), input: None, extra: &[], expect: &["cannot read model file", "/nonexistent/model.json"] },
+    ]
+}
+
+/// Builds the input text for the named templates; plain text otherwise.
+fn input_text(template: &str) -> String {
+    let good_row = "10,3,0.1,400,1,5,0,0,4,12,0.8,0.1";
+    let row = |replace: &str, at: usize| -> String {
+        let mut cells: Vec<String> = good_row.split(',').map(str::to_owned).collect();
+        if replace == "DROP" {
+            cells.pop();
+        } else {
+            cells[at] = replace.to_owned();
+        }
+        cells.join(",")
+    };
+    match template {
+        "BAD_CELL" => format!("{QUICKSTART_HEADER}\n{good_row}\n{}\n", row("seven", 1)),
+        "SHORT_ROW" => format!("{QUICKSTART_HEADER}\n{good_row}\n{}\n", row("DROP", 0)),
+        "INF_CELL" => format!("{QUICKSTART_HEADER}\n{}\n", row("inf", 0)),
+        "HUGE_CELL" => format!("{QUICKSTART_HEADER}\n{}\n", row("1e40", 0)),
+        other => other.to_owned(),
+    }
+}
+
+#[test]
+fn bad_models_and_inputs_fail_with_one_clear_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let quickstart_model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let quickstart_input = repo_root().join("examples/quickstart/transactions.csv");
+    let cases = bad_cases();
+    assert!(cases.len() >= 10);
+    for (i, case) in cases.iter().enumerate() {
+        let model = match case.model {
+            Some(path) if path.starts_with('@') => PathBuf::from(&path[1..]),
+            Some(text) => {
+                let p = tmp.path().join(format!("model-{i}"));
+                std::fs::write(&p, text).expect("write model");
+                p
+            }
+            None => quickstart_model.clone(),
+        };
+        let input = match case.input {
+            Some(path) if path.starts_with('@') => PathBuf::from(&path[1..]),
+            Some(template) => {
+                let p = tmp.path().join(format!("input-{i}.csv"));
+                std::fs::write(&p, input_text(template)).expect("write input");
+                p
+            }
+            None => quickstart_input.clone(),
+        };
+        let mut args = vec!["score", "--model", path_str(&model), "--input", path_str(&input)];
+        args.extend_from_slice(case.extra);
+        let out = edgescore(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{}: expected exit 1, stderr: {stderr}", case.name);
+        assert!(!stderr.contains("panicked"), "{}: panicked: {stderr}", case.name);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{}: expected one line, got: {stderr}", case.name);
+        assert!(stderr.starts_with("error: "), "{}: {stderr}", case.name);
+        for word in case.expect {
+            assert!(stderr.contains(word), "{}: error should mention {word:?}: {stderr}", case.name);
+        }
+    }
+}
+
+#[test]
+fn truncated_compact_model_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let json = std::fs::read(repo_root().join("examples/quickstart/fraud_xgboost.json")).expect("model");
+    let compact = Model::from_bytes(&json, None).expect("loads").to_compact_bytes();
+    let path = tmp.path().join("truncated.esm");
+    std::fs::write(&path, &compact[..compact.len() / 2]).expect("write");
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    let out = edgescore(&["score", "--model", path_str(&path), "--input", path_str(&input)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("edgescore compact") && stderr.contains("truncated"), "{stderr}");
+}
+
+#[test]
+fn invalid_arguments_are_usage_errors() {
+    let out = edgescore(&["score", "--model", "m.json", "--input", "i.csv", "--format", "onnx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model format 'onnx'"));
+    let out = edgescore(&["score"]);
+    assert_eq!(out.status.code(), Some(2));
+}

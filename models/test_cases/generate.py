@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import io
 import json
 import math
 import shutil
@@ -516,7 +517,8 @@ def main() -> None:
 
 
 def write_bench_model(rng) -> None:
-    """300 trees, depth 8, 40 features: the model benches/score.rs and scripts/bench_peers.py share."""
+    """300 trees, depth 8, 40 features, as XGBoost and as LightGBM: the models
+    models/benches/score.rs and scripts/bench_peers.py both score."""
     n, f = 50000, 40
     X = rng.normal(0, 1, (n, f)).astype(np.float32)
     logit = X[:, :10] @ rng.normal(0, 1, 10) + np.sin(X[:, 10] * 3) + X[:, 11] * X[:, 12]
@@ -530,8 +532,15 @@ def write_bench_model(rng) -> None:
     raw = b.save_raw("json")
     with gzip.GzipFile(out / "xgboost_300x8_40f.json.gz", "wb", mtime=0) as g:
         g.write(bytes(raw))
+    lb = lgb.train(
+        {"objective": "binary", "num_leaves": 255, "max_depth": 8, "learning_rate": 0.1, "min_data_in_leaf": 5,
+         "verbose": -1, "seed": SEED, "deterministic": True, "num_threads": 2},
+        lgb.Dataset(X.astype(np.float64), y), 300,
+    )
+    with gzip.GzipFile(out / "lightgbm_300x8_40f.txt.gz", "wb", mtime=0) as g:
+        g.write(lb.model_to_string().encode())
     Xb = rng.normal(0, 1, (10000, f)).astype(np.float32)
-    with gzip.open(out / "rows_10k_40f.csv.gz", "wt", newline="") as g:
+    with gzip.GzipFile(out / "rows_10k_40f.csv.gz", "wb", mtime=0) as gz, io.TextIOWrapper(gz, newline="") as g:
         w = csv.writer(g, lineterminator="\n")
         w.writerow([f"f{i}" for i in range(f)])
         for row in Xb:

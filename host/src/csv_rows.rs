@@ -1,0 +1,202 @@
+//! Reading an input CSV into rows of feature values in the model's order.
+//!
+//! The contract (`edgescore score --help` repeats it):
+//! - the first line is a header;
+//! - when the model names its features, columns are matched by name, in any
+//!   order; a feature without a column is an error, and so is a column that
+//!   is not a feature unless [`CsvOptions::ignore_extra_columns`] is set;
+//! - when the model has no names, columns are matched by position and their
+//!   count must equal the model's feature count;
+//! - an empty cell (or `NaN`, any case) is a missing value; anything else
+//!   must be a finite number, read as the nearest `f32`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use edgescore_models::Model;
+
+use crate::{Error, Result};
+
+/// Choices about how strictly the header is matched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CsvOptions {
+    /// Accept (and skip) columns that are not features of the model.
+    pub ignore_extra_columns: bool,
+}
+
+/// A CSV being read row by row into feature vectors.
+#[derive(Debug)]
+pub struct CsvRows<R> {
+    reader: csv::Reader<R>,
+    path: PathBuf,
+    header: Vec<String>,
+    /// For each model feature, the CSV column that holds it.
+    feature_columns: Vec<usize>,
+    record: csv::StringRecord,
+    rows_read: u64,
+}
+
+impl CsvRows<std::fs::File> {
+    /// Opens the CSV at `path` and matches its header to `model`'s features.
+    pub fn open(path: &Path, model: &Model, options: CsvOptions) -> Result<Self> {
+        let file = std::fs::File::open(path).map_err(|source| Error::ReadInput {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::new(file, path, model, options)
+    }
+}
+
+impl<R: Read> CsvRows<R> {
+    /// Reads the header from `input` and matches it to `model`'s features.
+    /// `path` names the input in error messages.
+    pub fn new(input: R, path: &Path, model: &Model, options: CsvOptions) -> Result<Self> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .trim(csv::Trim::All)
+            .from_reader(input);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| csv_error(path, &e))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        if header.is_empty() || header.iter().all(String::is_empty) {
+            return Err(Error::Csv {
+                path: path.to_owned(),
+                message: "the file is empty; expected a header line of feature names".into(),
+            });
+        }
+        let feature_columns = match_columns(path, &header, model, options)?;
+        Ok(Self {
+            reader,
+            path: path.to_owned(),
+            header,
+            feature_columns,
+            record: csv::StringRecord::new(),
+            rows_read: 0,
+        })
+    }
+
+    /// Appends up to `max_rows` rows to `out` (row-major, one value per model
+    /// feature) and returns how many it read; 0 means the input is exhausted.
+    pub fn read_batch(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
+        let mut n = 0;
+        while n < max_rows {
+            let more = self
+                .reader
+                .read_record(&mut self.record)
+                .map_err(|e| csv_error(&self.path, &e))?;
+            if !more {
+                break;
+            }
+            self.rows_read += 1;
+            for &column in &self.feature_columns {
+                let cell = self.record.get(column).unwrap_or("");
+                let value = parse_cell(cell).map_err(|problem| Error::Cell {
+                    path: self.path.clone(),
+                    row: self.rows_read,
+                    line: self.record.position().map_or(0, csv::Position::line),
+                    column: self.header[column].clone(),
+                    problem,
+                })?;
+                out.push(value);
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// For each model feature, the index of the CSV column that holds it.
+fn match_columns(path: &Path, header: &[String], model: &Model, options: CsvOptions) -> Result<Vec<usize>> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(Error::DuplicateColumn {
+            path: path.to_owned(),
+            name: dup.clone(),
+        });
+    }
+    let Some(names) = model.feature_names() else {
+        if header.len() != model.num_features() {
+            return Err(Error::ColumnCount {
+                path: path.to_owned(),
+                expected: model.num_features(),
+                got: header.len(),
+            });
+        }
+        return Ok((0..header.len()).collect());
+    };
+    let position = |name: &str| header.iter().position(|h| h == name);
+    let missing: Vec<String> = names.iter().filter(|n| position(n).is_none()).cloned().collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingColumns {
+            path: path.to_owned(),
+            missing,
+            features: names.to_vec(),
+        });
+    }
+    let unknown: Vec<String> = header.iter().filter(|h| !names.contains(h)).cloned().collect();
+    if !unknown.is_empty() && !options.ignore_extra_columns {
+        return Err(Error::UnknownColumns {
+            path: path.to_owned(),
+            unknown,
+        });
+    }
+    Ok(names.iter().filter_map(|n| position(n)).collect())
+}
+
+/// One cell as a feature value: empty or `NaN` is missing (NaN); otherwise a
+/// finite number rounded to the nearest `f32`. The error says what is wrong.
+pub fn parse_cell(cell: &str) -> Result<f32, String> {
+    if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
+        return Ok(f32::NAN);
+    }
+    let value: f32 = cell
+        .parse()
+        .map_err(|_| format!("'{cell}' is not a number (leave the cell empty for a missing value)"))?;
+    if value.is_infinite() {
+        let why = if cell.to_ascii_lowercase().contains("inf") {
+            "infinite values are not allowed"
+        } else {
+            "the value is outside the float32 range (about ±3.4e38)"
+        };
+        return Err(format!("'{cell}': {why}"));
+    }
+    Ok(value)
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> Error {
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+            "line {}: {len} cells where the header has {expected_len}",
+            pos.as_ref().map_or(0, csv::Position::line)
+        ),
+        csv::ErrorKind::Utf8 { pos, .. } => format!(
+            "line {}: the text is not valid UTF-8",
+            pos.as_ref().map_or(0, csv::Position::line)
+        ),
+        _ => e.to_string(),
+    };
+    Error::Csv {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells() {
+        assert!(parse_cell("").is_ok_and(f32::is_nan));
+        assert!(parse_cell("NaN").is_ok_and(f32::is_nan));
+        assert_eq!(parse_cell("0.1"), Ok(0.1_f32));
+        assert_eq!(parse_cell("-1e-35"), Ok(-1e-35_f32));
+        assert!(parse_cell("abc").is_err());
+        assert!(parse_cell("inf").is_err());
+        assert!(parse_cell("1e39").is_err());
+    }
+}
