@@ -26,7 +26,10 @@ fn parse_output(what: &str, out: &Output, header: &str) -> Vec<f64> {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some(header), "{what}: output header");
     lines
-        .map(|l| l.parse::<f64>().unwrap_or_else(|_| panic!("{what}: '{l}' is not a number")))
+        .map(|l| {
+            l.parse::<f64>()
+                .unwrap_or_else(|_| panic!("{what}: '{l}' is not a number"))
+        })
         .collect()
 }
 
@@ -47,14 +50,25 @@ fn cli_scores_equal_the_reference_for_every_golden_case() {
         for model_path in [case.model_path.clone(), compact] {
             for set in &case.sets {
                 let what = format!("{} / {} / {}", case.name, set.name, model_path.display());
-                let args = ["score", "--model", path_str(&model_path), "--input", path_str(&set.input_path)];
+                let args = [
+                    "score",
+                    "--model",
+                    path_str(&model_path),
+                    "--input",
+                    path_str(&set.input_path),
+                ];
                 let scores = parse_output(&what, &edgescore(&args), "score");
                 check_scores(&what, &scores, &set.expected_score, case.tolerance());
 
                 let mut raw_args = args.to_vec();
                 raw_args.push("--raw");
                 let raw = parse_output(&what, &edgescore(&raw_args), "raw");
-                check_scores(&format!("{what} --raw"), &raw, &set.expected_raw, case.tolerance());
+                check_scores(
+                    &format!("{what} --raw"),
+                    &raw,
+                    &set.expected_raw,
+                    case.tolerance(),
+                );
             }
         }
     }
@@ -62,7 +76,10 @@ fn cli_scores_equal_the_reference_for_every_golden_case() {
 
 #[test]
 fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
-    let case = cases().into_iter().find(|c| c.name == "xgboost_binary_deep_nan").expect("case exists");
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "xgboost_binary_deep_nan")
+        .expect("case exists");
     let set = &case.sets[0];
     let text = std::fs::read_to_string(&set.input_path).expect("input");
     // Reverse the column order and add an id column.
@@ -72,7 +89,11 @@ fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
         .map(|(i, line)| {
             let mut cells: Vec<&str> = line.split(',').collect();
             cells.reverse();
-            let id = if i == 0 { "transaction_id".to_owned() } else { format!("tx{i}") };
+            let id = if i == 0 {
+                "transaction_id".to_owned()
+            } else {
+                format!("tx{i}")
+            };
             format!("{id},{}\n", cells.join(","))
         })
         .collect();
@@ -85,7 +106,14 @@ fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("'transaction_id'"));
 
-    let out = edgescore(&["score", "--model", model, "--input", path_str(&input), "--ignore-extra-columns"]);
+    let out = edgescore(&[
+        "score",
+        "--model",
+        model,
+        "--input",
+        path_str(&input),
+        "--ignore-extra-columns",
+    ]);
     let scores = parse_output("shuffled", &out, "score");
     check_scores("shuffled", &scores, &set.expected_score, case.tolerance());
 }
@@ -97,10 +125,26 @@ fn output_file_is_written_whole_or_not_at_all() {
     let good = repo_root().join("examples/quickstart/transactions.csv");
     let output = tmp.path().join("scores.csv");
 
-    let ok = edgescore(&["score", "--model", path_str(&model), "--input", path_str(&good), "--output", path_str(&output)]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let ok = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&good),
+        "--output",
+        path_str(&output),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let written = std::fs::read_to_string(&output).expect("output written");
-    let rows = std::fs::read_to_string(&good).expect("input").lines().count() - 1;
+    let rows = std::fs::read_to_string(&good)
+        .expect("input")
+        .lines()
+        .count()
+        - 1;
     assert_eq!(written.lines().count(), rows + 1);
 
     // A bad row late in the file: the earlier output stays as it was, no temp file is left.
@@ -108,15 +152,32 @@ fn output_file_is_written_whole_or_not_at_all() {
     bad.push_str(&format!("oops{}\n", ",1".repeat(11)));
     let bad_input = tmp.path().join("bad.csv");
     std::fs::write(&bad_input, bad).expect("write");
-    let failed = edgescore(&["score", "--model", path_str(&model), "--input", path_str(&bad_input), "--output", path_str(&output)]);
+    let failed = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&bad_input),
+        "--output",
+        path_str(&output),
+    ]);
     assert_eq!(failed.status.code(), Some(1));
-    assert_eq!(std::fs::read_to_string(&output).expect("still there"), written);
+    assert_eq!(
+        std::fs::read_to_string(&output).expect("still there"),
+        written
+    );
     let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".edgescore-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".edgescore-"))
+        })
         .collect();
-    assert!(leftovers.is_empty(), "temporary files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
 }
 
 /// One bad invocation: the files it needs, the arguments, and words the error must contain.
@@ -134,32 +195,142 @@ const QUICKSTART_HEADER: &str = "amount,hour,merchant_risk,card_age_days,txn_cou
 
 fn bad_cases() -> Vec<BadCase> {
     vec![
-        BadCase { name: "empty model file", model: Some(""), input: None, extra: &[], expect: &["empty"] },
-        BadCase { name: "not a model", model: Some("hello world\n"), input: None, extra: &[], expect: &["unrecognised model format"] },
-        BadCase { name: "truncated XGBoost JSON", model: Some("{\"learner\": {\"feature_names\": [\"a\""), input: None, extra: &[], expect: &["XGBoost JSON", "not valid JSON"] },
+        BadCase {
+            name: "empty model file",
+            model: Some(""),
+            input: None,
+            extra: &[],
+            expect: &["empty"],
+        },
+        BadCase {
+            name: "not a model",
+            model: Some("hello world\n"),
+            input: None,
+            extra: &[],
+            expect: &["unrecognised model format"],
+        },
+        BadCase {
+            name: "truncated XGBoost JSON",
+            model: Some("{\"learner\": {\"feature_names\": [\"a\""),
+            input: None,
+            extra: &[],
+            expect: &["XGBoost JSON", "not valid JSON"],
+        },
         BadCase {
             name: "unsupported XGBoost objective",
-            model: Some(r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1","num_class":"3"},"objective":{"name":"multi:softprob"}},"version":[3,2,0]}"#),
-            input: None, extra: &[], expect: &["unsupported", "multi:softprob"],
+            model: Some(
+                r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1","num_class":"3"},"objective":{"name":"multi:softprob"}},"version":[3,2,0]}"#,
+            ),
+            input: None,
+            extra: &[],
+            expect: &["unsupported", "multi:softprob"],
         },
         BadCase {
             name: "XGBoost tree with a wild child index",
-            model: Some(r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[{"left_children":[1,-1,-1],"right_children":[7,-1,-1],"split_indices":[0,0,0],"split_conditions":[0.5,1.0,2.0],"default_left":[0,0,0]}]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1"},"objective":{"name":"binary:logistic"}},"version":[3,2,0]}"#),
-            input: None, extra: &[], expect: &["tree 0", "right_children holds 7"],
+            model: Some(
+                r#"{"learner":{"gradient_booster":{"name":"gbtree","model":{"trees":[{"left_children":[1,-1,-1],"right_children":[7,-1,-1],"split_indices":[0,0,0],"split_conditions":[0.5,1.0,2.0],"default_left":[0,0,0]}]}},"learner_model_param":{"base_score":"5E-1","num_feature":"1"},"objective":{"name":"binary:logistic"}},"version":[3,2,0]}"#,
+            ),
+            input: None,
+            extra: &[],
+            expect: &["tree 0", "right_children holds 7"],
         },
-        BadCase { name: "LightGBM model without trees", model: Some("tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\nobjective=binary sigmoid:1\n"), input: None, extra: &[], expect: &["no trees"] },
-        BadCase { name: "LightGBM multiclass", model: Some("tree\nversion=v4\nnum_class=3\nnum_tree_per_iteration=3\nmax_feature_idx=0\nobjective=multiclass num_class:3\n\nTree=0\nnum_leaves=1\nleaf_value=0\n"), input: None, extra: &[], expect: &["multi-class"] },
-        BadCase { name: "linear model with mismatched lengths", model: Some(r#"{"format":"edgescore-linear","format_version":1,"kind":"logistic","coefficients":[1,2],"intercept":0,"standardize":{"mean":[0],"scale":[1,1]}}"#), input: None, extra: &[], expect: &["mean has 1 entries for 2 coefficients"] },
-        BadCase { name: "wrong --format for the file", model: None, input: None, extra: &["--format", "lightgbm"], expect: &["LightGBM", "missing `num_class=`"] },
-        BadCase { name: "input file missing", model: None, input: Some("@/nonexistent/input.csv"), extra: &[], expect: &["cannot read input", "/nonexistent/input.csv"] },
-        BadCase { name: "empty input file", model: None, input: Some(""), extra: &[], expect: &["empty", "header"] },
-        BadCase { name: "missing columns", model: None, input: Some("amount,hour\n1,2\n"), extra: &[], expect: &["missing column(s)", "'merchant_risk'"] },
-        BadCase { name: "duplicate column", model: None, input: Some("amount,amount\n1,2\n"), extra: &[], expect: &["'amount' appears twice"] },
-        BadCase { name: "non-numeric cell", model: None, input: Some("BAD_CELL"), extra: &[], expect: &["row 2 (line 3)", "column 'hour'", "'seven' is not a number"] },
-        BadCase { name: "short row", model: None, input: Some("SHORT_ROW"), extra: &[], expect: &["line 3", "11 cells where the header has 12"] },
-        BadCase { name: "infinite value", model: None, input: Some("INF_CELL"), extra: &[], expect: &["column 'amount'", "infinite values are not allowed"] },
-        BadCase { name: "value beyond float32", model: None, input: Some("HUGE_CELL"), extra: &[], expect: &["column 'amount'", "float32 range"] },
-        BadCase { name: "missing model file", model: Some("@/nonexistent/model.json"), input: None, extra: &[], expect: &["cannot read model file", "/nonexistent/model.json"] },
+        BadCase {
+            name: "LightGBM model without trees",
+            model: Some(
+                "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\nobjective=binary sigmoid:1\n",
+            ),
+            input: None,
+            extra: &[],
+            expect: &["no trees"],
+        },
+        BadCase {
+            name: "LightGBM multiclass",
+            model: Some(
+                "tree\nversion=v4\nnum_class=3\nnum_tree_per_iteration=3\nmax_feature_idx=0\nobjective=multiclass num_class:3\n\nTree=0\nnum_leaves=1\nleaf_value=0\n",
+            ),
+            input: None,
+            extra: &[],
+            expect: &["multi-class"],
+        },
+        BadCase {
+            name: "linear model with mismatched lengths",
+            model: Some(
+                r#"{"format":"edgescore-linear","format_version":1,"kind":"logistic","coefficients":[1,2],"intercept":0,"standardize":{"mean":[0],"scale":[1,1]}}"#,
+            ),
+            input: None,
+            extra: &[],
+            expect: &["mean has 1 entries for 2 coefficients"],
+        },
+        BadCase {
+            name: "wrong --format for the file",
+            model: None,
+            input: None,
+            extra: &["--format", "lightgbm"],
+            expect: &["LightGBM", "missing `num_class=`"],
+        },
+        BadCase {
+            name: "input file missing",
+            model: None,
+            input: Some("@/nonexistent/input.csv"),
+            extra: &[],
+            expect: &["cannot read input", "/nonexistent/input.csv"],
+        },
+        BadCase {
+            name: "empty input file",
+            model: None,
+            input: Some(""),
+            extra: &[],
+            expect: &["empty", "header"],
+        },
+        BadCase {
+            name: "missing columns",
+            model: None,
+            input: Some("amount,hour\n1,2\n"),
+            extra: &[],
+            expect: &["missing column(s)", "'merchant_risk'"],
+        },
+        BadCase {
+            name: "duplicate column",
+            model: None,
+            input: Some("amount,amount\n1,2\n"),
+            extra: &[],
+            expect: &["'amount' appears twice"],
+        },
+        BadCase {
+            name: "non-numeric cell",
+            model: None,
+            input: Some("BAD_CELL"),
+            extra: &[],
+            expect: &["row 2 (line 3)", "column 'hour'", "'seven' is not a number"],
+        },
+        BadCase {
+            name: "short row",
+            model: None,
+            input: Some("SHORT_ROW"),
+            extra: &[],
+            expect: &["line 3", "11 cells where the header has 12"],
+        },
+        BadCase {
+            name: "infinite value",
+            model: None,
+            input: Some("INF_CELL"),
+            extra: &[],
+            expect: &["column 'amount'", "infinite values are not allowed"],
+        },
+        BadCase {
+            name: "value beyond float32",
+            model: None,
+            input: Some("HUGE_CELL"),
+            extra: &[],
+            expect: &["column 'amount'", "float32 range"],
+        },
+        BadCase {
+            name: "missing model file",
+            model: Some("@/nonexistent/model.json"),
+            input: None,
+            extra: &[],
+            expect: &["cannot read model file", "/nonexistent/model.json"],
+        },
     ]
 }
 
@@ -210,16 +381,40 @@ fn bad_models_and_inputs_fail_with_one_clear_line() {
             }
             None => quickstart_input.clone(),
         };
-        let mut args = vec!["score", "--model", path_str(&model), "--input", path_str(&input)];
+        let mut args = vec![
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+        ];
         args.extend_from_slice(case.extra);
         let out = edgescore(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{}: expected exit 1, stderr: {stderr}", case.name);
-        assert!(!stderr.contains("panicked"), "{}: panicked: {stderr}", case.name);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{}: expected one line, got: {stderr}", case.name);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: expected exit 1, stderr: {stderr}",
+            case.name
+        );
+        assert!(
+            !stderr.contains("panicked"),
+            "{}: panicked: {stderr}",
+            case.name
+        );
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{}: expected one line, got: {stderr}",
+            case.name
+        );
         assert!(stderr.starts_with("error: "), "{}: {stderr}", case.name);
         for word in case.expect {
-            assert!(stderr.contains(word), "{}: error should mention {word:?}: {stderr}", case.name);
+            assert!(
+                stderr.contains(word),
+                "{}: error should mention {word:?}: {stderr}",
+                case.name
+            );
         }
     }
 }
@@ -227,20 +422,34 @@ fn bad_models_and_inputs_fail_with_one_clear_line() {
 #[test]
 fn truncated_compact_model_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let json = std::fs::read(repo_root().join("examples/quickstart/fraud_xgboost.json")).expect("model");
-    let compact = Model::from_bytes(&json, None).expect("loads").to_compact_bytes();
+    let json =
+        std::fs::read(repo_root().join("examples/quickstart/fraud_xgboost.json")).expect("model");
+    let compact = Model::from_bytes(&json, None)
+        .expect("loads")
+        .to_compact_bytes();
     let path = tmp.path().join("truncated.esm");
     std::fs::write(&path, &compact[..compact.len() / 2]).expect("write");
     let input = repo_root().join("examples/quickstart/transactions.csv");
-    let out = edgescore(&["score", "--model", path_str(&path), "--input", path_str(&input)]);
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&path),
+        "--input",
+        path_str(&input),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("edgescore compact") && stderr.contains("truncated"), "{stderr}");
+    assert!(
+        stderr.contains("edgescore compact") && stderr.contains("truncated"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn invalid_arguments_are_usage_errors() {
-    let out = edgescore(&["score", "--model", "m.json", "--input", "i.csv", "--format", "onnx"]);
+    let out = edgescore(&[
+        "score", "--model", "m.json", "--input", "i.csv", "--format", "onnx",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model format 'onnx'"));
     let out = edgescore(&["score"]);

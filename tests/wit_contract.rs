@@ -4,7 +4,10 @@
 use wit_parser::{Resolve, TypeDefKind, WorldItem, WorldKey};
 
 /// A world's imports or exports that are whole interfaces, by full name.
-fn interfaces<'a>(resolve: &Resolve, items: impl Iterator<Item = (&'a WorldKey, &'a WorldItem)>) -> Vec<String> {
+fn interfaces<'a>(
+    resolve: &Resolve,
+    items: impl Iterator<Item = (&'a WorldKey, &'a WorldItem)>,
+) -> Vec<String> {
     items
         .filter(|(_, item)| matches!(item, WorldItem::Interface { .. }))
         .map(|(key, _)| resolve.name_world_key(key))
@@ -14,7 +17,9 @@ fn interfaces<'a>(resolve: &Resolve, items: impl Iterator<Item = (&'a WorldKey, 
 fn resolve() -> (Resolve, wit_parser::PackageId) {
     let dir = edgescore_test_support::repo_root().join("wit");
     let mut resolve = Resolve::default();
-    let (pkg, _files) = resolve.push_dir(&dir).unwrap_or_else(|e| panic!("wit/ does not parse: {e:?}"));
+    let (pkg, _files) = resolve
+        .push_dir(&dir)
+        .unwrap_or_else(|e| panic!("wit/ does not parse: {e:?}"));
     (resolve, pkg)
 }
 
@@ -24,12 +29,21 @@ fn package_worlds_and_interfaces() {
     let package = &resolve.packages[pkg];
     assert_eq!(package.name.to_string(), "edgescore:scoring@0.1.0");
     for name in ["types", "model", "transform", "feature-store"] {
-        assert!(package.interfaces.contains_key(name), "interface {name} is missing");
+        assert!(
+            package.interfaces.contains_key(name),
+            "interface {name} is missing"
+        );
     }
     let world = |name: &str| {
-        let id = package.worlds.get(name).unwrap_or_else(|| panic!("world {name} is missing"));
+        let id = package
+            .worlds
+            .get(name)
+            .unwrap_or_else(|| panic!("world {name} is missing"));
         let w = &resolve.worlds[*id];
-        (interfaces(&resolve, w.imports.iter()), interfaces(&resolve, w.exports.iter()))
+        (
+            interfaces(&resolve, w.imports.iter()),
+            interfaces(&resolve, w.exports.iter()),
+        )
     };
     let types = "edgescore:scoring/types@0.1.0";
     let model = "edgescore:scoring/model@0.1.0";
@@ -57,8 +71,13 @@ fn model_score_takes_one_flat_batch_of_f32() {
     let score = &resolve.interfaces[model].functions["score-batch"];
     let rows = &score.params[0];
     assert_eq!(rows.0, "rows");
-    let wit_parser::Type::Id(id) = rows.1 else { panic!("rows is not a list") };
-    assert!(matches!(resolve.types[id].kind, TypeDefKind::List(wit_parser::Type::F32)));
+    let wit_parser::Type::Id(id) = rows.1 else {
+        panic!("rows is not a list")
+    };
+    assert!(matches!(
+        resolve.types[id].kind,
+        TypeDefKind::List(wit_parser::Type::F32)
+    ));
 }
 
 #[test]
@@ -66,7 +85,8 @@ fn every_item_is_documented() {
     let (resolve, pkg) = resolve();
     let package = &resolve.packages[pkg];
     let mut undocumented = Vec::new();
-    let documented = |docs: &wit_parser::Docs| docs.contents.as_ref().is_some_and(|d| !d.trim().is_empty());
+    let documented =
+        |docs: &wit_parser::Docs| docs.contents.as_ref().is_some_and(|d| !d.trim().is_empty());
     for (name, id) in &package.interfaces {
         let iface = &resolve.interfaces[*id];
         if !documented(&iface.docs) {
@@ -91,5 +111,8 @@ fn every_item_is_documented() {
             undocumented.push(format!("world {name}"));
         }
     }
-    assert!(undocumented.is_empty(), "undocumented WIT items: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "undocumented WIT items: {undocumented:?}"
+    );
 }

@@ -110,7 +110,12 @@ impl<R: Read> CsvRows<R> {
 }
 
 /// For each model feature, the index of the CSV column that holds it.
-fn match_columns(path: &Path, header: &[String], model: &Model, options: CsvOptions) -> Result<Vec<usize>> {
+fn match_columns(
+    path: &Path,
+    header: &[String],
+    model: &Model,
+    options: CsvOptions,
+) -> Result<Vec<usize>> {
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
         return Err(Error::DuplicateColumn {
@@ -129,7 +134,11 @@ fn match_columns(path: &Path, header: &[String], model: &Model, options: CsvOpti
         return Ok((0..header.len()).collect());
     };
     let position = |name: &str| header.iter().position(|h| h == name);
-    let missing: Vec<String> = names.iter().filter(|n| position(n).is_none()).cloned().collect();
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|n| position(n).is_none())
+        .cloned()
+        .collect();
     if !missing.is_empty() {
         return Err(Error::MissingColumns {
             path: path.to_owned(),
@@ -137,7 +146,11 @@ fn match_columns(path: &Path, header: &[String], model: &Model, options: CsvOpti
             features: names.to_vec(),
         });
     }
-    let unknown: Vec<String> = header.iter().filter(|h| !names.contains(h)).cloned().collect();
+    let unknown: Vec<String> = header
+        .iter()
+        .filter(|h| !names.contains(h))
+        .cloned()
+        .collect();
     if !unknown.is_empty() && !options.ignore_extra_columns {
         return Err(Error::UnknownColumns {
             path: path.to_owned(),
@@ -153,9 +166,9 @@ pub fn parse_cell(cell: &str) -> Result<f32, String> {
     if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
         return Ok(f32::NAN);
     }
-    let value: f32 = cell
-        .parse()
-        .map_err(|_| format!("'{cell}' is not a number (leave the cell empty for a missing value)"))?;
+    let value: f32 = cell.parse().map_err(|_| {
+        format!("'{cell}' is not a number (leave the cell empty for a missing value)")
+    })?;
     if value.is_infinite() {
         let why = if cell.to_ascii_lowercase().contains("inf") {
             "infinite values are not allowed"
@@ -169,7 +182,11 @@ pub fn parse_cell(cell: &str) -> Result<f32, String> {
 
 fn csv_error(path: &Path, e: &csv::Error) -> Error {
     let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
             "line {}: {len} cells where the header has {expected_len}",
             pos.as_ref().map_or(0, csv::Position::line)
         ),

@@ -34,7 +34,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let rows = score_csv(&model, &args.input, args.output.as_deref(), options)?;
             if let Some(path) = &args.output {
-                eprintln!("scored {rows} rows with {} ({}); wrote {}", args.model.display(), model.kind(), path.display());
+                eprintln!(
+                    "scored {rows} rows with {} ({}); wrote {}",
+                    args.model.display(),
+                    model.kind(),
+                    path.display()
+                );
             }
             Ok(())
         }

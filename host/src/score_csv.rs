@@ -27,7 +27,12 @@ pub struct ScoreOptions {
 /// written to a temporary file beside it and renamed), so a failure never
 /// leaves a partial file; without it the scores stream to standard output.
 /// Returns the number of rows scored.
-pub fn score_csv(model: &Model, input: &Path, output: Option<&Path>, options: ScoreOptions) -> Result<u64> {
+pub fn score_csv(
+    model: &Model,
+    input: &Path,
+    output: Option<&Path>,
+    options: ScoreOptions,
+) -> Result<u64> {
     let mut rows = CsvRows::open(input, model, options.csv)?;
     match output {
         None => {
@@ -56,7 +61,8 @@ pub fn score_csv(model: &Model, input: &Path, output: Option<&Path>, options: Sc
                 .tempfile_in(dir)
                 .map_err(write_err)?;
             let mut out = std::io::BufWriter::new(tmp);
-            let n = write_scores(model, &mut rows, &mut out, options).map_err(|e| on_write(e, path))?;
+            let n =
+                write_scores(model, &mut rows, &mut out, options).map_err(|e| on_write(e, path))?;
             let tmp = out.into_inner().map_err(|e| write_err(e.into_error()))?;
             tmp.as_file().sync_all().map_err(write_err)?;
             tmp.persist(path).map_err(|e| write_err(e.error))?;

@@ -14,7 +14,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use edgescore_models::Model;
 
 fn gunzip(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/data")
+        .join(name);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(file)
@@ -28,7 +30,10 @@ fn rows() -> Vec<f32> {
     let text = String::from_utf8(gunzip("rows_10k_40f.csv.gz")).expect("utf-8");
     text.lines()
         .skip(1)
-        .flat_map(|line| line.split(',').map(|c| c.parse::<f32>().unwrap_or(f32::NAN)))
+        .flat_map(|line| {
+            line.split(',')
+                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN))
+        })
         .collect()
 }
 
@@ -57,7 +62,11 @@ fn bench(c: &mut Criterion) {
         for n in [100usize, 10_000] {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new("batch", n), &n, |b, &n| {
-                b.iter(|| model.score_into(&rows[..n * width], &mut out[..n]).expect("scores"))
+                b.iter(|| {
+                    model
+                        .score_into(&rows[..n * width], &mut out[..n])
+                        .expect("scores")
+                })
             });
         }
         group.finish();

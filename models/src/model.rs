@@ -205,6 +205,10 @@ impl Model {
     }
 }
 
+/// One more than the number of features a model may have; evaluators pack
+/// feature indices into 30 bits.
+pub(crate) const MAX_FEATURES: usize = 1 << 30;
+
 /// The input side of a model: how many features, their names and kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Schema {
@@ -218,6 +222,16 @@ impl Schema {
     pub(crate) fn validate(&self, format: Format) -> Result<(), ModelError> {
         if self.kinds.is_empty() {
             return Err(ModelError::invalid(format, "the model has no features"));
+        }
+        if self.kinds.len() >= MAX_FEATURES {
+            return Err(ModelError::unsupported(
+                format,
+                format!(
+                    "{} features (at most {} are supported)",
+                    self.kinds.len(),
+                    MAX_FEATURES - 1
+                ),
+            ));
         }
         if let Some(names) = &self.names {
             if names.len() != self.kinds.len() {

@@ -10,6 +10,7 @@
 //!   float32, in model order;
 //! - the link function is XGBoost's float32 sigmoid.
 
+mod forest;
 mod json;
 
 use crate::category_set::CategorySet;
@@ -17,9 +18,7 @@ use crate::link;
 use crate::model::Schema;
 use crate::{Format, ModelError, OutputKind};
 
-/// How many rows are scored together: every tree is walked for a block of
-/// rows before moving to the next tree, so a tree stays in cache.
-const ROW_BLOCK: usize = 64;
+use forest::{Forest, ROW_LANES};
 
 /// The XGBoost objectives edgescore scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,52 +102,6 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    /// The leaf value `row` lands on. The tree was checked at load time, so
-    /// every index is in range and the walk ends.
-    #[inline]
-    fn leaf_value(&self, row: &[f32]) -> f32 {
-        let mut i = 0usize;
-        loop {
-            i = match self.nodes[i] {
-                Node::Leaf { value } => return value,
-                Node::Numeric {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                    default_left,
-                } => {
-                    let x = row[feature as usize];
-                    if x.is_nan() {
-                        if default_left { left } else { right }
-                    } else if x < threshold {
-                        left
-                    } else {
-                        right
-                    }
-                }
-                Node::Categorical {
-                    feature,
-                    set,
-                    left,
-                    right,
-                    default_left,
-                } => {
-                    let x = row[feature as usize];
-                    if x.is_nan() {
-                        if default_left { left } else { right }
-                    } else if x < 0.0 {
-                        left
-                    } else if self.category_sets[set as usize].contains(x as u32) {
-                        right
-                    } else {
-                        left
-                    }
-                }
-            } as usize;
-        }
-    }
-
     fn validate(&self, num_features: usize) -> Result<(), String> {
         crate::tree_check::check_is_tree(self.nodes.len(), |i| match self.nodes[i] {
             Node::Leaf { .. } => None,
@@ -201,6 +154,8 @@ pub(crate) struct XGBoostModel {
     /// `base_score` mapped into margin space; every prediction starts here.
     pub(crate) base_margin: f32,
     pub(crate) trees: Vec<Tree>,
+    /// The same trees laid out for evaluation; derived from `trees`.
+    forest: Forest,
 }
 
 impl XGBoostModel {
@@ -233,6 +188,7 @@ impl XGBoostModel {
                 .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
         }
         Ok(Self {
+            forest: Forest::new(&trees),
             base_margin: objective.base_margin(base_score),
             schema,
             objective,
@@ -260,18 +216,14 @@ impl XGBoostModel {
     /// Margins for `rows` (row-major, `out.len()` rows), summed in float32.
     pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
         let width = self.schema.kinds.len();
-        let mut acc = [0.0_f32; ROW_BLOCK];
+        let mut acc = [0.0_f32; ROW_LANES];
         for (block, out_block) in rows
-            .chunks(width * ROW_BLOCK)
-            .zip(out.chunks_mut(ROW_BLOCK))
+            .chunks(width * ROW_LANES)
+            .zip(out.chunks_mut(ROW_LANES))
         {
             let acc = &mut acc[..out_block.len()];
             acc.fill(self.base_margin);
-            for tree in &self.trees {
-                for (a, row) in acc.iter_mut().zip(block.chunks_exact(width)) {
-                    *a += tree.leaf_value(row);
-                }
-            }
+            self.forest.accumulate(block, width, acc);
             for (o, a) in out_block.iter_mut().zip(acc.iter()) {
                 *o = f64::from(*a);
             }
