@@ -195,7 +195,7 @@ impl Model {
         if features == 0 {
             return Ok(0);
         }
-        if rows.len() % features != 0 {
+        if !rows.len().is_multiple_of(features) {
             return Err(ScoreError::Shape {
                 values: rows.len(),
                 features,

@@ -277,7 +277,7 @@ fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
     }
 
     let mut nodes = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, set) in set_of_node.iter().enumerate() {
         let (left, right) = (tree.left_children[i], tree.right_children[i]);
         if left == -1 {
             nodes.push(Node::Leaf {
@@ -292,8 +292,7 @@ fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
         let default_left = tree.default_left[i];
         let categorical = tree.split_type.get(i).copied().unwrap_or(0) == 1;
         nodes.push(if categorical {
-            let set = set_of_node[i]
-                .ok_or_else(|| format!("categorical node {i} has no category list"))?;
+            let set = set.ok_or_else(|| format!("categorical node {i} has no category list"))?;
             Node::Categorical {
                 feature,
                 set,

@@ -1,0 +1,253 @@
+//! Malformed model files are errors that say what is wrong, never panics,
+//! and a model that does load always scores without panicking.
+
+use edgescore_models::{Format, Model, ModelError};
+use edgescore_test_support::cases;
+
+/// Loads `bytes`; if that succeeds the model must score a few rows (with NaN) cleanly.
+fn load_and_score(bytes: &[u8], format: Option<Format>) -> Result<Model, ModelError> {
+    let model = Model::from_bytes(bytes, format)?;
+    let n = model.num_features();
+    let mut rows = vec![0.5_f32; 3 * n];
+    rows[n] = f32::NAN;
+    rows[2 * n..]
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, v)| *v = i as f32 - 1.0);
+    let _ = model.score(&rows);
+    Ok(model)
+}
+
+#[test]
+fn every_truncation_of_every_golden_model_is_handled() {
+    for case in cases() {
+        let bytes = std::fs::read(&case.model_path).expect("readable");
+        let is_json = case.model_path.extension().is_some_and(|e| e == "json");
+        for k in 0..64 {
+            let cut = bytes.len() * k / 64;
+            let result =
+                std::panic::catch_unwind(|| load_and_score(&bytes[..cut], None).map(|_| ()));
+            let result = result
+                .unwrap_or_else(|_| panic!("{}: panicked on the first {cut} bytes", case.name));
+            if is_json {
+                assert!(
+                    result.is_err(),
+                    "{}: truncated JSON ({cut} bytes) loaded",
+                    case.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_strict_prefix_of_a_compact_encoding_is_an_error() {
+    for case in cases()
+        .iter()
+        .filter(|c| c.name.contains("logitraw") || c.name.contains("linear"))
+    {
+        let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("readable"), None)
+            .expect("loads");
+        let bytes = model.to_compact_bytes();
+        for cut in 0..bytes.len() {
+            let err = Model::from_bytes(&bytes[..cut], Some(Format::Compact))
+                .expect_err("a prefix must not load");
+            assert!(!err.to_string().is_empty());
+        }
+    }
+}
+
+#[test]
+fn corrupting_any_byte_of_a_compact_encoding_never_panics() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "xgboost_categorical")
+        .expect("case");
+    let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("readable"), None)
+        .expect("loads");
+    let bytes = model.to_compact_bytes();
+    let mut loaded = 0;
+    // Every byte of the header and first trees, then a sample of the rest.
+    let positions = (0..bytes.len()).filter(|&at| at < 4096 || at % 13 == 0);
+    let tried = positions.clone().count();
+    for at in positions {
+        for value in [0x00, 0xFF, bytes[at] ^ 0x01, bytes[at].wrapping_add(0x80)] {
+            let mut corrupt = bytes.clone();
+            corrupt[at] = value;
+            let result = std::panic::catch_unwind(|| {
+                load_and_score(&corrupt, Some(Format::Compact)).is_ok()
+            });
+            loaded += usize::from(
+                result.unwrap_or_else(|_| panic!("panicked with byte {at} set to {value:#x}")),
+            );
+        }
+    }
+    // Flipping a float's bits yields another valid model; structure bytes do not.
+    assert!(loaded > 0 && loaded < tried * 4);
+}
+
+/// One corruption of a valid model file and words its error must contain.
+struct Corruption {
+    name: &'static str,
+    base: &'static str,
+    find: &'static str,
+    replace: &'static str,
+    expect: &'static str,
+}
+
+const CORRUPTIONS: &[Corruption] = &[
+    Corruption {
+        name: "XGBoost split on a feature past num_feature",
+        base: "xgboost_logitraw",
+        find: "\"split_indices\":[6,",
+        replace: "\"split_indices\":[99,",
+        expect: "uses feature 99 but the model has 12 features",
+    },
+    Corruption {
+        name: "XGBoost node that is its own child",
+        base: "xgboost_logitraw",
+        find: "\"left_children\":[1,",
+        replace: "\"left_children\":[0,",
+        expect: "reached twice",
+    },
+    Corruption {
+        name: "XGBoost dart booster",
+        base: "xgboost_logitraw",
+        find: "\"name\":\"gbtree\"",
+        replace: "\"name\":\"dart\"",
+        expect: "booster 'dart'",
+    },
+    Corruption {
+        name: "XGBoost non-numeric base_score",
+        base: "xgboost_logitraw",
+        find: "\"base_score\":\"[",
+        replace: "\"base_score\":\"[x",
+        expect: "base_score",
+    },
+    Corruption {
+        name: "XGBoost multi-target base_score",
+        base: "xgboost_logitraw",
+        find: "\"base_score\":\"[",
+        replace: "\"base_score\":\"[1E-1,",
+        expect: "one target",
+    },
+    Corruption {
+        name: "XGBoost unknown feature type",
+        base: "xgboost_categorical",
+        find: "\"feature_types\":[\"q\"",
+        replace: "\"feature_types\":[\"z\"",
+        expect: "unknown feature type 'z'",
+    },
+    Corruption {
+        name: "LightGBM leaf count mismatch",
+        base: "lightgbm_binary_sigmoid",
+        find: "num_leaves=15",
+        replace: "num_leaves=16",
+        expect: "tree 0",
+    },
+    Corruption {
+        name: "LightGBM child out of range",
+        base: "lightgbm_binary_sigmoid",
+        find: "left_child=1 ",
+        replace: "left_child=77 ",
+        expect: "out of range",
+    },
+    Corruption {
+        name: "LightGBM split on a missing feature",
+        base: "lightgbm_binary_sigmoid",
+        find: "max_feature_idx=11",
+        replace: "max_feature_idx=1",
+        expect: "12 feature names for 2 features",
+    },
+    Corruption {
+        name: "LightGBM non-numeric threshold",
+        base: "lightgbm_binary_sigmoid",
+        find: "threshold=",
+        replace: "threshold=abc ",
+        expect: "'abc' is not a valid number",
+    },
+    Corruption {
+        name: "LightGBM unsupported objective",
+        base: "lightgbm_binary_sigmoid",
+        find: "objective=binary sigmoid:0.7",
+        replace: "objective=lambdarank",
+        expect: "objective 'lambdarank'",
+    },
+    Corruption {
+        name: "LightGBM linear trees",
+        base: "lightgbm_binary_sigmoid",
+        find: "is_linear=0",
+        replace: "is_linear=1",
+        expect: "linear trees",
+    },
+    Corruption {
+        name: "LightGBM category set past cat_boundaries",
+        base: "lightgbm_binary_categorical_nan",
+        find: "cat_boundaries=0 ",
+        replace: "cat_boundaries=0 99999 ",
+        expect: "cat_boundaries",
+    },
+    Corruption {
+        name: "linear unknown field",
+        base: "linear_logistic",
+        find: "\"intercept\"",
+        replace: "\"bias\": 1, \"intercept\"",
+        expect: "unknown field `bias`",
+    },
+    Corruption {
+        name: "linear wrong format version",
+        base: "linear_logistic",
+        find: "\"format_version\": 1",
+        replace: "\"format_version\": 7",
+        expect: "format_version 7",
+    },
+    Corruption {
+        name: "linear zero scale",
+        base: "linear_logistic",
+        find: "\"scale\": [",
+        replace: "\"scale\": [0.0, ",
+        expect: "scale has 13 entries for 12 coefficients",
+    },
+];
+
+#[test]
+fn specific_corruptions_give_specific_errors() {
+    let all = cases();
+    for c in CORRUPTIONS {
+        let case = all
+            .iter()
+            .find(|k| k.name == c.base)
+            .unwrap_or_else(|| panic!("no case {}", c.base));
+        let text = std::fs::read_to_string(&case.model_path).expect("readable");
+        assert!(
+            text.contains(c.find),
+            "{}: '{}' not in {}",
+            c.name,
+            c.find,
+            c.base
+        );
+        let corrupt = text.replacen(c.find, c.replace, 1);
+        let err = Model::from_bytes(corrupt.as_bytes(), None)
+            .expect_err(c.name)
+            .to_string();
+        assert!(
+            err.contains(c.expect),
+            "{}: error '{err}' should contain '{}'",
+            c.name,
+            c.expect
+        );
+    }
+}
+
+#[test]
+fn format_detection_explains_what_it_saw() {
+    let err = |bytes: &[u8]| {
+        Model::from_bytes(bytes, None)
+            .expect_err("not a model")
+            .to_string()
+    };
+    assert!(err(b"").contains("empty"));
+    assert!(err(b"{\"hello\": 1}").contains("neither an XGBoost"));
+    assert!(err(b"{L\x00\x00\x00\x07learner").contains("UBJSON"));
+    assert!(err(b"\x89PNG").contains("starts with neither"));
+}
