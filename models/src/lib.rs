@@ -30,6 +30,7 @@ mod encoding;
 mod error;
 mod expf;
 mod format;
+mod lanes;
 mod lightgbm;
 mod linear;
 mod link;

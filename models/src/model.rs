@@ -205,9 +205,9 @@ impl Model {
     }
 }
 
-/// One more than the number of features a model may have; evaluators pack
-/// feature indices into 30 bits.
-pub(crate) const MAX_FEATURES: usize = 1 << 30;
+/// One more than the number of features a model may have; the flattened
+/// forests pack feature indices into 28 bits beside their flags.
+pub(crate) const MAX_FEATURES: usize = 1 << 28;
 
 /// The input side of a model: how many features, their names and kinds.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,23 +15,19 @@
 //! - leaf values already include shrinkage; trees are summed in float64;
 //! - the binary probability is `1 / (1 + exp(-sigmoid * raw))`.
 
+mod forest;
 mod text;
 
+use forest::Forest;
+
 use crate::category_set::CategorySet;
+use crate::lanes::ROW_LANES;
 use crate::link;
 use crate::model::Schema;
 use crate::{Format, ModelError, OutputKind};
 
 /// LightGBM's `kZeroThreshold`: a float literal `1e-35f`, compared in double.
 const ZERO_THRESHOLD: f64 = 1e-35_f32 as f64;
-
-/// A feature value as LightGBM's predictor sees it: widened to float64, and
-/// 0.0 when its magnitude is at most `kZeroThreshold` (see the module docs).
-#[inline]
-fn lightgbm_input(x: f32) -> f64 {
-    let x = f64::from(x);
-    if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x }
-}
 
 /// The LightGBM objectives edgescore scores.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,65 +85,6 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    /// The leaf value `row` lands on; the tree was checked at load time.
-    #[inline]
-    fn leaf_value(&self, row: &[f32]) -> f64 {
-        if self.splits.is_empty() {
-            return self.leaves[0];
-        }
-        let mut node = 0usize;
-        loop {
-            let next = match self.splits[node] {
-                Split::Numeric {
-                    feature,
-                    threshold,
-                    missing,
-                    default_left,
-                    left,
-                    right,
-                } => {
-                    let mut x = lightgbm_input(row[feature as usize]);
-                    if x.is_nan() && missing != MissingType::NaN {
-                        x = 0.0;
-                    }
-                    let is_missing = match missing {
-                        MissingType::None => false,
-                        MissingType::Zero => (-ZERO_THRESHOLD..=ZERO_THRESHOLD).contains(&x),
-                        MissingType::NaN => x.is_nan(),
-                    };
-                    if is_missing {
-                        if default_left { left } else { right }
-                    } else if x <= threshold {
-                        left
-                    } else {
-                        right
-                    }
-                }
-                Split::Categorical {
-                    feature,
-                    set,
-                    left,
-                    right,
-                } => {
-                    let x = row[feature as usize];
-                    // LightGBM truncates toward zero: -0.5 reads as category 0.
-                    let code = x as i32;
-                    if x.is_nan() || code < 0 {
-                        right
-                    } else if self.category_sets[set as usize].contains(code as u32) {
-                        left
-                    } else {
-                        right
-                    }
-                }
-            };
-            match next {
-                Child::Split(i) => node = i as usize,
-                Child::Leaf(i) => return self.leaves[i as usize],
-            }
-        }
-    }
-
     fn validate(&self, num_features: usize) -> Result<(), String> {
         let splits = self.splits.len();
         if self.leaves.len() != splits + 1 {
@@ -204,6 +141,8 @@ pub(crate) struct LightGbmModel {
     pub(crate) schema: Schema,
     pub(crate) objective: Objective,
     pub(crate) trees: Vec<Tree>,
+    /// The same trees laid out for evaluation; derived from `trees`.
+    forest: Forest,
 }
 
 impl LightGbmModel {
@@ -228,6 +167,7 @@ impl LightGbmModel {
                 .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
         }
         Ok(Self {
+            forest: Forest::new(&trees),
             schema,
             objective,
             trees,
@@ -255,12 +195,12 @@ impl LightGbmModel {
     /// Raw scores for `rows`, each the float64 sum of its leaves in tree order.
     pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
         let width = self.schema.kinds.len();
-        for (o, row) in out.iter_mut().zip(rows.chunks_exact(width)) {
-            let mut sum = 0.0_f64;
-            for tree in &self.trees {
-                sum += tree.leaf_value(row);
-            }
-            *o = sum;
+        for (block, out_block) in rows
+            .chunks(width * ROW_LANES)
+            .zip(out.chunks_mut(ROW_LANES))
+        {
+            out_block.fill(0.0);
+            self.forest.accumulate(block, width, out_block);
         }
     }
 

@@ -18,7 +18,8 @@ use crate::link;
 use crate::model::Schema;
 use crate::{Format, ModelError, OutputKind};
 
-use forest::{Forest, ROW_LANES};
+use crate::lanes::ROW_LANES;
+use forest::Forest;
 
 /// The XGBoost objectives edgescore scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
