@@ -13,6 +13,8 @@
 
 use std::ops::AddAssign;
 
+use crate::category_set::CategorySet;
+
 /// Rows walked together through one tree.
 pub(crate) const ROW_LANES: usize = 64;
 /// Trees walked together for one row when the batch is small.
@@ -20,82 +22,154 @@ const TREE_LANES: usize = 16;
 /// Below this many rows, lanes run across trees instead of rows.
 const MIN_ROWS_FOR_ROW_LANES: usize = 16;
 
-/// A forest flattened into one node array, where every leaf is its own successor.
-pub(crate) trait FlatForest {
+/// One node of a flattened forest: how a family steps through its trees.
+pub(crate) trait FlatNode: Copy + Sized {
     /// What a leaf holds and a row's sum accumulates.
     type Leaf: Copy + AddAssign;
 
-    /// Index of each tree's root node.
-    fn roots(&self) -> &[u32];
+    /// The node after the one at `index` (which is `self`) for the row
+    /// starting at `rows[row]`; a leaf returns its own index. `CATEGORICAL`
+    /// is false when the forest has no categorical split, so that check can
+    /// be compiled out.
+    fn step<const CATEGORICAL: bool>(
+        self,
+        forest: &Forest<Self>,
+        index: u32,
+        rows: &[f32],
+        row: usize,
+    ) -> u32;
+
+    /// The value of this node as a leaf.
+    fn leaf(self) -> Self::Leaf;
+}
+
+/// All trees of a model in one node array, where every leaf is its own successor.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Forest<N> {
+    nodes: Vec<N>,
+    /// Index of each tree's root in `nodes`.
+    roots: Vec<u32>,
     /// Levels from each tree's root to its deepest leaf.
-    fn depths(&self) -> &[u32];
-    /// The node after `index` for the row starting at `rows[row]`; a leaf
-    /// returns itself. `CATEGORICAL` is false when the forest has no
-    /// categorical split, so the check can be compiled out.
-    fn step<const CATEGORICAL: bool>(&self, index: u32, rows: &[f32], row: usize) -> u32;
-    /// The value of the leaf at `index`.
-    fn leaf(&self, index: u32) -> Self::Leaf;
+    depths: Vec<u32>,
+    /// For a categorical node (by index in `nodes`), its set in `category_sets`.
+    set_of_node: Vec<u32>,
+    category_sets: Vec<CategorySet>,
 }
 
-/// Adds every tree's leaf to `acc[r]` for each row `r` of `rows` (row-major,
-/// `width` values each, at most [`ROW_LANES`] rows), tree by tree in model order.
-pub(crate) fn accumulate<F: FlatForest, const CATEGORICAL: bool>(
-    forest: &F,
-    rows: &[f32],
-    width: usize,
-    acc: &mut [F::Leaf],
-) {
-    if acc.len() >= MIN_ROWS_FOR_ROW_LANES {
-        accumulate_row_lanes::<F, CATEGORICAL>(forest, rows, width, acc);
-    } else {
-        for (r, a) in acc.iter_mut().enumerate() {
-            accumulate_tree_lanes::<F, CATEGORICAL>(forest, &rows[r * width..(r + 1) * width], a);
+impl<N: FlatNode> Forest<N> {
+    pub(crate) fn with_capacity(nodes: usize, trees: usize) -> Self {
+        Self {
+            nodes: Vec::with_capacity(nodes),
+            roots: Vec::with_capacity(trees),
+            depths: Vec::with_capacity(trees),
+            set_of_node: Vec::new(),
+            category_sets: Vec::new(),
         }
     }
-}
 
-fn accumulate_row_lanes<F: FlatForest, const CATEGORICAL: bool>(
-    forest: &F,
-    rows: &[f32],
-    width: usize,
-    acc: &mut [F::Leaf],
-) {
-    let mut at = [0u32; ROW_LANES];
-    let at = &mut at[..acc.len()];
-    for (&root, &depth) in forest.roots().iter().zip(forest.depths()) {
-        at.fill(root);
-        for _ in 0..depth {
-            for (r, node) in at.iter_mut().enumerate() {
-                *node = forest.step::<CATEGORICAL>(*node, rows, r * width);
-            }
+    /// Starts a tree whose node `i` will be `first_node() + i` and whose
+    /// category set `k` will be set `first_set + k`; returns `first_set`.
+    pub(crate) fn start_tree(&mut self, category_sets: &[CategorySet]) -> u32 {
+        let first_set = self.category_sets.len() as u32;
+        self.category_sets.extend(category_sets.iter().cloned());
+        first_set
+    }
+
+    /// The index the next pushed node will have.
+    pub(crate) fn next_index(&self) -> u32 {
+        self.nodes.len() as u32
+    }
+
+    /// Appends a node; `category_set` is the forest-wide set of a categorical split.
+    pub(crate) fn push(&mut self, node: N, category_set: Option<u32>) {
+        if let Some(set) = category_set {
+            self.set_of_node.resize(self.nodes.len() + 1, u32::MAX);
+            self.set_of_node[self.nodes.len()] = set;
         }
-        for (a, &leaf) in acc.iter_mut().zip(at.iter()) {
-            *a += forest.leaf(leaf);
+        self.nodes.push(node);
+    }
+
+    /// Ends the current tree: its root index and depth.
+    pub(crate) fn finish_tree(&mut self, root: u32, depth: u32) {
+        self.roots.push(root);
+        self.depths.push(depth);
+    }
+
+    /// The category set of the categorical node at `index`.
+    pub(crate) fn category_set(&self, index: u32) -> &CategorySet {
+        &self.category_sets[self.set_of_node[index as usize] as usize]
+    }
+
+    /// Adds every tree's leaf to `acc[r]` for each row `r` of `rows`
+    /// (row-major, `width` values each, at most [`ROW_LANES`] rows), tree by
+    /// tree in model order.
+    pub(crate) fn accumulate(&self, rows: &[f32], width: usize, acc: &mut [N::Leaf]) {
+        if self.category_sets.is_empty() {
+            self.accumulate_with::<false>(rows, width, acc);
+        } else {
+            self.accumulate_with::<true>(rows, width, acc);
         }
     }
-}
 
-fn accumulate_tree_lanes<F: FlatForest, const CATEGORICAL: bool>(
-    forest: &F,
-    row: &[f32],
-    acc: &mut F::Leaf,
-) {
-    let mut at = [0u32; TREE_LANES];
-    for (roots, depths) in forest
-        .roots()
-        .chunks(TREE_LANES)
-        .zip(forest.depths().chunks(TREE_LANES))
-    {
-        let at = &mut at[..roots.len()];
-        at.copy_from_slice(roots);
-        let depth = depths.iter().copied().max().unwrap_or(0);
-        for _ in 0..depth {
-            for node in at.iter_mut() {
-                *node = forest.step::<CATEGORICAL>(*node, row, 0);
+    fn accumulate_with<const CATEGORICAL: bool>(
+        &self,
+        rows: &[f32],
+        width: usize,
+        acc: &mut [N::Leaf],
+    ) {
+        if acc.len() >= MIN_ROWS_FOR_ROW_LANES {
+            self.accumulate_row_lanes::<CATEGORICAL>(rows, width, acc);
+        } else {
+            for (r, a) in acc.iter_mut().enumerate() {
+                self.accumulate_tree_lanes::<CATEGORICAL>(&rows[r * width..(r + 1) * width], a);
             }
         }
-        for &leaf in at.iter() {
-            *acc += forest.leaf(leaf);
+    }
+
+    #[inline(always)]
+    fn step<const CATEGORICAL: bool>(&self, index: u32, rows: &[f32], row: usize) -> u32 {
+        self.nodes[index as usize].step::<CATEGORICAL>(self, index, rows, row)
+    }
+
+    fn accumulate_row_lanes<const CATEGORICAL: bool>(
+        &self,
+        rows: &[f32],
+        width: usize,
+        acc: &mut [N::Leaf],
+    ) {
+        let mut at = [0u32; ROW_LANES];
+        let at = &mut at[..acc.len()];
+        for (&root, &depth) in self.roots.iter().zip(&self.depths) {
+            at.fill(root);
+            for _ in 0..depth {
+                for (r, node) in at.iter_mut().enumerate() {
+                    *node = self.step::<CATEGORICAL>(*node, rows, r * width);
+                }
+            }
+            for (a, &leaf) in acc.iter_mut().zip(at.iter()) {
+                *a += self.nodes[leaf as usize].leaf();
+            }
+        }
+    }
+
+    fn accumulate_tree_lanes<const CATEGORICAL: bool>(&self, row: &[f32], acc: &mut N::Leaf) {
+        let mut at = [0u32; TREE_LANES];
+        for (roots, depths) in self
+            .roots
+            .chunks(TREE_LANES)
+            .zip(self.depths.chunks(TREE_LANES))
+        {
+            let at = &mut at[..roots.len()];
+            at.copy_from_slice(roots);
+            let depth = depths.iter().copied().max().unwrap_or(0);
+            for _ in 0..depth {
+                for node in at.iter_mut() {
+                    *node = self.step::<CATEGORICAL>(*node, row, 0);
+                }
+            }
+            for &leaf in at.iter() {
+                *acc += self.nodes[leaf as usize].leaf();
+            }
         }
     }
 }

@@ -167,7 +167,7 @@ impl LightGbmModel {
                 .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
         }
         Ok(Self {
-            forest: Forest::new(&trees),
+            forest: forest::flatten(&trees),
             schema,
             objective,
             trees,

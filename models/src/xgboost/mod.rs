@@ -189,7 +189,7 @@ impl XGBoostModel {
                 .map_err(|reason| ModelError::invalid(format, format!("tree {t}: {reason}")))?;
         }
         Ok(Self {
-            forest: Forest::new(&trees),
+            forest: forest::flatten(&trees),
             base_margin: objective.base_margin(base_score),
             schema,
             objective,
