@@ -420,6 +420,37 @@ fn bad_models_and_inputs_fail_with_one_clear_line() {
 }
 
 #[test]
+fn input_can_come_from_standard_input() {
+    use std::io::Write as _;
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    let from_file = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
+        .args(["score", "--model", path_str(&model), "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("edgescore runs");
+    let text = std::fs::read(&input).expect("input");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&text)
+        .expect("write stdin");
+    let from_stdin = child.wait_with_output().expect("finishes");
+    assert!(from_stdin.status.success());
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    assert!(from_file.stdout.len() > 100);
+}
+
+#[test]
 fn truncated_compact_model_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let json =

@@ -40,7 +40,7 @@ pub(crate) struct ScoreArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) model: PathBuf,
 
-    /// The input CSV (header line, one row per example).
+    /// The input CSV (header line, one row per example); `-` reads standard input.
     #[arg(long, value_name = "CSV")]
     pub(crate) input: PathBuf,
 

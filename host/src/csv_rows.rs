@@ -36,17 +36,6 @@ pub struct CsvRows<R> {
     rows_read: u64,
 }
 
-impl CsvRows<std::fs::File> {
-    /// Opens the CSV at `path` and matches its header to `model`'s features.
-    pub fn open(path: &Path, model: &Model, options: CsvOptions) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|source| Error::ReadInput {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::new(file, path, model, options)
-    }
-}
-
 impl<R: Read> CsvRows<R> {
     /// Reads the header from `input` and matches it to `model`'s features.
     /// `path` names the input in error messages.
