@@ -420,6 +420,28 @@ fn bad_models_and_inputs_fail_with_one_clear_line() {
 }
 
 #[test]
+fn errors_count_rows_from_the_start_of_the_file_past_the_first_batch() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = tmp.path().join("linear.json");
+    std::fs::write(&model, r#"{"format":"edgescore-linear","format_version":1,"kind":"linear","feature_names":["a"],"coefficients":[1],"intercept":0}"#).expect("write");
+    let mut csv = String::from("a\n");
+    for i in 1..=20_000 {
+        csv.push_str(if i == 17_000 { "NaN\n" } else { "1\n" });
+    }
+    let input = tmp.path().join("rows.csv");
+    std::fs::write(&input, csv).expect("write");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("row 17000,"), "{stderr}");
+}
+
+#[test]
 fn input_can_come_from_standard_input() {
     use std::io::Write as _;
     let model = repo_root().join("examples/quickstart/fraud_xgboost.json");

@@ -24,7 +24,7 @@ pub(crate) enum Command {
     /// columns are matched by name in any order; otherwise by position. An
     /// empty cell or `NaN` is a missing value; every other cell must be a
     /// finite number and is read as the nearest float32, the type every
-    /// edgescore path scores in.
+    /// edgescore path scores in. Blank lines are skipped.
     ///
     /// The output is a CSV with the header `score` (or `raw` with --raw) and
     /// one value per input row, printed as the shortest decimal that reads

@@ -8,7 +8,9 @@
 //! - when the model has no names, columns are matched by position and their
 //!   count must equal the model's feature count;
 //! - an empty cell (or `NaN`, any case) is a missing value; anything else
-//!   must be a finite number, read as the nearest `f32`.
+//!   must be a finite number, read as the nearest `f32`;
+//! - blank lines are skipped, so in a one-column file a missing value is
+//!   written `NaN` or `""`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -66,6 +68,11 @@ impl<R: Read> CsvRows<R> {
             record: csv::StringRecord::new(),
             rows_read: 0,
         })
+    }
+
+    /// The input's name for messages.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends up to `max_rows` rows to `out` (row-major, one value per model

@@ -61,10 +61,12 @@ pub enum Error {
         got: usize,
     },
 
-    #[error("{path}: row {row} (line {line}), column '{column}': {problem}")]
+    #[error("{path}: row {row}{}, column '{column}': {problem}", line_suffix(*line))]
     Cell {
         path: PathBuf,
+        /// One-based data row (the header is not a row).
         row: u64,
+        /// One-based line in the file, or 0 when unknown.
         line: u64,
         column: String,
         problem: String,
@@ -79,6 +81,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// ` (line N)` when the line is known (non-zero).
+fn line_suffix(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(" (line {line})")
+    }
 }
 
 fn quoted(names: &[String]) -> String {

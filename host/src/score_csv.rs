@@ -126,6 +126,22 @@ impl From<Error> for WriteError {
     }
 }
 
+/// A scoring error with its row counted from the start of the file, not the batch.
+fn locate(e: edgescore_models::ScoreError, path: &Path, rows_before: u64) -> Error {
+    match e {
+        edgescore_models::ScoreError::Missing { row, feature } => Error::Cell {
+            path: path.to_owned(),
+            row: rows_before + row as u64 + 1,
+            line: 0,
+            column: feature,
+            problem: "the value is missing and this model cannot score a missing value \
+                      (fill the cell, or give the linear model an \"impute\" list)"
+                .into(),
+        },
+        other => other.into(),
+    }
+}
+
 fn write_scores<R: Read>(
     model: &Model,
     rows: &mut CsvRows<R>,
@@ -146,7 +162,7 @@ fn write_scores<R: Read>(
         } else {
             model.score(&values)
         }
-        .map_err(|e| WriteError::Other(e.into()))?;
+        .map_err(|e| WriteError::Other(locate(e, rows.path(), total)))?;
         for s in scores {
             writeln!(out, "{s}").map_err(WriteError::Io)?;
         }

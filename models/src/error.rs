@@ -62,6 +62,7 @@ pub enum ScoreError {
     OutputLength { rows: usize, got: usize },
 
     /// A missing value (NaN) where the model has no way to handle one.
+    /// `row` is zero-based within the batch passed to `score`.
     #[error(
         "row {row}: feature '{feature}' is missing and this linear model has no imputation value for it"
     )]
