@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use edgescore_models::Model;
-use edgescore_test_support::{cases, check_scores, repo_root};
+use edgescore_test_support::{Output as Compared, cases, check_scores, repo_root};
 
 fn edgescore(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgescore"))
@@ -58,7 +58,12 @@ fn cli_scores_equal_the_reference_for_every_golden_case() {
                     path_str(&set.input_path),
                 ];
                 let scores = parse_output(&what, &edgescore(&args), "score");
-                check_scores(&what, &scores, &set.expected_score, case.tolerance());
+                check_scores(
+                    &what,
+                    &scores,
+                    &set.expected_score,
+                    case.tolerance(Compared::Score),
+                );
 
                 let mut raw_args = args.to_vec();
                 raw_args.push("--raw");
@@ -67,7 +72,7 @@ fn cli_scores_equal_the_reference_for_every_golden_case() {
                     &format!("{what} --raw"),
                     &raw,
                     &set.expected_raw,
-                    case.tolerance(),
+                    case.tolerance(Compared::Raw),
                 );
             }
         }
@@ -115,7 +120,12 @@ fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
         "--ignore-extra-columns",
     ]);
     let scores = parse_output("shuffled", &out, "score");
-    check_scores("shuffled", &scores, &set.expected_score, case.tolerance());
+    check_scores(
+        "shuffled",
+        &scores,
+        &set.expected_score,
+        case.tolerance(Compared::Score),
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! round trip through the compact encoding.
 
 use edgescore_models::{Model, ModelKind};
-use edgescore_test_support::{Case, Library, Tolerance, cases, check_scores};
+use edgescore_test_support::{Case, Library, Output, Tolerance, cases, check_scores};
 
 fn load(case: &Case) -> Model {
     let bytes = std::fs::read(&case.model_path).expect("model file is readable");
@@ -23,7 +23,7 @@ fn check_model(case: &Case, model: &Model, path: &str) {
             &format!("{what} score"),
             &score,
             &set.expected_score,
-            case.tolerance(),
+            case.tolerance(Output::Score),
         );
         let raw = model
             .raw_scores(&set.rows)
@@ -32,7 +32,7 @@ fn check_model(case: &Case, model: &Model, path: &str) {
             &format!("{what} raw"),
             &raw,
             &set.expected_raw,
-            case.tolerance(),
+            case.tolerance(Output::Raw),
         );
     }
 }
@@ -80,7 +80,7 @@ fn every_tree_case_has_a_boundary_set_and_xgboost_is_bit_exact() {
             );
         }
         if case.library == Library::XGBoost {
-            assert_eq!(case.tolerance(), Tolerance::BitExact);
+            assert_eq!(case.tolerance(Output::Score), Tolerance::BitExact);
         }
     }
 }
