@@ -70,6 +70,20 @@ fn compact_encoding_round_trips_exactly() {
 }
 
 #[test]
+fn categorical_features_are_reported_in_the_schema() {
+    use edgescore_models::FeatureKind::{Categorical, Numeric};
+    for case in cases().iter().filter(|c| c.name.contains("categorical")) {
+        let model = load(case);
+        let names = model.feature_names().expect("named features");
+        let kind_of = |name: &str| {
+            model.feature_kinds()[names.iter().position(|n| n == name).expect("feature")]
+        };
+        assert_eq!(kind_of("merchant_category"), Categorical, "{}", case.name);
+        assert_eq!(kind_of("amount"), Numeric, "{}", case.name);
+    }
+}
+
+#[test]
 fn every_tree_case_has_a_boundary_set_and_xgboost_is_bit_exact() {
     for case in cases() {
         if case.library != Library::ScikitLearn {

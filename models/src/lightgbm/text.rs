@@ -52,7 +52,22 @@ pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
         .get("feature_names")
         .map(|v| v.split_whitespace().map(str::to_owned).collect());
 
-    let mut kinds = vec![FeatureKind::Numeric; num_features];
+    // `feature_infos` lists a categorical feature's categories as `a:b:c`, a
+    // numeric one's range as `[min:max]` and an unused one as `none`.
+    let mut kinds: Vec<FeatureKind> = match header.get("feature_infos") {
+        Some(infos) => infos
+            .split_whitespace()
+            .map(|info| {
+                if info.starts_with('[') || info == "none" {
+                    FeatureKind::Numeric
+                } else {
+                    FeatureKind::Categorical
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    kinds.resize(num_features, FeatureKind::Numeric);
     let mut trees = Vec::new();
     for block in blocks {
         let (id_line, rest) = block.split_once('\n').unwrap_or((block, ""));
