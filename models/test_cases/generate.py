@@ -15,8 +15,10 @@ Layout of one case, `<case>/`:
   case.json                     what the case exercises and how it was produced
 
 Input sets: `random` (held-out rows, NaN included) and, for tree models,
-`boundary`: rows that reach a split node along its real path and then sit
-exactly on its threshold, one float32 step on either side, and at NaN.
+`boundary`: for every distinct split of the model (feature and threshold, or
+feature and category set), rows that reach a node with that split along its
+real path and then sit exactly on its threshold, one float32 step on either
+side, and at NaN (plus 0.0 for LightGBM's zero-as-missing).
 
 Every input value is a float32 (edgescore's feature contract), written as the
 shortest decimal that reads back to that float32 exactly.
@@ -235,12 +237,21 @@ class Box:
         return np.nan
 
 
-def boundary_rows_from_paths(paths, n_features: int, rng, limit: int) -> np.ndarray:
-    """paths: list of (Box reaching the node, feature, list of probe values)."""
+def boundary_rows_from_paths(paths, n_features: int, rng) -> np.ndarray:
+    """paths: (Box reaching a split, its feature, probe values on its threshold).
+
+    Every distinct split (feature and threshold, or feature and category set)
+    gets its probes once, along the path to one node that has it, chosen at
+    random; then a row of all NaN and rows with one NaN feature each.
+    """
+    by_split: dict = {}
+    for box, f, probes in paths:
+        key = (f, tuple("nan" if p != p else p for p in probes))
+        by_split.setdefault(key, []).append((box, f, probes))
     rows = []
-    idx = rng.permutation(len(paths))[:limit]
-    for i in sorted(idx):
-        box, f, probes = paths[i]
+    for key in sorted(by_split, key=repr):
+        candidates = by_split[key]
+        box, f, probes = candidates[rng.integers(len(candidates))]
         base = np.array([box.value(j, rng) for j in range(n_features)], dtype=np.float64)
         for p in probes:
             r = base.copy()
@@ -333,7 +344,7 @@ def lightgbm_paths(model_text: str):
 # ---------------------------------------------------------------- cases
 
 
-def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=None, boundary_limit=500, rewrite_scalar_base_score=False):
+def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=None, rewrite_scalar_base_score=False):
     d = new_case(name, {"kind": "xgboost", "description": desc, "params": params, "num_boost_round": rounds})
     dtrain = xgb.DMatrix(X, y, feature_names=names, feature_types=feature_types, enable_categorical=feature_types is not None)
     booster = xgb.train(params, dtrain, rounds)
@@ -348,7 +359,7 @@ def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=
     # Expected values come from xgboost loading the very file we commit.
     booster = xgb.Booster(model_file=str(path))
     paths, n = xgboost_paths(model_json)
-    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng, boundary_limit)}
+    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng)}
     for set_name, Xs in sets.items():
         dm = xgb.DMatrix(Xs, feature_names=names, feature_types=feature_types, enable_categorical=feature_types is not None)
         score = booster.predict(dm)
@@ -359,7 +370,7 @@ def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=
     return booster
 
 
-def lgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, categorical=(), boundary_limit=500):
+def lgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, categorical=()):
     d = new_case(name, {"kind": "lightgbm", "description": desc, "params": params, "num_boost_round": rounds})
     params = dict(params, verbose=-1, seed=SEED, deterministic=True, num_threads=1)
     ds = lgb.Dataset(X.astype(np.float64), y, feature_name=names, categorical_feature=list(categorical), free_raw_data=False)
@@ -368,7 +379,7 @@ def lgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, categorical=()
     booster.save_model(str(path))
     booster = lgb.Booster(model_file=str(path))
     paths, n = lightgbm_paths(path.read_text())
-    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng, boundary_limit)}
+    sets = {"random": Xtest, "boundary": boundary_rows_from_paths(paths, n, rng)}
     for set_name, Xs in sets.items():
         X64 = Xs.astype(np.float64)  # exact widening: the reference sees our float32 values
         score = booster.predict(X64)
