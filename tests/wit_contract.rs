@@ -70,8 +70,8 @@ fn model_score_takes_one_flat_batch_of_f32() {
     let model = resolve.packages[pkg].interfaces["model"];
     let score = &resolve.interfaces[model].functions["score-batch"];
     let rows = &score.params[0];
-    assert_eq!(rows.0, "rows");
-    let wit_parser::Type::Id(id) = rows.1 else {
+    assert_eq!(rows.name, "rows");
+    let wit_parser::Type::Id(id) = rows.ty else {
         panic!("rows is not a list")
     };
     assert!(matches!(

@@ -9,7 +9,7 @@ use edgescore_models::Format;
 /// library that trained them does, natively and, in later releases, inside
 /// sandboxed WebAssembly components at the edge.
 #[derive(Debug, Parser)]
-#[command(name = "edgescore", version, propagate_version = true)]
+#[command(name = "edgescore", version)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -22,23 +22,83 @@ pub(crate) enum Command {
     /// The input CSV has a header line. When the model names its features
     /// (XGBoost with feature_names, LightGBM, linear with feature_names),
     /// columns are matched by name in any order; otherwise by position. An
-    /// empty cell or `NaN` is a missing value; every other cell must be a
-    /// finite number and is read as the nearest float32, the type every
-    /// edgescore path scores in. Blank lines are skipped.
+    /// empty cell or `NaN` is a missing value; `inf` and `-inf` are
+    /// infinities; every other cell must be a number, read as the nearest
+    /// float32, the type every edgescore path scores in. Blank lines are
+    /// skipped.
     ///
     /// The output is a CSV with the header `score` (or `raw` with --raw) and
     /// one value per input row, printed as the shortest decimal that reads
     /// back to the same number.
     #[command(verbatim_doc_comment)]
     Score(ScoreArgs),
+
+    /// Build a self-contained scorer component from a model file.
+    ///
+    /// The component embeds the model (already parsed, so instances start
+    /// without parsing), a manifest (name, version, kind, features, SHA-256
+    /// of the model file, edgescore version) and golden vectors: sample rows
+    /// with the scores the native model gave them, which the component is
+    /// checked against before it is written. It imports nothing, so it runs
+    /// with no capability at all, on edgescore or any component runtime.
+    /// No Rust toolchain is needed.
+    #[command(verbatim_doc_comment)]
+    Build(BuildArgs),
+
+    /// Show a component's manifest, imports, exports, size and hashes.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BuildArgs {
+    /// The model file (XGBoost JSON, LightGBM text, edgescore linear JSON or compact).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) model: PathBuf,
+
+    /// The model format, when detection from the file's content is not wanted.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub(crate) format: Option<Format>,
+
+    /// The deployment name (letters, digits, '.', '_', '-').
+    #[arg(long)]
+    pub(crate) name: String,
+
+    /// The deployment version (letters, digits, '.', '_', '-').
+    #[arg(long)]
+    pub(crate) version: String,
+
+    /// Where to write the component (.wasm). Written only once it is verified.
+    #[arg(long, value_name = "WASM")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct InspectArgs {
+    /// The component to describe.
+    #[arg(value_name = "WASM")]
+    pub(crate) component: PathBuf,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScoreArgs {
     /// The model file: XGBoost JSON, LightGBM text, edgescore linear JSON or
-    /// an edgescore compact model.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) model: PathBuf,
+    /// an edgescore compact model. Scores natively.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "component",
+        conflicts_with = "component"
+    )]
+    pub(crate) model: Option<PathBuf>,
+
+    /// A component built by `edgescore build`. Scores inside the sandbox,
+    /// under the call deadline and memory cap.
+    #[arg(long, value_name = "WASM")]
+    pub(crate) component: Option<PathBuf>,
 
     /// The input CSV (header line, one row per example); `-` reads standard input.
     #[arg(long, value_name = "CSV")]
@@ -54,9 +114,17 @@ pub(crate) struct ScoreArgs {
     pub(crate) format: Option<Format>,
 
     /// Write the raw margin (XGBoost output_margin, LightGBM raw_score, the
-    /// linear predictor) instead of the score.
-    #[arg(long)]
+    /// linear predictor) instead of the score. Only with --model.
+    #[arg(long, conflicts_with = "component")]
     pub(crate) raw: bool,
+
+    /// With --component: how long one call into the component may run.
+    #[arg(long, value_name = "MS", default_value_t = 10)]
+    pub(crate) deadline_ms: u64,
+
+    /// With --component: the most memory one instance may use, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub(crate) memory_mib: usize,
 
     /// Skip input columns that are not features of the model instead of
     /// refusing the file (useful for id or label columns).
@@ -66,4 +134,15 @@ pub(crate) struct ScoreArgs {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every subcommand and argument.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

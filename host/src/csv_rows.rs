@@ -7,17 +7,26 @@
 //!   is not a feature unless [`CsvOptions::ignore_extra_columns`] is set;
 //! - when the model has no names, columns are matched by position and their
 //!   count must equal the model's feature count;
-//! - an empty cell (or `NaN`, any case) is a missing value; anything else
-//!   must be a finite number, read as the nearest `f32`;
+//! - an empty cell (or `NaN`, any case) is a missing value; `inf` and `-inf`
+//!   are infinities; anything else must be a number within the `f32` range,
+//!   read as the nearest `f32`;
 //! - blank lines are skipped, so in a one-column file a missing value is
 //!   written `NaN` or `""`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use edgescore_models::Model;
-
 use crate::{Error, Result};
+
+/// The columns a model expects: one value per feature, matched by name when
+/// the model names them.
+#[derive(Debug, Clone, Copy)]
+pub struct InputSchema<'a> {
+    /// One name per feature, or `None` to match columns by position.
+    pub names: Option<&'a [String]>,
+    /// How many features a row has.
+    pub width: usize,
+}
 
 /// Choices about how strictly the header is matched.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,7 +50,7 @@ pub struct CsvRows<R> {
 impl<R: Read> CsvRows<R> {
     /// Reads the header from `input` and matches it to `model`'s features.
     /// `path` names the input in error messages.
-    pub fn new(input: R, path: &Path, model: &Model, options: CsvOptions) -> Result<Self> {
+    pub fn new(input: R, path: &Path, model: InputSchema<'_>, options: CsvOptions) -> Result<Self> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
@@ -109,7 +118,7 @@ impl<R: Read> CsvRows<R> {
 fn match_columns(
     path: &Path,
     header: &[String],
-    model: &Model,
+    model: InputSchema<'_>,
     options: CsvOptions,
 ) -> Result<Vec<usize>> {
     let mut seen = std::collections::HashSet::new();
@@ -119,11 +128,11 @@ fn match_columns(
             name: dup.clone(),
         });
     }
-    let Some(names) = model.feature_names() else {
-        if header.len() != model.num_features() {
+    let Some(names) = model.names else {
+        if header.len() != model.width {
             return Err(Error::ColumnCount {
                 path: path.to_owned(),
-                expected: model.num_features(),
+                expected: model.width,
                 got: header.len(),
             });
         }
@@ -156,8 +165,10 @@ fn match_columns(
     Ok(names.iter().filter_map(|n| position(n)).collect())
 }
 
-/// One cell as a feature value: empty or `NaN` is missing (NaN); otherwise a
-/// finite number rounded to the nearest `f32`. The error says what is wrong.
+/// One cell as a feature value: empty or `NaN` is missing (NaN); `inf`,
+/// `-inf` (or `infinity`) are infinities, which LightGBM splits on; any other
+/// number is rounded to the nearest `f32`, and one too large for `f32` is an
+/// error rather than a silent infinity. The error says what is wrong.
 pub fn parse_cell(cell: &str) -> Result<f32, String> {
     if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
         return Ok(f32::NAN);
@@ -165,13 +176,10 @@ pub fn parse_cell(cell: &str) -> Result<f32, String> {
     let value: f32 = cell.parse().map_err(|_| {
         format!("'{cell}' is not a number (leave the cell empty for a missing value)")
     })?;
-    if value.is_infinite() {
-        let why = if cell.to_ascii_lowercase().contains("inf") {
-            "infinite values are not allowed"
-        } else {
-            "the value is outside the float32 range (about ±3.4e38)"
-        };
-        return Err(format!("'{cell}': {why}"));
+    if value.is_infinite() && !cell.to_ascii_lowercase().contains("inf") {
+        return Err(format!(
+            "'{cell}' is outside the float32 range (about ±3.4e38); write inf or -inf for an infinity"
+        ));
     }
     Ok(value)
 }
@@ -209,7 +217,8 @@ mod tests {
         assert_eq!(parse_cell("0.1"), Ok(0.1_f32));
         assert_eq!(parse_cell("-1e-35"), Ok(-1e-35_f32));
         assert!(parse_cell("abc").is_err());
-        assert!(parse_cell("inf").is_err());
+        assert_eq!(parse_cell("inf"), Ok(f32::INFINITY));
+        assert_eq!(parse_cell("-Infinity"), Ok(f32::NEG_INFINITY));
         assert!(parse_cell("1e39").is_err());
     }
 }

@@ -75,6 +75,16 @@ pub enum Error {
     #[error("scoring failed: {0}")]
     Score(#[from] edgescore_models::ScoreError),
 
+    #[error("{0}")]
+    Component(#[from] crate::component_scorer::ComponentError),
+
+    #[error("cannot load component {path}: {source}")]
+    LoadComponent {
+        path: PathBuf,
+        #[source]
+        source: crate::component_scorer::ComponentError,
+    },
+
     #[error("cannot write output {path}: {source}")]
     WriteOutput {
         path: PathBuf,

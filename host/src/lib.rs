@@ -5,9 +5,19 @@
 //! - [`csv_rows`]: reading an input CSV into row-major `f32` rows in the model's feature order.
 //! - [`score_csv`]: the `edgescore score` command: CSV in, scores out.
 
+pub mod atomic_file;
+pub mod bindings;
+pub mod component_build;
+pub mod component_info;
+pub mod component_scorer;
 pub mod csv_rows;
+pub mod engine;
 pub mod error;
+pub mod guests;
+pub mod limits;
+pub mod manifest_section;
 pub mod model_file;
+pub mod row_scorer;
 pub mod score_csv;
 
 pub use error::{Error, Result};

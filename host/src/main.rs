@@ -2,14 +2,21 @@
 //! turns any error into one line on standard error and exit status 1.
 
 mod cli;
+mod inspect;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use edgescore::component_build::{BuildRequest, build_component};
+use edgescore::component_scorer::ScorerComponent;
 use edgescore::csv_rows::CsvOptions;
+use edgescore::engine::ScoringEngine;
+use edgescore::limits::Limits;
+use edgescore::row_scorer::RowScorer;
 use edgescore::score_csv::{ScoreOptions, score_csv};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{BuildArgs, Cli, Command, ScoreArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,24 +31,82 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Score(args) => {
-            let model = edgescore::model_file::load(&args.model, args.format)?;
-            let options = ScoreOptions {
-                csv: CsvOptions {
-                    ignore_extra_columns: args.ignore_extra_columns,
-                },
-                raw: args.raw,
-            };
-            let rows = score_csv(&model, &args.input, args.output.as_deref(), options)?;
-            if let Some(path) = &args.output {
-                eprintln!(
-                    "scored {rows} rows with {} ({}); wrote {}",
-                    args.model.display(),
-                    model.kind(),
-                    path.display()
-                );
-            }
-            Ok(())
-        }
+        Command::Score(args) => score(args),
+        Command::Build(args) => build(args),
+        Command::Inspect(args) => inspect::run(&args.component, args.json),
     }
+}
+
+fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    let options = ScoreOptions {
+        csv: CsvOptions {
+            ignore_extra_columns: args.ignore_extra_columns,
+        },
+    };
+    // The engine outlives the scorer; its epoch thread stops when it drops.
+    let engine;
+    let (mut scorer, source) = match (&args.model, &args.component) {
+        (Some(path), _) => {
+            let model = edgescore::model_file::load(path, args.format)?;
+            let kind = model.kind().to_string();
+            (
+                RowScorer::Native {
+                    model,
+                    raw: args.raw,
+                },
+                format!("{} ({kind})", path.display()),
+            )
+        }
+        (None, Some(path)) => {
+            let limits = Limits {
+                call_deadline: std::time::Duration::from_millis(args.deadline_ms),
+                memory_bytes: args.memory_mib << 20,
+                ..Limits::default()
+            };
+            engine = ScoringEngine::new(limits)
+                .map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))?;
+            let component = load_component(&engine, path)?;
+            let instance = component.instantiate()?;
+            let scorer = RowScorer::component(instance, component.manifest());
+            (scorer, format!("{} (component)", path.display()))
+        }
+        (None, None) => anyhow::bail!("give --model or --component"),
+    };
+    let rows = score_csv(&mut scorer, &args.input, args.output.as_deref(), options)?;
+    if let Some(path) = &args.output {
+        eprintln!("scored {rows} rows with {source}; wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn load_component(engine: &ScoringEngine, path: &Path) -> anyhow::Result<ScorerComponent> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| anyhow::anyhow!("cannot read component {}: {e}", path.display()))?;
+    ScorerComponent::new(engine, &bytes).map_err(|source| {
+        edgescore::Error::LoadComponent {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    })
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let request = BuildRequest {
+        model: &args.model,
+        format: args.format,
+        name: &args.name,
+        version: &args.version,
+    };
+    let component = build_component(&request)?;
+    edgescore::atomic_file::write_atomically(&args.output, &component)?;
+    eprintln!(
+        "built {} {} from {} ({} KiB); wrote {}",
+        args.name,
+        args.version,
+        args.model.display(),
+        component.len() / 1024,
+        args.output.display()
+    );
+    Ok(())
 }

@@ -3,14 +3,13 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-use edgescore_models::Model;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::atomic_file::AtomicFile;
+use crate::component_scorer::ComponentError;
 use crate::csv_rows::{CsvOptions, CsvRows};
+use crate::row_scorer::{RowScorer, ScoreFailure};
 use crate::{Error, Result};
-
-/// How many rows are read and scored at a time; bounds memory on large inputs.
-pub const BATCH_ROWS: usize = 8192;
 
 /// Inputs at least this large show a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
@@ -19,12 +18,10 @@ const PROGRESS_MIN_BYTES: u64 = 16 << 20;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScoreOptions {
     pub csv: CsvOptions,
-    /// Write the raw margin (before the link function) instead of the score.
-    pub raw: bool,
 }
 
 /// Scores every row of the CSV at `input` (`-` for standard input) with
-/// `model` and writes a CSV with a `score` (or `raw`) header and one value
+/// `scorer` and writes a CSV with a `score` (or `raw`) header and one value
 /// per row, each printed as the shortest decimal that reads back to the same
 /// `f64`.
 ///
@@ -34,7 +31,7 @@ pub struct ScoreOptions {
 /// Large files show a progress bar on standard error when it is a terminal.
 /// Returns the number of rows scored.
 pub fn score_csv(
-    model: &Model,
+    scorer: &mut RowScorer,
     input: &Path,
     output: Option<&Path>,
     options: ScoreOptions,
@@ -58,46 +55,30 @@ pub fn score_csv(
         }
         Box::new(progress.wrap_read(file))
     };
-    let mut rows = CsvRows::new(reader, input, model, options.csv)?;
-    let result = write_output(model, &mut rows, output, options);
+    let mut rows = CsvRows::new(reader, input, scorer.schema(), options.csv)?;
+    let result = write_output(scorer, &mut rows, output);
     progress.finish_and_clear();
     result
 }
 
 fn write_output<R: Read>(
-    model: &Model,
+    scorer: &mut RowScorer,
     rows: &mut CsvRows<R>,
     output: Option<&Path>,
-    options: ScoreOptions,
 ) -> Result<u64> {
     let Some(path) = output else {
         let stdout = Path::new("<stdout>");
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let n = write_scores(model, rows, &mut out, options).map_err(|e| e.at(stdout))?;
+        let n = write_scores(scorer, rows, &mut out).map_err(|e| e.at(stdout))?;
         out.flush().map_err(|source| Error::WriteOutput {
             path: stdout.to_owned(),
             source,
         })?;
         return Ok(n);
     };
-    let write_err = |source| Error::WriteOutput {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".edgescore-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
-    let mut out = std::io::BufWriter::new(tmp);
-    let n = write_scores(model, rows, &mut out, options).map_err(|e| e.at(path))?;
-    let tmp = out.into_inner().map_err(|e| write_err(e.into_error()))?;
-    tmp.as_file().sync_all().map_err(write_err)?;
-    tmp.persist(path).map_err(|e| write_err(e.error))?;
+    let mut file = AtomicFile::create(path)?;
+    let n = write_scores(scorer, rows, file.writer()).map_err(|e| e.at(path))?;
+    file.commit()?;
     Ok(n)
 }
 
@@ -127,42 +108,53 @@ impl From<Error> for WriteError {
 }
 
 /// A scoring error with its row counted from the start of the file, not the batch.
-fn locate(e: edgescore_models::ScoreError, path: &Path, rows_before: u64) -> Error {
+fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
+    let missing = "the value is missing and this model cannot score a missing value \
+                   (fill the cell, or give the linear model an \"impute\" list)";
     match e {
-        edgescore_models::ScoreError::Missing { row, feature } => Error::Cell {
+        ScoreFailure::Native(edgescore_models::ScoreError::Missing { row, feature }) => {
+            Error::Cell {
+                path: path.to_owned(),
+                row: rows_before + row as u64 + 1,
+                line: 0,
+                column: feature,
+                problem: missing.into(),
+            }
+        }
+        ScoreFailure::Component(ComponentError::BadInput {
+            row: Some(row),
+            feature: Some(feature),
+            ..
+        }) => Error::Cell {
             path: path.to_owned(),
-            row: rows_before + row as u64 + 1,
+            row: rows_before + u64::from(row) + 1,
             line: 0,
             column: feature,
-            problem: "the value is missing and this model cannot score a missing value \
-                      (fill the cell, or give the linear model an \"impute\" list)"
-                .into(),
+            problem: missing.into(),
         },
-        other => other.into(),
+        ScoreFailure::Native(other) => other.into(),
+        ScoreFailure::Component(other) => other.into(),
     }
 }
 
 fn write_scores<R: Read>(
-    model: &Model,
+    scorer: &mut RowScorer,
     rows: &mut CsvRows<R>,
     out: &mut impl Write,
-    options: ScoreOptions,
 ) -> Result<u64, WriteError> {
-    writeln!(out, "{}", if options.raw { "raw" } else { "score" }).map_err(WriteError::Io)?;
-    let mut values = Vec::with_capacity(BATCH_ROWS * model.num_features());
+    writeln!(out, "{}", if scorer.is_raw() { "raw" } else { "score" }).map_err(WriteError::Io)?;
+    let batch_rows = scorer.batch_rows();
+    let mut values = Vec::with_capacity(batch_rows * scorer.schema().width);
     let mut total = 0u64;
     loop {
         values.clear();
-        let n = rows.read_batch(BATCH_ROWS, &mut values)?;
+        let n = rows.read_batch(batch_rows, &mut values)?;
         if n == 0 {
             return Ok(total);
         }
-        let scores = if options.raw {
-            model.raw_scores(&values)
-        } else {
-            model.score(&values)
-        }
-        .map_err(|e| WriteError::Other(locate(e, rows.path(), total)))?;
+        let scores = scorer
+            .score(&values)
+            .map_err(|e| WriteError::Other(locate(e, rows.path(), total)))?;
         for s in scores {
             writeln!(out, "{s}").map_err(WriteError::Io)?;
         }

@@ -25,6 +25,7 @@
 //! themselves; LightGBM widens each value to `f64` exactly and keeps its `f64`
 //! thresholds, so no information is lost on either side.
 
+pub mod artifact;
 mod category_set;
 mod encoding;
 mod error;
@@ -35,12 +36,15 @@ mod lightgbm;
 mod linear;
 mod link;
 mod model;
+mod probe;
 mod tree_check;
 mod xgboost;
 
+pub use artifact::{Artifact, GoldenVector, Manifest, ManifestFeature};
 pub use error::{ModelError, ScoreError};
 pub use format::Format;
 pub use model::{FeatureKind, Model, ModelKind, OutputKind};
+pub use probe::probe_rows;
 
 /// Result of loading a model.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

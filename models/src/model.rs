@@ -39,6 +39,17 @@ pub enum OutputKind {
     Regression,
 }
 
+impl OutputKind {
+    /// The lower-case name used in manifests and the WIT contract.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Probability => "probability",
+            OutputKind::Margin => "margin",
+            OutputKind::Regression => "regression",
+        }
+    }
+}
+
 /// How a model reads one feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FeatureKind {
@@ -46,6 +57,16 @@ pub enum FeatureKind {
     Numeric,
     /// A category code: a non-negative integer carried in an `f32`.
     Categorical,
+}
+
+impl FeatureKind {
+    /// The lower-case name used in manifests and the WIT contract.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Categorical => "categorical",
+        }
+    }
 }
 
 /// A model, parsed and validated, ready to score.
@@ -86,6 +107,10 @@ impl Model {
     /// reads it back into an identical model.
     pub fn to_compact_bytes(&self) -> Vec<u8> {
         encoding::encode(&self.evaluator)
+    }
+
+    pub(crate) fn evaluator(&self) -> &Evaluator {
+        &self.evaluator
     }
 
     /// The model's family.

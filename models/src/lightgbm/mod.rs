@@ -192,6 +192,19 @@ impl LightGbmModel {
         self.trees.len()
     }
 
+    /// Every numeric split as (feature, threshold).
+    pub(crate) fn split_thresholds(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.trees
+            .iter()
+            .flat_map(|t| &t.splits)
+            .filter_map(|s| match *s {
+                Split::Numeric {
+                    feature, threshold, ..
+                } => Some((feature as usize, threshold)),
+                Split::Categorical { .. } => None,
+            })
+    }
+
     /// Raw scores for `rows`, each the float64 sum of its leaves in tree order.
     pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
         let width = self.schema.kinds.len();

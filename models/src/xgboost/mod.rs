@@ -214,6 +214,19 @@ impl XGBoostModel {
         self.trees.len()
     }
 
+    /// Every numeric split as (feature, threshold).
+    pub(crate) fn split_thresholds(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.trees
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .filter_map(|n| match *n {
+                Node::Numeric {
+                    feature, threshold, ..
+                } => Some((feature as usize, threshold)),
+                _ => None,
+            })
+    }
+
     /// Margins for `rows` (row-major, `out.len()` rows), summed in float32.
     pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
         let width = self.schema.kinds.len();

@@ -1,0 +1,115 @@
+//! The scorer component: `edgescore-models` behind the WIT `scorer` world.
+//!
+//! Built once, generically, as `scorer-template`; `edgescore build` calls
+//! [`initialize`](Guest::initialize) with one model's artifact and snapshots
+//! the instance, so the shipped component starts with the model already
+//! parsed in its memory. `initialize` stays exported but refuses a second call.
+
+use std::sync::OnceLock;
+
+use edgescore_models::{Artifact, FeatureKind, ModelKind, OutputKind, ScoreError as CoreError};
+
+wit_bindgen::generate!({
+    world: "scorer-template",
+    path: "../../wit",
+});
+
+use edgescore::scoring::types::{
+    BadInput, Feature, FeatureKind as WitFeatureKind, ModelInfo, ModelKind as WitModelKind,
+    OutputKind as WitOutputKind, Score, ScoreError, ScoreOptions,
+};
+
+/// The loaded model; set once by `initialize`, before the snapshot.
+static LOADED: OnceLock<Artifact> = OnceLock::new();
+
+struct Scorer;
+
+export!(Scorer);
+
+impl Guest for Scorer {
+    fn initialize(artifact: Vec<u8>) -> Result<(), String> {
+        let artifact = Artifact::from_bytes(&artifact).map_err(|e| e.to_string())?;
+        LOADED
+            .set(artifact)
+            .map_err(|_| "the scorer is already initialized".to_owned())
+    }
+}
+
+impl exports::edgescore::scoring::model::Guest for Scorer {
+    fn info() -> ModelInfo {
+        let Some(Artifact { manifest, model }) = LOADED.get() else {
+            return ModelInfo {
+                name: String::new(),
+                version: String::new(),
+                kind: WitModelKind::Xgboost,
+                objective: String::new(),
+                output: WitOutputKind::Probability,
+                features: Vec::new(),
+                model_sha256: String::new(),
+            };
+        };
+        ModelInfo {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            kind: match model.kind() {
+                ModelKind::XGBoost => WitModelKind::Xgboost,
+                ModelKind::LightGbm => WitModelKind::Lightgbm,
+                ModelKind::Linear => WitModelKind::Linear,
+            },
+            objective: model.objective().to_owned(),
+            output: match model.output_kind() {
+                OutputKind::Probability => WitOutputKind::Probability,
+                OutputKind::Margin => WitOutputKind::Margin,
+                OutputKind::Regression => WitOutputKind::Regression,
+            },
+            features: manifest
+                .features
+                .iter()
+                .zip(model.feature_kinds())
+                .map(|(f, kind)| Feature {
+                    name: f.name.clone(),
+                    kind: match kind {
+                        FeatureKind::Numeric => WitFeatureKind::Numeric,
+                        FeatureKind::Categorical => WitFeatureKind::Categorical,
+                    },
+                })
+                .collect(),
+            model_sha256: manifest.model_sha256.clone(),
+        }
+    }
+
+    fn score_batch(rows: Vec<f32>, options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
+        let Some(Artifact { model, .. }) = LOADED.get() else {
+            return Err(ScoreError::Internal(
+                "the scorer has no model: it was not built by `edgescore build`".into(),
+            ));
+        };
+        if options.contributions {
+            return Err(bad_input(None, None, "per-feature contributions are not available from this component yet; call without them".into()));
+        }
+        let scores = model.score(&rows).map_err(|e| {
+            let message = e.to_string();
+            match e {
+                CoreError::Missing { row, feature } => {
+                    bad_input(Some(row as u32), Some(feature), message)
+                }
+                _ => bad_input(None, None, message),
+            }
+        })?;
+        Ok(scores
+            .into_iter()
+            .map(|value| Score {
+                value,
+                contributions: None,
+            })
+            .collect())
+    }
+}
+
+fn bad_input(row: Option<u32>, feature: Option<String>, message: String) -> ScoreError {
+    ScoreError::BadInput(BadInput {
+        row,
+        feature,
+        message,
+    })
+}

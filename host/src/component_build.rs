@@ -1,0 +1,247 @@
+//! `edgescore build`: one model file in, one self-contained scorer component out.
+//!
+//! The generic scorer (`guests::SCORER_TEMPLATE_COMPONENT`, built with the
+//! edgescore binary) is pre-initialised: instantiated once here, handed the
+//! model artifact through its `initialize` export, and snapshotted into a new
+//! component whose memory image already holds the parsed model. The result
+//! needs no toolchain to produce, no parsing when an instance starts (its
+//! memory is mapped copy-on-write from the image). It exports
+//! `edgescore:scoring/model` and the template's `initialize`, which is inert
+//! afterwards (a second call is refused).
+
+use std::path::Path;
+
+use edgescore_models::{
+    Artifact, Format, GoldenVector, Manifest, ManifestFeature, Model, probe_rows,
+};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, WasmList};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wizer::{ComponentInstanceState, Wizer};
+
+use crate::component_scorer::{ComponentError, ScorerComponent};
+use crate::engine::ScoringEngine;
+use crate::limits::Limits;
+use crate::{guests, manifest_section, model_file};
+
+/// How many golden vectors a component carries.
+pub const GOLDEN_ROWS: usize = 32;
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildRequest<'a> {
+    pub model: &'a Path,
+    pub format: Option<Format>,
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Model(#[from] crate::Error),
+    #[error(
+        "invalid --{what} '{value}': use 1 to 128 characters from letters, digits, '.', '_' and '-'"
+    )]
+    Name { what: &'static str, value: String },
+    #[error("pre-initialising the scorer failed: {0}")]
+    Wizer(String),
+    #[error("the built component does not score like the model: {0}")]
+    Verify(#[from] ComponentError),
+}
+
+/// Builds the component for `request` and checks it scores its golden vectors
+/// exactly as the native model did. Returns the component's bytes.
+pub fn build_component(request: &BuildRequest<'_>) -> Result<Vec<u8>, BuildError> {
+    check_name("name", request.name)?;
+    check_name("version", request.version)?;
+    let bytes = std::fs::read(request.model).map_err(|source| crate::Error::ReadModel {
+        path: request.model.to_owned(),
+        source,
+    })?;
+    let model = model_file::load(request.model, request.format)?;
+    let manifest = manifest(&model, &bytes, request);
+    let artifact = Artifact {
+        manifest: manifest.clone(),
+        model,
+    }
+    .to_bytes();
+
+    let mut component =
+        preinitialize(&artifact).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
+    manifest_section::append(&mut component, &manifest);
+
+    let engine =
+        ScoringEngine::new(Limits::default()).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
+    ScorerComponent::new(&engine, &component)?.verify_golden()?;
+    Ok(component)
+}
+
+/// The manifest: identity, schema, the model file's hash and golden vectors.
+fn manifest(model: &Model, file: &[u8], request: &BuildRequest<'_>) -> Manifest {
+    let width = model.num_features();
+    let rows = probe_rows(model, GOLDEN_ROWS, 0x5eed);
+    // Probe rows never contain a missing value a linear model could refuse.
+    let scores = model
+        .score(&rows)
+        .unwrap_or_else(|_| vec![f64::NAN; GOLDEN_ROWS]);
+    let golden = rows
+        .chunks_exact(width)
+        .zip(scores)
+        .filter(|(_, score)| !score.is_nan())
+        .map(|(row, score)| GoldenVector {
+            row: row.iter().map(|v| (!v.is_nan()).then_some(*v)).collect(),
+            score,
+        })
+        .collect();
+    let names = model.feature_names();
+    Manifest {
+        name: request.name.to_owned(),
+        version: request.version.to_owned(),
+        model_kind: model.kind().to_string(),
+        objective: model.objective().to_owned(),
+        output: model.output_kind().name().to_owned(),
+        features: model
+            .feature_kinds()
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| ManifestFeature {
+                name: names.map(|n| n[i].clone()).unwrap_or_default(),
+                kind: kind.name().to_owned(),
+            })
+            .collect(),
+        model_sha256: hex_sha256(file),
+        edgescore_version: env!("CARGO_PKG_VERSION").to_owned(),
+        golden,
+    }
+}
+
+/// Runs the template's `initialize` with `artifact` and snapshots the instance.
+fn preinitialize(artifact: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let mut wizer = Wizer::new();
+    // Wizer 48 drops the core module's export of the init function but not the
+    // component's lift of it, which leaves an invalid component; keep it. It
+    // is inert once built: the guest refuses a second initialization.
+    wizer.init_func("initialize").keep_init_func(true);
+    let (cx, instrumented) = wizer.instrument_component(guests::SCORER_TEMPLATE_COMPONENT)?;
+
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    let engine = Engine::new(&config)?;
+    let component = Component::new(&engine, &instrumented)?;
+    let mut store = Store::new(&engine, ());
+    let instance: Instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let initialize =
+        instance.get_typed_func::<(&[u8],), (Result<(), String>,)>(&mut store, "initialize")?;
+    let (result,) = initialize.call(&mut store, (artifact,))?;
+    result.map_err(|reason| wasmtime::format_err!("the scorer refused the model: {reason}"))?;
+    let mut source = SnapshotSource {
+        store: &mut store,
+        instance,
+        error: None,
+    };
+    let snapshot = pollster::block_on(wizer.snapshot_component(&cx, &mut source))?;
+    match source.error {
+        Some(e) => Err(e),
+        None => Ok(snapshot),
+    }
+}
+
+/// Lets the snapshot read an instance's state through the accessor functions
+/// wizer's instrumentation exports. The trait cannot fail, so the first error
+/// is kept and reported after the snapshot.
+struct SnapshotSource<'a> {
+    store: &'a mut Store<()>,
+    instance: Instance,
+    error: Option<wasmtime::Error>,
+}
+
+impl SnapshotSource<'_> {
+    fn call<R: ComponentType + Lift + Send + Sync + 'static, T: Default>(
+        &mut self,
+        instance: &str,
+        func: &str,
+        use_result: impl FnOnce(&Store<()>, R) -> T,
+    ) -> T {
+        let result = (|| {
+            let (_, exported) = self
+                .instance
+                .get_export(&mut *self.store, None, instance)
+                .ok_or_else(|| wasmtime::format_err!("no export {instance}"))?;
+            let (_, index) = self
+                .instance
+                .get_export(&mut *self.store, Some(&exported), func)
+                .ok_or_else(|| wasmtime::format_err!("no export {instance}#{func}"))?;
+            let typed = self
+                .instance
+                .get_typed_func::<(), (R,)>(&mut *self.store, index)?;
+            let (value,) = typed.call(&mut *self.store, ())?;
+            Ok::<_, wasmtime::Error>(value)
+        })();
+        match result {
+            Ok(value) => use_result(self.store, value),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                T::default()
+            }
+        }
+    }
+}
+
+impl ComponentInstanceState for SnapshotSource<'_> {
+    async fn call_func_ret_list_u8(
+        &mut self,
+        instance: &str,
+        func: &str,
+        contents: impl FnOnce(&[u8]) + Send,
+    ) {
+        let mut contents = Some(contents);
+        self.call(instance, func, |store, list: WasmList<u8>| {
+            if let Some(contents) = contents.take() {
+                contents(list.as_le_slice(store));
+            }
+        });
+        if let Some(contents) = contents.take() {
+            contents(&[]);
+        }
+    }
+
+    async fn call_func_ret_s32(&mut self, instance: &str, func: &str) -> i32 {
+        self.call(instance, func, |_, v: i32| v)
+    }
+
+    async fn call_func_ret_s64(&mut self, instance: &str, func: &str) -> i64 {
+        self.call(instance, func, |_, v: i64| v)
+    }
+
+    async fn call_func_ret_f32(&mut self, instance: &str, func: &str) -> u32 {
+        self.call(instance, func, |_, v: f32| v.to_bits())
+    }
+
+    async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
+        self.call(instance, func, |_, v: f64| v.to_bits())
+    }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn check_name(what: &'static str, value: &str) -> Result<(), BuildError> {
+    let ok = (1..=128).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::Name {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}

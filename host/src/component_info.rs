@@ -1,0 +1,62 @@
+//! What `edgescore inspect` reports about a component, read statically
+//! (nothing is compiled or run).
+
+use edgescore_models::Manifest;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::manifest_section;
+
+/// A component's identity, interface and manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    pub size_bytes: usize,
+    /// Lower-case hex SHA-256 of the component file.
+    pub sha256: String,
+    /// Top-level imports by name: what the component needs from its host.
+    pub imports: Vec<String>,
+    /// Top-level exports by name.
+    pub exports: Vec<String>,
+    /// The `edgescore-manifest` section, when the component has one.
+    pub manifest: Option<Manifest>,
+}
+
+impl ComponentInfo {
+    /// Reads `bytes` as a component; the error says why it is not one.
+    pub fn read(bytes: &[u8]) -> Result<Self, String> {
+        let manifest = manifest_section::read(bytes)?;
+        let (mut imports, mut exports) = (Vec::new(), Vec::new());
+        let mut depth = 0usize;
+        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+            let payload = payload.map_err(|e| format!("malformed component: {e}"))?;
+            match payload {
+                wasmparser::Payload::ModuleSection { .. }
+                | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+                wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
+                    for import in section {
+                        let import = import.map_err(|e| format!("malformed import: {e}"))?;
+                        imports.push(import.name.name.to_owned());
+                    }
+                }
+                wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
+                    for export in section {
+                        let export = export.map_err(|e| format!("malformed export: {e}"))?;
+                        exports.push(export.name.name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Self {
+            size_bytes: bytes.len(),
+            sha256: Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            imports,
+            exports,
+            manifest,
+        })
+    }
+}

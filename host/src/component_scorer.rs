@@ -1,0 +1,277 @@
+//! A scorer component loaded into the engine, and instances that score with it.
+//!
+//! Loading checks everything once (it is a component, it carries a manifest,
+//! it imports nothing the host does not give, it exports the `model`
+//! interface) and prepares an `InstancePre`, so creating an instance is only
+//! instantiation. An instance runs every call under the engine's limits; a
+//! call that traps poisons the instance, which must then be dropped.
+
+use edgescore_models::Manifest;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::bindings::edgescore::scoring::types::{ModelInfo, ScoreError, ScoreOptions};
+use crate::bindings::{Scorer, ScorerPre};
+use crate::engine::ScoringEngine;
+use crate::manifest_section;
+
+/// Why a component could not be loaded or a call into it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    /// The bytes are not a usable scorer component.
+    #[error("not a usable scorer component: {0}")]
+    Invalid(String),
+    /// The component imports something the host does not provide.
+    #[error(
+        "the component imports {0}, which edgescore does not provide (scorer components must import nothing)"
+    )]
+    UnsupportedImport(String),
+    /// The caller's rows were refused by the model.
+    #[error("bad input{}: {message}", location(*row, feature.as_deref()))]
+    BadInput {
+        row: Option<u32>,
+        feature: Option<String>,
+        message: String,
+    },
+    /// The call ran past its deadline and was interrupted.
+    #[error("the component ran past its {deadline_ms} ms call deadline and was stopped")]
+    Deadline { deadline_ms: u128 },
+    /// The call trapped (a panic, an out-of-bounds access, memory exhausted, ...).
+    #[error("the component trapped: {0}")]
+    Trap(String),
+    /// The component reported a failure of its own.
+    #[error("the component failed: {0}")]
+    Internal(String),
+    /// The component's golden vectors did not score as recorded.
+    #[error(
+        "golden vector {index} scored {got:?} in the component but {expected:?} natively at build time"
+    )]
+    GoldenMismatch {
+        index: usize,
+        got: f64,
+        expected: f64,
+    },
+    /// The instance trapped earlier and may not be used again.
+    #[error("this instance trapped earlier and was discarded")]
+    Poisoned,
+}
+
+fn location(row: Option<u32>, feature: Option<&str>) -> String {
+    match (row, feature) {
+        (Some(r), Some(f)) => format!(" at row {r}, feature '{f}'"),
+        (Some(r), None) => format!(" at row {r}"),
+        (None, Some(f)) => format!(" in feature '{f}'"),
+        (None, None) => String::new(),
+    }
+}
+
+/// What each store carries: only its resource limits. No WASI, no files, no
+/// network, no clocks: there is nothing else a guest could reach.
+#[derive(Debug)]
+pub struct HostState {
+    limits: StoreLimits,
+}
+
+/// A scorer component, checked and prepared for fast instantiation.
+pub struct ScorerComponent {
+    manifest: Manifest,
+    pre: ScorerPre<HostState>,
+    memory_bytes: usize,
+    deadline_ticks: u64,
+    deadline_ms: u128,
+}
+
+impl std::fmt::Debug for ScorerComponent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScorerComponent")
+            .field("manifest", &self.manifest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScorerComponent {
+    /// Compiles and checks a component built by `edgescore build`.
+    pub fn new(engine: &ScoringEngine, bytes: &[u8]) -> Result<Self, ComponentError> {
+        let manifest = manifest_section::read(bytes)
+            .map_err(ComponentError::Invalid)?
+            .ok_or_else(|| {
+                ComponentError::Invalid(format!(
+                    "it has no `{}` section; build it with `edgescore build`",
+                    manifest_section::SECTION
+                ))
+            })?;
+        let component = Component::new(engine.engine(), bytes)
+            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        Self::from_component(engine, &component, manifest)
+    }
+
+    /// Prepares an already compiled component.
+    pub fn from_component(
+        engine: &ScoringEngine,
+        component: &Component,
+        manifest: Manifest,
+    ) -> Result<Self, ComponentError> {
+        // The only imports allowed are interfaces of type definitions (the
+        // WIT `types` interface): they carry no function, so nothing can be
+        // called through them. They are satisfied with empty instances.
+        let mut linker: Linker<HostState> = Linker::new(engine.engine());
+        let component_type = component.component_type();
+        for (name, item) in component_type.imports(engine.engine()) {
+            let types_only = match &item.ty {
+                ComponentItem::ComponentInstance(instance) => instance
+                    .exports(engine.engine())
+                    .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_))),
+                ComponentItem::Type(_) => true,
+                _ => false,
+            };
+            if !types_only {
+                return Err(ComponentError::UnsupportedImport(name.to_owned()));
+            }
+            if matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+                linker
+                    .instance(name)
+                    .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+            }
+        }
+        let instance_pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        let pre = ScorerPre::new(instance_pre).map_err(|e| {
+            ComponentError::Invalid(format!("it does not export the scorer world: {e:#}"))
+        })?;
+        let limits = engine.limits();
+        Ok(Self {
+            manifest,
+            pre,
+            memory_bytes: limits.memory_bytes,
+            deadline_ticks: limits.deadline_ticks(),
+            deadline_ms: limits.call_deadline.as_millis(),
+        })
+    }
+
+    /// The manifest the component was built with.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// A fresh instance, in its own store.
+    pub fn instantiate(&self) -> Result<ScorerInstance, ComponentError> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.memory_bytes)
+            .instances(4)
+            .build();
+        let mut store = Store::new(self.pre.engine(), HostState { limits });
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        store.epoch_deadline_trap();
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| trap_or(e, self.deadline_ms))?;
+        Ok(ScorerInstance {
+            store,
+            bindings,
+            deadline_ticks: self.deadline_ticks,
+            deadline_ms: self.deadline_ms,
+            poisoned: false,
+        })
+    }
+
+    /// Scores the manifest's golden vectors in a fresh instance and checks
+    /// every score is bit-identical to the one recorded at build time.
+    pub fn verify_golden(&self) -> Result<usize, ComponentError> {
+        let mut instance = self.instantiate()?;
+        let rows: Vec<f32> = self
+            .manifest
+            .golden
+            .iter()
+            .flat_map(|g| g.values())
+            .collect();
+        let scores = instance.score(&rows)?;
+        for (index, (got, golden)) in scores.iter().zip(&self.manifest.golden).enumerate() {
+            if got.to_bits() != golden.score.to_bits() {
+                return Err(ComponentError::GoldenMismatch {
+                    index,
+                    got: *got,
+                    expected: golden.score,
+                });
+            }
+        }
+        Ok(scores.len())
+    }
+}
+
+/// One instance of a scorer component, reusable across calls until a call traps.
+pub struct ScorerInstance {
+    store: Store<HostState>,
+    bindings: Scorer,
+    deadline_ticks: u64,
+    deadline_ms: u128,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for ScorerInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScorerInstance")
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScorerInstance {
+    /// Scores row-major `rows` inside the component.
+    pub fn score(&mut self, rows: &[f32]) -> Result<Vec<f64>, ComponentError> {
+        self.call(|store, bindings| {
+            bindings.edgescore_scoring_model().call_score_batch(
+                store,
+                rows,
+                ScoreOptions {
+                    contributions: false,
+                },
+            )
+        })
+        .and_then(|result| match result {
+            Ok(scores) => Ok(scores.into_iter().map(|s| s.value).collect()),
+            Err(ScoreError::BadInput(b)) => Err(ComponentError::BadInput {
+                row: b.row,
+                feature: b.feature,
+                message: b.message,
+            }),
+            Err(ScoreError::Internal(m)) => Err(ComponentError::Internal(m)),
+        })
+    }
+
+    /// The component's own description of its model.
+    pub fn info(&mut self) -> Result<ModelInfo, ComponentError> {
+        self.call(|store, bindings| bindings.edgescore_scoring_model().call_info(store))
+    }
+
+    /// Whether a call trapped; a poisoned instance refuses further calls.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<HostState>, &Scorer) -> wasmtime::Result<R>,
+    ) -> Result<R, ComponentError> {
+        if self.poisoned {
+            return Err(ComponentError::Poisoned);
+        }
+        self.store.set_epoch_deadline(self.deadline_ticks);
+        f(&mut self.store, &self.bindings).map_err(|e| {
+            self.poisoned = true;
+            trap_or(e, self.deadline_ms)
+        })
+    }
+}
+
+/// Turns a wasmtime error into the matching [`ComponentError`].
+fn trap_or(e: wasmtime::Error, deadline_ms: u128) -> ComponentError {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => ComponentError::Deadline { deadline_ms },
+        Some(trap) => ComponentError::Trap(trap.to_string()),
+        None => ComponentError::Trap(format!("{e:#}")),
+    }
+}

@@ -1,0 +1,36 @@
+//! The hard limits every component call runs under.
+
+use std::time::Duration;
+
+/// Limits for running components. [`Limits::default`] gives the defaults
+/// `edgescore` uses; each is configurable on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long one call into a component may run before it is interrupted
+    /// (epoch interruption, so the check costs a few percent, not a fuel count).
+    pub call_deadline: Duration,
+    /// The most linear memory one instance may have.
+    pub memory_bytes: usize,
+    /// How many instances the pooling allocator keeps slots for.
+    pub max_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_deadline: Duration::from_millis(10),
+            memory_bytes: 64 << 20,
+            max_instances: 1000,
+        }
+    }
+}
+
+/// How often the engine's epoch advances; a deadline is a whole number of ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+impl Limits {
+    /// The call deadline in epoch ticks, at least one.
+    pub fn deadline_ticks(&self) -> u64 {
+        (self.call_deadline.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64
+    }
+}

@@ -1,0 +1,67 @@
+//! The `edgescore-manifest` custom section: a component's manifest as JSON,
+//! readable without compiling or running the component.
+
+use edgescore_models::Manifest;
+
+/// The custom section's name.
+pub const SECTION: &str = "edgescore-manifest";
+
+/// Appends the manifest section to a component's bytes (custom sections may
+/// stand anywhere at the top level of a component).
+pub fn append(component: &mut Vec<u8>, manifest: &Manifest) {
+    let json = serde_json_bytes(manifest);
+    let mut payload = Vec::with_capacity(SECTION.len() + json.len() + 5);
+    leb128(&mut payload, SECTION.len() as u64);
+    payload.extend_from_slice(SECTION.as_bytes());
+    payload.extend_from_slice(&json);
+    component.push(0); // custom section id
+    leb128(component, payload.len() as u64);
+    component.extend_from_slice(&payload);
+}
+
+/// Reads the manifest from a component's top-level custom sections.
+/// `Ok(None)` when there is none; an error when the bytes are not a
+/// component or the manifest is not valid.
+pub fn read(component: &[u8]) -> Result<Option<Manifest>, String> {
+    if !wasmparser::Parser::is_component(component) {
+        return Err(if wasmparser::Parser::is_core_wasm(component) {
+            "this is a core WebAssembly module, not a component".into()
+        } else {
+            "this is not a WebAssembly component (bad magic or version)".into()
+        });
+    }
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        let payload = payload.map_err(|e| format!("malformed component: {e}"))?;
+        match payload {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::CustomSection(section)
+                if depth == 0 && section.name() == SECTION =>
+            {
+                return serde_json::from_slice(section.data())
+                    .map(Some)
+                    .map_err(|e| format!("the {SECTION} section is not a valid manifest: {e}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+fn serde_json_bytes(manifest: &Manifest) -> Vec<u8> {
+    serde_json::to_vec_pretty(manifest).unwrap_or_default()
+}
+
+fn leb128(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}

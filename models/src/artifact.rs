@@ -1,0 +1,117 @@
+//! The artifact `edgescore build` hands to a scorer component: a manifest
+//! describing the model and the model itself in the compact encoding.
+//!
+//! Layout: magic `"\xE5ESA"`, version `u16` = 1, manifest length `u32`, the
+//! manifest as JSON, then the compact model to the end. All little-endian.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Format, Model, ModelError};
+
+const MAGIC: &[u8] = b"\xE5ESA";
+const VERSION: u16 = 1;
+
+/// What a component says about the model it embeds. Also stored, as JSON, in
+/// the component's `edgescore-manifest` custom section for `edgescore inspect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The deployment name (`edgescore build --name`).
+    pub name: String,
+    /// The deployment version (`edgescore build --version`).
+    pub version: String,
+    /// `xgboost`, `lightgbm` or `linear`.
+    pub model_kind: String,
+    /// The objective as the training library named it.
+    pub objective: String,
+    /// `probability`, `margin` or `regression`.
+    pub output: String,
+    /// One per feature, in row order.
+    pub features: Vec<ManifestFeature>,
+    /// Lower-case hex SHA-256 of the model file as given to `edgescore build`.
+    pub model_sha256: String,
+    /// The edgescore version that built the component.
+    pub edgescore_version: String,
+    /// Sample rows with the scores the native model gave them at build time;
+    /// a host re-scores them through the component before serving it.
+    pub golden: Vec<GoldenVector>,
+}
+
+/// One feature of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFeature {
+    /// Empty when the model file names no features.
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub kind: String,
+}
+
+/// A sample row and its expected score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoldenVector {
+    /// The feature values; `None` is a missing value (NaN).
+    pub row: Vec<Option<f32>>,
+    /// The score the native model computed, to the last bit.
+    pub score: f64,
+}
+
+impl GoldenVector {
+    /// The row as the model takes it, NaN for missing.
+    pub fn values(&self) -> Vec<f32> {
+        self.row.iter().map(|v| v.unwrap_or(f32::NAN)).collect()
+    }
+}
+
+/// A manifest and its model, as passed into a scorer component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub manifest: Manifest,
+    pub model: Model,
+}
+
+impl Artifact {
+    /// The artifact's bytes; [`Artifact::from_bytes`] reads them back.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let manifest = serde_json::to_vec(&self.manifest).unwrap_or_default();
+        let mut out = Vec::with_capacity(10 + manifest.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(manifest.len() as u32).to_le_bytes());
+        out.extend_from_slice(&manifest);
+        out.extend_from_slice(&self.model.to_compact_bytes());
+        out
+    }
+
+    /// Reads an artifact, checking that the manifest matches the model's schema.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let bad = |reason: String| ModelError::Invalid {
+            format: Format::Compact,
+            reason: format!("artifact: {reason}"),
+        };
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or_else(|| bad("the artifact magic is missing".into()))?;
+        if rest.len() < 6 {
+            return Err(bad("truncated header".into()));
+        }
+        let version = u16::from_le_bytes([rest[0], rest[1]]);
+        if version != VERSION {
+            return Err(bad(format!("version {version}, expected {VERSION}")));
+        }
+        let len = u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]) as usize;
+        let body = &rest[6..];
+        if body.len() < len {
+            return Err(bad("the manifest runs past the end".into()));
+        }
+        let manifest: Manifest =
+            serde_json::from_slice(&body[..len]).map_err(|e| bad(format!("manifest: {e}")))?;
+        let model = Model::from_bytes(&body[len..], Some(Format::Compact))?;
+        if manifest.features.len() != model.num_features() {
+            return Err(bad(format!(
+                "the manifest lists {} features, the model has {}",
+                manifest.features.len(),
+                model.num_features()
+            )));
+        }
+        Ok(Self { manifest, model })
+    }
+}

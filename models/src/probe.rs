@@ -1,0 +1,87 @@
+//! Sample rows that exercise a model: the golden vectors `edgescore build`
+//! embeds in a component, so a host can check the component scores exactly as
+//! the native model before serving it.
+
+use crate::Model;
+use crate::model::Evaluator;
+
+/// `count` rows (row-major) for `model`, the same for the same model and `seed`.
+///
+/// For tree models each value is one of the feature's split thresholds,
+/// exactly or one float32 step either side, or NaN; for linear models it is
+/// spread around the standardization mean. Every tenth value is NaN.
+pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f32> {
+    let width = model.num_features();
+    let mut per_feature: Vec<Vec<f32>> = vec![Vec::new(); width];
+    match model.evaluator() {
+        Evaluator::XGBoost(m) => {
+            for (feature, threshold) in m.split_thresholds() {
+                per_feature[feature].push(threshold);
+            }
+        }
+        Evaluator::LightGbm(m) => {
+            for (feature, threshold) in m.split_thresholds() {
+                per_feature[feature].push(threshold as f32);
+            }
+        }
+        Evaluator::Linear(m) => {
+            for (i, values) in per_feature.iter_mut().enumerate() {
+                let (mean, scale) = (m.mean[i], m.scale[i]);
+                values.extend([-2.0, -0.5, 0.0, 0.5, 2.0].map(|z| (mean + z * scale) as f32));
+            }
+        }
+    }
+    let mut rng = SplitMix64(seed);
+    let mut rows = Vec::with_capacity(count * width);
+    for _ in 0..count {
+        for values in &per_feature {
+            let pick = rng.next();
+            let value =
+                if pick.is_multiple_of(10) && !matches!(model.evaluator(), Evaluator::Linear(_)) {
+                    f32::NAN
+                } else if values.is_empty() {
+                    (pick % 7) as f32
+                } else {
+                    let v = values[(pick >> 8) as usize % values.len()];
+                    match (pick >> 4) % 3 {
+                        0 => v,
+                        1 => next_down(v),
+                        _ => next_up(v),
+                    }
+                };
+            rows.push(value);
+        }
+    }
+    rows
+}
+
+fn next_up(v: f32) -> f32 {
+    if !v.is_finite() {
+        return v;
+    }
+    let bits = v.to_bits();
+    f32::from_bits(if v == 0.0 {
+        1
+    } else if v > 0.0 {
+        bits + 1
+    } else {
+        bits - 1
+    })
+}
+
+fn next_down(v: f32) -> f32 {
+    -next_up(-v)
+}
+
+/// A small, well-mixed deterministic generator (SplitMix64).
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
