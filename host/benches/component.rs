@@ -1,0 +1,85 @@
+//! Scoring through a component against the native model core, on the same
+//! 300-tree, depth-8, 40-feature XGBoost model: single-row call latency,
+//! batch throughput at 1, 100 and 10k rows, and fresh-instance creation.
+//!
+//! Catches: regressions in the canonical ABI path (lowering rows, lifting
+//! scores), in instantiation from the pre-initialised image, and in the
+//! engine configuration (pooling, epoch interruption).
+//!
+//! Run: `cargo bench -p edgescore --bench component`
+
+use std::io::Read;
+use std::path::Path;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use edgescore::component_build::{BuildRequest, build_component};
+use edgescore::component_scorer::ScorerComponent;
+use edgescore::engine::ScoringEngine;
+use edgescore::limits::Limits;
+use edgescore_models::Model;
+
+fn gunzip(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/benches/data")
+        .join(name);
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("benchmark data"))
+        .read_to_end(&mut out)
+        .expect("gzip");
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model_path = dir.path().join("model.json");
+    std::fs::write(&model_path, gunzip("xgboost_300x8_40f.json.gz")).expect("write model");
+    let model =
+        Model::from_bytes(&std::fs::read(&model_path).expect("model"), None).expect("loads");
+    let text = String::from_utf8(gunzip("rows_10k_40f.csv.gz")).expect("utf-8");
+    let rows: Vec<f32> = text
+        .lines()
+        .skip(1)
+        .flat_map(|l| l.split(',').map(|c| c.parse::<f32>().unwrap_or(f32::NAN)))
+        .collect();
+    let width = model.num_features();
+
+    let request = BuildRequest {
+        model: &model_path,
+        format: None,
+        name: "bench",
+        version: "1",
+    };
+    let bytes = build_component(&request).expect("builds");
+    // A generous deadline: the 10k-row batch is one call.
+    let limits = Limits {
+        call_deadline: std::time::Duration::from_secs(10),
+        ..Limits::default()
+    };
+    let engine = ScoringEngine::new(limits).expect("engine");
+    let component = ScorerComponent::new(&engine, &bytes).expect("loads");
+    let mut instance = component.instantiate().expect("instance");
+
+    let mut group = c.benchmark_group("component_vs_native");
+    for n in [1usize, 100, 10_000] {
+        let batch = &rows[..n * width];
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("native", n), &n, |b, _| {
+            b.iter(|| model.score(batch).expect("scores"))
+        });
+        group.bench_with_input(BenchmarkId::new("component", n), &n, |b, _| {
+            b.iter(|| instance.score(batch).expect("scores"))
+        });
+    }
+    group.finish();
+
+    c.bench_function("component/fresh_instance", |b| {
+        b.iter(|| component.instantiate().expect("instance"))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);
