@@ -75,6 +75,30 @@ fn bench(c: &mut Criterion) {
     c.bench_function("component/fresh_instance", |b| {
         b.iter(|| component.instantiate().expect("instance"))
     });
+
+    // The call itself: a 12-feature logistic regression costs next to nothing
+    // to evaluate, so what remains is lowering the row, entering the
+    // instance and lifting the score.
+    let linear_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/test_cases/linear_logistic/model.json");
+    let linear =
+        Model::from_bytes(&std::fs::read(&linear_path).expect("model"), None).expect("loads");
+    let request = BuildRequest {
+        model: &linear_path,
+        format: None,
+        name: "linear",
+        version: "1",
+    };
+    let linear_component =
+        ScorerComponent::new(&engine, &build_component(&request).expect("builds")).expect("loads");
+    let mut linear_instance = linear_component.instantiate().expect("instance");
+    let row = vec![0.5_f32; linear.num_features()];
+    let mut group = c.benchmark_group("call_overhead_linear_12f");
+    group.bench_function("native", |b| b.iter(|| linear.score(&row).expect("scores")));
+    group.bench_function("component", |b| {
+        b.iter(|| linear_instance.score(&row).expect("scores"))
+    });
+    group.finish();
 }
 
 criterion_group! {

@@ -71,6 +71,12 @@ fn config(limits: &Limits) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
+    // Reserve 4 GiB of address space per memory (plus a guard region), so
+    // every 32-bit access is in bounds or hits a guard page: compiled code
+    // needs no explicit bounds checks. The cap on what an instance may
+    // actually use is `max_memory_size` below and the store's limiter.
+    config.memory_reservation(4 << 30);
+    config.memory_guard_size(32 << 20);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(limits.max_instances);
     pool.total_core_instances(limits.max_instances);
