@@ -566,6 +566,102 @@ fn truncated_compact_model_is_refused() {
 }
 
 #[test]
+fn bad_component_files_are_refused_with_a_reason() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let good = tmp.path().join("good.wasm");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let built = edgescore(&[
+        "build",
+        "--model",
+        path_str(&model),
+        "--name",
+        "q",
+        "--version",
+        "1",
+        "--output",
+        path_str(&good),
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let good_bytes = std::fs::read(&good).expect("built");
+
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "text file",
+            b"hello".to_vec(),
+            "not a WebAssembly component",
+        ),
+        ("empty file", Vec::new(), "not a WebAssembly component"),
+        (
+            "core module",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module, not a component",
+        ),
+        (
+            "truncated component",
+            good_bytes[..good_bytes.len() / 2].to_vec(),
+            "malformed component",
+        ),
+        (
+            "component without a manifest",
+            edgescore::guests::SCORER_TEMPLATE_COMPONENT.to_vec(),
+            "no `edgescore-manifest` section",
+        ),
+    ];
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    for (name, bytes, expect) in cases {
+        let path = tmp.path().join(format!("{}.wasm", name.replace(' ', "_")));
+        std::fs::write(&path, bytes).expect("write");
+        let scored = edgescore(&[
+            "score",
+            "--component",
+            path_str(&path),
+            "--input",
+            path_str(&input),
+        ]);
+        let stderr = String::from_utf8_lossy(&scored.stderr);
+        assert_eq!(scored.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(expect) && !stderr.contains("panicked"),
+            "{name}: {stderr}"
+        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
+        if name != "component without a manifest" {
+            let inspected = edgescore(&["inspect", path_str(&path)]);
+            let stderr = String::from_utf8_lossy(&inspected.stderr);
+            assert_eq!(inspected.status.code(), Some(1), "{name}: {stderr}");
+            assert!(stderr.contains(expect), "inspect {name}: {stderr}");
+        }
+        // A component is not a model file either.
+        let as_model = edgescore(&[
+            "build",
+            "--model",
+            path_str(&path),
+            "--name",
+            "x",
+            "--version",
+            "1",
+            "--output",
+            path_str(&tmp.path().join("out.wasm")),
+        ]);
+        assert_eq!(as_model.status.code(), Some(1), "build {name}");
+    }
+    assert!(!tmp.path().join("out.wasm").exists());
+
+    let inspected = edgescore(&["inspect", path_str(&good), "--json"]);
+    assert!(inspected.status.success());
+    let json = String::from_utf8_lossy(&inspected.stdout);
+    assert!(
+        json.contains("\"model_sha256\"") && json.contains("\"golden\""),
+        "{json}"
+    );
+    assert!(json.contains("edgescore:scoring/model@0.1.0"), "{json}");
+}
+
+#[test]
 fn invalid_arguments_are_usage_errors() {
     let out = edgescore(&[
         "score", "--model", "m.json", "--input", "i.csv", "--format", "onnx",

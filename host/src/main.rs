@@ -82,7 +82,12 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
 fn load_component(engine: &ScoringEngine, path: &Path) -> anyhow::Result<ScorerComponent> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read component {}: {e}", path.display()))?;
-    ScorerComponent::new(engine, &bytes).map_err(|source| {
+    let component = ScorerComponent::new(engine, &bytes).and_then(|component| {
+        // The component proves it scores as built before it scores anything.
+        component.verify_golden()?;
+        Ok(component)
+    });
+    component.map_err(|source| {
         edgescore::Error::LoadComponent {
             path: path.to_owned(),
             source,
