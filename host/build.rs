@@ -13,7 +13,10 @@ use std::process::Command;
 const TARGET: &str = "wasm32-unknown-unknown";
 
 /// The guest crates and the constant each becomes.
-const GUESTS: &[(&str, &str)] = &[("edgescore-guest-scorer", "SCORER_TEMPLATE")];
+const GUESTS: &[(&str, &str)] = &[
+    ("edgescore-guest-scorer", "SCORER_TEMPLATE"),
+    ("edgescore-guest-hostile", "HOSTILE"),
+];
 
 fn main() {
     let host = PathBuf::from(env("CARGO_MANIFEST_DIR"));

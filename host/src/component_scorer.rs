@@ -171,6 +171,7 @@ impl ScorerComponent {
             .map_err(|e| trap_or(e, self.deadline_ms))?;
         Ok(ScorerInstance {
             store,
+            width: self.manifest.features.len(),
             bindings,
             deadline_ticks: self.deadline_ticks,
             deadline_ms: self.deadline_ms,
@@ -205,6 +206,8 @@ impl ScorerComponent {
 /// One instance of a scorer component, reusable across calls until a call traps.
 pub struct ScorerInstance {
     store: Store<HostState>,
+    /// Features per row, from the manifest.
+    width: usize,
     bindings: Scorer,
     deadline_ticks: u64,
     deadline_ms: u128,
@@ -232,6 +235,14 @@ impl ScorerInstance {
             )
         })
         .and_then(|result| match result {
+            Ok(scores) if scores.len() != expected_rows(rows, self.width) => {
+                self.poisoned = true;
+                Err(ComponentError::Internal(format!(
+                    "returned {} scores for {} rows",
+                    scores.len(),
+                    expected_rows(rows, self.width)
+                )))
+            }
             Ok(scores) => Ok(scores.into_iter().map(|s| s.value).collect()),
             Err(ScoreError::BadInput(b)) => Err(ComponentError::BadInput {
                 row: b.row,
@@ -265,6 +276,12 @@ impl ScorerInstance {
             trap_or(e, self.deadline_ms)
         })
     }
+}
+
+/// How many rows `rows` holds for a model `width` features wide (what a
+/// correct component returns scores for; a wrong length is its error).
+fn expected_rows(rows: &[f32], width: usize) -> usize {
+    if width == 0 { 0 } else { rows.len() / width }
 }
 
 /// Turns a wasmtime error into the matching [`ComponentError`].
