@@ -281,7 +281,7 @@ impl ScorerInstance {
 /// How many rows `rows` holds for a model `width` features wide (what a
 /// correct component returns scores for; a wrong length is its error).
 fn expected_rows(rows: &[f32], width: usize) -> usize {
-    if width == 0 { 0 } else { rows.len() / width }
+    rows.len().checked_div(width).unwrap_or(0)
 }
 
 /// Turns a wasmtime error into the matching [`ComponentError`].
