@@ -14,6 +14,8 @@ use edgescore_test_support::{Output as Compared, cases, check_scores, repo_root}
 fn edgescore(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgescore"))
         .args(args)
+        // Compiled components are cached here, not in the user's cache.
+        .env("XDG_CACHE_HOME", std::env::temp_dir().join("edgescore-cli-tests"))
         .output()
         .expect("edgescore runs")
 }

@@ -126,6 +126,15 @@ pub(crate) struct ScoreArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub(crate) memory_mib: usize,
 
+    /// With --component: where compiled components are cached (default
+    /// $XDG_CACHE_HOME/edgescore/compiled or ~/.cache/edgescore/compiled).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+
+    /// With --component: compile every time, neither reading nor writing the cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub(crate) no_cache: bool,
+
     /// Skip input columns that are not features of the model instead of
     /// refusing the file (useful for id or label columns).
     #[arg(long)]

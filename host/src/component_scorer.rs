@@ -13,6 +13,7 @@ use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 
 use crate::bindings::edgescore::scoring::types::{ModelInfo, ScoreError, ScoreOptions};
 use crate::bindings::{Scorer, ScorerPre};
+use crate::compiled_cache::{CacheOutcome, CompiledCache};
 use crate::engine::ScoringEngine;
 use crate::manifest_section;
 
@@ -93,6 +94,16 @@ impl std::fmt::Debug for ScorerComponent {
 impl ScorerComponent {
     /// Compiles and checks a component built by `edgescore build`.
     pub fn new(engine: &ScoringEngine, bytes: &[u8]) -> Result<Self, ComponentError> {
+        Self::load(engine, bytes, None).map(|(component, _)| component)
+    }
+
+    /// Like [`ScorerComponent::new`], taking the compiled code from `cache`
+    /// when it has a valid entry (and storing it there when not).
+    pub fn load(
+        engine: &ScoringEngine,
+        bytes: &[u8],
+        cache: Option<&CompiledCache>,
+    ) -> Result<(Self, Option<CacheOutcome>), ComponentError> {
         let manifest = manifest_section::read(bytes)
             .map_err(ComponentError::Invalid)?
             .ok_or_else(|| {
@@ -101,9 +112,14 @@ impl ScorerComponent {
                     manifest_section::SECTION
                 ))
             })?;
-        let component = Component::new(engine.engine(), bytes)
-            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
-        Self::from_component(engine, &component, manifest)
+        let (component, outcome) = match cache {
+            Some(cache) => cache
+                .load(engine.engine(), bytes)
+                .map(|(c, outcome)| (c, Some(outcome))),
+            None => Component::new(engine.engine(), bytes).map(|c| (c, None)),
+        }
+        .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        Ok((Self::from_component(engine, &component, manifest)?, outcome))
     }
 
     /// Prepares an already compiled component.

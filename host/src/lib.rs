@@ -7,6 +7,7 @@
 
 pub mod atomic_file;
 pub mod bindings;
+pub mod compiled_cache;
 pub mod component_build;
 pub mod component_info;
 pub mod component_scorer;

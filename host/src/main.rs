@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use edgescore::compiled_cache::{CacheOutcome, CompiledCache};
 use edgescore::component_build::{BuildRequest, build_component};
 use edgescore::component_scorer::ScorerComponent;
 use edgescore::csv_rows::CsvOptions;
@@ -65,7 +66,14 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
             };
             engine = ScoringEngine::new(limits)
                 .map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))?;
-            let component = load_component(&engine, path)?;
+            let cache = (!args.no_cache).then(|| {
+                CompiledCache::new(
+                    args.cache_dir
+                        .clone()
+                        .unwrap_or_else(CompiledCache::default_dir),
+                )
+            });
+            let component = load_component(&engine, path, cache.as_ref())?;
             let instance = component.instantiate()?;
             let scorer = RowScorer::component(instance, component.manifest());
             (scorer, format!("{} (component)", path.display()))
@@ -79,14 +87,25 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_component(engine: &ScoringEngine, path: &Path) -> anyhow::Result<ScorerComponent> {
+fn load_component(
+    engine: &ScoringEngine,
+    path: &Path,
+    cache: Option<&CompiledCache>,
+) -> anyhow::Result<ScorerComponent> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read component {}: {e}", path.display()))?;
-    let component = ScorerComponent::new(engine, &bytes).and_then(|component| {
-        // The component proves it scores as built before it scores anything.
-        component.verify_golden()?;
-        Ok(component)
-    });
+    let component =
+        ScorerComponent::load(engine, &bytes, cache).and_then(|(component, outcome)| {
+            if outcome == Some(CacheOutcome::Replaced) {
+                eprintln!(
+                    "note: the cached compilation of {} was unusable and has been replaced",
+                    path.display()
+                );
+            }
+            // The component proves it scores as built before it scores anything.
+            component.verify_golden()?;
+            Ok(component)
+        });
     component.map_err(|source| {
         edgescore::Error::LoadComponent {
             path: path.to_owned(),
