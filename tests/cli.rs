@@ -15,7 +15,10 @@ fn edgescore(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgescore"))
         .args(args)
         // Compiled components are cached here, not in the user's cache.
-        .env("XDG_CACHE_HOME", std::env::temp_dir().join("edgescore-cli-tests"))
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("edgescore-cli-tests"),
+        )
         .output()
         .expect("edgescore runs")
 }
