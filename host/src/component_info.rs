@@ -24,30 +24,30 @@ pub struct ComponentInfo {
 impl ComponentInfo {
     /// Reads `bytes` as a component; the error says why it is not one.
     pub fn read(bytes: &[u8]) -> Result<Self, String> {
-        let manifest = manifest_section::read(bytes)?;
-        let (mut imports, mut exports) = (Vec::new(), Vec::new());
-        let mut depth = 0usize;
-        for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-            let payload = payload.map_err(|e| format!("malformed component: {e}"))?;
+        let (mut imports, mut exports, mut manifest) = (Vec::new(), Vec::new(), None);
+        manifest_section::for_each_top_level(bytes, |payload| {
             match payload {
-                wasmparser::Payload::ModuleSection { .. }
-                | wasmparser::Payload::ComponentSection { .. } => depth += 1,
-                wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-                wasmparser::Payload::ComponentImportSection(section) if depth == 0 => {
-                    for import in section {
+                wasmparser::Payload::ComponentImportSection(section) => {
+                    for import in section.clone() {
                         let import = import.map_err(|e| format!("malformed import: {e}"))?;
                         imports.push(import.name.name.to_owned());
                     }
                 }
-                wasmparser::Payload::ComponentExportSection(section) if depth == 0 => {
-                    for export in section {
+                wasmparser::Payload::ComponentExportSection(section) => {
+                    for export in section.clone() {
                         let export = export.map_err(|e| format!("malformed export: {e}"))?;
                         exports.push(export.name.name.to_owned());
                     }
                 }
+                wasmparser::Payload::CustomSection(section)
+                    if section.name() == manifest_section::SECTION && manifest.is_none() =>
+                {
+                    manifest = Some(manifest_section::parse(section.data())?);
+                }
                 _ => {}
             }
-        }
+            Ok(())
+        })?;
         Ok(Self {
             size_bytes: bytes.len(),
             sha256: Sha256::digest(bytes)

@@ -23,6 +23,32 @@ pub fn append(component: &mut Vec<u8>, manifest: &Manifest) {
 /// `Ok(None)` when there is none; an error when the bytes are not a
 /// component or the manifest is not valid.
 pub fn read(component: &[u8]) -> Result<Option<Manifest>, String> {
+    let mut manifest = None;
+    for_each_top_level(component, |payload| {
+        if let wasmparser::Payload::CustomSection(section) = payload
+            && section.name() == SECTION
+            && manifest.is_none()
+        {
+            manifest = Some(parse(section.data()));
+        }
+        Ok(())
+    })?;
+    manifest.transpose()
+}
+
+/// The manifest in a section's payload.
+pub(crate) fn parse(data: &[u8]) -> Result<Manifest, String> {
+    serde_json::from_slice(data)
+        .map_err(|e| format!("the {SECTION} section is not a valid manifest: {e}"))
+}
+
+/// Calls `visit` with every section of the component itself, skipping the
+/// contents of nested modules and components. Fails when the bytes are not a
+/// component or are malformed.
+pub(crate) fn for_each_top_level(
+    component: &[u8],
+    mut visit: impl FnMut(&wasmparser::Payload<'_>) -> Result<(), String>,
+) -> Result<(), String> {
     if !wasmparser::Parser::is_component(component) {
         return Err(if wasmparser::Parser::is_core_wasm(component) {
             "this is a core WebAssembly module, not a component".into()
@@ -37,17 +63,11 @@ pub fn read(component: &[u8]) -> Result<Option<Manifest>, String> {
             wasmparser::Payload::ModuleSection { .. }
             | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::CustomSection(section)
-                if depth == 0 && section.name() == SECTION =>
-            {
-                return serde_json::from_slice(section.data())
-                    .map(Some)
-                    .map_err(|e| format!("the {SECTION} section is not a valid manifest: {e}"));
-            }
+            ref top_level if depth == 0 => visit(top_level)?,
             _ => {}
         }
     }
-    Ok(None)
+    Ok(())
 }
 
 fn serde_json_bytes(manifest: &Manifest) -> Vec<u8> {

@@ -172,22 +172,16 @@ impl<N: FlatNode> Forest<N> {
             .zip(self.depths.chunks(TREE_LANES))
         {
             let depth = depths.iter().copied().max().unwrap_or(0);
-            if let Ok(full) = <&[u32; TREE_LANES]>::try_from(roots) {
-                // A whole group: a fixed-size loop the compiler unrolls, so
-                // there is one loop back-edge (and deadline check) per level.
-                at = *full;
-                for _ in 0..depth {
-                    for node in at.iter_mut() {
-                        *node = self.step::<CATEGORICAL>(*node, row, 0);
-                    }
-                }
-            } else {
-                let partial = &mut at[..roots.len()];
-                partial.copy_from_slice(roots);
-                for _ in 0..depth {
-                    for node in partial.iter_mut() {
-                        *node = self.step::<CATEGORICAL>(*node, row, 0);
-                    }
+            // Always all lanes, so the loop has a fixed length the compiler
+            // unrolls (one back-edge, one deadline check, per level). In the
+            // last, partial group the idle lanes repeat the first tree; their
+            // leaves are not added.
+            let n = roots.len();
+            at[..n].copy_from_slice(roots);
+            at[n..].fill(roots[0]);
+            for _ in 0..depth {
+                for node in at.iter_mut() {
+                    *node = self.step::<CATEGORICAL>(*node, row, 0);
                 }
             }
             for &leaf in &at[..roots.len()] {
