@@ -1,21 +1,33 @@
 //! Builds the guest components and exposes them to the host as bytes.
 //!
 //! wasmtime's test-programs pattern: the guest workspace (`../guest`) is built
-//! for `wasm32-unknown-unknown` by a nested cargo with its own target
-//! directory, each core module is made into a component with `wit-component`
-//! (so it imports nothing at all), and written to `OUT_DIR`. `src/guests.rs`
-//! includes them as `<NAME>_COMPONENT` constants. A fresh machine needs no
-//! step beyond `cargo build`: a missing wasm target is added with rustup.
+//! by a nested cargo with its own target directory and the components are
+//! written to `OUT_DIR`; `src/guests.rs` includes them as `<NAME>_COMPONENT`
+//! constants. Most guests are built for `wasm32-unknown-unknown` and each core
+//! module is made into a component with `wit-component`, so it imports
+//! nothing at all; the one WASI test program is built for `wasm32-wasip2`,
+//! whose linker already writes a component (importing WASI). A fresh machine
+//! needs no step beyond `cargo build`: a missing wasm target is added with
+//! rustup.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-unknown-unknown";
+/// The target of guests made into components by `wit-component`.
+const BARE: &str = "wasm32-unknown-unknown";
+/// The target of guests that import WASI (the linker writes the component).
+const WASI: &str = "wasm32-wasip2";
 
-/// The guest crates and the constant each becomes.
-const GUESTS: &[(&str, &str)] = &[
-    ("edgescore-guest-scorer", "SCORER_TEMPLATE"),
-    ("edgescore-guest-hostile", "HOSTILE"),
+/// The guest crates, the constant each becomes, and the target it is built for.
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("edgescore-guest-scorer", "SCORER_TEMPLATE", BARE),
+    ("edgescore-guest-hostile", "HOSTILE", BARE),
+    ("edgescore-guest-hostile-wasi", "HOSTILE_WASI", WASI),
+    (
+        "edgescore-guest-unprovided-import",
+        "UNPROVIDED_IMPORT",
+        BARE,
+    ),
 ];
 
 fn main() {
@@ -27,17 +39,49 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
 
-    ensure_target();
     // Beside the host's own target directory, shared by every profile.
     let target_dir = root.join("target").join("guest");
+    for target in [BARE, WASI] {
+        ensure_target(target);
+        build_guests(&guest, &target_dir, target);
+    }
+
+    let mut constants = String::new();
+    for (name, constant, target) in GUESTS {
+        let module_path = target_dir
+            .join(target)
+            .join("release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        let built = std::fs::read(&module_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", module_path.display()));
+        let component = if *target == BARE {
+            wit_component::ComponentEncoder::default()
+                .module(&built)
+                .and_then(|encoder| encoder.validate(true).encode())
+                .unwrap_or_else(|e| panic!("making {name} a component: {e:?}"))
+        } else {
+            built
+        };
+        let file = out.join(format!("{name}.component.wasm"));
+        std::fs::write(&file, component).expect("write component");
+        constants.push_str(&format!(
+            "/// The `{name}` guest as a component.\npub const {constant}_COMPONENT: &[u8] = include_bytes!({:?});\n",
+            file.display().to_string()
+        ));
+    }
+    std::fs::write(out.join("guests.rs"), constants).expect("write guests.rs");
+}
+
+/// Builds, in release, every guest crate meant for `target`.
+fn build_guests(guest: &Path, target_dir: &Path, target: &str) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
-        .current_dir(&guest)
-        .args(["build", "--release", "--locked", "--target", TARGET])
+        .current_dir(guest)
+        .args(["build", "--release", "--locked", "--target", target])
         .arg("--target-dir")
-        .arg(&target_dir);
-    for (name, _) in GUESTS {
+        .arg(target_dir);
+    for (name, _, _) in GUESTS.iter().filter(|(_, _, t)| *t == target) {
         build.args(["-p", name]);
     }
     // The outer build's settings are for the host, not the guest.
@@ -51,32 +95,14 @@ fn main() {
         build.env_remove(var);
     }
     let status = build.status().expect("cargo runs");
-    assert!(status.success(), "building the guest components failed");
-
-    let mut constants = String::new();
-    for (name, constant) in GUESTS {
-        let module_path = target_dir
-            .join(TARGET)
-            .join("release")
-            .join(format!("{}.wasm", name.replace('-', "_")));
-        let module = std::fs::read(&module_path)
-            .unwrap_or_else(|e| panic!("{}: {e}", module_path.display()));
-        let component = wit_component::ComponentEncoder::default()
-            .module(&module)
-            .and_then(|encoder| encoder.validate(true).encode())
-            .unwrap_or_else(|e| panic!("making {name} a component: {e:?}"));
-        let file = out.join(format!("{name}.component.wasm"));
-        std::fs::write(&file, component).expect("write component");
-        constants.push_str(&format!(
-            "/// The `{name}` guest as a component.\npub const {constant}_COMPONENT: &[u8] = include_bytes!({:?});\n",
-            file.display().to_string()
-        ));
-    }
-    std::fs::write(out.join("guests.rs"), constants).expect("write guests.rs");
+    assert!(
+        status.success(),
+        "building the {target} guest components failed"
+    );
 }
 
 /// Adds the wasm target with rustup when the toolchain lacks it.
-fn ensure_target() {
+fn ensure_target(target: &str) {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -85,17 +111,17 @@ fn ensure_target() {
         .unwrap_or_default();
     if Path::new(&sysroot)
         .join("lib/rustlib")
-        .join(TARGET)
+        .join(target)
         .exists()
     {
         return;
     }
     let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
+        .args(["target", "add", target])
         .status();
     assert!(
         status.is_ok_and(|s| s.success()),
-        "the {TARGET} target is missing and `rustup target add {TARGET}` failed"
+        "the {target} target is missing and `rustup target add {target}` failed"
     );
 }
 

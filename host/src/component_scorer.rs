@@ -10,10 +10,12 @@ use edgescore_models::Manifest;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtxView, WasiView};
 
 use crate::bindings::edgescore::scoring::types::{ModelInfo, ScoreError, ScoreOptions};
 use crate::bindings::{Scorer, ScorerPre};
 use crate::compiled_cache::{CacheOutcome, CompiledCache};
+use crate::deny_all_wasi::{self, DenyAllWasi};
 use crate::engine::ScoringEngine;
 use crate::manifest_section;
 
@@ -25,7 +27,7 @@ pub enum ComponentError {
     Invalid(String),
     /// The component imports something the host does not provide.
     #[error(
-        "the component imports {0}, which edgescore does not provide (scorer components must import nothing)"
+        "the component imports {0}, which edgescore does not provide (a scorer may import only WIT type interfaces and WASI, which is linked deny-everything)"
     )]
     UnsupportedImport(String),
     /// The caller's rows were refused by the model.
@@ -67,11 +69,19 @@ fn location(row: Option<u32>, feature: Option<&str>) -> String {
     }
 }
 
-/// What each store carries: only its resource limits. No WASI, no files, no
-/// network, no clocks: there is nothing else a guest could reach.
+/// What each store carries: its resource limits and, made on the first WASI
+/// call of a component that imports WASI, a WASI context that grants nothing
+/// (see [`crate::deny_all_wasi`]). There is nothing else a guest could reach.
 #[derive(Debug)]
 pub struct HostState {
     limits: StoreLimits,
+    wasi: Option<DenyAllWasi>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.get_or_insert_with(DenyAllWasi::default).view()
+    }
 }
 
 /// A scorer component, checked and prepared for fast instantiation.
@@ -128,11 +138,14 @@ impl ScorerComponent {
         component: &Component,
         manifest: Manifest,
     ) -> Result<Self, ComponentError> {
-        // The only imports allowed are interfaces of type definitions (the
-        // WIT `types` interface): they carry no function, so nothing can be
-        // called through them. They are satisfied with empty instances.
+        // Two kinds of import are allowed. Interfaces of type definitions
+        // only (the WIT `types` interface) carry no function, so nothing can
+        // be called through them: they are satisfied with empty instances.
+        // WASI interfaces get the deny-everything implementations. Anything
+        // else is refused by name before any of the component's code runs.
         let mut linker: Linker<HostState> = Linker::new(engine.engine());
         let component_type = component.component_type();
+        let mut imports_wasi = false;
         for (name, item) in component_type.imports(engine.engine()) {
             let types_only = match &item.ty {
                 ComponentItem::ComponentInstance(instance) => instance
@@ -141,18 +154,25 @@ impl ScorerComponent {
                 ComponentItem::Type(_) => true,
                 _ => false,
             };
-            if !types_only {
+            if name.starts_with("wasi:") {
+                imports_wasi = true;
+            } else if !types_only {
                 return Err(ComponentError::UnsupportedImport(name.to_owned()));
-            }
-            if matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            } else if matches!(item.ty, ComponentItem::ComponentInstance(_)) {
                 linker
                     .instance(name)
                     .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
             }
         }
-        let instance_pre = linker
-            .instantiate_pre(component)
-            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+        if imports_wasi {
+            deny_all_wasi::add_to_linker(&mut linker)
+                .map_err(|e| ComponentError::Invalid(format!("linking WASI: {e:#}")))?;
+        }
+        // A WASI interface outside WASI 0.2's set (or a newer version) is
+        // named in the error.
+        let instance_pre = linker.instantiate_pre(component).map_err(|e| {
+            ComponentError::UnsupportedImport(format!("{e:#}").replace("component imports ", ""))
+        })?;
         let pre = ScorerPre::new(instance_pre).map_err(|e| {
             ComponentError::Invalid(format!("it does not export the scorer world: {e:#}"))
         })?;
@@ -177,7 +197,7 @@ impl ScorerComponent {
             .memory_size(self.memory_bytes)
             .instances(4)
             .build();
-        let mut store = Store::new(self.pre.engine(), HostState { limits });
+        let mut store = Store::new(self.pre.engine(), HostState { limits, wasi: None });
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.deadline_ticks);
         store.epoch_deadline_trap();

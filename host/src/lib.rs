@@ -12,6 +12,7 @@ pub mod component_build;
 pub mod component_info;
 pub mod component_scorer;
 pub mod csv_rows;
+pub mod deny_all_wasi;
 pub mod engine;
 pub mod error;
 pub mod guests;
