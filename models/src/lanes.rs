@@ -18,7 +18,10 @@ use crate::category_set::CategorySet;
 /// Rows walked together through one tree.
 pub(crate) const ROW_LANES: usize = 64;
 /// Trees walked together for one row when the batch is small.
+#[cfg(not(target_arch = "wasm32"))]
 const TREE_LANES: usize = 16;
+#[cfg(target_arch = "wasm32")]
+const TREE_LANES: usize = 8;
 /// Lanes advanced per loop iteration.
 const UNROLL: usize = 8;
 /// Below this many rows, lanes run across trees instead of rows.
@@ -179,6 +182,9 @@ impl<N: FlatNode> Forest<N> {
             let n = roots.len();
             at[..n].copy_from_slice(roots);
             at[n..].fill(roots[0]);
+            // Two levels per iteration (a leaf is its own successor, so a
+            // spare level is harmless): half the loop back-edges, each of
+            // which carries a deadline check inside a component.
             for _ in 0..depth {
                 for node in at.iter_mut() {
                     *node = self.step::<CATEGORICAL>(*node, row, 0);

@@ -19,6 +19,9 @@ use edgescore::scoring::types::{
     OutputKind as WitOutputKind, Score, ScoreError, ScoreOptions,
 };
 
+/// Batches of up to this many rows are scored without a heap buffer.
+const STACK_ROWS: usize = 64;
+
 /// The loaded model; set once by `initialize`, before the snapshot.
 static LOADED: OnceLock<Artifact> = OnceLock::new();
 
@@ -87,7 +90,18 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
         if options.contributions {
             return Err(bad_input(None, None, "per-feature contributions are not available from this component yet; call without them".into()));
         }
-        let scores = model.score(&rows).map_err(|e| {
+        // Small batches (the common edge call is one row) are scored into a
+        // stack buffer: no allocation besides the returned list.
+        let count = rows.len().checked_div(model.num_features()).unwrap_or(0);
+        let mut stack = [0.0; STACK_ROWS];
+        let mut heap = Vec::new();
+        let scores: &mut [f64] = if count <= STACK_ROWS {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, 0.0);
+            &mut heap
+        };
+        model.score_into(&rows, scores).map_err(|e| {
             let message = e.to_string();
             match e {
                 CoreError::Missing { row, feature } => {
@@ -97,8 +111,8 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
             }
         })?;
         Ok(scores
-            .into_iter()
-            .map(|value| Score {
+            .iter()
+            .map(|&value| Score {
                 value,
                 contributions: None,
             })

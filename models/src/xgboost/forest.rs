@@ -10,16 +10,30 @@ const FEATURE_MASK: u32 = (1 << 28) - 1;
 const DEFAULT_LEFT: u32 = 1 << 31;
 const CATEGORICAL: u32 = 1 << 30;
 
-/// One node, 16 bytes. A leaf has `left == right ==` its own index and its
-/// value in `value`; a numeric split has its threshold there.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One node, 16 bytes. The two children of a split are adjacent: `left`
+/// and `left + 1` (flattening lays each tree out breadth first, siblings
+/// together), so a step is `left + (goes right)`. A leaf must lead to itself:
+/// it has threshold NaN (no value is less, so every row "goes right") and
+/// `left` one below its own index.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct XgbNode {
-    value: f32,
+    threshold: f32,
     /// The feature index in the low 28 bits, with the `DEFAULT_LEFT` and
     /// `CATEGORICAL` flags above it.
     feature: u32,
     left: u32,
-    right: u32,
+    /// A leaf's value (0 for a split).
+    leaf: f32,
+}
+
+/// Bitwise, so leaves (threshold NaN) equal themselves.
+impl PartialEq for XgbNode {
+    fn eq(&self, other: &Self) -> bool {
+        self.threshold.to_bits() == other.threshold.to_bits()
+            && self.feature == other.feature
+            && self.left == other.left
+            && self.leaf.to_bits() == other.leaf.to_bits()
+    }
 }
 
 /// Flattens validated trees (indices in range, no cycles, features below 2^28).
@@ -29,16 +43,22 @@ pub(super) fn flatten(trees: &[Tree]) -> Forest {
     for tree in trees {
         let first_set = forest.start_tree(&tree.category_sets);
         let base = forest.next_index();
-        for node in &tree.nodes {
+        // Breadth first from the root: `order[k]` is the tree node that
+        // becomes flat node `base + k`; a split's children are appended
+        // together, so they get adjacent indices.
+        let mut order = vec![0u32];
+        let mut k = 0;
+        while k < order.len() {
             let own = forest.next_index();
             let default_left = |yes: bool| if yes { DEFAULT_LEFT } else { 0 };
-            let (flat, set) = match *node {
+            let children_at = base + order.len() as u32;
+            let (flat, set) = match tree.nodes[order[k] as usize] {
                 Node::Leaf { value } => (
                     XgbNode {
-                        value,
+                        threshold: f32::NAN,
                         feature: 0,
-                        left: own,
-                        right: own,
+                        left: own.wrapping_sub(1),
+                        leaf: value,
                     },
                     None,
                 ),
@@ -48,32 +68,39 @@ pub(super) fn flatten(trees: &[Tree]) -> Forest {
                     left,
                     right,
                     default_left: dl,
-                } => (
-                    XgbNode {
-                        value: threshold,
-                        feature: feature | default_left(dl),
-                        left: base + left,
-                        right: base + right,
-                    },
-                    None,
-                ),
+                } => {
+                    order.extend([left, right]);
+                    (
+                        XgbNode {
+                            threshold,
+                            feature: feature | default_left(dl),
+                            left: children_at,
+                            leaf: 0.0,
+                        },
+                        None,
+                    )
+                }
                 Node::Categorical {
                     feature,
                     set,
                     left,
                     right,
                     default_left: dl,
-                } => (
-                    XgbNode {
-                        value: 0.0,
-                        feature: feature | CATEGORICAL | default_left(dl),
-                        left: base + left,
-                        right: base + right,
-                    },
-                    Some(first_set + set),
-                ),
+                } => {
+                    order.extend([left, right]);
+                    (
+                        XgbNode {
+                            threshold: 0.0,
+                            feature: feature | CATEGORICAL | default_left(dl),
+                            left: children_at,
+                            leaf: 0.0,
+                        },
+                        Some(first_set + set),
+                    )
+                }
             };
             forest.push(flat, set);
+            k += 1;
         }
         let depth = lanes::depth(|i| match tree.nodes[i] {
             Node::Leaf { .. } => None,
@@ -104,13 +131,12 @@ impl FlatNode for XgbNode {
         // x < threshold goes left, strictly; NaN fails the comparison and goes
         // left only when the node's default is left. Computed without
         // branches: the direction is data, and unpredictable.
-        let go_left = (x < self.value) as u32 | (x.is_nan() as u32 & (self.feature >> 31));
-        let mask = go_left.wrapping_neg();
-        self.right ^ ((self.left ^ self.right) & mask)
+        let go_left = (x < self.threshold) as u32 | (x.is_nan() as u32 & (self.feature >> 31));
+        self.left.wrapping_add(go_left ^ 1)
     }
 
     fn leaf(self) -> f32 {
-        self.value
+        self.leaf
     }
 }
 
@@ -119,15 +145,16 @@ impl XgbNode {
     /// code or one past the set goes left (XGBoost's `Decision`).
     #[cold]
     fn categorical_step(self, forest: &Forest, index: u32, x: f32) -> u32 {
+        let right = self.left + 1;
         if x.is_nan() {
             return if self.feature & DEFAULT_LEFT != 0 {
                 self.left
             } else {
-                self.right
+                right
             };
         }
         if x >= 0.0 && forest.category_set(index).contains(x as u32) {
-            self.right
+            right
         } else {
             self.left
         }
