@@ -5,7 +5,7 @@
 //! `tests/stock_runtime/score.mjs`. Its scores must be bit-identical to
 //! edgescore's native scores and as close to the reference library as ours.
 //!
-//! Needs Node.js and `npm ci --prefix tests/stock_runtime` (CI does both and
+//! Needs Node.js and `npm install --prefix tests/stock_runtime` (CI does both and
 //! sets `EDGESCORE_REQUIRE_STOCK_RUNTIME=1`, so there it cannot be skipped).
 //! Elsewhere, when either is missing, the test says so and passes.
 
@@ -27,7 +27,7 @@ fn jco_available(dir: &Path) -> Result<(), String> {
         .exists()
     {
         return Err(format!(
-            "jco is not installed: run `npm ci --prefix {}`",
+            "jco is not installed: run `npm install --prefix {}`",
             dir.display()
         ));
     }
