@@ -47,6 +47,43 @@ pub(crate) enum Command {
 
     /// Show a component's manifest, imports, exports, size and hashes.
     Inspect(InspectArgs),
+
+    /// Serve a registry of components over HTTP, with hot swap.
+    ///
+    /// The registry is a folder: <DIR>/<model>/<version>/model.wasm, versions
+    /// positive integers. The highest valid version of each model serves; a
+    /// new version is validated first (it must compile, instantiate and
+    /// reproduce its golden vectors) and swapped in atomically, without
+    /// dropping a request. Changes on disk are picked up by polling; write a
+    /// new version under another name and rename it to model.wasm.
+    ///
+    /// With no --registry, serves the bundled demo fraud model and prints a
+    /// curl line that scores a transaction.
+    ///
+    /// Routes: Open Inference Protocol v2 (/v2/health/live, /v2/health/ready,
+    /// /v2, /v2/models/<m>[/versions/<v>][/ready|/infer], the repository API
+    /// /v2/repository/...), JSON scoring with named features
+    /// (POST /v1/models/<m>/score), GET /metrics (Prometheus). Routes that
+    /// change what serves need `Authorization: Bearer <admin token>`.
+    #[command(verbatim_doc_comment)]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The registry folder (default: the embedded demo registry).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) registry: Option<PathBuf>,
+
+    /// The address to listen on (default 127.0.0.1:8080; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<std::net::SocketAddr>,
+
+    /// A TOML file of settings (listen, registry, admin_token, max_body_bytes,
+    /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
+    /// cache_dir). Command-line options win over it.
+    #[arg(long, value_name = "TOML")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -60,13 +60,12 @@ impl CompiledCache {
         engine
             .precompile_compatibility_hash()
             .hash(&mut engine_hash);
-        let key: String = Sha256::new()
-            .chain_update(bytes)
-            .chain_update(engine_hash.finish().to_le_bytes())
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let key = crate::digest::to_hex(
+            &Sha256::new()
+                .chain_update(bytes)
+                .chain_update(engine_hash.finish().to_le_bytes())
+                .finalize(),
+        );
         self.dir.join(format!("{key}.cwasm"))
     }
 

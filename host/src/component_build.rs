@@ -14,7 +14,6 @@ use std::path::Path;
 use edgescore_models::{
     Artifact, Format, GoldenVector, Manifest, ManifestFeature, Model, probe_rows,
 };
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, ComponentType, Instance, Lift, Linker, WasmList};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
@@ -111,7 +110,7 @@ fn manifest(model: &Model, file: &[u8], request: &BuildRequest<'_>) -> Manifest 
                 kind: kind.name().to_owned(),
             })
             .collect(),
-        model_sha256: hex_sha256(file),
+        model_sha256: crate::digest::sha256_hex(file),
         edgescore_version: env!("CARGO_PKG_VERSION").to_owned(),
         golden,
     }
@@ -222,13 +221,6 @@ impl ComponentInstanceState for SnapshotSource<'_> {
     async fn call_func_ret_f64(&mut self, instance: &str, func: &str) -> u64 {
         self.call(instance, func, |_, v: f64| v.to_bits())
     }
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn check_name(what: &'static str, value: &str) -> Result<(), BuildError> {

@@ -3,7 +3,6 @@
 
 use edgescore_models::Manifest;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::manifest_section;
 
@@ -50,10 +49,7 @@ impl ComponentInfo {
         })?;
         Ok(Self {
             size_bytes: bytes.len(),
-            sha256: Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256: crate::digest::sha256_hex(bytes),
             imports,
             exports,
             manifest,

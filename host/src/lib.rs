@@ -13,6 +13,7 @@ pub mod component_info;
 pub mod component_scorer;
 pub mod csv_rows;
 pub mod deny_all_wasi;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod guests;
@@ -21,5 +22,6 @@ pub mod manifest_section;
 pub mod model_file;
 pub mod row_scorer;
 pub mod score_csv;
+pub mod serve;
 
 pub use error::{Error, Result};

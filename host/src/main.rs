@@ -17,7 +17,7 @@ use edgescore::limits::Limits;
 use edgescore::row_scorer::RowScorer;
 use edgescore::score_csv::{ScoreOptions, score_csv};
 
-use crate::cli::{BuildArgs, Cli, Command, ScoreArgs};
+use crate::cli::{BuildArgs, Cli, Command, ScoreArgs, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,6 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Score(args) => score(args),
         Command::Build(args) => build(args),
         Command::Inspect(args) => inspect::run(&args.component, args.json),
+        Command::Serve(args) => serve(args),
     }
 }
 
@@ -133,4 +134,18 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         args.output.display()
     );
     Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => edgescore::serve::ServeConfig::from_file(path)?,
+        None => edgescore::serve::ServeConfig::default(),
+    };
+    if let Some(registry) = args.registry {
+        config.registry = Some(registry);
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    edgescore::serve::run(config)
 }

@@ -1,0 +1,81 @@
+//! Errors the HTTP API answers with: a status, a kind (for metrics) and a
+//! message that says what to fix, as JSON `{"error": "...", "kind": "..."}`
+//! (the Open Inference Protocol's error body, plus the kind).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::component_scorer::ComponentError;
+
+/// One failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed or does not fit the model: the client's to fix.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The model exists but no version of it is serving.
+    #[error("{0}")]
+    NotReady(String),
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("the request body did not arrive within {seconds} s")]
+    Timeout { seconds: u64 },
+    #[error("this route needs the admin bearer token (Authorization: Bearer <token>)")]
+    Unauthorized,
+    /// The route exists but admin routes are off: no token is configured.
+    #[error(
+        "admin routes are disabled: set admin_token in the config file or EDGESCORE_ADMIN_TOKEN"
+    )]
+    AdminDisabled,
+    /// The model failed (trap, deadline): not the client's fault.
+    #[error("{0}")]
+    Model(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotReady(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::AdminDisabled => StatusCode::FORBIDDEN,
+            Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The label of `edgescore_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::NotFound(_) => "not_found",
+            Self::NotReady(_) => "not_ready",
+            Self::TooLarge { .. } => "too_large",
+            Self::Timeout { .. } => "timeout",
+            Self::Unauthorized => "unauthorized",
+            Self::AdminDisabled => "admin_disabled",
+            Self::Model(_) => "model_failure",
+        }
+    }
+}
+
+impl From<ComponentError> for ApiError {
+    fn from(e: ComponentError) -> Self {
+        match e {
+            ComponentError::BadInput { .. } => Self::BadRequest(e.to_string()),
+            _ => Self::Model(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.to_string(), "kind": self.kind() });
+        (self.status(), Json(body)).into_response()
+    }
+}

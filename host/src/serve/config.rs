@@ -1,0 +1,100 @@
+//! The server's settings: a TOML file (`--config`), overridden by the
+//! command line, with defaults for everything.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! registry = "/srv/models"
+//! admin_token = "..."          # or the EDGESCORE_ADMIN_TOKEN environment variable
+//! max_body_bytes = 4194304     # 4 MiB
+//! body_timeout_ms = 10000
+//! poll_interval_ms = 1000
+//! settle_ms = 2000
+//! deadline_ms = 10             # per call into a component
+//! memory_mib = 64              # per instance
+//! cache_dir = "/var/cache/edgescore"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::limits::Limits;
+
+/// The environment variable that holds the admin token when the file does not.
+pub const ADMIN_TOKEN_ENV: &str = "EDGESCORE_ADMIN_TOKEN";
+
+/// Every setting of `edgescore serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// `None`: the embedded demo registry.
+    pub registry: Option<PathBuf>,
+    pub admin_token: Option<String>,
+    pub max_body_bytes: usize,
+    pub body_timeout_ms: u64,
+    pub poll_interval_ms: u64,
+    pub settle_ms: u64,
+    pub deadline_ms: u64,
+    pub memory_mib: usize,
+    pub cache_dir: Option<PathBuf>,
+    pub no_cache: bool,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            registry: None,
+            admin_token: None,
+            max_body_bytes: 4 << 20,
+            body_timeout_ms: 10_000,
+            poll_interval_ms: 1_000,
+            settle_ms: 2_000,
+            deadline_ms: 10,
+            memory_mib: 64,
+            cache_dir: None,
+            no_cache: false,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Reads a TOML file; unknown keys are errors (they are usually typos).
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the config {}: {e}", path.display()))?;
+        toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("the config {} is not valid: {e}", path.display()))
+    }
+
+    /// The admin token: the file's, else the environment's; empty means none.
+    pub fn admin_token(&self) -> Option<String> {
+        self.admin_token
+            .clone()
+            .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
+            .filter(|t| !t.is_empty())
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            call_deadline: Duration::from_millis(self.deadline_ms.max(1)),
+            memory_bytes: self.memory_mib.max(1) << 20,
+            ..Limits::default()
+        }
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms.max(10))
+    }
+
+    pub fn settle(&self) -> Duration {
+        Duration::from_millis(self.settle_ms)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms.max(1))
+    }
+}

@@ -1,0 +1,193 @@
+//! Prometheus metrics of the server, kept in memory and written in the
+//! Prometheus text format by `GET /metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+];
+/// Upper bounds of the score histogram buckets (scores are mostly probabilities).
+const SCORE_BUCKETS: [f64; 10] = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Count per bucket (not cumulative), then the overflow bucket.
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64], value: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; bounds.len() + 1];
+        }
+        let bucket = bounds
+            .iter()
+            .position(|&b| value <= b)
+            .unwrap_or(bounds.len());
+        self.counts[bucket] += 1;
+        self.sum += value;
+        self.count += 1;
+    }
+
+    fn write(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64]) {
+        let mut cumulative = 0;
+        for (i, bound) in bounds.iter().enumerate() {
+            cumulative += self.counts.get(i).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{}le=\"{bound}\"}} {cumulative}",
+                comma(labels)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{}le=\"+Inf\"}} {}",
+            comma(labels),
+            self.count
+        );
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+fn comma(labels: &str) -> &'static str {
+    if labels.is_empty() { "" } else { "," }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// (model, version, endpoint) -> requests answered.
+    requests: BTreeMap<(String, String, &'static str), u64>,
+    /// error kind -> count.
+    errors: BTreeMap<&'static str, u64>,
+    /// (model, version) -> latency.
+    latency: BTreeMap<(String, String), Histogram>,
+    /// model -> scores.
+    scores: BTreeMap<String, Histogram>,
+    swaps: BTreeMap<String, u64>,
+    rejected_loads: BTreeMap<String, u64>,
+    /// (model, version) -> idle instances, as last seen.
+    pool: BTreeMap<(String, String), u64>,
+}
+
+/// Every metric the server exports.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    state: Mutex<State>,
+}
+
+impl Metrics {
+    /// A request scored by `version` of `model` in `elapsed`, with its scores.
+    pub fn scored(
+        &self,
+        model: &str,
+        version: u64,
+        endpoint: &'static str,
+        elapsed: Duration,
+        scores: &[f64],
+        idle_instances: usize,
+    ) {
+        let Ok(mut s) = self.state.lock() else {
+            return;
+        };
+        let version = version.to_string();
+        *s.requests
+            .entry((model.to_owned(), version.clone(), endpoint))
+            .or_default() += 1;
+        s.latency
+            .entry((model.to_owned(), version.clone()))
+            .or_default()
+            .observe(&LATENCY_BUCKETS, elapsed.as_secs_f64());
+        let histogram = s.scores.entry(model.to_owned()).or_default();
+        for &score in scores {
+            histogram.observe(&SCORE_BUCKETS, score);
+        }
+        s.pool
+            .insert((model.to_owned(), version), idle_instances as u64);
+    }
+
+    /// A request that failed, by kind (`bad_request`, `not_found`, ...).
+    pub fn error(&self, kind: &'static str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.errors.entry(kind).or_default() += 1;
+        }
+    }
+
+    /// The serving version of `model` changed.
+    pub fn swap(&self, model: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.swaps.entry(model.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// A version of `model` failed validation.
+    pub fn rejected_load(&self, model: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.rejected_loads.entry(model.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let Ok(s) = self.state.lock() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        out.push_str("# HELP edgescore_requests_total Scoring requests answered, by model, version and endpoint.\n# TYPE edgescore_requests_total counter\n");
+        for ((model, version, endpoint), n) in &s.requests {
+            let _ = writeln!(
+                out,
+                "edgescore_requests_total{{model=\"{model}\",version=\"{version}\",endpoint=\"{endpoint}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP edgescore_errors_total Requests answered with an error, by kind.\n# TYPE edgescore_errors_total counter\n");
+        for (kind, n) in &s.errors {
+            let _ = writeln!(out, "edgescore_errors_total{{kind=\"{kind}\"}} {n}");
+        }
+        out.push_str("# HELP edgescore_request_duration_seconds Time to score a request, by model and version.\n# TYPE edgescore_request_duration_seconds histogram\n");
+        for ((model, version), h) in &s.latency {
+            h.write(
+                &mut out,
+                "edgescore_request_duration_seconds",
+                &format!("model=\"{model}\",version=\"{version}\""),
+                &LATENCY_BUCKETS,
+            );
+        }
+        out.push_str(
+            "# HELP edgescore_score Scores returned, by model.\n# TYPE edgescore_score histogram\n",
+        );
+        for (model, h) in &s.scores {
+            h.write(
+                &mut out,
+                "edgescore_score",
+                &format!("model=\"{model}\""),
+                &SCORE_BUCKETS,
+            );
+        }
+        out.push_str("# HELP edgescore_swaps_total Changes of the serving version, by model.\n# TYPE edgescore_swaps_total counter\n");
+        for (model, n) in &s.swaps {
+            let _ = writeln!(out, "edgescore_swaps_total{{model=\"{model}\"}} {n}");
+        }
+        out.push_str("# HELP edgescore_rejected_loads_total Versions that failed validation, by model.\n# TYPE edgescore_rejected_loads_total counter\n");
+        for (model, n) in &s.rejected_loads {
+            let _ = writeln!(
+                out,
+                "edgescore_rejected_loads_total{{model=\"{model}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP edgescore_instance_pool_idle Warm instances waiting, by model and version.\n# TYPE edgescore_instance_pool_idle gauge\n");
+        for ((model, version), n) in &s.pool {
+            let _ = writeln!(
+                out,
+                "edgescore_instance_pool_idle{{model=\"{model}\",version=\"{version}\"}} {n}"
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,208 @@
+//! `edgescore serve`: a registry of scorer components behind the Open
+//! Inference Protocol and a simple JSON API, with hot swap.
+//!
+//! - [`registry`]: the folder of models and versions, validation, and which
+//!   version serves (an atomic pointer per model);
+//! - [`loaded_version`]: one validated version and its warm instances;
+//! - [`app`]: the HTTP router and what its routes share;
+//! - [`open_inference`], [`simple_api`], [`admin`]: the routes;
+//! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions.
+
+pub mod admin;
+pub mod api_error;
+pub mod app;
+pub mod config;
+pub mod loaded_version;
+pub mod metrics;
+pub mod names;
+pub mod open_inference;
+pub mod registry;
+pub mod simple_api;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use config::ServeConfig;
+
+use crate::compiled_cache::CompiledCache;
+use crate::component_build::{BuildRequest, build_component};
+use crate::engine::ScoringEngine;
+use app::AppState;
+use metrics::Metrics;
+use registry::{COMPONENT_FILE, Registry, RegistryConfig};
+
+/// One line on standard error, prefixed so it stands out among other output.
+pub fn log(message: &str) {
+    eprintln!("edgescore serve: {message}");
+}
+
+/// The demo model the embedded default registry serves.
+const DEMO_MODEL: &[u8] = include_bytes!("../../../examples/quickstart/fraud_xgboost.json");
+/// Its name in the registry.
+pub const DEMO_NAME: &str = "fraud";
+/// One transaction, as the printed `curl` line sends it.
+const DEMO_ROW: &str = r#"{"rows": [{"amount": 950.0, "hour": 3, "merchant_risk": 0.8, "card_age_days": 12, "txn_count_1h": 6, "distance_km": 850.0, "device_new": 1, "country_mismatch": 1, "velocity_24h": 14, "avg_amount_30d": 40.0, "amount_ratio": 23.75, "account_score": -1.2}]}"#;
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
+pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let (root, _demo_dir) = match &config.registry {
+        Some(root) => {
+            anyhow::ensure!(
+                root.is_dir(),
+                "the registry {} is not a folder; create it, or leave out --registry to serve the demo model",
+                root.display()
+            );
+            (root.clone(), None)
+        }
+        None => {
+            let dir = demo_registry()?;
+            (dir.path().to_owned(), Some(dir))
+        }
+    };
+    let engine = Arc::new(
+        ScoringEngine::new(config.limits())
+            .map_err(|e| anyhow::anyhow!("cannot start the wasmtime engine: {e}"))?,
+    );
+    let cache = (!config.no_cache).then(|| {
+        CompiledCache::new(
+            config
+                .cache_dir
+                .clone()
+                .unwrap_or_else(CompiledCache::default_dir),
+        )
+    });
+    let metrics = Arc::new(Metrics::default());
+    let registry = Arc::new(Registry::new(
+        RegistryConfig {
+            root: root.clone(),
+            settle: config.settle(),
+        },
+        engine,
+        cache,
+        metrics.clone(),
+    ));
+    let state = Arc::new(AppState {
+        registry: registry.clone(),
+        metrics,
+        admin_token: config.admin_token(),
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: config.body_timeout(),
+        ready: AtomicBool::new(false),
+    });
+
+    log(&format!("loading the registry {}", root.display()));
+    registry.scan(true);
+    for slot in registry.models() {
+        match slot.serving() {
+            Some(v) => log(&format!(
+                "model {}: serving version {}",
+                slot.name, v.version
+            )),
+            None => log(&format!("model {}: no valid version", slot.name)),
+        }
+    }
+    state.set_ready();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (registry, stop) = (registry.clone(), stop.clone());
+        let interval = config.poll_interval();
+        std::thread::Builder::new()
+            .name("edgescore-registry".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(interval);
+                    registry.scan(false);
+                }
+            })?
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let served = runtime.block_on(serve(config.listen, state));
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    served
+}
+
+async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    // The URL line is what scripts and tests wait for: standard output.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let example_model = state
+            .registry
+            .models()
+            .first()
+            .map_or_else(|| DEMO_NAME.to_owned(), |m| m.name.clone());
+        let _ = writeln!(out, "edgescore serving on {url}");
+        if example_model == DEMO_NAME {
+            let _ = writeln!(
+                out,
+                "try: curl -s {url}/v1/models/{DEMO_NAME}/score -H 'content-type: application/json' -d '{DEMO_ROW}'"
+            );
+        } else {
+            let _ = writeln!(out, "try: curl -s {url}/v2/models/{example_model}");
+        }
+        let _ = out.flush();
+    }
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| anyhow::anyhow!("the server failed: {e}"))?;
+    log("stopped after draining in-flight requests");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    log("shutting down: draining in-flight requests");
+}
+
+/// A temporary registry holding the demo fraud model as version 1, built
+/// from the model bundled in the binary.
+fn demo_registry() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("edgescore-demo-registry-")
+        .tempdir()?;
+    let model_path = dir.path().join("fraud_xgboost.json");
+    std::fs::write(&model_path, DEMO_MODEL)?;
+    log("building the demo fraud model into a component (about a second)");
+    let component = build_component(&BuildRequest {
+        model: &model_path,
+        format: None,
+        name: DEMO_NAME,
+        version: "1",
+    })?;
+    let version_dir: PathBuf = dir.path().join(DEMO_NAME).join("1");
+    std::fs::create_dir_all(&version_dir)?;
+    std::fs::write(version_dir.join(COMPONENT_FILE), component)?;
+    std::fs::remove_file(model_path)?;
+    Ok(dir)
+}

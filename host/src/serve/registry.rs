@@ -1,0 +1,416 @@
+//! The model registry: which versions of which models are on disk, which
+//! passed validation, and which one serves each model.
+//!
+//! Layout (Triton-like): `<root>/<model>/<version>/model.wasm`, version a
+//! positive integer. Unless pinned (routing file or admin API), the highest
+//! valid version serves (Triton's `latest` policy). A version is loaded only
+//! after [`LoadedVersion`] validated it; one that fails is remembered as
+//! rejected with its reason, and the serving version stays.
+//!
+//! Writers should write `model.wasm.tmp` (any other name) and rename it to
+//! `model.wasm`, which is atomic. A writer that writes `model.wasm` in place
+//! is survived too: a file is loaded only once its size and modification
+//! time are unchanged between two scans (or it is older than the settle
+//! time), and a half-written file fails validation and is retried when it
+//! changes again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use super::loaded_version::LoadedVersion;
+use super::log;
+use super::metrics::Metrics;
+use super::names::{is_valid_model_name, parse_version};
+use crate::compiled_cache::CompiledCache;
+use crate::engine::ScoringEngine;
+
+/// The file each version folder holds.
+pub const COMPONENT_FILE: &str = "model.wasm";
+
+/// One model: the version serving it (swapped atomically) and what is known
+/// of every version on disk.
+#[derive(Debug)]
+pub struct ModelSlot {
+    pub name: String,
+    serving: ArcSwapOption<LoadedVersion>,
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    versions: BTreeMap<u64, VersionEntry>,
+    /// The version the routing pins; `None` serves the highest ready one.
+    pinned: Option<u64>,
+    /// Unloaded through the repository API: nothing serves until loaded again.
+    unloaded: bool,
+}
+
+#[derive(Debug)]
+struct VersionEntry {
+    fingerprint: Fingerprint,
+    status: VersionStatus,
+}
+
+/// A version's state, as the API reports it.
+#[derive(Debug, Clone)]
+pub enum VersionStatus {
+    /// Seen, waiting for the file to stop changing.
+    Pending,
+    Ready(Arc<LoadedVersion>),
+    Rejected(String),
+}
+
+/// What identifies one state of a file: its length and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: SystemTime,
+}
+
+/// A version and its state, for listings.
+#[derive(Debug, Clone)]
+pub struct VersionReport {
+    pub model: String,
+    pub version: u64,
+    pub status: VersionStatus,
+    pub serving: bool,
+}
+
+impl ModelSlot {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            serving: ArcSwapOption::empty(),
+            state: Mutex::new(SlotState::default()),
+        }
+    }
+
+    /// The version serving now, if any. The returned `Arc` keeps it alive
+    /// for as long as the caller holds it, whatever swaps happen meanwhile.
+    pub fn serving(&self) -> Option<Arc<LoadedVersion>> {
+        self.serving.load_full()
+    }
+
+    /// A specific ready version.
+    pub fn version(&self, version: u64) -> Option<Arc<LoadedVersion>> {
+        let state = self.state.lock().ok()?;
+        match state.versions.get(&version).map(|e| &e.status) {
+            Some(VersionStatus::Ready(v)) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Every known version, lowest first.
+    pub fn report(&self) -> Vec<VersionReport> {
+        let serving = self.serving().map(|v| v.version);
+        let Ok(state) = self.state.lock() else {
+            return Vec::new();
+        };
+        state
+            .versions
+            .iter()
+            .map(|(&version, entry)| VersionReport {
+                model: self.name.clone(),
+                version,
+                status: entry.status.clone(),
+                serving: serving == Some(version),
+            })
+            .collect()
+    }
+}
+
+/// Settings of a registry.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// The folder scanned.
+    pub root: PathBuf,
+    /// A file unchanged for this long is loaded without waiting for a second scan.
+    pub settle: Duration,
+}
+
+/// All models of one registry folder.
+#[derive(Debug)]
+pub struct Registry {
+    config: RegistryConfig,
+    engine: Arc<ScoringEngine>,
+    cache: Option<CompiledCache>,
+    metrics: Arc<Metrics>,
+    models: RwLock<BTreeMap<String, Arc<ModelSlot>>>,
+    /// Scans run one at a time.
+    scanning: Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(
+        config: RegistryConfig,
+        engine: Arc<ScoringEngine>,
+        cache: Option<CompiledCache>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            config,
+            engine,
+            cache,
+            metrics,
+            models: RwLock::new(BTreeMap::new()),
+            scanning: Mutex::new(()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+
+    /// The model named `name`, if the registry has a folder for it.
+    pub fn model(&self, name: &str) -> Option<Arc<ModelSlot>> {
+        self.models.read().ok()?.get(name).cloned()
+    }
+
+    /// Every model, by name.
+    pub fn models(&self) -> Vec<Arc<ModelSlot>> {
+        self.models
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Reads the registry folder and brings every model up to date: new and
+    /// changed versions are validated, removed ones dropped, and each
+    /// model's serving version chosen again. `force` validates files that
+    /// have not settled yet (the admin API asked for it).
+    pub fn scan(&self, force: bool) {
+        let Ok(_scan) = self.scanning.lock() else {
+            return;
+        };
+        let on_disk = self.model_folders();
+        let slots: Vec<Arc<ModelSlot>> = {
+            let Ok(mut models) = self.models.write() else {
+                return;
+            };
+            models.retain(|name, slot| {
+                let keep = on_disk.contains(name);
+                if !keep {
+                    log(&format!("model {name}: folder removed, no longer served"));
+                    slot.serving.store(None);
+                }
+                keep
+            });
+            on_disk
+                .iter()
+                .map(|name| {
+                    models
+                        .entry(name.clone())
+                        .or_insert_with(|| Arc::new(ModelSlot::new(name)))
+                        .clone()
+                })
+                .collect()
+        };
+        for slot in slots {
+            self.scan_model(&slot, force);
+        }
+    }
+
+    /// Unloads a model: nothing serves it until [`Registry::load`].
+    pub fn unload(&self, name: &str) -> bool {
+        let Some(slot) = self.model(name) else {
+            return false;
+        };
+        if let Ok(mut state) = slot.state.lock() {
+            state.unloaded = true;
+        }
+        self.choose_serving(&slot);
+        true
+    }
+
+    /// Loads (or reloads) a model from disk now; false if it has no folder.
+    pub fn load(&self, name: &str) -> bool {
+        self.scan(true);
+        let Some(slot) = self.model(name) else {
+            return false;
+        };
+        if let Ok(mut state) = slot.state.lock() {
+            state.unloaded = false;
+        }
+        self.choose_serving(&slot);
+        true
+    }
+
+    /// Pins the version that serves `name` (`None`: the highest ready one).
+    pub fn pin(&self, name: &str, version: Option<u64>) -> bool {
+        let Some(slot) = self.model(name) else {
+            return false;
+        };
+        if let Ok(mut state) = slot.state.lock() {
+            state.pinned = version;
+        }
+        self.choose_serving(&slot);
+        true
+    }
+
+    fn model_folders(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.config.root) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|name| is_valid_model_name(name))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn scan_model(&self, slot: &ModelSlot, force: bool) {
+        let dir = self.config.root.join(&slot.name);
+        let mut found: BTreeMap<u64, Fingerprint> = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.filter_map(Result::ok) {
+                let Some(version) = entry.file_name().to_str().and_then(parse_version) else {
+                    continue;
+                };
+                let file = entry.path().join(COMPONENT_FILE);
+                if let Ok(meta) = std::fs::metadata(&file)
+                    && meta.is_file()
+                {
+                    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                    found.insert(
+                        version,
+                        Fingerprint {
+                            len: meta.len(),
+                            modified,
+                        },
+                    );
+                }
+            }
+        }
+
+        // Decide what to validate while holding the lock; validate without it.
+        let mut to_validate = Vec::new();
+        if let Ok(mut state) = slot.state.lock() {
+            state.versions.retain(|version, _| {
+                let keep = found.contains_key(version);
+                if !keep {
+                    log(&format!(
+                        "model {} version {version}: removed from disk",
+                        slot.name
+                    ));
+                }
+                keep
+            });
+            for (&version, &fingerprint) in &found {
+                let previous = state.versions.get(&version);
+                let unchanged = previous.is_some_and(|e| e.fingerprint == fingerprint);
+                let settled = unchanged
+                    || force
+                    || fingerprint
+                        .modified
+                        .elapsed()
+                        .is_ok_and(|age| age >= self.config.settle);
+                let already_done = unchanged
+                    && previous.is_some_and(|e| !matches!(e.status, VersionStatus::Pending));
+                if already_done {
+                    continue;
+                }
+                if settled {
+                    to_validate.push((version, fingerprint));
+                } else {
+                    state.versions.insert(
+                        version,
+                        VersionEntry {
+                            fingerprint,
+                            status: VersionStatus::Pending,
+                        },
+                    );
+                }
+            }
+        }
+
+        for (version, fingerprint) in to_validate {
+            let path = dir.join(version.to_string()).join(COMPONENT_FILE);
+            let status = match LoadedVersion::load(
+                &self.engine,
+                self.cache.as_ref(),
+                &slot.name,
+                version,
+                &path,
+            ) {
+                Ok(loaded) => {
+                    log(&format!(
+                        "model {} version {version}: validated (golden vectors reproduced)",
+                        slot.name
+                    ));
+                    VersionStatus::Ready(Arc::new(loaded))
+                }
+                Err(e) => {
+                    log(&format!(
+                        "model {} version {version}: rejected: {e}",
+                        slot.name
+                    ));
+                    self.metrics.rejected_load(&slot.name);
+                    VersionStatus::Rejected(e.to_string())
+                }
+            };
+            if let Ok(mut state) = slot.state.lock() {
+                state.versions.insert(
+                    version,
+                    VersionEntry {
+                        fingerprint,
+                        status,
+                    },
+                );
+            }
+        }
+        self.choose_serving(slot);
+    }
+
+    /// Points the model at the version its routing asks for: the pinned one
+    /// if it is ready, else the highest ready one; nothing when unloaded.
+    fn choose_serving(&self, slot: &ModelSlot) {
+        let chosen = {
+            let Ok(state) = slot.state.lock() else {
+                return;
+            };
+            let ready = |v: &u64| match state.versions.get(v).map(|e| &e.status) {
+                Some(VersionStatus::Ready(loaded)) => Some(loaded.clone()),
+                _ => None,
+            };
+            if state.unloaded {
+                None
+            } else {
+                state
+                    .pinned
+                    .as_ref()
+                    .and_then(ready)
+                    .or_else(|| state.versions.keys().rev().find_map(ready))
+            }
+        };
+        let current = slot.serving.load_full();
+        let same = match (&current, &chosen) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        let describe = |v: &Option<Arc<LoadedVersion>>| {
+            v.as_ref().map_or_else(
+                || "nothing".to_owned(),
+                |v| format!("version {}", v.version),
+            )
+        };
+        log(&format!(
+            "model {}: now serving {} (was {})",
+            slot.name,
+            describe(&chosen),
+            describe(&current)
+        ));
+        slot.serving.store(chosen);
+        self.metrics.swap(&slot.name);
+    }
+}

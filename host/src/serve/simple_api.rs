@@ -1,0 +1,147 @@
+//! The simple JSON API: rows as objects of named features.
+//!
+//! `POST /v1/models/{model}/score` with
+//! `{"rows": [{"amount": 950.0, "hour": 3, ...}, ...]}`: a missing key or
+//! `null` is a missing value; `true`/`false` are 1 and 0; an unknown key is
+//! an error (it is usually a typo). The answer gives each row's score and
+//! the version that scored it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::api_error::ApiError;
+use super::app::{AppState, score_rows};
+use super::loaded_version::LoadedVersion;
+use super::registry::VersionStatus;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreRequest {
+    rows: Vec<Map<String, Value>>,
+    #[serde(default)]
+    contributions: bool,
+}
+
+pub async fn score(
+    State(state): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    run_score(&state, &model, body).await.map_err(|e| {
+        state.metrics.error(e.kind());
+        e
+    })
+}
+
+async fn run_score(state: &AppState, model: &str, body: Body) -> Result<Json<Value>, ApiError> {
+    let loaded = state.find_version(model, None)?;
+    let body = state.read_body(body).await?;
+    let request: ScoreRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}}: {e}"
+        ))
+    })?;
+    if request.contributions {
+        return Err(ApiError::BadRequest(
+            "per-feature contributions are not available yet; send \"contributions\": false or leave it out".into(),
+        ));
+    }
+    let rows = rows_from_objects(&request.rows, &loaded)?;
+    let version = loaded.version;
+    let scores = score_rows(state, loaded, rows, "v1_score").await?;
+    let results: Vec<Value> = scores
+        .iter()
+        .map(|&score| json!({ "score": score, "version": version }))
+        .collect();
+    Ok(Json(json!({ "model": model, "results": results })))
+}
+
+/// Row-major values in the manifest's feature order, NaN where missing.
+fn rows_from_objects(
+    objects: &[Map<String, Value>],
+    loaded: &LoadedVersion,
+) -> Result<Vec<f32>, ApiError> {
+    let features = &loaded.manifest().features;
+    let mut rows = Vec::with_capacity(objects.len() * features.len());
+    for (r, object) in objects.iter().enumerate() {
+        if let Some(unknown) = object
+            .keys()
+            .find(|k| !features.iter().any(|f| &f.name == *k))
+        {
+            let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
+            return Err(ApiError::BadRequest(format!(
+                "row {r}: '{unknown}' is not a feature of this model; its features are {}",
+                names.join(", ")
+            )));
+        }
+        for feature in features {
+            let value = match object.get(&feature.name) {
+                None | Some(Value::Null) => f32::NAN,
+                Some(Value::Bool(b)) => f32::from(u8::from(*b)),
+                Some(Value::Number(n)) => {
+                    let v = n.as_f64().unwrap_or(f64::NAN) as f32;
+                    if v.is_infinite() {
+                        return Err(ApiError::BadRequest(format!(
+                            "row {r}, feature '{}': {n} is out of float32 range",
+                            feature.name
+                        )));
+                    }
+                    v
+                }
+                Some(other) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "row {r}, feature '{}': expected a number, true/false or null, found {other}",
+                        feature.name
+                    )));
+                }
+            };
+            rows.push(value);
+        }
+    }
+    Ok(rows)
+}
+
+/// `GET /v1/models/{model}`: every version with its state, and which serves.
+pub async fn model_status(
+    State(state): State<Arc<AppState>>,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let slot = state.registry.model(&model).ok_or_else(|| {
+        let e = ApiError::NotFound(format!("no model named '{model}' in the registry"));
+        state.metrics.error(e.kind());
+        e
+    })?;
+    let versions: Vec<Value> = slot
+        .report()
+        .iter()
+        .map(|r| {
+            let (status, reason) = match &r.status {
+                VersionStatus::Pending => ("pending", None),
+                VersionStatus::Ready(_) => ("ready", None),
+                VersionStatus::Rejected(why) => ("rejected", Some(why.clone())),
+            };
+            json!({ "version": r.version, "status": status, "reason": reason, "serving": r.serving })
+        })
+        .collect();
+    let features: Vec<String> = slot
+        .serving()
+        .map(|v| {
+            v.manifest()
+                .features
+                .iter()
+                .map(|f| f.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "model": model,
+        "serving": slot.serving().map(|v| v.version),
+        "features": features,
+        "versions": versions,
+    })))
+}
