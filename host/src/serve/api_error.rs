@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("this route does not take that method (infer and score are POST; metadata is GET)")]
+    MethodNotAllowed,
     /// The model exists but no version of it is serving.
     #[error("{0}")]
     NotReady(String),
@@ -25,7 +27,7 @@ pub enum ApiError {
     Timeout { seconds: u64 },
     #[error("this route needs the admin bearer token (Authorization: Bearer <token>)")]
     Unauthorized,
-    /// The route exists but admin routes are off: no token is configured.
+    /// No admin token is configured, so no request can be authorized.
     #[error(
         "admin routes are disabled: set admin_token in the config file or EDGESCORE_ADMIN_TOKEN"
     )]
@@ -40,11 +42,12 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotReady(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::AdminDisabled => StatusCode::FORBIDDEN,
+            Self::AdminDisabled => StatusCode::UNAUTHORIZED,
             Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,6 +57,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::NotReady(_) => "not_ready",
             Self::TooLarge { .. } => "too_large",
             Self::Timeout { .. } => "timeout",

@@ -73,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/models/{model}/pin", post(admin::pin))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -80,6 +81,10 @@ async fn not_found() -> ApiError {
     ApiError::NotFound(
         "no such route; see GET /v2 for the server and GET /v2/models/<model> for a model".into(),
     )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 impl AppState {

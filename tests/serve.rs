@@ -1,0 +1,530 @@
+//! `edgescore serve`, run as a user runs it and called by a real HTTP client
+//! over loopback.
+//!
+//! - scores over both APIs equal the native model's, bit for bit;
+//! - a corpus of malformed requests gets only 4xx JSON errors, and the
+//!   server keeps serving;
+//! - versions swap under concurrent load without one failed request, every
+//!   response names a version that was serving at the time, and a bad
+//!   version never replaces a good one.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use std::time::{Duration, Instant};
+
+use edgescore::component_build::{BuildRequest, build_component};
+use edgescore_models::Model;
+use edgescore_test_support::repo_root;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "test-admin-token";
+
+/// A running `edgescore serve`; stopped (SIGTERM, then killed) on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    /// Starts the server on a free port with `args` and the admin token set.
+    fn start(args: &[&str], cache: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("EDGESCORE_ADMIN_TOKEN", TOKEN)
+            .env("XDG_CACHE_HOME", cache)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("edgescore serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("reads the URL line");
+        let url = first
+            .trim()
+            .strip_prefix("edgescore serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Status and body text of a request.
+fn call(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> (u16, String) {
+    let mut request = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(body.unwrap_or_default())
+        .expect("request builds");
+    match agent.run(request) {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            (status, text)
+        }
+        Err(e) => (0, format!("transport error: {e}")),
+    }
+}
+
+fn post_json(agent: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
+    let (status, text) = call(
+        agent,
+        "POST",
+        url,
+        &[("content-type", "application/json")],
+        Some(body.to_string().into_bytes()),
+    );
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+fn quickstart_model() -> PathBuf {
+    repo_root().join("examples/quickstart/fraud_xgboost.json")
+}
+
+/// The quickstart rows, row-major, NaN for empty cells.
+fn quickstart_rows() -> (Vec<String>, Vec<f32>) {
+    let text = std::fs::read_to_string(repo_root().join("examples/quickstart/transactions.csv"))
+        .expect("transactions");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let rows = lines
+        .flat_map(|l| {
+            l.split(',')
+                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A registry folder with the quickstart model as `fraud` version 1.
+fn registry_with_fraud(dir: &Path) -> Vec<u8> {
+    let component = build_component(&BuildRequest {
+        model: &quickstart_model(),
+        format: None,
+        name: "fraud",
+        version: "1",
+    })
+    .expect("builds");
+    write_version(dir, 1, &component);
+    component
+}
+
+/// Writes `<dir>/fraud/<version>/model.wasm` the documented way: another
+/// name, then an atomic rename.
+fn write_version(dir: &Path, version: u64, bytes: &[u8]) {
+    let folder = dir.join("fraud").join(version.to_string());
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let tmp = folder.join("model.wasm.tmp");
+    std::fs::write(&tmp, bytes).expect("write");
+    std::fs::rename(&tmp, folder.join("model.wasm")).expect("rename");
+}
+
+#[test]
+fn both_apis_score_bit_identically_to_the_native_model() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    registry_with_fraud(&registry);
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let model =
+        Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
+    let (header, rows) = quickstart_rows();
+    let width = header.len();
+    let native = model.score(&rows).expect("native scores");
+
+    // The simple API: named features, missing keys for missing values.
+    let objects: Vec<Value> = rows
+        .chunks(width)
+        .map(|row| {
+            let mut object = serde_json::Map::new();
+            for (name, &v) in header.iter().zip(row) {
+                if !v.is_nan() {
+                    object.insert(name.clone(), json!(v));
+                }
+            }
+            Value::Object(object)
+        })
+        .collect();
+    let (status, body) = post_json(
+        &agent,
+        &server.url("/v1/models/fraud/score"),
+        &json!({ "rows": objects }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), native.len());
+    for (i, (result, expected)) in results.iter().zip(&native).enumerate() {
+        let got = result["score"].as_f64().expect("score");
+        assert_eq!(
+            got.to_bits(),
+            expected.to_bits(),
+            "row {i}: {got} vs {expected}"
+        );
+        assert_eq!(result["version"], 1);
+    }
+
+    // Open Inference Protocol, binary tensor data (NaN travels as bits).
+    let json_header = json!({
+        "inputs": [{
+            "name": "features",
+            "shape": [native.len(), width],
+            "datatype": "FP32",
+            "parameters": { "binary_data_size": rows.len() * 4 },
+        }],
+        "outputs": [{ "name": "score", "parameters": { "binary_data": true } }],
+    })
+    .to_string();
+    let mut body = json_header.clone().into_bytes();
+    body.extend(rows.iter().flat_map(|v| v.to_le_bytes()));
+    let mut request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(server.url("/v2/models/fraud/infer"))
+        .header("inference-header-content-length", json_header.len())
+        .body(body)
+        .expect("request");
+    request.headers_mut().insert(
+        "content-type",
+        "application/octet-stream".parse().expect("header"),
+    );
+    let mut response = agent.run(request).expect("binary infer");
+    assert_eq!(response.status().as_u16(), 200);
+    let header_len: usize = response
+        .headers()
+        .get("inference-header-content-length")
+        .expect("binary response header")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number");
+    let bytes = response.body_mut().read_to_vec().expect("body");
+    let head: Value = serde_json::from_slice(&bytes[..header_len]).expect("json header");
+    assert_eq!(head["model_version"], "1");
+    let scores: Vec<f32> = bytes[header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(scores.len(), native.len());
+    for (i, (got, expected)) in scores.iter().zip(&native).enumerate() {
+        assert_eq!(got.to_bits(), (*expected as f32).to_bits(), "row {i}");
+    }
+
+    // Open Inference Protocol, JSON: rows without missing values.
+    let complete: Vec<usize> = (0..native.len())
+        .filter(|&r| rows[r * width..(r + 1) * width].iter().all(|v| !v.is_nan()))
+        .collect();
+    let data: Vec<f32> = complete
+        .iter()
+        .flat_map(|&r| rows[r * width..(r + 1) * width].to_vec())
+        .collect();
+    let (status, body) = post_json(
+        &agent,
+        &server.url("/v2/models/fraud/versions/1/infer"),
+        &json!({ "id": "abc", "inputs": [{
+            "name": "x", "shape": [complete.len(), width], "datatype": "FP32", "data": data,
+        }]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "abc");
+    let data = body["outputs"][0]["data"].as_array().expect("data");
+    for (&r, got) in complete.iter().zip(data) {
+        let got = got.as_f64().expect("number") as f32;
+        assert_eq!(got.to_bits(), (native[r] as f32).to_bits(), "row {r}");
+    }
+}
+
+#[test]
+fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    registry_with_fraud(&registry);
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(&config, "max_body_bytes = 65536\nbody_timeout_ms = 2000\n").expect("config");
+    let server = Server::start(
+        &[
+            "--registry",
+            registry.to_str().expect("utf-8"),
+            "--config",
+            config.to_str().expect("utf-8"),
+        ],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let row = "[1,2,3,4,5,6,7,8,9,10,11,12]";
+    let infer = |input: &str| format!(r#"{{"inputs":[{input}]}}"#);
+    let good_input = format!(r#"{{"name":"x","shape":[1,12],"datatype":"FP32","data":{row}}}"#);
+    let auth = ("authorization", "Bearer wrong-token");
+    let json_ct = ("content-type", "application/json");
+    let big = vec![b' '; 70_000];
+
+    // (what, method, path, headers, body)
+    let corpus: Vec<(&str, &str, String, Vec<(&str, &str)>, Vec<u8>)> = vec![
+        ("not json", "POST", "/v2/models/fraud/infer".into(), vec![json_ct], b"{not json".to_vec()),
+        ("empty body", "POST", "/v2/models/fraud/infer".into(), vec![], vec![]),
+        ("json array", "POST", "/v2/models/fraud/infer".into(), vec![], b"[]".to_vec()),
+        ("no inputs", "POST", "/v2/models/fraud/infer".into(), vec![], br#"{"inputs":[]}"#.to_vec()),
+        ("two inputs", "POST", "/v2/models/fraud/infer".into(), vec![], infer(&format!("{good_input},{good_input}")).into_bytes()),
+        ("wrong width", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}"#).into_bytes()),
+        ("1-d shape", "POST", "/v2/models/fraud/infer".into(), vec![], infer(&format!(r#"{{"name":"x","shape":[12],"datatype":"FP32","data":{row}}}"#)).into_bytes()),
+        ("negative rows", "POST", "/v2/models/fraud/infer".into(), vec![], infer(&format!(r#"{{"name":"x","shape":[-1,12],"datatype":"FP32","data":{row}}}"#)).into_bytes()),
+        ("data shorter than shape", "POST", "/v2/models/fraud/infer".into(), vec![], infer(&format!(r#"{{"name":"x","shape":[2,12],"datatype":"FP32","data":{row}}}"#)).into_bytes()),
+        ("INT64 datatype", "POST", "/v2/models/fraud/infer".into(), vec![], infer(&format!(r#"{{"name":"x","shape":[1,12],"datatype":"INT64","data":{row}}}"#)).into_bytes()),
+        ("BYTES datatype", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"BYTES","data":["a"]}"#).into_bytes()),
+        ("string in data", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,"x"]}"#).into_bytes()),
+        ("null in data", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,null]}"#).into_bytes()),
+        ("NaN literal", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"FP32","data":[1,2,3,4,5,6,7,8,9,10,11,NaN]}"#).into_bytes()),
+        ("overflowing float32", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"FP32","data":[1e300,2,3,4,5,6,7,8,9,10,11,12]}"#).into_bytes()),
+        ("no data", "POST", "/v2/models/fraud/infer".into(), vec![], infer(r#"{"name":"x","shape":[1,12],"datatype":"FP32"}"#).into_bytes()),
+        ("unknown output", "POST", "/v2/models/fraud/infer".into(), vec![], format!(r#"{{"inputs":[{good_input}],"outputs":[{{"name":"probability"}}]}}"#).into_bytes()),
+        ("unknown field", "POST", "/v2/models/fraud/infer".into(), vec![], format!(r#"{{"inputs":[{good_input}],"extra":1}}"#).into_bytes()),
+        ("binary size mismatch", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "91")], br#"{"inputs":[{"name":"x","shape":[1,12],"datatype":"FP32","parameters":{"binary_data_size":48}}]}"#.iter().copied().chain([0u8; 8]).collect()),
+        ("header length past the body", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "9999")], b"{}".to_vec()),
+        ("header length not a number", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "abc")], b"{}".to_vec()),
+        ("infinity in binary", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "91")], br#"{"inputs":[{"name":"x","shape":[1,12],"datatype":"FP32","parameters":{"binary_data_size":48}}]}"#.iter().copied().chain(f32::INFINITY.to_le_bytes().repeat(12)).collect()),
+        ("body over the limit", "POST", "/v2/models/fraud/infer".into(), vec![], big.clone()),
+        ("unknown model", "POST", "/v2/models/nope/infer".into(), vec![], infer(&good_input).into_bytes()),
+        ("unknown version", "POST", "/v2/models/fraud/versions/7/infer".into(), vec![], infer(&good_input).into_bytes()),
+        ("version not a number", "POST", "/v2/models/fraud/versions/latest/infer".into(), vec![], infer(&good_input).into_bytes()),
+        ("version zero", "GET", "/v2/models/fraud/versions/0".into(), vec![], vec![]),
+        ("path traversal", "GET", "/v2/models/..%2F..%2Fetc/ready".into(), vec![], vec![]),
+        ("unknown route", "GET", "/v3/anything".into(), vec![], vec![]),
+        ("v1 not json", "POST", "/v1/models/fraud/score".into(), vec![], b"rows".to_vec()),
+        ("v1 rows not a list", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":{}}"#.to_vec()),
+        ("v1 unknown feature", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amout":5}]}"#.to_vec()),
+        ("v1 string value", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amount":"5"}]}"#.to_vec()),
+        ("v1 overflowing value", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amount":1e300}]}"#.to_vec()),
+        ("v1 unknown model", "POST", "/v1/models/nope/score".into(), vec![], br#"{"rows":[]}"#.to_vec()),
+        ("v1 body over the limit", "POST", "/v1/models/fraud/score".into(), vec![], big),
+        ("load without token", "POST", "/v2/repository/models/fraud/load".into(), vec![], vec![]),
+        ("unload with a wrong token", "POST", "/v2/repository/models/fraud/unload".into(), vec![auth], vec![]),
+        ("pin without token", "POST", "/admin/models/fraud/pin".into(), vec![], br#"{"version":1}"#.to_vec()),
+        ("pin a missing version", "POST", "/admin/models/fraud/pin".into(), vec![("authorization", "Bearer test-admin-token")], br#"{"version":9}"#.to_vec()),
+        ("pin not json", "POST", "/admin/models/fraud/pin".into(), vec![("authorization", "Bearer test-admin-token")], b"nine".to_vec()),
+        ("wrong method", "GET", "/v2/models/fraud/infer".into(), vec![], vec![]),
+    ];
+    assert!(corpus.len() >= 30);
+    for (what, method, path, headers, body) in corpus {
+        let (status, text) = call(&agent, method, &server.url(&path), &headers, Some(body));
+        assert!(
+            (400..500).contains(&status),
+            "{what}: status {status}, body {text}"
+        );
+        let error: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("{what}: error body is not JSON: {text}"));
+        assert!(
+            error["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {text}"
+        );
+    }
+    // Every one cost only itself.
+    let (status, body) = post_json(
+        &agent,
+        &server.url("/v2/models/fraud/infer"),
+        &serde_json::from_str(&infer(&good_input)).expect("json"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, metrics) = call(&agent, "GET", &server.url("/metrics"), &[], None);
+    assert!(
+        metrics.contains("edgescore_errors_total{kind=\"bad_request\"}"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn versions_swap_under_load_without_a_failed_request() {
+    const SWAPS: u64 = 100;
+    const CLIENTS: usize = 4;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    let component = registry_with_fraud(&registry);
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let url = server.url("/v1/models/fraud/score");
+    let load_url = server.url("/v2/repository/models/fraud/load");
+    let row = json!({ "rows": [{ "amount": 950.0, "hour": 3, "device_new": 1 }] });
+
+    // (version, written, confirmed serving by the load call's answer).
+    let start = Instant::now();
+    let mut timeline: Vec<(u64, Instant, Instant)> = vec![(1, start, start)];
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    // (started, ended, version) of every response; failures as text.
+    let observations: Arc<Mutex<Vec<(Instant, Instant, u64)>>> = Arc::default();
+    let failures: Arc<Mutex<Vec<String>>> = Arc::default();
+
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (url, row, stop, done) = (url.clone(), row.clone(), stop.clone(), done.clone());
+            let (observations, failures) = (observations.clone(), failures.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let (status, body) = post_json(&agent, &url, &row);
+                    let ended = Instant::now();
+                    match body["results"][0]["version"].as_u64() {
+                        Some(version) if status == 200 => {
+                            observations
+                                .lock()
+                                .expect("lock")
+                                .push((started, ended, version));
+                        }
+                        _ => failures
+                            .lock()
+                            .expect("lock")
+                            .push(format!("status {status}: {body}")),
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+
+    let admin = agent();
+    let bad_version = SWAPS / 2;
+    let mut serving = 1;
+    for version in 2..=SWAPS + 1 {
+        let written = Instant::now();
+        if version == bad_version {
+            // Half a component: it must be rejected and version `serving` stay.
+            write_version(&registry, version, &component[..component.len() / 2]);
+        } else {
+            write_version(&registry, version, &component);
+        }
+        let (status, text) = call(
+            &admin,
+            "POST",
+            &load_url,
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+            None,
+        );
+        let answer: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(status, 200, "{text}");
+        if version == bad_version {
+            assert_eq!(
+                answer["serving"], serving,
+                "a bad version replaced a good one"
+            );
+            // The rejection and its reason are visible through the API.
+            let (_, status) = call(&admin, "GET", &server.url("/v1/models/fraud"), &[], None);
+            let status: Value = serde_json::from_str(&status).expect("json");
+            let entry = status["versions"]
+                .as_array()
+                .expect("versions")
+                .iter()
+                .find(|v| v["version"] == version)
+                .expect("the bad version is listed");
+            assert_eq!(entry["status"], "rejected", "{entry}");
+            assert!(
+                entry["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                "{entry}"
+            );
+        } else {
+            assert_eq!(answer["serving"], version, "{text}");
+            serving = version;
+            timeline.push((version, written, Instant::now()));
+        }
+        // Old versions go away, as in a real rollout.
+        if version > 3 {
+            let _ = std::fs::remove_dir_all(registry.join("fraud").join((version - 3).to_string()));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().expect("client thread");
+    }
+
+    let failures = failures.lock().expect("lock");
+    assert!(
+        failures.is_empty(),
+        "{} failed requests, first: {}",
+        failures.len(),
+        failures[0]
+    );
+    let observations = observations.lock().expect("lock");
+    assert!(
+        observations.len() > 100,
+        "only {} requests",
+        observations.len()
+    );
+    for &(started, ended, version) in observations.iter() {
+        assert_ne!(version, bad_version, "the rejected version answered");
+        // It was serving at some point during the request: written before
+        // the request ended, and its successor not yet confirmed serving
+        // when the request started.
+        let (_, written, _) = timeline
+            .iter()
+            .find(|(v, _, _)| *v == version)
+            .unwrap_or_else(|| panic!("version {version} was never confirmed"));
+        assert!(
+            *written < ended,
+            "version {version} answered before it was written"
+        );
+        if let Some((next, _, confirmed)) = timeline.iter().find(|(v, _, _)| *v > version) {
+            assert!(
+                *confirmed > started,
+                "version {version} answered a request that started after version {next} was confirmed serving"
+            );
+        }
+    }
+    eprintln!(
+        "{} requests across {} swaps, none failed",
+        observations.len(),
+        SWAPS
+    );
+}
