@@ -528,3 +528,82 @@ fn versions_swap_under_load_without_a_failed_request() {
         SWAPS
     );
 }
+
+/// The Python interpreter with `tritonclient[http]`, if configured.
+fn tritonclient_python() -> Result<PathBuf, String> {
+    let python = std::env::var_os("EDGESCORE_TRITONCLIENT_PYTHON").ok_or_else(|| {
+        "EDGESCORE_TRITONCLIENT_PYTHON is not set (a python with `pip install -r tests/tritonclient/requirements.txt`)".to_owned()
+    })?;
+    let python = PathBuf::from(python);
+    let works = Command::new(&python)
+        .args(["-c", "import tritonclient.http, numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        Ok(python)
+    } else {
+        Err(format!(
+            "{} cannot import tritonclient.http and numpy",
+            python.display()
+        ))
+    }
+}
+
+/// Triton's own Python client, unchanged, against `edgescore serve`
+/// (`tests/tritonclient/check.py`): liveness, metadata, binary and JSON infer.
+#[test]
+fn tritons_python_client_works_unchanged() {
+    let python = match tritonclient_python() {
+        Ok(python) => python,
+        Err(missing) => {
+            assert!(
+                std::env::var_os("EDGESCORE_REQUIRE_TRITONCLIENT").is_none(),
+                "EDGESCORE_REQUIRE_TRITONCLIENT is set but {missing}"
+            );
+            eprintln!("SKIPPED: {missing}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    registry_with_fraud(&registry);
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let model =
+        Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
+    let (header, rows) = quickstart_rows();
+    let expected: Vec<u8> = model
+        .score(&rows)
+        .expect("native")
+        .iter()
+        .flat_map(|&s| (s as f32).to_le_bytes())
+        .collect();
+    let rows_path = tmp.path().join("rows.f32");
+    let expected_path = tmp.path().join("expected.f32");
+    std::fs::write(
+        &rows_path,
+        rows.iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect::<Vec<_>>(),
+    )
+    .expect("rows");
+    std::fs::write(&expected_path, expected).expect("expected");
+    let run = Command::new(python)
+        .arg(repo_root().join("tests/tritonclient/check.py"))
+        .arg(&server.url)
+        .arg("fraud")
+        .arg(&rows_path)
+        .arg(header.len().to_string())
+        .arg(&expected_path)
+        .output()
+        .expect("python runs");
+    assert!(
+        run.status.success(),
+        "tritonclient check failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprint!("{}", String::from_utf8_lossy(&run.stdout));
+}
