@@ -17,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use edgescore::component_build::{BuildRequest, build_component};
-use edgescore_models::Model;
+use edgescore::{guests, manifest_section};
+use edgescore_models::{Manifest, ManifestFeature, Model};
 use edgescore_test_support::repo_root;
 use serde_json::{Value, json};
 
@@ -286,6 +287,9 @@ fn both_apis_score_bit_identically_to_the_native_model() {
     }
 }
 
+/// One malformed request: what it is, method, path, headers, body.
+type BadRequest<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>, Vec<u8>);
+
 #[test]
 fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -310,8 +314,7 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
     let json_ct = ("content-type", "application/json");
     let big = vec![b' '; 70_000];
 
-    // (what, method, path, headers, body)
-    let corpus: Vec<(&str, &str, String, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let corpus: Vec<BadRequest> = vec![
         ("not json", "POST", "/v2/models/fraud/infer".into(), vec![json_ct], b"{not json".to_vec()),
         ("empty body", "POST", "/v2/models/fraud/infer".into(), vec![], vec![]),
         ("json array", "POST", "/v2/models/fraud/infer".into(), vec![], b"[]".to_vec()),
@@ -350,9 +353,12 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
         ("v1 body over the limit", "POST", "/v1/models/fraud/score".into(), vec![], big),
         ("load without token", "POST", "/v2/repository/models/fraud/load".into(), vec![], vec![]),
         ("unload with a wrong token", "POST", "/v2/repository/models/fraud/unload".into(), vec![auth], vec![]),
-        ("pin without token", "POST", "/admin/models/fraud/pin".into(), vec![], br#"{"version":1}"#.to_vec()),
-        ("pin a missing version", "POST", "/admin/models/fraud/pin".into(), vec![("authorization", "Bearer test-admin-token")], br#"{"version":9}"#.to_vec()),
-        ("pin not json", "POST", "/admin/models/fraud/pin".into(), vec![("authorization", "Bearer test-admin-token")], b"nine".to_vec()),
+        ("routing without token", "POST", "/admin/models/fraud/routing".into(), vec![], br#"{"primary":1}"#.to_vec()),
+        ("routing to a missing version", "POST", "/admin/models/fraud/routing".into(), vec![("authorization", "Bearer test-admin-token")], br#"{"canary":{"version":9,"percent":10}}"#.to_vec()),
+        ("routing over 100 percent", "POST", "/admin/models/fraud/routing".into(), vec![("authorization", "Bearer test-admin-token")], br#"{"canary":{"version":1,"percent":101}}"#.to_vec()),
+        ("routing not json", "POST", "/admin/models/fraud/routing".into(), vec![("authorization", "Bearer test-admin-token")], b"nine".to_vec()),
+        ("promote without a canary", "POST", "/admin/models/fraud/promote".into(), vec![("authorization", "Bearer test-admin-token")], vec![]),
+        ("rollback with nothing below", "POST", "/admin/models/fraud/rollback".into(), vec![("authorization", "Bearer test-admin-token")], vec![]),
         ("wrong method", "GET", "/v2/models/fraud/infer".into(), vec![], vec![]),
     ];
     assert!(corpus.len() >= 30);
@@ -606,4 +612,175 @@ fn tritons_python_client_works_unchanged() {
         String::from_utf8_lossy(&run.stderr)
     );
     eprint!("{}", String::from_utf8_lossy(&run.stdout));
+}
+
+fn admin_post(agent: &ureq::Agent, url: &str, body: Option<Value>) -> Value {
+    let (status, text) = call(
+        agent,
+        "POST",
+        url,
+        &[
+            ("authorization", &format!("Bearer {TOKEN}")),
+            ("content-type", "application/json"),
+        ],
+        body.map(|b| b.to_string().into_bytes()),
+    );
+    assert_eq!(status, 200, "{url}: {text}");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// The version that scored a request with `key` (`None`: no key).
+fn scored_by(agent: &ureq::Agent, server: &Server, key: Option<&str>, amount: f64) -> (u16, Value) {
+    let mut body = json!({ "rows": [{ "amount": amount, "hour": 3 }] });
+    if let Some(key) = key {
+        body["key"] = json!(key);
+    }
+    post_json(agent, &server.url("/v1/models/fraud/score"), &body)
+}
+
+#[test]
+fn canary_splits_by_key_and_promote_rollback_and_shadow_work() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    let component = registry_with_fraud(&registry);
+    write_version(&registry, 2, &component);
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let routing = server.url("/admin/models/fraud/routing");
+    // Pin version 1, version 2 the canary at 30%.
+    let answer = admin_post(
+        &agent,
+        &routing,
+        Some(json!({ "primary": 1, "canary": { "version": 2, "percent": 30 } })),
+    );
+    assert_eq!(answer["serving"], 1, "{answer}");
+    assert_eq!(answer["canary"]["version"], 2, "{answer}");
+
+    let mut to_canary = 0;
+    for i in 0..300 {
+        let key = format!("txn-{i}");
+        let (status, first) = scored_by(&agent, &server, Some(&key), 10.0);
+        assert_eq!(status, 200, "{first}");
+        let version = first["results"][0]["version"].as_u64().expect("version");
+        // The same key lands on the same version every time.
+        let (_, again) = scored_by(&agent, &server, Some(&key), 10.0);
+        assert_eq!(again["results"][0]["version"], version, "key {key}");
+        to_canary += usize::from(version == 2);
+    }
+    assert!(
+        (45..135).contains(&to_canary),
+        "{to_canary} of 300 went to the 30% canary"
+    );
+
+    // Promote: the canary becomes the primary, alone.
+    let answer = admin_post(&agent, &server.url("/admin/models/fraud/promote"), None);
+    assert_eq!(answer["serving"], 2, "{answer}");
+    assert!(answer["canary"].is_null(), "{answer}");
+    for i in 0..20 {
+        let (_, body) = scored_by(&agent, &server, Some(&format!("k{i}")), 10.0);
+        assert_eq!(body["results"][0]["version"], 2);
+    }
+    // Roll back without a canary: the version below serves.
+    let answer = admin_post(&agent, &server.url("/admin/models/fraud/rollback"), None);
+    assert_eq!(answer["serving"], 1, "{answer}");
+
+    // Shadow: version 2 scores the same rows off the request path; the
+    // responses still come from version 1, and the scores agree.
+    let answer = admin_post(&agent, &routing, Some(json!({ "primary": 1, "shadow": 2 })));
+    assert_eq!(answer["shadow"], 2, "{answer}");
+    for i in 0..50 {
+        let (_, body) = scored_by(&agent, &server, None, f64::from(i));
+        assert_eq!(body["results"][0]["version"], 1);
+    }
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = call(&agent, "GET", &server.url("/metrics"), &[], None).1;
+        if metrics.contains("edgescore_shadow_rows_total{model=\"fraud\"} 50") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        metrics.contains("edgescore_shadow_rows_total{model=\"fraud\"} 50"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("edgescore_shadow_disagreements_total{model=\"fraud\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// The hostile test program under the fraud model's name and features: a
+/// row whose first value (`amount`) is 1 loops until the call deadline.
+fn hostile_as_fraud() -> Vec<u8> {
+    let model =
+        Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
+    let mut bytes = guests::HOSTILE_COMPONENT.to_vec();
+    let manifest = Manifest {
+        name: "fraud".into(),
+        version: "hostile".into(),
+        model_kind: "linear".into(),
+        objective: "hostile".into(),
+        output: "regression".into(),
+        features: model
+            .feature_names()
+            .expect("names")
+            .iter()
+            .map(|name| ManifestFeature {
+                name: name.clone(),
+                kind: "numeric".into(),
+            })
+            .collect(),
+        model_sha256: String::new(),
+        edgescore_version: "test".into(),
+        golden: Vec::new(),
+    };
+    manifest_section::append(&mut bytes, &manifest);
+    bytes
+}
+
+#[test]
+fn a_failing_canary_is_rolled_back_automatically() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    registry_with_fraud(&registry);
+    write_version(&registry, 2, &hostile_as_fraud());
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let answer = admin_post(
+        &agent,
+        &server.url("/admin/models/fraud/routing"),
+        Some(json!({ "primary": 1, "canary": { "version": 2, "percent": 50 } })),
+    );
+    assert_eq!(answer["canary"]["version"], 2, "{answer}");
+    // amount = 1 makes the canary loop past its deadline: a model failure,
+    // a 5xx, counted against the canary (default: over 5% of 20 requests).
+    let mut failures = 0;
+    for i in 0..400 {
+        let (status, body) = scored_by(&agent, &server, Some(&format!("t{i}")), 1.0);
+        match status {
+            200 => assert_eq!(body["results"][0]["version"], 1, "{body}"),
+            500 => failures += 1,
+            other => panic!("status {other}: {body}"),
+        }
+    }
+    assert!(failures > 0, "the canary never failed");
+    assert!(
+        failures <= 21,
+        "{failures} failures: the rollback came late"
+    );
+    let (_, status) = call(&agent, "GET", &server.url("/v1/models/fraud"), &[], None);
+    let status: Value = serde_json::from_str(&status).expect("json");
+    assert!(status["canary"].is_null(), "{status}");
+    let metrics = call(&agent, "GET", &server.url("/metrics"), &[], None).1;
+    assert!(
+        metrics.contains("edgescore_canary_rollbacks_total{model=\"fraud\"} 1"),
+        "{metrics}"
+    );
 }

@@ -1,6 +1,7 @@
 //! The repository API of the Open Inference Protocol, edgescore's admin
-//! routes and `/metrics`. Everything that changes what serves needs the
-//! admin bearer token.
+//! routes (routing: primary, canary, shadow; promote; rollback) and
+//! `/metrics`. Everything that changes what serves needs the admin bearer
+//! token.
 
 use std::sync::Arc;
 
@@ -9,12 +10,12 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api_error::ApiError;
 use super::app::AppState;
 use super::registry::VersionStatus;
+use super::routing::RoutingSpec;
 
 /// `POST /v2/repository/index`: every version of every model, Triton's format.
 pub async fn repository_index(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -84,15 +85,23 @@ pub async fn repository_unload(
     .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PinRequest {
-    /// The version to serve; `null` returns to the highest ready one.
-    version: Option<u64>,
+/// `GET /admin/models/{model}/routing`: what the routing asks for and what serves.
+pub async fn get_routing(
+    State(state): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    counted(&state, async {
+        state.authorize(&headers)?;
+        routing_answer(&state, &model)
+    })
+    .await
 }
 
-/// `POST /admin/models/{model}/pin` with `{"version": N}` or `{"version": null}`.
-pub async fn pin(
+/// `POST /admin/models/{model}/routing` with
+/// `{"primary": 3, "canary": {"version": 4, "percent": 10}, "shadow": 5}`
+/// (each optional): replaces the routing until the routing file changes.
+pub async fn set_routing(
     State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
     headers: HeaderMap,
@@ -101,28 +110,82 @@ pub async fn pin(
     counted(&state, async {
         state.authorize(&headers)?;
         let body = state.read_body(body).await?;
-        let request: PinRequest = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::BadRequest(format!("expected {{\"version\": <n> or null}}: {e}"))
+        let spec: RoutingSpec = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "expected {{\"primary\": <n>?, \"canary\": {{\"version\": <n>, \"percent\": <0-100>}}?, \"shadow\": <n>?}}: {e}"
+            ))
         })?;
         let slot = state
             .registry
             .model(&model)
             .ok_or_else(|| ApiError::NotFound(format!("no model named '{model}'")))?;
-        if let Some(v) = request.version
-            && slot.version(v).is_none()
-        {
+        let named = [spec.primary, spec.canary.map(|c| c.version), spec.shadow];
+        if let Some(missing) = named.into_iter().flatten().find(|&v| slot.version(v).is_none()) {
             return Err(ApiError::BadRequest(format!(
-                "model '{model}' has no ready version {v}; GET /v1/models/{model} lists them"
+                "model '{model}' has no ready version {missing}; GET /v1/models/{model} lists them"
             )));
         }
-        state.registry.pin(&model, request.version);
-        Ok(Json(json!({
-            "model": model,
-            "pinned": request.version,
-            "serving": slot.serving().map(|v| v.version),
-        })))
+        state
+            .registry
+            .set_routing(&model, spec)
+            .map_err(ApiError::BadRequest)?;
+        routing_answer(&state, &model)
     })
     .await
+}
+
+/// `POST /admin/models/{model}/promote`: the canary becomes the primary.
+pub async fn promote(
+    State(state): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    counted(&state, async {
+        state.authorize(&headers)?;
+        state.find_version(&model, None)?;
+        state
+            .registry
+            .promote(&model)
+            .map_err(ApiError::BadRequest)?;
+        routing_answer(&state, &model)
+    })
+    .await
+}
+
+/// `POST /admin/models/{model}/rollback`: ends the canary, or without one
+/// serves the previous ready version.
+pub async fn rollback(
+    State(state): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    counted(&state, async {
+        state.authorize(&headers)?;
+        state.find_version(&model, None)?;
+        state
+            .registry
+            .rollback(&model)
+            .map_err(ApiError::BadRequest)?;
+        routing_answer(&state, &model)
+    })
+    .await
+}
+
+fn routing_answer(state: &AppState, model: &str) -> Result<Json<Value>, ApiError> {
+    let slot = state
+        .registry
+        .model(model)
+        .ok_or_else(|| ApiError::NotFound(format!("no model named '{model}'")))?;
+    let route = slot.route();
+    let (routing, routing_error) = slot.routing();
+    Ok(Json(json!({
+        "model": model,
+        "routing": routing,
+        "routing_error": routing_error,
+        "serving": route.as_ref().map(|r| r.primary.version),
+        "canary": route.as_ref().and_then(|r| r.canary.as_ref()).map(|c| json!({ "version": c.version.version, "percent": c.percent })),
+        "shadow": route.as_ref().and_then(|r| r.shadow.as_ref()).map(|s| s.version),
+    })))
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -3,7 +3,7 @@
 //! deadline-sized calls).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -16,6 +16,7 @@ use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::Registry;
+use super::routing::Route;
 use super::{admin, open_inference, simple_api};
 
 /// Rows scored per call into a component: each call runs under the call
@@ -24,6 +25,13 @@ const ROWS_PER_CALL: usize = 256;
 
 /// Requests with more rows than this are scored off the async workers.
 const INLINE_ROWS: usize = 64;
+
+/// Shadow calls in flight at once; beyond it a shadow call is skipped
+/// (and counted), so a slow shadow can never hold up the primary.
+const MAX_SHADOW_IN_FLIGHT: usize = 64;
+
+/// Scores closer than this count as agreeing, shadow against primary.
+const SHADOW_TOLERANCE: f64 = 1e-6;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -36,6 +44,18 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Set once the first registry scan has finished.
     pub ready: AtomicBool,
+    pub canary_max_error_rate: f64,
+    pub canary_min_requests: u64,
+    pub shadow_in_flight: AtomicUsize,
+}
+
+/// Where one request is scored: the version, and the route it came from
+/// when the server chose it (not when the client named a version).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub version: Arc<LoadedVersion>,
+    route: Option<Arc<Route>>,
+    canary: bool,
 }
 
 /// The router with every route of the server.
@@ -70,7 +90,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/models/{model}", get(simple_api::model_status))
         .route("/v1/models/{model}/score", post(simple_api::score))
-        .route("/admin/models/{model}/pin", post(admin::pin))
+        .route(
+            "/admin/models/{model}/routing",
+            get(admin::get_routing).post(admin::set_routing),
+        )
+        .route("/admin/models/{model}/promote", post(admin::promote))
+        .route("/admin/models/{model}/rollback", post(admin::rollback))
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -143,6 +168,39 @@ impl AppState {
         }
     }
 
+    /// Where a request for `model` goes: the version the client named, or
+    /// the serving route's pick for `key` (canary or primary).
+    pub fn target(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        key: Option<&str>,
+    ) -> Result<Target, ApiError> {
+        if version.is_some() {
+            return Ok(Target {
+                version: self.find_version(model, version)?,
+                route: None,
+                canary: false,
+            });
+        }
+        let slot = self.registry.model(model).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no model named '{model}' in the registry; POST /v2/repository/index lists them"
+            ))
+        })?;
+        let route = slot.route().ok_or_else(|| {
+            ApiError::NotReady(format!(
+                "model '{model}' has no version serving (none valid, or unloaded); GET /v1/models/{model} shows why"
+            ))
+        })?;
+        let (version, canary) = route.pick(key);
+        Ok(Target {
+            version: version.clone(),
+            canary,
+            route: Some(route.clone()),
+        })
+    }
+
     /// Checks the admin bearer token in constant time.
     pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(expected) = &self.admin_token else {
@@ -170,35 +228,43 @@ impl AppState {
     }
 }
 
-/// Scores row-major `rows` with `version`, in calls of at most
+/// Scores row-major `rows` with the target's version, in calls of at most
 /// [`ROWS_PER_CALL`] rows, off the async workers when the request is large.
-/// Records the request in the metrics.
+/// Records the request in the metrics, counts a canary's failures (rolling
+/// it back when they cross the threshold) and hands the rows to the shadow.
 pub async fn score_rows(
-    state: &AppState,
-    version: Arc<LoadedVersion>,
+    state: &Arc<AppState>,
+    target: Target,
     rows: Vec<f32>,
     endpoint: &'static str,
 ) -> Result<Vec<f64>, ApiError> {
     let started = Instant::now();
-    let width = version.manifest().features.len();
-    let many = rows.len() > INLINE_ROWS * width;
-    let score = {
-        let version = version.clone();
-        move || -> Result<Vec<f64>, ApiError> {
-            let mut scores = Vec::with_capacity(rows.len() / width.max(1));
-            for chunk in rows.chunks((ROWS_PER_CALL * width).max(1)) {
-                scores.extend(version.score(chunk)?);
-            }
-            Ok(scores)
+    let version = target.version.clone();
+    let shadow = target.route.as_ref().and_then(|r| r.shadow.clone());
+    let shadow_rows = shadow.as_ref().map(|_| rows.clone());
+    let result = score_blocking_if_large(version.clone(), rows).await;
+
+    if target.canary
+        && let (Some(route), Some(canary)) = (
+            &target.route,
+            target.route.as_ref().and_then(|r| r.canary.as_ref()),
+        )
+    {
+        let failed = matches!(result, Err(ApiError::Model(_)));
+        let (requests, failures) = canary.record(failed);
+        if requests >= state.canary_min_requests
+            && failures as f64 > state.canary_max_error_rate * requests as f64
+        {
+            super::log(&format!(
+                "model {}: canary version {} failed {failures} of {requests} requests; rolling it back",
+                version.model, version.version
+            ));
+            let (registry, route, model) =
+                (state.registry.clone(), route.clone(), version.model.clone());
+            tokio::task::spawn_blocking(move || registry.rollback_canary_of(&model, &route));
         }
-    };
-    let scores = if many {
-        tokio::task::spawn_blocking(score)
-            .await
-            .map_err(|e| ApiError::Model(format!("scoring task failed: {e}")))??
-    } else {
-        score()?
-    };
+    }
+    let scores = result?;
     state.metrics.scored(
         &version.model,
         version.version,
@@ -207,5 +273,64 @@ pub async fn score_rows(
         &scores,
         version.idle_instances(),
     );
+    if let (Some(shadow), Some(rows)) = (shadow, shadow_rows) {
+        run_shadow(state, shadow, rows, scores.clone());
+    }
     Ok(scores)
+}
+
+async fn score_blocking_if_large(
+    version: Arc<LoadedVersion>,
+    rows: Vec<f32>,
+) -> Result<Vec<f64>, ApiError> {
+    let width = version.manifest().features.len();
+    let large = rows.len() > INLINE_ROWS * width;
+    let score = move || -> Result<Vec<f64>, ApiError> {
+        let mut scores = Vec::with_capacity(rows.len() / width.max(1));
+        for chunk in rows.chunks((ROWS_PER_CALL * width).max(1)) {
+            scores.extend(version.score(chunk)?);
+        }
+        Ok(scores)
+    };
+    if large {
+        tokio::task::spawn_blocking(score)
+            .await
+            .map_err(|e| ApiError::Model(format!("scoring task failed: {e}")))?
+    } else {
+        score()
+    }
+}
+
+/// Scores `rows` with the shadow version off the request path and records
+/// how its scores compare with the primary's. Never affects the response.
+fn run_shadow(
+    state: &Arc<AppState>,
+    shadow: Arc<LoadedVersion>,
+    rows: Vec<f32>,
+    primary: Vec<f64>,
+) {
+    let model = shadow.model.clone();
+    if state.shadow_in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_SHADOW_IN_FLIGHT {
+        state.shadow_in_flight.fetch_sub(1, Ordering::AcqRel);
+        state.metrics.shadow_failed(&model, true);
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        match score_blocking_if_large(shadow, rows).await {
+            Ok(scores) if scores.len() == primary.len() => {
+                let diffs = scores.iter().zip(&primary).map(|(a, b)| (a - b).abs());
+                let disagreed = diffs
+                    .clone()
+                    .filter(|d| d.is_nan() || *d > SHADOW_TOLERANCE)
+                    .count();
+                let max = diffs.fold(0.0, f64::max);
+                state
+                    .metrics
+                    .shadow_compared(&model, scores.len(), disagreed, max);
+            }
+            _ => state.metrics.shadow_failed(&model, false),
+        }
+        state.shadow_in_flight.fetch_sub(1, Ordering::AcqRel);
+    });
 }

@@ -12,6 +12,8 @@
 //! deadline_ms = 10             # per call into a component
 //! memory_mib = 64              # per instance
 //! cache_dir = "/var/cache/edgescore"
+//! canary_max_error_rate = 0.05 # automatic rollback above this failure share...
+//! canary_min_requests = 20     # ...after this many canary requests
 //! ```
 
 use std::net::SocketAddr;
@@ -41,6 +43,11 @@ pub struct ServeConfig {
     pub memory_mib: usize,
     pub cache_dir: Option<PathBuf>,
     pub no_cache: bool,
+    /// A canary failing more than this share of its requests (traps,
+    /// deadlines; not client errors) is rolled back automatically...
+    pub canary_max_error_rate: f64,
+    /// ...once it has served at least this many.
+    pub canary_min_requests: u64,
 }
 
 impl Default for ServeConfig {
@@ -57,6 +64,8 @@ impl Default for ServeConfig {
             memory_mib: 64,
             cache_dir: None,
             no_cache: false,
+            canary_max_error_rate: 0.05,
+            canary_min_requests: 20,
         }
     }
 }

@@ -71,6 +71,11 @@ struct State {
     /// model -> scores.
     scores: BTreeMap<String, Histogram>,
     swaps: BTreeMap<String, u64>,
+    canary_rollbacks: BTreeMap<String, u64>,
+    /// model -> (shadow scores compared, disagreements, failures, skipped).
+    shadow: BTreeMap<String, [u64; 4]>,
+    /// model -> largest |shadow - primary| seen.
+    shadow_max_diff: BTreeMap<String, f64>,
     rejected_loads: BTreeMap<String, u64>,
     /// (model, version) -> idle instances, as last seen.
     pool: BTreeMap<(String, String), u64>,
@@ -126,6 +131,32 @@ impl Metrics {
         }
     }
 
+    /// The canary of `model` was rolled back for failing too often.
+    pub fn canary_rollback(&self, model: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.canary_rollbacks.entry(model.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// A shadow version scored the same rows as the primary: `disagreed`
+    /// rows differed by more than the tolerance, at most `max_diff`.
+    pub fn shadow_compared(&self, model: &str, rows: usize, disagreed: usize, max_diff: f64) {
+        if let Ok(mut s) = self.state.lock() {
+            let counts = s.shadow.entry(model.to_owned()).or_default();
+            counts[0] += rows as u64;
+            counts[1] += disagreed as u64;
+            let max = s.shadow_max_diff.entry(model.to_owned()).or_default();
+            *max = max.max(max_diff);
+        }
+    }
+
+    /// A shadow call failed (`skipped`: not attempted, too many in flight).
+    pub fn shadow_failed(&self, model: &str, skipped: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.shadow.entry(model.to_owned()).or_default()[if skipped { 3 } else { 2 }] += 1;
+        }
+    }
+
     /// A version of `model` failed validation.
     pub fn rejected_load(&self, model: &str) {
         if let Ok(mut s) = self.state.lock() {
@@ -173,6 +204,47 @@ impl Metrics {
         out.push_str("# HELP edgescore_swaps_total Changes of the serving version, by model.\n# TYPE edgescore_swaps_total counter\n");
         for (model, n) in &s.swaps {
             let _ = writeln!(out, "edgescore_swaps_total{{model=\"{model}\"}} {n}");
+        }
+        out.push_str("# HELP edgescore_canary_rollbacks_total Canaries rolled back automatically for failing too often, by model.\n# TYPE edgescore_canary_rollbacks_total counter\n");
+        for (model, n) in &s.canary_rollbacks {
+            let _ = writeln!(
+                out,
+                "edgescore_canary_rollbacks_total{{model=\"{model}\"}} {n}"
+            );
+        }
+        let shadow_help = [
+            (
+                "edgescore_shadow_rows_total",
+                "Rows scored by a shadow version and compared with the primary",
+            ),
+            (
+                "edgescore_shadow_disagreements_total",
+                "Shadow rows whose score differed from the primary's by more than 1e-6",
+            ),
+            (
+                "edgescore_shadow_failures_total",
+                "Shadow calls that failed",
+            ),
+            (
+                "edgescore_shadow_skipped_total",
+                "Shadow calls not made because too many were in flight",
+            ),
+        ];
+        for (i, (name, help)) in shadow_help.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}, by model.\n# TYPE {name} counter"
+            );
+            for (model, counts) in &s.shadow {
+                let _ = writeln!(out, "{name}{{model=\"{model}\"}} {}", counts[i]);
+            }
+        }
+        out.push_str("# HELP edgescore_shadow_max_abs_difference Largest |shadow - primary| score seen, by model.\n# TYPE edgescore_shadow_max_abs_difference gauge\n");
+        for (model, max) in &s.shadow_max_diff {
+            let _ = writeln!(
+                out,
+                "edgescore_shadow_max_abs_difference{{model=\"{model}\"}} {max}"
+            );
         }
         out.push_str("# HELP edgescore_rejected_loads_total Versions that failed validation, by model.\n# TYPE edgescore_rejected_loads_total counter\n");
         for (model, n) in &s.rejected_loads {

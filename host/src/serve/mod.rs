@@ -2,7 +2,8 @@
 //! Inference Protocol and a simple JSON API, with hot swap.
 //!
 //! - [`registry`]: the folder of models and versions, validation, and which
-//!   version serves (an atomic pointer per model);
+//!   route serves (an atomic pointer per model);
+//! - [`routing`]: a route (primary, canary share, shadow) and the split;
 //! - [`loaded_version`]: one validated version and its warm instances;
 //! - [`app`]: the HTTP router and what its routes share;
 //! - [`open_inference`], [`simple_api`], [`admin`]: the routes;
@@ -17,12 +18,13 @@ pub mod metrics;
 pub mod names;
 pub mod open_inference;
 pub mod registry;
+pub mod routing;
 pub mod simple_api;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub use config::ServeConfig;
 
@@ -90,6 +92,9 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         max_body_bytes: config.max_body_bytes,
         body_timeout: config.body_timeout(),
         ready: AtomicBool::new(false),
+        canary_max_error_rate: config.canary_max_error_rate,
+        canary_min_requests: config.canary_min_requests,
+        shadow_in_flight: AtomicUsize::new(0),
     });
 
     log(&format!("loading the registry {}", root.display()));

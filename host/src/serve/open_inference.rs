@@ -9,7 +9,8 @@
 //! JSON header is followed by each input's little-endian bytes, sized by its
 //! `binary_data_size` parameter; the output comes back binary when the
 //! request asks (`binary_data` on the output, or `binary_data_output` on the
-//! request).
+//! request). A canary split uses the request's `parameters.key` (a
+//! transaction or entity id), else its `id`, else chance.
 
 use std::sync::Arc;
 
@@ -190,13 +191,14 @@ struct RequestedOutput {
 }
 
 async fn run_infer(
-    state: &AppState,
+    state: &Arc<AppState>,
     model: &str,
     version: Option<&str>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let loaded = state.find_version(model, version)?;
+    // Unknown model or version: answered before the body is read.
+    state.find_version(model, version)?;
     let body = state.read_body(body).await?;
     let (json_part, binary_part) = split_body(headers, &body)?;
     let request: InferRequest = serde_json::from_slice(json_part).map_err(|e| {
@@ -204,10 +206,19 @@ async fn run_infer(
             "the inference request is not valid JSON of the Open Inference Protocol: {e}"
         ))
     })?;
+    // The canary split's key: `parameters.key`, else the request id.
+    let key = request
+        .parameters
+        .as_ref()
+        .and_then(|p| p.get("key"))
+        .and_then(Value::as_str)
+        .or(request.id.as_deref());
+    let target = state.target(model, version, key)?;
+    let loaded = target.version.clone();
     let rows = read_input(&request, binary_part, &loaded)?;
     let binary_output = wants_binary_output(&request)?;
     let num_rows = rows.len() / loaded.manifest().features.len().max(1);
-    let scores = score_rows(state, loaded.clone(), rows, "v2_infer").await?;
+    let scores = score_rows(state, target, rows, "v2_infer").await?;
     let scores32: Vec<f32> = scores.iter().map(|&s| s as f32).collect();
 
     let mut output = json!({ "name": OUTPUT, "datatype": "FP32", "shape": [num_rows] });

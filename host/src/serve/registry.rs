@@ -2,8 +2,10 @@
 //! passed validation, and which one serves each model.
 //!
 //! Layout (Triton-like): `<root>/<model>/<version>/model.wasm`, version a
-//! positive integer. Unless pinned (routing file or admin API), the highest
-//! valid version serves (Triton's `latest` policy). A version is loaded only
+//! positive integer, and optionally `<root>/<model>/routing.toml` (see
+//! [`RoutingSpec`]). Unless the routing names a primary, the highest valid
+//! version serves (Triton's `latest` policy); a canary and a shadow are
+//! optional. A version is loaded only
 //! after [`LoadedVersion`] validated it; one that fails is remembered as
 //! rejected with its reason, and the serving version stays.
 //!
@@ -25,26 +27,31 @@ use super::loaded_version::LoadedVersion;
 use super::log;
 use super::metrics::Metrics;
 use super::names::{is_valid_model_name, parse_version};
+use super::routing::{Canary, ROUTING_FILE, Route, RoutingSpec};
 use crate::compiled_cache::CompiledCache;
 use crate::engine::ScoringEngine;
 
 /// The file each version folder holds.
 pub const COMPONENT_FILE: &str = "model.wasm";
 
-/// One model: the version serving it (swapped atomically) and what is known
+/// One model: the route serving it (swapped atomically) and what is known
 /// of every version on disk.
 #[derive(Debug)]
 pub struct ModelSlot {
     pub name: String,
-    serving: ArcSwapOption<LoadedVersion>,
+    serving: ArcSwapOption<Route>,
     state: Mutex<SlotState>,
 }
 
 #[derive(Debug, Default)]
 struct SlotState {
     versions: BTreeMap<u64, VersionEntry>,
-    /// The version the routing pins; `None` serves the highest ready one.
-    pinned: Option<u64>,
+    /// What the routing file or the admin API asked for, whichever was last.
+    routing: RoutingSpec,
+    /// The routing file as last read, so it is read again only when it changes.
+    routing_file: Option<Fingerprint>,
+    /// Why the routing file was refused, if it was.
+    routing_error: Option<String>,
     /// Unloaded through the repository API: nothing serves until loaded again.
     unloaded: bool,
 }
@@ -89,10 +96,26 @@ impl ModelSlot {
         }
     }
 
-    /// The version serving now, if any. The returned `Arc` keeps it alive
-    /// for as long as the caller holds it, whatever swaps happen meanwhile.
+    /// The primary version serving now, if any. The returned `Arc` keeps it
+    /// alive for as long as the caller holds it, whatever swaps happen.
     pub fn serving(&self) -> Option<Arc<LoadedVersion>> {
+        self.serving
+            .load()
+            .as_ref()
+            .map(|route| route.primary.clone())
+    }
+
+    /// The whole route (primary, canary, shadow) serving now.
+    pub fn route(&self) -> Option<Arc<Route>> {
         self.serving.load_full()
+    }
+
+    /// The routing asked for, and why the routing file was refused if it was.
+    pub fn routing(&self) -> (RoutingSpec, Option<String>) {
+        self.state
+            .lock()
+            .map(|s| (s.routing.clone(), s.routing_error.clone()))
+            .unwrap_or_default()
     }
 
     /// A specific ready version.
@@ -239,16 +262,91 @@ impl Registry {
         true
     }
 
-    /// Pins the version that serves `name` (`None`: the highest ready one).
-    pub fn pin(&self, name: &str, version: Option<u64>) -> bool {
+    /// Replaces the routing of `name` (until the routing file changes).
+    pub fn set_routing(&self, name: &str, spec: RoutingSpec) -> Result<(), String> {
+        spec.validate()?;
+        self.change_routing(name, |_| Ok(spec))
+    }
+
+    /// Makes the canary the primary and ends the canary.
+    pub fn promote(&self, name: &str) -> Result<(), String> {
+        self.change_routing(name, |r| {
+            let canary = r
+                .canary
+                .ok_or_else(|| format!("model '{name}' has no canary to promote"))?;
+            Ok(RoutingSpec {
+                primary: Some(canary.version),
+                canary: None,
+                shadow: r.shadow,
+            })
+        })
+    }
+
+    /// Ends the canary; without one, pins the primary to the highest ready
+    /// version below the one serving.
+    pub fn rollback(&self, name: &str) -> Result<(), String> {
+        let slot = self
+            .model(name)
+            .ok_or_else(|| format!("no model named '{name}'"))?;
+        let serving = slot.serving().map(|v| v.version);
+        let previous = slot
+            .report()
+            .iter()
+            .rev()
+            .filter(|r| matches!(r.status, VersionStatus::Ready(_)))
+            .map(|r| r.version)
+            .find(|&v| Some(v) < serving);
+        self.change_routing(name, |r| {
+            if r.canary.is_some() {
+                return Ok(RoutingSpec {
+                    canary: None,
+                    ..r.clone()
+                });
+            }
+            let previous = previous.ok_or_else(|| {
+                format!("model '{name}' has no canary and no ready version below the one serving")
+            })?;
+            Ok(RoutingSpec {
+                primary: Some(previous),
+                ..r.clone()
+            })
+        })
+    }
+
+    /// Ends the canary of `route` if it is still the one serving `name`
+    /// (the automatic rollback when the canary fails too often).
+    pub fn rollback_canary_of(&self, name: &str, route: &Arc<Route>) {
         let Some(slot) = self.model(name) else {
-            return false;
+            return;
         };
+        let current = slot.route();
+        if !current.is_some_and(|c| Arc::ptr_eq(&c, route)) {
+            return;
+        }
         if let Ok(mut state) = slot.state.lock() {
-            state.pinned = version;
+            state.routing.canary = None;
+        }
+        self.metrics.canary_rollback(name);
+        self.choose_serving(&slot);
+    }
+
+    fn change_routing(
+        &self,
+        name: &str,
+        change: impl FnOnce(&RoutingSpec) -> Result<RoutingSpec, String>,
+    ) -> Result<(), String> {
+        let slot = self
+            .model(name)
+            .ok_or_else(|| format!("no model named '{name}'"))?;
+        {
+            let mut state = slot
+                .state
+                .lock()
+                .map_err(|_| "the registry is unavailable".to_owned())?;
+            state.routing = change(&state.routing)?;
         }
         self.choose_serving(&slot);
-        true
+        Ok(())
     }
 
     fn model_folders(&self) -> Vec<String> {
@@ -289,9 +387,44 @@ impl Registry {
             }
         }
 
+        let routing_path = dir.join(ROUTING_FILE);
+        let routing_file = std::fs::metadata(&routing_path)
+            .ok()
+            .map(|meta| Fingerprint {
+                len: meta.len(),
+                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+
         // Decide what to validate while holding the lock; validate without it.
         let mut to_validate = Vec::new();
         if let Ok(mut state) = slot.state.lock() {
+            if routing_file != state.routing_file {
+                state.routing_file = routing_file;
+                let parsed = match routing_file {
+                    None => Ok(RoutingSpec::default()),
+                    Some(_) => std::fs::read_to_string(&routing_path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| {
+                            toml::from_str::<RoutingSpec>(&text).map_err(|e| e.to_string())
+                        })
+                        .and_then(|spec| spec.validate().map(|()| spec)),
+                };
+                match parsed {
+                    Ok(spec) => {
+                        log(&format!("model {}: routing {spec:?}", slot.name));
+                        state.routing = spec;
+                        state.routing_error = None;
+                    }
+                    Err(e) => {
+                        log(&format!(
+                            "model {}: {} refused, routing unchanged: {e}",
+                            slot.name,
+                            routing_path.display()
+                        ));
+                        state.routing_error = Some(e);
+                    }
+                }
+            }
             state.versions.retain(|version, _| {
                 let keep = found.contains_key(version);
                 if !keep {
@@ -368,8 +501,9 @@ impl Registry {
         self.choose_serving(slot);
     }
 
-    /// Points the model at the version its routing asks for: the pinned one
-    /// if it is ready, else the highest ready one; nothing when unloaded.
+    /// Points the model at the route its routing asks for: the primary if it
+    /// is ready, else the highest ready version; the canary and the shadow
+    /// when they are ready and not the primary; nothing when unloaded.
     fn choose_serving(&self, slot: &ModelSlot) {
         let chosen = {
             let Ok(state) = slot.state.lock() else {
@@ -379,38 +513,71 @@ impl Registry {
                 Some(VersionStatus::Ready(loaded)) => Some(loaded.clone()),
                 _ => None,
             };
-            if state.unloaded {
+            let primary = if state.unloaded {
                 None
             } else {
                 state
-                    .pinned
+                    .routing
+                    .primary
                     .as_ref()
                     .and_then(ready)
                     .or_else(|| state.versions.keys().rev().find_map(ready))
-            }
+            };
+            primary.map(|primary| {
+                let other = |v: u64| ready(&v).filter(|l| !Arc::ptr_eq(l, &primary));
+                Route {
+                    canary: state
+                        .routing
+                        .canary
+                        .and_then(|c| other(c.version).map(|v| Canary::new(v, c.percent))),
+                    shadow: state.routing.shadow.and_then(other),
+                    primary,
+                }
+            })
         };
         let current = slot.serving.load_full();
-        let same = match (&current, &chosen) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        let describe = |route: Option<&Route>| match route {
+            None => "nothing".to_owned(),
+            Some(r) => {
+                let mut text = format!("version {}", r.primary.version);
+                if let Some(c) = &r.canary {
+                    text.push_str(&format!(", canary {} at {}%", c.version.version, c.percent));
+                }
+                if let Some(s) = &r.shadow {
+                    text.push_str(&format!(", shadow {}", s.version));
+                }
+                text
+            }
+        };
+        let (before, after) = (describe(current.as_deref()), describe(chosen.as_ref()));
+        let same_versions = |a: &Route, b: &Route| {
+            Arc::ptr_eq(&a.primary, &b.primary)
+                && match (&a.canary, &b.canary) {
+                    (Some(x), Some(y)) => {
+                        Arc::ptr_eq(&x.version, &y.version) && x.percent == y.percent
+                    }
+                    (None, None) => true,
+                    _ => false,
+                }
+                && match (&a.shadow, &b.shadow) {
+                    (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+                    (None, None) => true,
+                    _ => false,
+                }
+        };
+        let unchanged = match (&current, &chosen) {
+            (Some(a), Some(b)) => same_versions(a, b),
             (None, None) => true,
             _ => false,
         };
-        if same {
+        if unchanged {
             return;
         }
-        let describe = |v: &Option<Arc<LoadedVersion>>| {
-            v.as_ref().map_or_else(
-                || "nothing".to_owned(),
-                |v| format!("version {}", v.version),
-            )
-        };
         log(&format!(
-            "model {}: now serving {} (was {})",
-            slot.name,
-            describe(&chosen),
-            describe(&current)
+            "model {}: now serving {after} (was {before})",
+            slot.name
         ));
-        slot.serving.store(chosen);
+        slot.serving.store(chosen.map(Arc::new));
         self.metrics.swap(&slot.name);
     }
 }

@@ -3,8 +3,9 @@
 //! `POST /v1/models/{model}/score` with
 //! `{"rows": [{"amount": 950.0, "hour": 3, ...}, ...]}`: a missing key or
 //! `null` is a missing value; `true`/`false` are 1 and 0; an unknown key is
-//! an error (it is usually a typo). The answer gives each row's score and
-//! the version that scored it.
+//! an error (it is usually a typo). An optional `"key"` (a transaction or
+//! entity id) makes the canary split deterministic. The answer gives each
+//! row's score and the version that scored it.
 
 use std::sync::Arc;
 
@@ -25,6 +26,9 @@ struct ScoreRequest {
     rows: Vec<Map<String, Value>>,
     #[serde(default)]
     contributions: bool,
+    /// The canary split's key (a transaction or entity id); chance without one.
+    #[serde(default)]
+    key: Option<String>,
 }
 
 pub async fn score(
@@ -32,14 +36,18 @@ pub async fn score(
     Path(model): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    run_score(&state, &model, body).await.map_err(|e| {
-        state.metrics.error(e.kind());
-        e
-    })
+    run_score(&state, &model, body)
+        .await
+        .inspect_err(|e| state.metrics.error(e.kind()))
 }
 
-async fn run_score(state: &AppState, model: &str, body: Body) -> Result<Json<Value>, ApiError> {
-    let loaded = state.find_version(model, None)?;
+async fn run_score(
+    state: &Arc<AppState>,
+    model: &str,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    // Unknown model: answered before the body is read.
+    state.find_version(model, None)?;
     let body = state.read_body(body).await?;
     let request: ScoreRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -51,9 +59,10 @@ async fn run_score(state: &AppState, model: &str, body: Body) -> Result<Json<Val
             "per-feature contributions are not available yet; send \"contributions\": false or leave it out".into(),
         ));
     }
-    let rows = rows_from_objects(&request.rows, &loaded)?;
-    let version = loaded.version;
-    let scores = score_rows(state, loaded, rows, "v1_score").await?;
+    let target = state.target(model, None, request.key.as_deref())?;
+    let rows = rows_from_objects(&request.rows, &target.version)?;
+    let version = target.version.version;
+    let scores = score_rows(state, target, rows, "v1_score").await?;
     let results: Vec<Value> = scores
         .iter()
         .map(|&score| json!({ "score": score, "version": version }))
@@ -138,9 +147,15 @@ pub async fn model_status(
                 .collect()
         })
         .unwrap_or_default();
+    let route = slot.route();
+    let (routing, routing_error) = slot.routing();
     Ok(Json(json!({
         "model": model,
-        "serving": slot.serving().map(|v| v.version),
+        "serving": route.as_ref().map(|r| r.primary.version),
+        "canary": route.as_ref().and_then(|r| r.canary.as_ref()).map(|c| json!({ "version": c.version.version, "percent": c.percent })),
+        "shadow": route.as_ref().and_then(|r| r.shadow.as_ref()).map(|s| s.version),
+        "routing": routing,
+        "routing_error": routing_error,
         "features": features,
         "versions": versions,
     })))

@@ -1,0 +1,186 @@
+//! How a model's requests are split across its versions: a primary, an
+//! optional canary taking a percentage, and an optional shadow scored off
+//! the request path.
+//!
+//! The split is deterministic on a request key (a transaction or entity id:
+//! the same key always lands on the same side), random when a request has
+//! none. A [`Route`] is immutable; a routing change builds a new one and
+//! swaps it in, so a request sees one consistent route from start to end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::loaded_version::LoadedVersion;
+
+/// The routing file each model folder may hold.
+pub const ROUTING_FILE: &str = "routing.toml";
+
+/// What the routing file or the admin API asks for.
+///
+/// ```toml
+/// primary = 3                       # omitted: the highest valid version
+/// canary = { version = 4, percent = 10 }
+/// shadow = 5
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSpec {
+    #[serde(default)]
+    pub primary: Option<u64>,
+    #[serde(default)]
+    pub canary: Option<CanarySpec>,
+    #[serde(default)]
+    pub shadow: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanarySpec {
+    pub version: u64,
+    /// Share of requests, 0 to 100.
+    pub percent: u8,
+}
+
+impl RoutingSpec {
+    /// Checks what serde cannot: a percentage is at most 100.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.canary {
+            Some(c) if c.percent > 100 => Err(format!(
+                "canary percent is {}; it must be between 0 and 100",
+                c.percent
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The versions one model's requests go to, fixed for the route's lifetime.
+#[derive(Debug)]
+pub struct Route {
+    pub primary: Arc<LoadedVersion>,
+    pub canary: Option<Canary>,
+    pub shadow: Option<Arc<LoadedVersion>>,
+}
+
+/// A canary version, its share and how it has fared on this route.
+#[derive(Debug)]
+pub struct Canary {
+    pub version: Arc<LoadedVersion>,
+    pub percent: u8,
+    requests: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Canary {
+    pub fn new(version: Arc<LoadedVersion>, percent: u8) -> Self {
+        Self {
+            version,
+            percent,
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one request; returns (requests, failures) so far.
+    pub fn record(&self, failed: bool) -> (u64, u64) {
+        let requests = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let failures = self
+            .failures
+            .fetch_add(u64::from(failed), Ordering::Relaxed)
+            + u64::from(failed);
+        (requests, failures)
+    }
+}
+
+impl Route {
+    /// The version a request with `key` goes to, and whether it is the canary.
+    pub fn pick(&self, key: Option<&str>) -> (&Arc<LoadedVersion>, bool) {
+        match &self.canary {
+            Some(canary) if bucket(key) < u64::from(canary.percent) => (&canary.version, true),
+            _ => (&self.primary, false),
+        }
+    }
+}
+
+/// The request's bucket, 0 to 99: a hash of the key, or random without one.
+fn bucket(key: Option<&str>) -> u64 {
+    match key {
+        Some(key) => fnv1a(key.as_bytes()) % 100,
+        None => random_u64() % 100,
+    }
+}
+
+/// FNV-1a, 64 bits: stable across processes and releases, which a split
+/// must be (the same card goes to the same side on every node).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A cheap per-thread random number (xorshift), seeded from the clock and
+/// the thread, for requests without a key.
+fn random_u64() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let thread = fnv1a(format!("{:?}", std::thread::current().id()).as_bytes());
+            (nanos ^ thread) | 1
+        });
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_always_lands_in_the_same_bucket() {
+        for key in ["card-1", "txn-99", ""] {
+            assert_eq!(bucket(Some(key)), bucket(Some(key)));
+        }
+        // FNV-1a's published test vector.
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn keys_spread_across_buckets() {
+        let under_ten = (0..10_000)
+            .filter(|i| bucket(Some(&format!("txn-{i}"))) < 10)
+            .count();
+        assert!(
+            (800..1200).contains(&under_ten),
+            "{under_ten} of 10000 under 10%"
+        );
+        let random_under_ten = (0..10_000).filter(|_| bucket(None) < 10).count();
+        assert!(
+            (800..1200).contains(&random_under_ten),
+            "{random_under_ten} of 10000"
+        );
+    }
+
+    #[test]
+    fn a_percent_over_100_is_refused() {
+        let spec = RoutingSpec {
+            canary: Some(CanarySpec {
+                version: 2,
+                percent: 101,
+            }),
+            ..RoutingSpec::default()
+        };
+        assert!(spec.validate().is_err());
+    }
+}
