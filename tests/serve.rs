@@ -314,7 +314,7 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
     let json_ct = ("content-type", "application/json");
     let big = vec![b' '; 70_000];
 
-    let corpus: Vec<BadRequest> = vec![
+    let corpus: Vec<BadRequest<'_>> = vec![
         ("not json", "POST", "/v2/models/fraud/infer".into(), vec![json_ct], b"{not json".to_vec()),
         ("empty body", "POST", "/v2/models/fraud/infer".into(), vec![], vec![]),
         ("json array", "POST", "/v2/models/fraud/infer".into(), vec![], b"[]".to_vec()),
