@@ -7,6 +7,7 @@
 //! admin_token = "..."          # or the EDGESCORE_ADMIN_TOKEN environment variable
 //! max_body_bytes = 4194304     # 4 MiB
 //! body_timeout_ms = 10000
+//! header_timeout_ms = 10000     # slow clients are disconnected
 //! poll_interval_ms = 1000
 //! settle_ms = 2000
 //! deadline_ms = 10             # per call into a component
@@ -37,6 +38,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
     pub body_timeout_ms: u64,
+    /// A client must send a request's headers within this time.
+    pub header_timeout_ms: u64,
     pub poll_interval_ms: u64,
     pub settle_ms: u64,
     pub deadline_ms: u64,
@@ -58,6 +61,7 @@ impl Default for ServeConfig {
             admin_token: None,
             max_body_bytes: 4 << 20,
             body_timeout_ms: 10_000,
+            header_timeout_ms: 10_000,
             poll_interval_ms: 1_000,
             settle_ms: 2_000,
             deadline_ms: 10,
@@ -101,6 +105,10 @@ impl ServeConfig {
 
     pub fn settle(&self) -> Duration {
         Duration::from_millis(self.settle_ms)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms.max(1))
     }
 
     pub fn body_timeout(&self) -> Duration {

@@ -127,13 +127,17 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(config.listen, state));
+    let served = runtime.block_on(serve(config.listen, config.header_timeout(), state));
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
     served
 }
 
-async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    header_timeout: std::time::Duration,
+    state: Arc<AppState>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
@@ -159,12 +163,60 @@ async fn serve(listen: SocketAddr, state: Arc<AppState>) -> anyhow::Result<()> {
         }
         let _ = out.flush();
     }
-    axum::serve(listener, app::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| anyhow::anyhow!("the server failed: {e}"))?;
+    accept_until_shutdown(listener, app::router(state), header_timeout).await;
     log("stopped after draining in-flight requests");
     Ok(())
+}
+
+/// How long shutdown waits for in-flight requests before giving up on them.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves HTTP/1.1 connections (keep-alive, no Nagle delay, a deadline for
+/// each request's headers) until SIGTERM or Ctrl-C, then stops accepting
+/// and lets the open connections finish their requests.
+async fn accept_until_shutdown(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_timeout: std::time::Duration,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: wait, do not spin.
+                        log(&format!("accept failed: {e}"));
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .keep_alive(true);
+                let connection = http.serve_connection(
+                    hyper_util::rt::TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(router.clone()),
+                );
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_LIMIT) => {
+            log("some connections were still busy after 30 s; stopping anyway");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
