@@ -882,3 +882,62 @@ fn sigterm_drains_in_flight_requests() {
     assert!(exit.success(), "{exit:?}");
     assert!(std::net::TcpStream::connect(&address).is_err());
 }
+
+#[test]
+fn new_versions_on_disk_are_picked_up_without_an_api_call_even_when_written_in_place() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    let component = registry_with_fraud(&registry);
+    // A long poll interval: only file-system events can be this quick.
+    let config = tmp.path().join("serve.toml");
+    std::fs::write(&config, "poll_interval_ms = 60000\n").expect("config");
+    let server = Server::start(
+        &[
+            "--registry",
+            registry.to_str().expect("utf-8"),
+            "--config",
+            config.to_str().expect("utf-8"),
+        ],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let serving = |agent: &ureq::Agent| -> Value {
+        let (_, text) = call(agent, "GET", &server.url("/v1/models/fraud"), &[], None);
+        serde_json::from_str::<Value>(&text).expect("json")["serving"].clone()
+    };
+    let wait_for = |version: u64| {
+        let started = Instant::now();
+        while serving(&agent) != version {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "version {version} was not picked up"
+            );
+            // Requests keep succeeding meanwhile.
+            let (status, body) = scored_by(&agent, &server, None, 10.0);
+            assert_eq!(status, 200, "{body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
+    };
+
+    // The documented way: another name, then a rename.
+    write_version(&registry, 2, &component);
+    let took = wait_for(2);
+    eprintln!("a renamed-in version served after {took:?}");
+
+    // A writer that ignores the convention: model.wasm written in place,
+    // pausing half way. The half file must never serve.
+    let folder = registry.join("fraud").join("3");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let mut file = std::fs::File::create(folder.join("model.wasm")).expect("create");
+    file.write_all(&component[..component.len() / 2])
+        .expect("first half");
+    file.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(serving(&agent), 2, "a half-written version serves");
+    file.write_all(&component[component.len() / 2..])
+        .expect("second half");
+    drop(file);
+    wait_for(3);
+}

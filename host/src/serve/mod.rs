@@ -4,6 +4,7 @@
 //! - [`registry`]: the folder of models and versions, validation, and which
 //!   route serves (an atomic pointer per model);
 //! - [`routing`]: a route (primary, canary share, shadow) and the split;
+//! - [`registry_watch`]: file-system events and polling that keep it in step;
 //! - [`loaded_version`]: one validated version and its warm instances;
 //! - [`app`]: the HTTP router and what its routes share;
 //! - [`open_inference`], [`simple_api`], [`admin`]: the routes;
@@ -18,13 +19,14 @@ pub mod metrics;
 pub mod names;
 pub mod open_inference;
 pub mod registry;
+pub mod registry_watch;
 pub mod routing;
 pub mod simple_api;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 pub use config::ServeConfig;
 
@@ -34,6 +36,7 @@ use crate::engine::ScoringEngine;
 use app::AppState;
 use metrics::Metrics;
 use registry::{COMPONENT_FILE, Registry, RegistryConfig};
+use registry_watch::RegistryWatch;
 
 /// One line on standard error, prefixed so it stands out among other output.
 pub fn log(message: &str) {
@@ -110,26 +113,13 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     state.set_ready();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let poller = {
-        let (registry, stop) = (registry.clone(), stop.clone());
-        let interval = config.poll_interval();
-        std::thread::Builder::new()
-            .name("edgescore-registry".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(interval);
-                    registry.scan(false);
-                }
-            })?
-    };
+    let watch = RegistryWatch::start(registry.clone(), config.poll_interval())?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let served = runtime.block_on(serve(config.listen, config.header_timeout(), state));
-    stop.store(true, Ordering::Relaxed);
-    let _ = poller.join();
+    drop(watch);
     served
 }
 

@@ -237,6 +237,17 @@ impl Registry {
         }
     }
 
+    /// Whether some version waits for its file to settle.
+    pub fn has_pending(&self) -> bool {
+        self.models().iter().any(|slot| {
+            slot.state.lock().is_ok_and(|s| {
+                s.versions
+                    .values()
+                    .any(|e| matches!(e.status, VersionStatus::Pending))
+            })
+        })
+    }
+
     /// Unloads a model: nothing serves it until [`Registry::load`].
     pub fn unload(&self, name: &str) -> bool {
         let Some(slot) = self.model(name) else {
