@@ -54,8 +54,15 @@ pub(crate) enum Command {
     /// positive integers. The highest valid version of each model serves; a
     /// new version is validated first (it must compile, instantiate and
     /// reproduce its golden vectors) and swapped in atomically, without
-    /// dropping a request. Changes on disk are picked up by polling; write a
-    /// new version under another name and rename it to model.wasm.
+    /// dropping a request. Changes on disk are picked up from file-system
+    /// events, with polling as the fallback; write a new version under
+    /// another name and rename it to model.wasm.
+    ///
+    /// Rollout per model: a primary, a canary taking a percentage (split on
+    /// the request's "key"), a shadow scored off the response path; set in
+    /// <DIR>/<model>/routing.toml or through /admin/models/<m>/routing, with
+    /// /promote and /rollback. A canary that fails too often is rolled back
+    /// automatically.
     ///
     /// With no --registry, serves the bundled demo fraud model and prints a
     /// curl line that scores a transaction.
