@@ -148,6 +148,39 @@ fn quickstart_rows() -> (Vec<String>, Vec<f32>) {
     (header, rows)
 }
 
+/// A registry with the quickstart model as `fraud` version 1 (and whatever
+/// `before_start` adds), and a server on it with `config` as its TOML.
+struct Fixture {
+    // Declared first so it drops first: the server stops before its folder goes.
+    server: Server,
+    registry: PathBuf,
+    component: Vec<u8>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn start(config: &str, before_start: impl FnOnce(&Path, &[u8])) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let registry = tmp.path().join("registry");
+        let component = registry_with_fraud(&registry);
+        before_start(&registry, &component);
+        let mut args = vec!["--registry".to_owned(), registry.display().to_string()];
+        if !config.is_empty() {
+            let path = tmp.path().join("serve.toml");
+            std::fs::write(&path, config).expect("config");
+            args.extend(["--config".to_owned(), path.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let server = Server::start(&args, &tmp.path().join("cache"));
+        Self {
+            server,
+            registry,
+            component,
+            _tmp: tmp,
+        }
+    }
+}
+
 /// A registry folder with the quickstart model as `fraud` version 1.
 fn registry_with_fraud(dir: &Path) -> Vec<u8> {
     let component = build_component(&BuildRequest {
@@ -173,13 +206,8 @@ fn write_version(dir: &Path, version: u64, bytes: &[u8]) {
 
 #[test]
 fn both_apis_score_bit_identically_to_the_native_model() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    let server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("", |_, _| {});
+    let server = &fixture.server;
     let agent = agent();
     let model =
         Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
@@ -292,20 +320,11 @@ type BadRequest<'a> = (&'a str, &'a str, String, Vec<(&'a str, &'a str)>, Vec<u8
 
 #[test]
 fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(&config, "max_body_bytes = 65536\nbody_timeout_ms = 2000\n").expect("config");
-    let server = Server::start(
-        &[
-            "--registry",
-            registry.to_str().expect("utf-8"),
-            "--config",
-            config.to_str().expect("utf-8"),
-        ],
-        &tmp.path().join("cache"),
+    let fixture = Fixture::start(
+        "max_body_bytes = 65536\nbody_timeout_ms = 2000\n",
+        |_, _| {},
     );
+    let server = &fixture.server;
     let agent = agent();
     let row = "[1,2,3,4,5,6,7,8,9,10,11,12]";
     let infer = |input: &str| format!(r#"{{"inputs":[{input}]}}"#);
@@ -393,13 +412,8 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
 fn versions_swap_under_load_without_a_failed_request() {
     const SWAPS: u64 = 100;
     const CLIENTS: usize = 4;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    let component = registry_with_fraud(&registry);
-    let server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("", |_, _| {});
+    let (server, registry, component) = (&fixture.server, &fixture.registry, &fixture.component);
     let url = server.url("/v1/models/fraud/score");
     let load_url = server.url("/v2/repository/models/fraud/load");
     let row = json!({ "rows": [{ "amount": 950.0, "hour": 3, "device_new": 1 }] });
@@ -448,9 +462,9 @@ fn versions_swap_under_load_without_a_failed_request() {
         let written = Instant::now();
         if version == bad_version {
             // Half a component: it must be rejected and version `serving` stay.
-            write_version(&registry, version, &component[..component.len() / 2]);
+            write_version(registry, version, &component[..component.len() / 2]);
         } else {
-            write_version(&registry, version, &component);
+            write_version(registry, version, component);
         }
         let (status, text) = call(
             &admin,
@@ -570,13 +584,8 @@ fn tritons_python_client_works_unchanged() {
             return;
         }
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    let server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("", |_, _| {});
+    let server = &fixture.server;
     let model =
         Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
     let (header, rows) = quickstart_rows();
@@ -586,8 +595,9 @@ fn tritons_python_client_works_unchanged() {
         .iter()
         .flat_map(|&s| (s as f32).to_le_bytes())
         .collect();
-    let rows_path = tmp.path().join("rows.f32");
-    let expected_path = tmp.path().join("expected.f32");
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let rows_path = scratch.path().join("rows.f32");
+    let expected_path = scratch.path().join("expected.f32");
     std::fs::write(
         &rows_path,
         rows.iter()
@@ -640,14 +650,10 @@ fn scored_by(agent: &ureq::Agent, server: &Server, key: Option<&str>, amount: f6
 
 #[test]
 fn canary_splits_by_key_and_promote_rollback_and_shadow_work() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    let component = registry_with_fraud(&registry);
-    write_version(&registry, 2, &component);
-    let server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("", |registry, component| {
+        write_version(registry, 2, component);
+    });
+    let server = &fixture.server;
     let agent = agent();
     let routing = server.url("/admin/models/fraud/routing");
     // Pin version 1, version 2 the canary at 30%.
@@ -662,11 +668,11 @@ fn canary_splits_by_key_and_promote_rollback_and_shadow_work() {
     let mut to_canary = 0;
     for i in 0..300 {
         let key = format!("txn-{i}");
-        let (status, first) = scored_by(&agent, &server, Some(&key), 10.0);
+        let (status, first) = scored_by(&agent, server, Some(&key), 10.0);
         assert_eq!(status, 200, "{first}");
         let version = first["results"][0]["version"].as_u64().expect("version");
         // The same key lands on the same version every time.
-        let (_, again) = scored_by(&agent, &server, Some(&key), 10.0);
+        let (_, again) = scored_by(&agent, server, Some(&key), 10.0);
         assert_eq!(again["results"][0]["version"], version, "key {key}");
         to_canary += usize::from(version == 2);
     }
@@ -680,7 +686,7 @@ fn canary_splits_by_key_and_promote_rollback_and_shadow_work() {
     assert_eq!(answer["serving"], 2, "{answer}");
     assert!(answer["canary"].is_null(), "{answer}");
     for i in 0..20 {
-        let (_, body) = scored_by(&agent, &server, Some(&format!("k{i}")), 10.0);
+        let (_, body) = scored_by(&agent, server, Some(&format!("k{i}")), 10.0);
         assert_eq!(body["results"][0]["version"], 2);
     }
     // Roll back without a canary: the version below serves.
@@ -692,7 +698,7 @@ fn canary_splits_by_key_and_promote_rollback_and_shadow_work() {
     let answer = admin_post(&agent, &routing, Some(json!({ "primary": 1, "shadow": 2 })));
     assert_eq!(answer["shadow"], 2, "{answer}");
     for i in 0..50 {
-        let (_, body) = scored_by(&agent, &server, None, f64::from(i));
+        let (_, body) = scored_by(&agent, server, None, f64::from(i));
         assert_eq!(body["results"][0]["version"], 1);
     }
     let mut metrics = String::new();
@@ -744,14 +750,10 @@ fn hostile_as_fraud() -> Vec<u8> {
 
 #[test]
 fn a_failing_canary_is_rolled_back_automatically() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    write_version(&registry, 2, &hostile_as_fraud());
-    let server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("", |registry, _| {
+        write_version(registry, 2, &hostile_as_fraud());
+    });
+    let server = &fixture.server;
     let agent = agent();
     let answer = admin_post(
         &agent,
@@ -763,7 +765,7 @@ fn a_failing_canary_is_rolled_back_automatically() {
     // a 5xx, counted against the canary (default: over 5% of 20 requests).
     let mut failures = 0;
     for i in 0..400 {
-        let (status, body) = scored_by(&agent, &server, Some(&format!("t{i}")), 1.0);
+        let (status, body) = scored_by(&agent, server, Some(&format!("t{i}")), 1.0);
         match status {
             200 => assert_eq!(body["results"][0]["version"], 1, "{body}"),
             500 => failures += 1,
@@ -797,20 +799,11 @@ fn read_until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> Strin
 #[test]
 fn slow_clients_are_cut_off_and_cost_only_their_own_connection() {
     use std::io::Write as _;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(&config, "header_timeout_ms = 300\nbody_timeout_ms = 300\n").expect("config");
-    let server = Server::start(
-        &[
-            "--registry",
-            registry.to_str().expect("utf-8"),
-            "--config",
-            config.to_str().expect("utf-8"),
-        ],
-        &tmp.path().join("cache"),
+    let fixture = Fixture::start(
+        "header_timeout_ms = 300\nbody_timeout_ms = 300\n",
+        |_, _| {},
     );
+    let server = &fixture.server;
     let address = server.url.trim_start_matches("http://").to_owned();
 
     // Headers that never finish: the connection is closed.
@@ -826,7 +819,7 @@ fn slow_clients_are_cut_off_and_cost_only_their_own_connection() {
 
     // Meanwhile everyone else is served.
     let agent = agent();
-    let (status, body) = scored_by(&agent, &server, None, 10.0);
+    let (status, body) = scored_by(&agent, server, None, 10.0);
     assert_eq!(status, 200, "{body}");
 
     let started = Instant::now();
@@ -848,13 +841,8 @@ fn slow_clients_are_cut_off_and_cost_only_their_own_connection() {
 #[test]
 fn sigterm_drains_in_flight_requests() {
     use std::io::Write as _;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    registry_with_fraud(&registry);
-    let mut server = Server::start(
-        &["--registry", registry.to_str().expect("utf-8")],
-        &tmp.path().join("cache"),
-    );
+    let mut fixture = Fixture::start("", |_, _| {});
+    let server = &mut fixture.server;
     let address = server.url.trim_start_matches("http://").to_owned();
     let body = br#"{"rows": [{"amount": 950.0}]}"#;
     // A request in flight: headers and half the body sent.
@@ -886,21 +874,9 @@ fn sigterm_drains_in_flight_requests() {
 #[test]
 fn new_versions_on_disk_are_picked_up_without_an_api_call_even_when_written_in_place() {
     use std::io::Write as _;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let registry = tmp.path().join("registry");
-    let component = registry_with_fraud(&registry);
     // A long poll interval: only file-system events can be this quick.
-    let config = tmp.path().join("serve.toml");
-    std::fs::write(&config, "poll_interval_ms = 60000\n").expect("config");
-    let server = Server::start(
-        &[
-            "--registry",
-            registry.to_str().expect("utf-8"),
-            "--config",
-            config.to_str().expect("utf-8"),
-        ],
-        &tmp.path().join("cache"),
-    );
+    let fixture = Fixture::start("poll_interval_ms = 60000\n", |_, _| {});
+    let (server, registry, component) = (&fixture.server, &fixture.registry, &fixture.component);
     let agent = agent();
     let serving = |agent: &ureq::Agent| -> Value {
         let (_, text) = call(agent, "GET", &server.url("/v1/models/fraud"), &[], None);
@@ -914,7 +890,7 @@ fn new_versions_on_disk_are_picked_up_without_an_api_call_even_when_written_in_p
                 "version {version} was not picked up"
             );
             // Requests keep succeeding meanwhile.
-            let (status, body) = scored_by(&agent, &server, None, 10.0);
+            let (status, body) = scored_by(&agent, server, None, 10.0);
             assert_eq!(status, 200, "{body}");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -922,7 +898,7 @@ fn new_versions_on_disk_are_picked_up_without_an_api_call_even_when_written_in_p
     };
 
     // The documented way: another name, then a rename.
-    write_version(&registry, 2, &component);
+    write_version(registry, 2, component);
     let took = wait_for(2);
     eprintln!("a renamed-in version served after {took:?}");
 

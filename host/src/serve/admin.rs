@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::api_error::ApiError;
 use super::app::AppState;
-use super::registry::VersionStatus;
+use super::registry::{Registry, VersionStatus};
 use super::routing::RoutingSpec;
 
 /// `POST /v2/repository/index`: every version of every model, Triton's format.
@@ -140,16 +140,7 @@ pub async fn promote(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    counted(&state, async {
-        state.authorize(&headers)?;
-        state.find_version(&model, None)?;
-        state
-            .registry
-            .promote(&model)
-            .map_err(ApiError::BadRequest)?;
-        routing_answer(&state, &model)
-    })
-    .await
+    routing_action(&state, &model, &headers, Registry::promote).await
 }
 
 /// `POST /admin/models/{model}/rollback`: ends the canary, or without one
@@ -159,14 +150,22 @@ pub async fn rollback(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    counted(&state, async {
-        state.authorize(&headers)?;
-        state.find_version(&model, None)?;
-        state
-            .registry
-            .rollback(&model)
-            .map_err(ApiError::BadRequest)?;
-        routing_answer(&state, &model)
+    routing_action(&state, &model, &headers, Registry::rollback).await
+}
+
+/// Runs an authorized routing change on a model that is serving, and
+/// answers with the routing that results.
+async fn routing_action(
+    state: &AppState,
+    model: &str,
+    headers: &HeaderMap,
+    action: fn(&Registry, &str) -> Result<(), String>,
+) -> Result<Json<Value>, ApiError> {
+    counted(state, async {
+        state.authorize(headers)?;
+        state.find_version(model, None)?;
+        action(&state.registry, model).map_err(ApiError::BadRequest)?;
+        routing_answer(state, model)
     })
     .await
 }
