@@ -44,9 +44,19 @@ pub enum ValidationError {
     WrongModel { expected: String, found: String },
 }
 
-/// Idle instances kept per version; more concurrent calls instantiate fresh
-/// ones (microseconds) and drop them afterwards.
-const MAX_IDLE: usize = 64;
+/// Idle instances kept per version: twice the cores (calls run on the async
+/// workers and, for large requests, the blocking pool), at most 64. More
+/// concurrent calls instantiate fresh ones (microseconds) and drop them
+/// afterwards. Bounded so that many loaded versions cannot take every slot
+/// of the engine's instance pool.
+fn max_idle() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, |n| n.get() * 2)
+            .clamp(2, 64)
+    })
+}
 
 impl LoadedVersion {
     /// Reads, compiles and validates `path` as version `version` of `model`.
@@ -105,7 +115,7 @@ impl LoadedVersion {
         let result = instance.score(rows);
         if !instance.is_poisoned()
             && let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
+            && idle.len() < max_idle()
         {
             idle.push(instance);
         }
