@@ -6,7 +6,7 @@
 //!
 //! Layout, little-endian throughout:
 //! ```text
-//! magic "\xE5ESM" | version u16 = 1 | family u8 (1 XGBoost, 2 LightGBM, 3 linear)
+//! magic "\xE5ESM" | version u16 = 2 | family u8 (1 XGBoost, 2 LightGBM, 3 linear)
 //! schema: has_names u8 | features u32 | kinds [u8] | names [len u32, utf-8]
 //! family payload (see `write_*` below)
 //! ```
@@ -22,7 +22,7 @@ use crate::{FeatureKind, Format, ModelError};
 
 /// The first bytes of every compact model.
 pub(crate) const MAGIC: &[u8] = b"\xE5ESM";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 
 pub(crate) fn encode(model: &Evaluator) -> Vec<u8> {
     let mut w = Writer(Vec::new());
@@ -127,6 +127,10 @@ fn write_xgboost(w: &mut Writer, m: &XGBoostModel) {
                 }
             }
         }
+        w.u32(tree.covers.len() as u32);
+        for &cover in &tree.covers {
+            w.f32(cover);
+        }
     }
 }
 
@@ -157,9 +161,11 @@ fn read_xgboost(r: &mut Reader<'_>, schema: Schema) -> Result<XGBoostModel, Mode
                 other => return Err(corrupt(&format!("unknown XGBoost node tag {other}"))),
             })
         })?;
+        let covers = r.list(4, |r| r.f32())?;
         Ok(xgboost::Tree {
             nodes,
             category_sets,
+            covers,
         })
     })?;
     XGBoostModel::new(schema, objective, base_score, trees).map_err(as_compact)

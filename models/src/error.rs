@@ -67,4 +67,8 @@ pub enum ScoreError {
         "row {row}: feature '{feature}' is missing and this linear model has no imputation value for it"
     )]
     Missing { row: usize, feature: String },
+
+    /// Per-feature contributions cannot be computed for this model.
+    #[error("per-feature contributions are not available: {0}")]
+    NoContributions(String),
 }

@@ -38,6 +38,7 @@ mod link;
 mod model;
 mod probe;
 mod tree_check;
+mod tree_shap;
 mod xgboost;
 
 pub use artifact::{Artifact, GoldenVector, Manifest, ManifestFeature};

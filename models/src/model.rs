@@ -199,6 +199,30 @@ impl Model {
         Ok(out)
     }
 
+    /// Per-feature contributions to each row's raw margin (XGBoost's
+    /// `pred_contribs`, SHAP values): for each row, one value per feature and
+    /// then the bias, `num_features() + 1` values, row-major. Each row's
+    /// values add up to its raw margin.
+    pub fn contributions(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+        let n = self.row_count(rows)?;
+        let width = self.num_features();
+        let mut out = vec![0.0; n * (width + 1)];
+        match &self.evaluator {
+            Evaluator::XGBoost(m) if m.has_covers() => {
+                for (row, phi) in rows.chunks(width).zip(out.chunks_mut(width + 1)) {
+                    m.contributions_into(row, phi);
+                }
+                Ok(out)
+            }
+            Evaluator::XGBoost(_) => Err(ScoreError::NoContributions(
+                "the model file has no sum_hessian (node covers); save it with XGBoost's save_model".into(),
+            )),
+            Evaluator::LightGbm(_) | Evaluator::Linear(_) => Err(ScoreError::NoContributions(
+                format!("not implemented yet for {} models", self.kind()),
+            )),
+        }
+    }
+
     fn raw_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
         let n = self.row_count(rows)?;
         if out.len() != n {

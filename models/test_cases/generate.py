@@ -12,6 +12,8 @@ Layout of one case, `<case>/`:
   <set>.expected.csv            `score,raw`: the reference library's prediction
                                 (probability or regression value) and its raw
                                 margin, printed so that they round-trip exactly
+  random.contribs.csv           XGBoost cases: `pred_contribs=True`, one column per
+                                feature then `bias`
   case.json                     what the case exercises and how it was produced
 
 Input sets: `random` (held-out rows, NaN included) and, for tree models,
@@ -139,6 +141,15 @@ def write_expected(path: Path, score: np.ndarray, raw: np.ndarray) -> None:
         w.writerow(["score", "raw"])
         for s, r in zip(score, raw):
             w.writerow([fmt64(float(s)), fmt64(float(r))])
+
+
+def write_contribs(path: Path, names: list[str], contribs: np.ndarray) -> None:
+    """Per-feature contributions (SHAP values), then the bias, per row."""
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(names) + ["bias"])
+        for row in contribs:
+            w.writerow([fmt64(float(v)) for v in row])
 
 
 def new_case(name: str, meta: dict) -> Path:
@@ -367,6 +378,10 @@ def xgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, feature_types=
         assert score.dtype == np.float32 and raw.dtype == np.float32
         write_inputs(d / f"{set_name}.input.csv", names, Xs)
         write_expected(d / f"{set_name}.expected.csv", score, raw)
+        if set_name == "random":
+            contribs = booster.predict(dm, pred_contribs=True)
+            assert contribs.dtype == np.float32
+            write_contribs(d / f"{set_name}.contribs.csv", names, contribs)
     return booster
 
 

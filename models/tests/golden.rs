@@ -98,3 +98,54 @@ fn every_tree_case_has_a_boundary_set_and_xgboost_is_bit_exact() {
         }
     }
 }
+
+/// XGBoost computes TreeSHAP in float32 and edgescore in float64, so the
+/// values agree to float32 rounding of the sums, not bit for bit.
+const CONTRIBUTION_TOLERANCE: f64 = 1e-5;
+
+#[test]
+fn contributions_match_xgboost_pred_contribs() {
+    let mut checked = 0;
+    let mut worst: f64 = 0.0;
+    for case in cases() {
+        for set in &case.sets {
+            let Some(expected) = &set.expected_contributions else {
+                continue;
+            };
+            // Through the parsed file and through the compact encoding.
+            let parsed = load(&case);
+            let decoded = Model::from_bytes(&parsed.to_compact_bytes(), None).expect("decodes");
+            for (model, path) in [(&parsed, "parsed"), (&decoded, "compact")] {
+                let what = format!("{} / {} / {path}", case.name, set.name);
+                let got = model
+                    .contributions(&set.rows)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                check_scores(
+                    &format!("{what} contributions"),
+                    &got,
+                    expected,
+                    Tolerance::Absolute(CONTRIBUTION_TOLERANCE),
+                );
+                worst = got
+                    .iter()
+                    .zip(expected)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(worst, f64::max);
+                // Each row's contributions add up to its margin.
+                let raw = model.raw_scores(&set.rows).expect("raw");
+                let width = set.header.len() + 1;
+                for (r, row) in got.chunks(width).enumerate() {
+                    let total: f64 = row.iter().sum();
+                    assert!(
+                        (total - raw[r]).abs() < 1e-4,
+                        "{what}: row {r} sums to {total}, margin {}",
+                        raw[r]
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} sets have contributions");
+    eprintln!("contributions: {checked} sets, worst difference {worst:e}");
+}

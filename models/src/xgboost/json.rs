@@ -1,7 +1,8 @@
 //! Reading XGBoost's JSON model format (`Booster.save_model("model.json")`).
 //!
 //! Fields edgescore does not need for prediction (`loss_changes`,
-//! `sum_hessian`, `base_weights`, `parents`) are ignored. `best_iteration` is
+//! `base_weights`, `parents`) are ignored; `sum_hessian` is kept as each
+//! node's cover, which per-feature contributions weigh branches by. `best_iteration` is
 //! ignored too, as XGBoost's own `Booster.predict` ignores it: every tree scores.
 
 use serde::Deserialize;
@@ -82,6 +83,9 @@ struct TreeJson {
     categories_segments: Vec<u64>,
     #[serde(default)]
     categories_sizes: Vec<u64>,
+    /// Each node's cover, for contributions; absent in hand-made files.
+    #[serde(default)]
+    sum_hessian: Vec<f32>,
 }
 
 /// Parses and validates an XGBoost JSON model.
@@ -313,6 +317,7 @@ fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
     Ok(Tree {
         nodes,
         category_sets,
+        covers: tree.sum_hessian,
     })
 }
 

@@ -10,6 +10,7 @@
 //!   float32, in model order;
 //! - the link function is XGBoost's float32 sigmoid.
 
+mod contributions;
 mod forest;
 mod json;
 
@@ -100,6 +101,8 @@ pub(crate) enum Node {
 pub(crate) struct Tree {
     pub(crate) nodes: Vec<Node>,
     pub(crate) category_sets: Vec<CategorySet>,
+    /// Each node's cover (`sum_hessian`), or empty when the file has none.
+    pub(crate) covers: Vec<f32>,
 }
 
 impl Tree {
@@ -110,6 +113,20 @@ impl Tree {
                 Some([left as usize, right as usize])
             }
         })?;
+        if !self.covers.is_empty() && self.covers.len() != self.nodes.len() {
+            return Err(format!(
+                "sum_hessian has {} entries for {} nodes",
+                self.covers.len(),
+                self.nodes.len()
+            ));
+        }
+        if let Some(i) = self
+            .covers
+            .iter()
+            .position(|c| !(c.is_finite() && *c >= 0.0))
+        {
+            return Err(format!("node {i} has the cover {}", self.covers[i]));
+        }
         for (i, node) in self.nodes.iter().enumerate() {
             match *node {
                 Node::Leaf { value } if !value.is_finite() => {

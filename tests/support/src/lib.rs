@@ -40,6 +40,9 @@ pub struct IoSet {
     pub expected_score: Vec<f64>,
     /// The reference raw margin per row.
     pub expected_raw: Vec<f64>,
+    /// The reference per-feature contributions, row-major, one value per
+    /// feature then the bias (`<set>.contribs.csv`, XGBoost `random` sets).
+    pub expected_contributions: Option<Vec<f64>>,
 }
 
 /// How close a score must be to the reference.
@@ -184,6 +187,24 @@ fn read_set(dir: &Path, set: &str) -> IoSet {
         num_rows,
         "{set}: one expected score per input row"
     );
+    let expected_contributions = std::fs::read_to_string(dir.join(format!("{set}.contribs.csv")))
+        .ok()
+        .map(|text| {
+            let mut lines = text.lines();
+            let columns = lines.next().expect("contributions have a header");
+            assert_eq!(
+                columns,
+                format!("{},bias", header.join(",")),
+                "{set}: contributions header"
+            );
+            let values: Vec<f64> = lines.flat_map(|l| l.split(',').map(parse)).collect();
+            assert_eq!(
+                values.len(),
+                num_rows * (header.len() + 1),
+                "{set}: contributions shape"
+            );
+            values
+        });
     IoSet {
         name: set.to_owned(),
         input_path,
@@ -192,6 +213,7 @@ fn read_set(dir: &Path, set: &str) -> IoSet {
         num_rows,
         expected_score,
         expected_raw,
+        expected_contributions,
     }
 }
 
