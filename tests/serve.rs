@@ -917,3 +917,47 @@ fn new_versions_on_disk_are_picked_up_without_an_api_call_even_when_written_in_p
     drop(file);
     wait_for(3);
 }
+
+#[test]
+fn contributions_come_back_by_feature_name_and_equal_the_native_ones() {
+    let fixture = Fixture::start("", |_, _| {});
+    let agent = agent();
+    let model =
+        Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
+    let (header, rows) = quickstart_rows();
+    let width = header.len();
+    let native = model.contributions(&rows).expect("native contributions");
+    let objects: Vec<Value> = rows
+        .chunks(width)
+        .map(|row| {
+            let object: serde_json::Map<String, Value> = header
+                .iter()
+                .zip(row)
+                .filter(|(_, v)| !v.is_nan())
+                .map(|(name, &v)| (name.clone(), json!(v)))
+                .collect();
+            Value::Object(object)
+        })
+        .collect();
+    let (status, body) = post_json(
+        &agent,
+        &fixture.server.url("/v1/models/fraud/score"),
+        &json!({ "rows": objects, "contributions": true }),
+    );
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().expect("results");
+    for (r, result) in results.iter().enumerate() {
+        let contributions = result["contributions"].as_object().expect("contributions");
+        assert_eq!(contributions.len(), width + 1, "row {r}");
+        let expected = &native[r * (width + 1)..(r + 1) * (width + 1)];
+        for (name, want) in header
+            .iter()
+            .map(String::as_str)
+            .chain(["bias"])
+            .zip(expected)
+        {
+            let got = contributions[name].as_f64().expect("number") as f32;
+            assert_eq!(got.to_bits(), (*want as f32).to_bits(), "row {r}, {name}");
+        }
+    }
+}

@@ -12,7 +12,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
-use crate::bindings::edgescore::scoring::types::{ModelInfo, ScoreError, ScoreOptions};
+use crate::bindings::edgescore::scoring::types::{ModelInfo, Score, ScoreError, ScoreOptions};
 use crate::bindings::{Scorer, ScorerPre};
 use crate::compiled_cache::{CacheOutcome, CompiledCache};
 use crate::deny_all_wasi::{self, DenyAllWasi};
@@ -261,13 +261,47 @@ impl std::fmt::Debug for ScorerInstance {
 impl ScorerInstance {
     /// Scores row-major `rows` inside the component.
     pub fn score(&mut self, rows: &[f32]) -> Result<Vec<f64>, ComponentError> {
+        self.score_batch(rows, false)
+            .map(|scores| scores.into_iter().map(|s| s.value).collect())
+    }
+
+    /// Scores `rows` and returns each row's per-feature contributions too:
+    /// one per feature, then the bias (they add up to the raw margin).
+    pub fn score_with_contributions(
+        &mut self,
+        rows: &[f32],
+    ) -> Result<(Vec<f64>, Vec<Vec<f32>>), ComponentError> {
+        let scores = self.score_batch(rows, true)?;
+        let width = self.width + 1;
+        let mut values = Vec::with_capacity(scores.len());
+        let mut contributions = Vec::with_capacity(scores.len());
+        for score in scores {
+            match score.contributions {
+                Some(c) if c.len() == width => contributions.push(c),
+                other => {
+                    self.poisoned = true;
+                    return Err(ComponentError::Internal(format!(
+                        "returned {} contributions for a row of {} features (expected one per feature and the bias)",
+                        other.map_or(0, |c| c.len()),
+                        self.width
+                    )));
+                }
+            }
+            values.push(score.value);
+        }
+        Ok((values, contributions))
+    }
+
+    fn score_batch(
+        &mut self,
+        rows: &[f32],
+        contributions: bool,
+    ) -> Result<Vec<Score>, ComponentError> {
         self.call(|store, bindings| {
             bindings.edgescore_scoring_model().call_score_batch(
                 store,
                 rows,
-                ScoreOptions {
-                    contributions: false,
-                },
+                ScoreOptions { contributions },
             )
         })
         .and_then(|result| match result {
@@ -279,7 +313,7 @@ impl ScorerInstance {
                     expected_rows(rows, self.width)
                 )))
             }
-            Ok(scores) => Ok(scores.into_iter().map(|s| s.value).collect()),
+            Ok(scores) => Ok(scores),
             Err(ScoreError::BadInput(b)) => Err(ComponentError::BadInput {
                 row: b.row,
                 feature: b.feature,

@@ -87,9 +87,6 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
                 "the scorer has no model: it was not built by `edgescore build`".into(),
             ));
         };
-        if options.contributions {
-            return Err(bad_input(None, None, "per-feature contributions are not available from this component yet; call without them".into()));
-        }
         // Small batches (the common edge call is one row) are scored into a
         // stack buffer: no allocation besides the returned list.
         let count = rows.len().checked_div(model.num_features()).unwrap_or(0);
@@ -110,11 +107,26 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
                 _ => bad_input(None, None, message),
             }
         })?;
+        if !options.contributions {
+            return Ok(scores
+                .iter()
+                .map(|&value| Score {
+                    value,
+                    contributions: None,
+                })
+                .collect());
+        }
+        // One value per feature, then the bias, per row.
+        let contributions = model
+            .contributions(&rows)
+            .map_err(|e| bad_input(None, None, e.to_string()))?;
+        let width = model.num_features() + 1;
         Ok(scores
             .iter()
-            .map(|&value| Score {
+            .zip(contributions.chunks(width))
+            .map(|(&value, row)| Score {
                 value,
-                contributions: None,
+                contributions: Some(row.iter().map(|&c| c as f32).collect()),
             })
             .collect())
     }

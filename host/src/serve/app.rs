@@ -238,11 +238,32 @@ pub async fn score_rows(
     rows: Vec<f32>,
     endpoint: &'static str,
 ) -> Result<Vec<f64>, ApiError> {
+    score_rows_with(state, target, rows, endpoint, false)
+        .await
+        .map(|scored| scored.scores)
+}
+
+/// Scores and, when asked, each row's contributions (one per feature, then
+/// the bias).
+#[derive(Debug)]
+pub struct Scored {
+    pub scores: Vec<f64>,
+    pub contributions: Option<Vec<Vec<f32>>>,
+}
+
+/// [`score_rows`], with each row's contributions when `contributions`.
+pub async fn score_rows_with(
+    state: &Arc<AppState>,
+    target: Target,
+    rows: Vec<f32>,
+    endpoint: &'static str,
+    contributions: bool,
+) -> Result<Scored, ApiError> {
     let started = Instant::now();
     let version = target.version.clone();
     let shadow = target.route.as_ref().and_then(|r| r.shadow.clone());
     let shadow_rows = shadow.as_ref().map(|_| rows.clone());
-    let result = score_blocking_if_large(version.clone(), rows).await;
+    let result = score_blocking_if_large(version.clone(), rows, contributions).await;
 
     if target.canary
         && let (Some(route), Some(canary)) = (
@@ -264,33 +285,45 @@ pub async fn score_rows(
             tokio::task::spawn_blocking(move || registry.rollback_canary_of(&model, &route));
         }
     }
-    let scores = result?;
+    let scored = result?;
     state.metrics.scored(
         &version.model,
         version.version,
         endpoint,
         started.elapsed(),
-        &scores,
+        &scored.scores,
         version.idle_instances(),
     );
     if let (Some(shadow), Some(rows)) = (shadow, shadow_rows) {
-        run_shadow(state, shadow, rows, scores.clone());
+        run_shadow(state, shadow, rows, scored.scores.clone());
     }
-    Ok(scores)
+    Ok(scored)
 }
 
 async fn score_blocking_if_large(
     version: Arc<LoadedVersion>,
     rows: Vec<f32>,
-) -> Result<Vec<f64>, ApiError> {
+    with_contributions: bool,
+) -> Result<Scored, ApiError> {
     let width = version.manifest().features.len();
     let large = rows.len() > INLINE_ROWS * width;
-    let score = move || -> Result<Vec<f64>, ApiError> {
+    let score = move || -> Result<Scored, ApiError> {
         let mut scores = Vec::with_capacity(rows.len() / width.max(1));
+        let mut contributions = with_contributions.then(Vec::new);
         for chunk in rows.chunks((ROWS_PER_CALL * width).max(1)) {
-            scores.extend(version.score(chunk)?);
+            match contributions.as_mut() {
+                None => scores.extend(version.score(chunk)?),
+                Some(all) => {
+                    let (s, c) = version.score_with_contributions(chunk)?;
+                    scores.extend(s);
+                    all.extend(c);
+                }
+            }
         }
-        Ok(scores)
+        Ok(Scored {
+            scores,
+            contributions,
+        })
     };
     if large {
         tokio::task::spawn_blocking(score)
@@ -317,8 +350,8 @@ fn run_shadow(
     }
     let state = state.clone();
     tokio::spawn(async move {
-        match score_blocking_if_large(shadow, rows).await {
-            Ok(scores) if scores.len() == primary.len() => {
+        match score_blocking_if_large(shadow, rows, false).await {
+            Ok(Scored { scores, .. }) if scores.len() == primary.len() => {
                 let diffs = scores.iter().zip(&primary).map(|(a, b)| (a - b).abs());
                 let disagreed = diffs
                     .clone()

@@ -107,12 +107,27 @@ impl LoadedVersion {
     /// Scores row-major `rows` in a warm instance (or a fresh one when all
     /// are busy). A trapped instance is dropped, never returned to the pool.
     pub fn score(&self, rows: &[f32]) -> Result<Vec<f64>, ComponentError> {
+        self.with_instance(|instance| instance.score(rows))
+    }
+
+    /// Like [`LoadedVersion::score`], with each row's contributions.
+    pub fn score_with_contributions(
+        &self,
+        rows: &[f32],
+    ) -> Result<(Vec<f64>, Vec<Vec<f32>>), ComponentError> {
+        self.with_instance(|instance| instance.score_with_contributions(rows))
+    }
+
+    fn with_instance<R>(
+        &self,
+        call: impl FnOnce(&mut ScorerInstance) -> Result<R, ComponentError>,
+    ) -> Result<R, ComponentError> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut instance = match taken {
             Some(instance) => instance,
             None => self.component.instantiate()?,
         };
-        let result = instance.score(rows);
+        let result = call(&mut instance);
         if !instance.is_poisoned()
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < max_idle()

@@ -5,7 +5,9 @@
 //! `null` is a missing value; `true`/`false` are 1 and 0; an unknown key is
 //! an error (it is usually a typo). An optional `"key"` (a transaction or
 //! entity id) makes the canary split deterministic. The answer gives each
-//! row's score and the version that scored it.
+//! row's score and the version that scored it, and with
+//! `"contributions": true` each feature's contribution to the raw margin
+//! (SHAP values) and the `bias`; they add up to the margin.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api_error::ApiError;
-use super::app::{AppState, score_rows};
+use super::app::{AppState, score_rows_with};
 use super::loaded_version::LoadedVersion;
 use super::registry::VersionStatus;
 
@@ -54,18 +56,33 @@ async fn run_score(
             "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}}: {e}"
         ))
     })?;
-    if request.contributions {
-        return Err(ApiError::BadRequest(
-            "per-feature contributions are not available yet; send \"contributions\": false or leave it out".into(),
-        ));
-    }
     let target = state.target(model, None, request.key.as_deref())?;
     let rows = rows_from_objects(&request.rows, &target.version)?;
     let version = target.version.version;
-    let scores = score_rows(state, target, rows, "v1_score").await?;
-    let results: Vec<Value> = scores
+    let names: Vec<String> = target
+        .version
+        .manifest()
+        .features
         .iter()
-        .map(|&score| json!({ "score": score, "version": version }))
+        .map(|f| f.name.clone())
+        .collect();
+    let scored = score_rows_with(state, target, rows, "v1_score", request.contributions).await?;
+    let results: Vec<Value> = scored
+        .scores
+        .iter()
+        .enumerate()
+        .map(|(r, &score)| {
+            let mut result = json!({ "score": score, "version": version });
+            if let Some(all) = &scored.contributions {
+                let mut by_name = Map::new();
+                for (name, &value) in names.iter().zip(&all[r]) {
+                    by_name.insert(name.clone(), json!(value));
+                }
+                by_name.insert("bias".into(), json!(all[r].last().copied().unwrap_or(0.0)));
+                result["contributions"] = Value::Object(by_name);
+            }
+            result
+        })
         .collect();
     Ok(Json(json!({ "model": model, "results": results })))
 }
