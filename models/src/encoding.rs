@@ -220,6 +220,8 @@ fn write_lightgbm(w: &mut Writer, m: &LightGbmModel) {
             }
         }
         w.f64s(&tree.leaves);
+        w.f64s(&tree.split_counts);
+        w.f64s(&tree.leaf_counts);
     }
 }
 
@@ -256,10 +258,14 @@ fn read_lightgbm(r: &mut Reader<'_>, schema: Schema) -> Result<LightGbmModel, Mo
             })
         })?;
         let leaves = r.f64s()?;
+        let split_counts = r.f64s()?;
+        let leaf_counts = r.f64s()?;
         Ok(lightgbm::Tree {
             splits,
             leaves,
             category_sets,
+            split_counts,
+            leaf_counts,
         })
     })?;
     LightGbmModel::new(schema, objective, trees).map_err(as_compact)

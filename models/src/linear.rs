@@ -196,18 +196,40 @@ impl LinearModel {
         for (r, (o, row)) in out.iter_mut().zip(rows.chunks_exact(width)).enumerate() {
             let mut z = self.intercept;
             for (i, &x) in row.iter().enumerate() {
-                let x = if x.is_nan() {
-                    match &self.impute {
-                        Some(values) => values[i],
-                        None => return Err(self.missing(r, i)),
-                    }
-                } else {
-                    f64::from(x)
-                };
-                z += self.coefficients[i] * ((x - self.mean[i]) / self.scale[i]);
+                z += self.term(r, i, x)?;
             }
             *o = z;
         }
+        Ok(())
+    }
+
+    /// Feature `i`'s term of the decision function for value `x` (NaN
+    /// imputed when the model says how): the coefficient times the
+    /// standardized value. This is also the feature's contribution.
+    fn term(&self, row: usize, i: usize, x: f32) -> Result<f64, ScoreError> {
+        let x = if x.is_nan() {
+            match &self.impute {
+                Some(values) => values[i],
+                None => return Err(self.missing(row, i)),
+            }
+        } else {
+            f64::from(x)
+        };
+        Ok(self.coefficients[i] * ((x - self.mean[i]) / self.scale[i]))
+    }
+
+    /// One row's contributions into `phi`: each feature's term, then the
+    /// intercept as the bias (the standardized features have mean zero).
+    pub(crate) fn contributions_into(
+        &self,
+        row_index: usize,
+        row: &[f32],
+        phi: &mut [f64],
+    ) -> Result<(), ScoreError> {
+        for (i, &x) in row.iter().enumerate() {
+            phi[i] = self.term(row_index, i, x)?;
+        }
+        phi[row.len()] = self.intercept;
         Ok(())
     }
 

@@ -217,9 +217,21 @@ impl Model {
             Evaluator::XGBoost(_) => Err(ScoreError::NoContributions(
                 "the model file has no sum_hessian (node covers); save it with XGBoost's save_model".into(),
             )),
-            Evaluator::LightGbm(_) | Evaluator::Linear(_) => Err(ScoreError::NoContributions(
-                format!("not implemented yet for {} models", self.kind()),
+            Evaluator::LightGbm(m) if m.has_counts() => {
+                for (row, phi) in rows.chunks(width).zip(out.chunks_mut(width + 1)) {
+                    m.contributions_into(row, phi);
+                }
+                Ok(out)
+            }
+            Evaluator::LightGbm(_) => Err(ScoreError::NoContributions(
+                "the model file has no internal_count/leaf_count; save it with LightGBM's save_model".into(),
             )),
+            Evaluator::Linear(m) => {
+                for (r, (row, phi)) in rows.chunks(width).zip(out.chunks_mut(width + 1)).enumerate() {
+                    m.contributions_into(r, row, phi)?;
+                }
+                Ok(out)
+            }
         }
     }
 

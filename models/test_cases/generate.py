@@ -12,8 +12,9 @@ Layout of one case, `<case>/`:
   <set>.expected.csv            `score,raw`: the reference library's prediction
                                 (probability or regression value) and its raw
                                 margin, printed so that they round-trip exactly
-  random.contribs.csv           XGBoost cases: `pred_contribs=True`, one column per
-                                feature then `bias`
+  random.contribs.csv           XGBoost `pred_contribs=True`, LightGBM `pred_contrib=True`,
+                                linear: coefficient x scikit-learn's standardized value;
+                                one column per feature, then `bias`
   case.json                     what the case exercises and how it was produced
 
 Input sets: `random` (held-out rows, NaN included) and, for tree models,
@@ -401,6 +402,9 @@ def lgb_case(name, desc, params, rounds, X, y, Xtest, names, rng, categorical=()
         raw = booster.predict(X64, raw_score=True)
         write_inputs(d / f"{set_name}.input.csv", names, Xs)
         write_expected(d / f"{set_name}.expected.csv", score, raw)
+        if set_name == "random":
+            contribs = booster.predict(X64, pred_contrib=True)
+            write_contribs(d / f"{set_name}.contribs.csv", names, contribs)
 
 
 def linear_case(name, desc, kind, X, y, Xtest, names, standardize):
@@ -430,6 +434,11 @@ def linear_case(name, desc, kind, X, y, Xtest, names, standardize):
     score = est.predict_proba(Zt)[:, 1] if kind == "logistic" else raw
     write_inputs(d / "random.input.csv", names, Xtest)
     write_expected(d / "random.expected.csv", score, raw)
+    # A linear model's SHAP values (features independent, the training mean
+    # as background): each coefficient times scikit-learn's own standardized
+    # value, the intercept as the bias.
+    contribs = np.column_stack([Zt * coef, np.full(len(Zt), intercept)])
+    write_contribs(d / "random.contribs.csv", names, contribs)
 
 
 def main() -> None:

@@ -100,11 +100,14 @@ fn every_tree_case_has_a_boundary_set_and_xgboost_is_bit_exact() {
 }
 
 /// XGBoost computes TreeSHAP in float32 and edgescore in float64, so the
-/// values agree to float32 rounding of the sums, not bit for bit.
+/// values agree to float32 rounding of the sums, not bit for bit (LightGBM
+/// computes in float64 and agrees much more closely).
 const CONTRIBUTION_TOLERANCE: f64 = 1e-5;
 
+/// Against XGBoost's `pred_contribs`, LightGBM's `pred_contrib` and, for
+/// linear models, scikit-learn's coefficients times its standardized values.
 #[test]
-fn contributions_match_xgboost_pred_contribs() {
+fn contributions_match_the_reference_libraries() {
     let mut checked = 0;
     let mut worst: f64 = 0.0;
     for case in cases() {
@@ -146,6 +149,6 @@ fn contributions_match_xgboost_pred_contribs() {
             checked += 1;
         }
     }
-    assert!(checked >= 5, "only {checked} sets have contributions");
+    assert!(checked >= 12, "only {checked} sets have contributions");
     eprintln!("contributions: {checked} sets, worst difference {worst:e}");
 }

@@ -15,6 +15,7 @@
 //! - leaf values already include shrinkage; trees are summed in float64;
 //! - the binary probability is `1 / (1 + exp(-sigmoid * raw))`.
 
+mod contributions;
 mod forest;
 mod text;
 
@@ -82,6 +83,10 @@ pub(crate) struct Tree {
     pub(crate) splits: Vec<Split>,
     pub(crate) leaves: Vec<f64>,
     pub(crate) category_sets: Vec<CategorySet>,
+    /// Training rows that reached each split (`internal_count`) and each
+    /// leaf (`leaf_count`), for contributions; empty when the file has none.
+    pub(crate) split_counts: Vec<f64>,
+    pub(crate) leaf_counts: Vec<f64>,
 }
 
 impl Tree {
@@ -95,6 +100,25 @@ impl Tree {
         }
         if let Some(v) = self.leaves.iter().find(|v| !v.is_finite()) {
             return Err(format!("a leaf has the non-finite value {v}"));
+        }
+        let counted = !self.split_counts.is_empty() || !self.leaf_counts.is_empty();
+        if counted
+            && (self.split_counts.len() != splits || self.leaf_counts.len() != self.leaves.len())
+        {
+            return Err(format!(
+                "{} internal counts and {} leaf counts for {splits} splits and {} leaves",
+                self.split_counts.len(),
+                self.leaf_counts.len(),
+                self.leaves.len()
+            ));
+        }
+        if let Some(c) = self
+            .split_counts
+            .iter()
+            .chain(&self.leaf_counts)
+            .find(|c| !(c.is_finite() && **c >= 0.0))
+        {
+            return Err(format!("a node has the count {c}"));
         }
         if splits == 0 {
             return Ok(());

@@ -131,11 +131,15 @@ fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
             leaves.len()
         )));
     }
+    // Counts are optional (contributions need them); a file may lack them.
+    let leaf_counts: Vec<f64> = list(kv, "leaf_count", at).unwrap_or_default();
     if num_leaves == 1 {
         return Ok(Tree {
             splits: Vec::new(),
             leaves,
             category_sets: Vec::new(),
+            split_counts: Vec::new(),
+            leaf_counts,
         });
     }
     let n = num_leaves - 1;
@@ -213,10 +217,13 @@ fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
             Split::Numeric { feature, threshold, missing, default_left: decision & 2 == 2, left, right }
         });
     }
+    let split_counts: Vec<f64> = list(kv, "internal_count", at).unwrap_or_default();
     Ok(Tree {
         splits,
         leaves,
         category_sets,
+        split_counts,
+        leaf_counts,
     })
 }
 
