@@ -16,6 +16,7 @@ pub mod deny_all_wasi;
 pub mod digest;
 pub mod engine;
 pub mod error;
+pub mod feature_store;
 pub mod guests;
 pub mod limits;
 pub mod manifest_section;
