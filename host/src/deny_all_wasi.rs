@@ -85,22 +85,16 @@ pub fn add_to_linker<T: wasmtime_wasi::WasiView + 'static>(
     // where the epoch deadline cannot reach, trap instead.
     linker.allow_shadowing(true);
     let mut clock = linker.instance(&format!("wasi:clocks/monotonic-clock@{WASI_VERSION}"))?;
-    clock.func_wrap(
-        "subscribe-duration",
-        |_: StoreContextMut<'_, T>, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-            Err(wasmtime::format_err!(
-                "the component tried to wait (monotonic-clock.subscribe-duration); edgescore components may not sleep"
-            ))
-        },
-    )?;
-    clock.func_wrap(
-        "subscribe-instant",
-        |_: StoreContextMut<'_, T>, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-            Err(wasmtime::format_err!(
-                "the component tried to wait (monotonic-clock.subscribe-instant); edgescore components may not sleep"
-            ))
-        },
-    )?;
+    for name in ["subscribe-duration", "subscribe-instant"] {
+        clock.func_wrap(
+            name,
+            move |_: StoreContextMut<'_, T>, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+                Err(wasmtime::format_err!(
+                    "the component tried to wait (monotonic-clock.{name}); edgescore components may not sleep"
+                ))
+            },
+        )?;
+    }
     linker.allow_shadowing(false);
     Ok(())
 }

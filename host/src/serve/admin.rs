@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::api_error::ApiError;
 use super::app::AppState;
-use super::registry::{Registry, VersionStatus};
+use super::registry::{ModelSlot, Registry, VersionStatus};
 use super::routing::RoutingSpec;
 
 /// `POST /v2/repository/index`: every version of every model, Triton's format.
@@ -115,10 +115,7 @@ pub async fn set_routing(
                 "expected {{\"primary\": <n>?, \"canary\": {{\"version\": <n>, \"percent\": <0-100>}}?, \"shadow\": <n>?}}: {e}"
             ))
         })?;
-        let slot = state
-            .registry
-            .model(&model)
-            .ok_or_else(|| ApiError::NotFound(format!("no model named '{model}'")))?;
+        let slot = state.slot(&model)?;
         let named = [spec.primary, spec.canary.map(|c| c.version), spec.shadow];
         if let Some(missing) = named.into_iter().flatten().find(|&v| slot.version(v).is_none()) {
             return Err(ApiError::BadRequest(format!(
@@ -171,20 +168,23 @@ async fn routing_action(
 }
 
 fn routing_answer(state: &AppState, model: &str) -> Result<Json<Value>, ApiError> {
-    let slot = state
-        .registry
-        .model(model)
-        .ok_or_else(|| ApiError::NotFound(format!("no model named '{model}'")))?;
+    let slot = state.slot(model)?;
+    Ok(Json(routing_json(&slot)))
+}
+
+/// What a model's routing asks for and what serves: the answer of the
+/// routing routes, and the start of `GET /v1/models/<m>`.
+pub(super) fn routing_json(slot: &ModelSlot) -> Value {
     let route = slot.route();
     let (routing, routing_error) = slot.routing();
-    Ok(Json(json!({
-        "model": model,
+    json!({
+        "model": slot.name,
         "routing": routing,
         "routing_error": routing_error,
         "serving": route.as_ref().map(|r| r.primary.version),
         "canary": route.as_ref().and_then(|r| r.canary.as_ref()).map(|c| json!({ "version": c.version.version, "percent": c.percent })),
         "shadow": route.as_ref().and_then(|r| r.shadow.as_ref()).map(|s| s.version),
-    })))
+    })
 }
 
 /// `GET /metrics`: Prometheus text format.

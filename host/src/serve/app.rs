@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
-use super::registry::Registry;
+use super::registry::{ModelSlot, Registry};
 use super::routing::Route;
 use super::{admin, open_inference, simple_api};
 
@@ -135,6 +135,15 @@ impl AppState {
         }
     }
 
+    /// The registry's model `model`.
+    pub fn slot(&self, model: &str) -> Result<Arc<ModelSlot>, ApiError> {
+        self.registry.model(model).ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no model named '{model}' in the registry; POST /v2/repository/index lists them"
+            ))
+        })
+    }
+
     /// The version to score with: `version` if given (it must be ready),
     /// else the one serving.
     pub fn find_version(
@@ -142,11 +151,7 @@ impl AppState {
         model: &str,
         version: Option<&str>,
     ) -> Result<Arc<LoadedVersion>, ApiError> {
-        let slot = self.registry.model(model).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no model named '{model}' in the registry; GET /v2/repository/index lists them (POST)"
-            ))
-        })?;
+        let slot = self.slot(model)?;
         match version {
             None => slot.serving().ok_or_else(|| {
                 ApiError::NotReady(format!(
@@ -183,11 +188,7 @@ impl AppState {
                 canary: false,
             });
         }
-        let slot = self.registry.model(model).ok_or_else(|| {
-            ApiError::NotFound(format!(
-                "no model named '{model}' in the registry; POST /v2/repository/index lists them"
-            ))
-        })?;
+        let slot = self.slot(model)?;
         let route = slot.route().ok_or_else(|| {
             ApiError::NotReady(format!(
                 "model '{model}' has no version serving (none valid, or unloaded); GET /v1/models/{model} shows why"

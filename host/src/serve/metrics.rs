@@ -60,6 +60,41 @@ fn comma(labels: &str) -> &'static str {
     if labels.is_empty() { "" } else { "," }
 }
 
+/// How a model's shadow has compared with its primary.
+#[derive(Debug, Default, Clone, Copy)]
+struct ShadowCounts {
+    rows: u64,
+    disagreements: u64,
+    failures: u64,
+    skipped: u64,
+}
+
+impl ShadowCounts {
+    /// Each counter's metric name and help, in the order of [`Self::values`].
+    const METRICS: [(&str, &str); 4] = [
+        (
+            "edgescore_shadow_rows_total",
+            "Rows scored by a shadow version and compared with the primary",
+        ),
+        (
+            "edgescore_shadow_disagreements_total",
+            "Shadow rows whose score differed from the primary's by more than 1e-6",
+        ),
+        (
+            "edgescore_shadow_failures_total",
+            "Shadow calls that failed",
+        ),
+        (
+            "edgescore_shadow_skipped_total",
+            "Shadow calls not made because too many were in flight",
+        ),
+    ];
+
+    fn values(&self) -> [u64; 4] {
+        [self.rows, self.disagreements, self.failures, self.skipped]
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
     /// (model, version, endpoint) -> requests answered.
@@ -72,8 +107,7 @@ struct State {
     scores: BTreeMap<String, Histogram>,
     swaps: BTreeMap<String, u64>,
     canary_rollbacks: BTreeMap<String, u64>,
-    /// model -> (shadow scores compared, disagreements, failures, skipped).
-    shadow: BTreeMap<String, [u64; 4]>,
+    shadow: BTreeMap<String, ShadowCounts>,
     /// model -> largest |shadow - primary| seen.
     shadow_max_diff: BTreeMap<String, f64>,
     rejected_loads: BTreeMap<String, u64>,
@@ -143,8 +177,8 @@ impl Metrics {
     pub fn shadow_compared(&self, model: &str, rows: usize, disagreed: usize, max_diff: f64) {
         if let Ok(mut s) = self.state.lock() {
             let counts = s.shadow.entry(model.to_owned()).or_default();
-            counts[0] += rows as u64;
-            counts[1] += disagreed as u64;
+            counts.rows += rows as u64;
+            counts.disagreements += disagreed as u64;
             let max = s.shadow_max_diff.entry(model.to_owned()).or_default();
             *max = max.max(max_diff);
         }
@@ -153,7 +187,12 @@ impl Metrics {
     /// A shadow call failed (`skipped`: not attempted, too many in flight).
     pub fn shadow_failed(&self, model: &str, skipped: bool) {
         if let Ok(mut s) = self.state.lock() {
-            s.shadow.entry(model.to_owned()).or_default()[if skipped { 3 } else { 2 }] += 1;
+            let counts = s.shadow.entry(model.to_owned()).or_default();
+            if skipped {
+                counts.skipped += 1;
+            } else {
+                counts.failures += 1;
+            }
         }
     }
 
@@ -212,31 +251,13 @@ impl Metrics {
                 "edgescore_canary_rollbacks_total{{model=\"{model}\"}} {n}"
             );
         }
-        let shadow_help = [
-            (
-                "edgescore_shadow_rows_total",
-                "Rows scored by a shadow version and compared with the primary",
-            ),
-            (
-                "edgescore_shadow_disagreements_total",
-                "Shadow rows whose score differed from the primary's by more than 1e-6",
-            ),
-            (
-                "edgescore_shadow_failures_total",
-                "Shadow calls that failed",
-            ),
-            (
-                "edgescore_shadow_skipped_total",
-                "Shadow calls not made because too many were in flight",
-            ),
-        ];
-        for (i, (name, help)) in shadow_help.iter().enumerate() {
+        for (i, (name, help)) in ShadowCounts::METRICS.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}, by model.\n# TYPE {name} counter"
             );
             for (model, counts) in &s.shadow {
-                let _ = writeln!(out, "{name}{{model=\"{model}\"}} {}", counts[i]);
+                let _ = writeln!(out, "{name}{{model=\"{model}\"}} {}", counts.values()[i]);
             }
         }
         out.push_str("# HELP edgescore_shadow_max_abs_difference Largest |shadow - primary| score seen, by model.\n# TYPE edgescore_shadow_max_abs_difference gauge\n");

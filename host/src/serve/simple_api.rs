@@ -17,6 +17,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::admin::routing_json;
 use super::api_error::ApiError;
 use super::app::{AppState, score_rows_with};
 use super::loaded_version::LoadedVersion;
@@ -137,11 +138,9 @@ pub async fn model_status(
     State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let slot = state.registry.model(&model).ok_or_else(|| {
-        let e = ApiError::NotFound(format!("no model named '{model}' in the registry"));
-        state.metrics.error(e.kind());
-        e
-    })?;
+    let slot = state
+        .slot(&model)
+        .inspect_err(|e| state.metrics.error(e.kind()))?;
     let versions: Vec<Value> = slot
         .report()
         .iter()
@@ -164,16 +163,8 @@ pub async fn model_status(
                 .collect()
         })
         .unwrap_or_default();
-    let route = slot.route();
-    let (routing, routing_error) = slot.routing();
-    Ok(Json(json!({
-        "model": model,
-        "serving": route.as_ref().map(|r| r.primary.version),
-        "canary": route.as_ref().and_then(|r| r.canary.as_ref()).map(|c| json!({ "version": c.version.version, "percent": c.percent })),
-        "shadow": route.as_ref().and_then(|r| r.shadow.as_ref()).map(|s| s.version),
-        "routing": routing,
-        "routing_error": routing_error,
-        "features": features,
-        "versions": versions,
-    })))
+    let mut answer = routing_json(&slot);
+    answer["features"] = json!(features);
+    answer["versions"] = json!(versions);
+    Ok(Json(answer))
 }
