@@ -21,6 +21,12 @@ const WASI: &str = "wasm32-wasip2";
 /// The guest crates, the constant each becomes, and the target it is built for.
 const GUESTS: &[(&str, &str, &str)] = &[
     ("edgescore-guest-scorer", "SCORER_TEMPLATE", BARE),
+    ("edgescore-guest-transform", "TRANSFORM_TEMPLATE", BARE),
+    (
+        "edgescore-guest-transform-example",
+        "TRANSFORM_EXAMPLE",
+        BARE,
+    ),
     ("edgescore-guest-hostile", "HOSTILE", BARE),
     ("edgescore-guest-hostile-wasi", "HOSTILE_WASI", WASI),
     (

@@ -33,15 +33,23 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Score(ScoreArgs),
 
-    /// Build a self-contained scorer component from a model file.
+    /// Build a self-contained component: a scorer from a model file, or a
+    /// feature transform from a TOML spec.
     ///
-    /// The component embeds the model (already parsed, so instances start
-    /// without parsing), a manifest (name, version, kind, features, SHA-256
-    /// of the model file, edgescore version) and golden vectors: sample rows
-    /// with the scores the native model gave them, which the component is
-    /// checked against before it is written. It imports nothing, so it runs
-    /// with no capability at all, on edgescore or any component runtime.
-    /// No Rust toolchain is needed.
+    /// With --model: the component embeds the model (already parsed, so
+    /// instances start without parsing), a manifest (name, version, kind,
+    /// features, SHA-256 of the model file, edgescore version) and golden
+    /// vectors: sample rows with the scores the native model gave them,
+    /// which the component is checked against before it is written. It
+    /// imports nothing, so it runs with no capability at all.
+    ///
+    /// With --transform: the spec (inputs, entities, features; see the
+    /// README's "Transforms") is checked, then compiled into a transform
+    /// component that imports only the feature store. A mistake (an unknown
+    /// field, a bad window, a type mismatch) is refused with the line and
+    /// the reason. Name and version come from the spec.
+    ///
+    /// No Rust toolchain is needed for either.
     #[command(verbatim_doc_comment)]
     Build(BuildArgs),
 
@@ -96,20 +104,30 @@ pub(crate) struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
     /// The model file (XGBoost JSON, LightGBM text, edgescore linear JSON or compact).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) model: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "transform",
+        conflicts_with = "transform",
+        requires_all = ["name", "version"]
+    )]
+    pub(crate) model: Option<PathBuf>,
+
+    /// A transform spec (TOML) to compile instead of a model.
+    #[arg(long, value_name = "SPEC")]
+    pub(crate) transform: Option<PathBuf>,
 
     /// The model format, when detection from the file's content is not wanted.
-    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format, conflicts_with = "transform")]
     pub(crate) format: Option<Format>,
 
-    /// The deployment name (letters, digits, '.', '_', '-').
-    #[arg(long)]
-    pub(crate) name: String,
+    /// The deployment name (letters, digits, '.', '_', '-'). With --model.
+    #[arg(long, conflicts_with = "transform")]
+    pub(crate) name: Option<String>,
 
-    /// The deployment version (letters, digits, '.', '_', '-').
-    #[arg(long)]
-    pub(crate) version: String,
+    /// The deployment version (letters, digits, '.', '_', '-'). With --model.
+    #[arg(long, conflicts_with = "transform")]
+    pub(crate) version: Option<String>,
 
     /// Where to write the component (.wasm). Written only once it is verified.
     #[arg(long, value_name = "WASM")]

@@ -21,6 +21,7 @@ use wasmtime_wizer::{ComponentInstanceState, Wizer};
 use crate::component_scorer::{ComponentError, ScorerComponent};
 use crate::engine::ScoringEngine;
 use crate::limits::Limits;
+use crate::transform_component::TransformComponent;
 use crate::{guests, manifest_section, model_file};
 
 /// How many golden vectors a component carries.
@@ -67,13 +68,66 @@ pub fn build_component(request: &BuildRequest<'_>) -> Result<Vec<u8>, BuildError
     }
     .to_bytes();
 
-    let mut component =
-        preinitialize(&artifact).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
+    let mut component = preinitialize(guests::SCORER_TEMPLATE_COMPONENT, &artifact)
+        .map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     manifest_section::append(&mut component, &manifest);
 
     let engine =
         ScoringEngine::new(Limits::default()).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     ScorerComponent::new(&engine, &component)?.verify_golden()?;
+    Ok(component)
+}
+
+/// Why a transform build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransformBuildError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{error}")]
+    Spec {
+        path: String,
+        #[source]
+        error: crate::transform_spec::SpecError,
+    },
+    #[error("pre-initialising the transform failed: {0}")]
+    Wizer(String),
+    #[error("the built transform does not load: {0}")]
+    Verify(#[from] ComponentError),
+}
+
+/// Compiles the transform spec at `spec` (TOML) into a transform component:
+/// the generic transform pre-initialised with the checked plan. Returns the
+/// component's bytes once it loads and describes itself as the spec says.
+pub fn build_transform(spec: &Path) -> Result<Vec<u8>, TransformBuildError> {
+    let path = spec.display().to_string();
+    let text = std::fs::read_to_string(spec).map_err(|source| TransformBuildError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let plan = crate::transform_spec::compile(&text)
+        .map_err(|error| TransformBuildError::Spec { path, error })?;
+    let component = preinitialize(guests::TRANSFORM_TEMPLATE_COMPONENT, &plan.to_bytes())
+        .map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
+    let engine = ScoringEngine::new(Limits::default())
+        .map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
+    let loaded = TransformComponent::new(&engine, &component)?;
+    let outputs: Vec<&str> = plan.outputs().map(|s| s.name.as_str()).collect();
+    let built: Vec<&str> = loaded
+        .info()
+        .outputs
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    if built != outputs || loaded.info().name != plan.name {
+        return Err(TransformBuildError::Wizer(format!(
+            "the built component describes itself as '{}' with outputs {built:?}, not as the spec's '{}' with {outputs:?}",
+            loaded.info().name,
+            plan.name
+        )));
+    }
     Ok(component)
 }
 
@@ -116,21 +170,25 @@ fn manifest(model: &Model, file: &[u8], request: &BuildRequest<'_>) -> Manifest 
     }
 }
 
-/// Runs the template's `initialize` with `artifact` and snapshots the instance.
-fn preinitialize(artifact: &[u8]) -> wasmtime::Result<Vec<u8>> {
+/// Runs `template`'s `initialize` with `artifact` and snapshots the instance.
+/// Imports (the transform template's feature store) are linked as traps:
+/// initialization must not reach them.
+fn preinitialize(template: &[u8], artifact: &[u8]) -> wasmtime::Result<Vec<u8>> {
     let mut wizer = Wizer::new();
     // Wizer 48 drops the core module's export of the init function but not the
     // component's lift of it, which leaves an invalid component; keep it. It
     // is inert once built: the guest refuses a second initialization.
     wizer.init_func("initialize").keep_init_func(true);
-    let (cx, instrumented) = wizer.instrument_component(guests::SCORER_TEMPLATE_COMPONENT)?;
+    let (cx, instrumented) = wizer.instrument_component(template)?;
 
     let mut config = Config::new();
     config.wasm_component_model(true);
     let engine = Engine::new(&config)?;
     let component = Component::new(&engine, &instrumented)?;
     let mut store = Store::new(&engine, ());
-    let instance: Instance = Linker::new(&engine).instantiate(&mut store, &component)?;
+    let mut linker = Linker::new(&engine);
+    linker.define_unknown_imports_as_traps(&component)?;
+    let instance: Instance = linker.instantiate(&mut store, &component)?;
     let initialize =
         instance.get_typed_func::<(&[u8],), (Result<(), String>,)>(&mut store, "initialize")?;
     let (result,) = initialize.call(&mut store, (artifact,))?;

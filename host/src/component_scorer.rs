@@ -7,23 +7,21 @@
 //! call that traps poisons the instance, which must then be dropped.
 
 use edgescore_models::Manifest;
-use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtxView, WasiView};
+use wasmtime::Store;
+use wasmtime::component::Component;
 
 use crate::bindings::edgescore::scoring::types::{ModelInfo, Score, ScoreError, ScoreOptions};
 use crate::bindings::{Scorer, ScorerPre};
 use crate::compiled_cache::{CacheOutcome, CompiledCache};
-use crate::deny_all_wasi::{self, DenyAllWasi};
 use crate::engine::ScoringEngine;
+use crate::host_state::{self, FeatureAccess, HostState};
 use crate::manifest_section;
 
 /// Why a component could not be loaded or a call into it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ComponentError {
     /// The bytes are not a usable scorer component.
-    #[error("not a usable scorer component: {0}")]
+    #[error("not a usable component: {0}")]
     Invalid(String),
     /// The component imports something the host does not provide.
     #[error(
@@ -43,6 +41,9 @@ pub enum ComponentError {
     /// The call trapped (a panic, an out-of-bounds access, memory exhausted, ...).
     #[error("the component trapped: {0}")]
     Trap(String),
+    /// The feature store failed or refused the component's access.
+    #[error("{0}")]
+    FeatureStore(String),
     /// The component reported a failure of its own.
     #[error("the component failed: {0}")]
     Internal(String),
@@ -66,21 +67,6 @@ fn location(row: Option<u32>, feature: Option<&str>) -> String {
         (Some(r), None) => format!(" at row {r}"),
         (None, Some(f)) => format!(" in feature '{f}'"),
         (None, None) => String::new(),
-    }
-}
-
-/// What each store carries: its resource limits and, made on the first WASI
-/// call of a component that imports WASI, a WASI context that grants nothing
-/// (see [`crate::deny_all_wasi`]). There is nothing else a guest could reach.
-#[derive(Debug)]
-pub struct HostState {
-    limits: StoreLimits,
-    wasi: Option<DenyAllWasi>,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        self.wasi.get_or_insert_with(DenyAllWasi::default).view()
     }
 }
 
@@ -138,36 +124,7 @@ impl ScorerComponent {
         component: &Component,
         manifest: Manifest,
     ) -> Result<Self, ComponentError> {
-        // Two kinds of import are allowed. Interfaces of type definitions
-        // only (the WIT `types` interface) carry no function, so nothing can
-        // be called through them: they are satisfied with empty instances.
-        // WASI interfaces get the deny-everything implementations. Anything
-        // else is refused by name before any of the component's code runs.
-        let mut linker: Linker<HostState> = Linker::new(engine.engine());
-        let component_type = component.component_type();
-        let mut imports_wasi = false;
-        for (name, item) in component_type.imports(engine.engine()) {
-            let types_only = match &item.ty {
-                ComponentItem::ComponentInstance(instance) => instance
-                    .exports(engine.engine())
-                    .all(|(_, export)| matches!(export.ty, ComponentItem::Type(_))),
-                ComponentItem::Type(_) => true,
-                _ => false,
-            };
-            if name.starts_with("wasi:") {
-                imports_wasi = true;
-            } else if !types_only {
-                return Err(ComponentError::UnsupportedImport(name.to_owned()));
-            } else if matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-                linker
-                    .instance(name)
-                    .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
-            }
-        }
-        if imports_wasi {
-            deny_all_wasi::add_to_linker(&mut linker)
-                .map_err(|e| ComponentError::Invalid(format!("linking WASI: {e:#}")))?;
-        }
+        let linker = host_state::linker_for(engine, component, false)?;
         // A WASI interface outside WASI 0.2's set (or a newer version) is
         // named in the error.
         let instance_pre = linker.instantiate_pre(component).map_err(|e| {
@@ -193,11 +150,8 @@ impl ScorerComponent {
 
     /// A fresh instance, in its own store.
     pub fn instantiate(&self) -> Result<ScorerInstance, ComponentError> {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(self.memory_bytes)
-            .instances(4)
-            .build();
-        let mut store = Store::new(self.pre.engine(), HostState { limits, wasi: None });
+        let state = HostState::new(self.memory_bytes, FeatureAccess::default());
+        let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(self.deadline_ticks);
         store.epoch_deadline_trap();
@@ -355,7 +309,7 @@ fn expected_rows(rows: &[f32], width: usize) -> usize {
 }
 
 /// Turns a wasmtime error into the matching [`ComponentError`].
-fn trap_or(e: wasmtime::Error, deadline_ms: u128) -> ComponentError {
+pub(crate) fn trap_or(e: wasmtime::Error, deadline_ms: u128) -> ComponentError {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => ComponentError::Deadline { deadline_ms },
         Some(trap) => ComponentError::Trap(trap.to_string()),

@@ -18,11 +18,14 @@ pub mod engine;
 pub mod error;
 pub mod feature_store;
 pub mod guests;
+pub mod host_state;
 pub mod limits;
 pub mod manifest_section;
 pub mod model_file;
 pub mod row_scorer;
 pub mod score_csv;
 pub mod serve;
+pub mod transform_component;
+pub mod transform_spec;
 
 pub use error::{Error, Result};

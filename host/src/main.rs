@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use edgescore::compiled_cache::{CacheOutcome, CompiledCache};
-use edgescore::component_build::{BuildRequest, build_component};
+use edgescore::component_build::{BuildRequest, build_component, build_transform};
 use edgescore::component_scorer::ScorerComponent;
 use edgescore::csv_rows::CsvOptions;
 use edgescore::engine::ScoringEngine;
@@ -117,19 +117,31 @@ fn load_component(
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
+    if let Some(spec) = &args.transform {
+        let component = build_transform(spec)?;
+        edgescore::atomic_file::write_atomically(&args.output, &component)?;
+        eprintln!(
+            "built transform {} ({} KiB); wrote {}",
+            spec.display(),
+            component.len() / 1024,
+            args.output.display()
+        );
+        return Ok(());
+    }
+    let (Some(model), Some(name), Some(version)) = (&args.model, &args.name, &args.version) else {
+        anyhow::bail!("give --model with --name and --version, or --transform");
+    };
     let request = BuildRequest {
-        model: &args.model,
+        model,
         format: args.format,
-        name: &args.name,
-        version: &args.version,
+        name,
+        version,
     };
     let component = build_component(&request)?;
     edgescore::atomic_file::write_atomically(&args.output, &component)?;
     eprintln!(
-        "built {} {} from {} ({} KiB); wrote {}",
-        args.name,
-        args.version,
-        args.model.display(),
+        "built {name} {version} from {} ({} KiB); wrote {}",
+        model.display(),
         component.len() / 1024,
         args.output.display()
     );

@@ -37,6 +37,7 @@ mod linear;
 mod link;
 mod model;
 mod probe;
+pub mod transform;
 mod tree_check;
 mod tree_shap;
 mod xgboost;

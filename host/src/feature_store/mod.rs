@@ -7,6 +7,7 @@
 //! pipelines (issue 5).
 
 mod embedded;
+mod import;
 
 pub use embedded::{EmbeddedLimits, EmbeddedStore};
 
