@@ -82,6 +82,80 @@ pub(crate) enum Command {
     /// change what serves need `Authorization: Bearer <admin token>`.
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
+
+    /// Run a pipeline's transform over a historical file of raw events.
+    ///
+    /// The very transform component the pipeline serves turns each event
+    /// (a CSV row; columns matched to the transform's inputs by name) into
+    /// the model's feature row. Events are replayed in event-time order
+    /// against a fresh feature store, so every windowed feature (counts,
+    /// sums, time since last) is what it was, or would have been, online:
+    /// train on this output and there is no training-serving skew.
+    ///
+    /// The output CSV has the input's other columns (ids, labels) and then
+    /// one column per feature, one row per event in time order; a missing
+    /// value is an empty cell. It appears only once complete. Feed it to
+    /// `edgescore score --component <model.wasm> --ignore-extra-columns`.
+    #[command(verbatim_doc_comment)]
+    Transform(TransformArgs),
+
+    /// Evaluate a pipeline on a labeled file of raw events.
+    ///
+    /// Replays the events through the pipeline (transform, then model) and
+    /// prints the confusion matrix at the pipeline's review and block
+    /// thresholds, precision, recall, F1, ROC-AUC and PR-AUC (average
+    /// precision). Accuracy is not reported: at fraud's imbalance it says
+    /// nothing. Writes roc.png, precision_recall.png and
+    /// score_distribution.png to --plots.
+    #[command(verbatim_doc_comment)]
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TransformArgs {
+    /// The pipeline: a folder with pipeline.toml (or that file).
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "transform",
+        conflicts_with = "transform"
+    )]
+    pub(crate) pipeline: Option<PathBuf>,
+
+    /// A transform component instead of a pipeline.
+    #[arg(long, value_name = "WASM")]
+    pub(crate) transform: Option<PathBuf>,
+
+    /// The raw events (CSV with a header).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) input: PathBuf,
+
+    /// Where to write the feature rows (CSV).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct EvalArgs {
+    /// The pipeline: a folder with pipeline.toml (or that file).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) pipeline: PathBuf,
+
+    /// The labeled raw events (CSV with a header).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) input: PathBuf,
+
+    /// The label column: 1 (or true) for fraud, 0 (or false) otherwise.
+    #[arg(long, value_name = "COLUMN")]
+    pub(crate) label: String,
+
+    /// The folder the PNG plots are written to (created if needed).
+    #[arg(long, value_name = "DIR", default_value = "eval-plots")]
+    pub(crate) plots: PathBuf,
+
+    /// Also write every event's score and label (CSV, time order).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) scores: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -78,6 +78,9 @@ pub enum Error {
     #[error("{0}")]
     Component(#[from] crate::component_scorer::ComponentError),
 
+    #[error("{0}")]
+    Pipeline(String),
+
     #[error("cannot load component {path}: {source}")]
     LoadComponent {
         path: PathBuf,

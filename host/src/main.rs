@@ -3,6 +3,7 @@
 
 mod cli;
 mod inspect;
+mod offline_commands;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -36,6 +37,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(args) => build(args),
         Command::Inspect(args) => inspect::run(&args.component, args.json),
         Command::Serve(args) => serve(args),
+        Command::Transform(args) => offline_commands::transform(args),
+        Command::Eval(args) => offline_commands::eval(args),
     }
 }
 

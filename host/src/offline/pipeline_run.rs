@@ -1,0 +1,82 @@
+//! A pipeline loaded for offline use: its transform and model components,
+//! checked to fit, scoring whole files.
+
+use std::path::{Path, PathBuf};
+
+use crate::component_scorer::ScorerComponent;
+use crate::engine::ScoringEngine;
+use crate::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
+use crate::transform_component::TransformComponent;
+use crate::{Error, Result};
+
+use super::events_csv::EventsFile;
+
+/// Rows per call into the model component.
+const SCORE_BATCH: usize = 1024;
+
+/// A pipeline folder, loaded.
+#[derive(Debug)]
+pub struct OfflinePipeline {
+    pub spec: PipelineSpec,
+    pub transform: TransformComponent,
+    pub model: ScorerComponent,
+}
+
+/// The pipeline folder `path` names: the folder itself or its `pipeline.toml`.
+pub fn pipeline_dir(path: &Path) -> PathBuf {
+    if path.file_name().is_some_and(|n| n == PIPELINE_FILE) {
+        path.parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned)
+    } else {
+        path.to_owned()
+    }
+}
+
+impl OfflinePipeline {
+    /// Loads the pipeline at `path` and checks its model reproduces its
+    /// golden vectors and reads what the transform produces.
+    pub fn load(engine: &ScoringEngine, path: &Path) -> Result<Self> {
+        let dir = pipeline_dir(path);
+        let parts = pipeline::load_parts(engine, &dir).map_err(pipeline_error)?;
+        let model = ScorerComponent::new(engine, &parts.model_bytes)
+            .and_then(|m| m.verify_golden().map(|_| m))
+            .map_err(|source| {
+                pipeline_error(PipelineError::Model {
+                    path: parts.model_path.display().to_string(),
+                    source,
+                })
+            })?;
+        pipeline::check_fit(&parts.transform, &model).map_err(pipeline_error)?;
+        Ok(Self {
+            spec: parts.spec,
+            transform: parts.transform,
+            model,
+        })
+    }
+
+    /// Replays the events of `input` through the transform (in time order)
+    /// and scores every row with the model. Returns the file (events and
+    /// other columns, in time order) and one score per event.
+    pub fn score_file(&self, input: &Path) -> Result<(EventsFile, Vec<f64>)> {
+        let file = EventsFile::read(
+            input,
+            &self.transform.info().inputs,
+            self.transform.time_input(),
+        )?;
+        let rows = super::replay(&self.transform, &file.events)?;
+        let width = self.transform.info().outputs.len();
+        let mut instance = self.model.instantiate()?;
+        let progress = super::progress_bar(file.events.len() as u64, "scoring");
+        let mut scores = Vec::with_capacity(file.events.len());
+        for batch in rows.chunks(SCORE_BATCH * width) {
+            scores.extend(instance.score(batch)?);
+            progress.inc((batch.len() / width.max(1)) as u64);
+        }
+        progress.finish_and_clear();
+        Ok((file, scores))
+    }
+}
+
+fn pipeline_error(e: PipelineError) -> Error {
+    Error::Pipeline(e.to_string())
+}

@@ -1,0 +1,102 @@
+//! The `transform` and `eval` commands (the work is in `edgescore::offline`).
+
+use std::io::Write;
+
+use anyhow::Context;
+use edgescore::engine::ScoringEngine;
+use edgescore::limits::Limits;
+use edgescore::offline::eval::{Labeled, Report};
+use edgescore::offline::pipeline_run::OfflinePipeline;
+use edgescore::offline::{plot, transform_file};
+use edgescore::transform_component::TransformComponent;
+
+use crate::cli::{EvalArgs, TransformArgs};
+
+fn engine() -> anyhow::Result<ScoringEngine> {
+    // Offline batches are large: a generous call deadline.
+    let limits = Limits {
+        call_deadline: std::time::Duration::from_secs(10),
+        ..Limits::default()
+    };
+    ScoringEngine::new(limits).map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))
+}
+
+pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
+    let engine = engine()?;
+    let started = std::time::Instant::now();
+    let transform = match (&args.pipeline, &args.transform) {
+        (Some(pipeline), _) => OfflinePipeline::load(&engine, pipeline)?.transform,
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the transform {}", path.display()))?;
+            TransformComponent::new(&engine, &bytes)
+                .with_context(|| format!("cannot load the transform {}", path.display()))?
+        }
+        (None, None) => anyhow::bail!("give --pipeline or --transform"),
+    };
+    let events = transform_file::transform_file(&transform, &args.input, &args.output)?;
+    eprintln!(
+        "transformed {events} events with {} {} in {:.1} s; wrote {}",
+        transform.info().name,
+        transform.info().version,
+        started.elapsed().as_secs_f64(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let engine = engine()?;
+    let pipeline = OfflinePipeline::load(&engine, &args.pipeline)?;
+    let (file, scores) = pipeline.score_file(&args.input)?;
+    let Some(label_column) = file.other_header.iter().position(|h| *h == args.label) else {
+        anyhow::bail!(
+            "{}: no column '{}' to take labels from (columns besides the transform's inputs: {})",
+            args.input.display(),
+            args.label,
+            file.other_header.join(", ")
+        );
+    };
+    let mut data = Vec::with_capacity(scores.len());
+    for (row, (cells, &score)) in file.other.iter().zip(&scores).enumerate() {
+        let positive = match cells[label_column].trim().to_ascii_lowercase().as_str() {
+            "1" | "true" => true,
+            "0" | "false" => false,
+            other => anyhow::bail!(
+                "{}: event {row} (in time order) has label {other:?} in '{}': use 1/0 or true/false",
+                args.input.display(),
+                args.label
+            ),
+        };
+        data.push(Labeled { score, positive });
+    }
+    let report = Report::new(&data, pipeline.spec.decision);
+    std::io::stdout().write_all(report.to_text().as_bytes())?;
+
+    std::fs::create_dir_all(&args.plots)
+        .with_context(|| format!("cannot create {}", args.plots.display()))?;
+    let base_rate = report.positives as f64 / report.events.max(1) as f64;
+    for (name, png) in [
+        ("roc.png", plot::roc_png(&report.roc, report.roc_auc)?),
+        (
+            "precision_recall.png",
+            plot::pr_png(&report.pr, report.pr_auc, base_rate)?,
+        ),
+        ("score_distribution.png", plot::distribution_png(&data)?),
+    ] {
+        edgescore::atomic_file::write_atomically(&args.plots.join(name), &png)?;
+    }
+    eprintln!(
+        "wrote roc.png, precision_recall.png, score_distribution.png to {}",
+        args.plots.display()
+    );
+
+    if let Some(path) = &args.scores {
+        let mut out = String::from("score,label\n");
+        for d in &data {
+            out.push_str(&format!("{},{}\n", d.score, u8::from(d.positive)));
+        }
+        edgescore::atomic_file::write_atomically(path, out.as_bytes())?;
+    }
+    Ok(())
+}
