@@ -3,6 +3,10 @@
 //!
 //! A pipeline version is a folder: `pipeline.toml`, the transform component
 //! and the model component (by default `transform.wasm` and `model.wasm`).
+//! Either may instead name its source, a transform spec (`.toml`) or a
+//! model file (XGBoost JSON, LightGBM text, edgescore linear JSON): it is
+//! then built into its component when the pipeline loads, exactly as
+//! `edgescore build` would (a demo or a development loop needs no build step).
 //! The host chains the two components rather than composing them into one:
 //! each keeps its own sandbox and grant (only the transform reaches the
 //! feature store; the model imports nothing), the model component is the
@@ -142,6 +146,8 @@ pub enum PipelineError {
         path: String,
         source: ComponentError,
     },
+    #[error("building {path}: {message}")]
+    Build { path: String, message: String },
     #[error(
         "the transform produces {transform:?} but the model reads {model:?}: build the model on the transform's output"
     )]
@@ -190,9 +196,14 @@ impl PipelineSpec {
 }
 
 /// Loads the pipeline in `dir` (a folder with `pipeline.toml`): the spec,
-/// the transform (compiled and checked) and the model's bytes, after
-/// checking the transform's outputs are the model's features.
-pub fn load_parts(engine: &ScoringEngine, dir: &Path) -> Result<PipelineParts, PipelineError> {
+/// the transform (compiled and checked) and the model component's bytes. A
+/// model given as a model file is built as `name` `version`.
+pub fn load_parts(
+    engine: &ScoringEngine,
+    dir: &Path,
+    name: &str,
+    version: &str,
+) -> Result<PipelineParts, PipelineError> {
     let spec = PipelineSpec::read(dir)?;
     let transform_path = dir.join(&spec.transform);
     let read = |path: &Path| {
@@ -201,20 +212,45 @@ pub fn load_parts(engine: &ScoringEngine, dir: &Path) -> Result<PipelineParts, P
             source,
         })
     };
-    let transform = TransformComponent::new(engine, &read(&transform_path)?).map_err(|source| {
+    let build_error = |path: &Path, e: &dyn std::fmt::Display| PipelineError::Build {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let transform_bytes = if is_wasm(&transform_path) {
+        read(&transform_path)?
+    } else {
+        crate::component_build::build_transform(&transform_path)
+            .map_err(|e| build_error(&transform_path, &e))?
+    };
+    let transform = TransformComponent::new(engine, &transform_bytes).map_err(|source| {
         PipelineError::Transform {
             path: transform_path.display().to_string(),
             source,
         }
     })?;
     let model_path = dir.join(&spec.model);
-    let model_bytes = read(&model_path)?;
+    let model_bytes = if is_wasm(&model_path) {
+        read(&model_path)?
+    } else {
+        let request = crate::component_build::BuildRequest {
+            model: &model_path,
+            format: None,
+            name,
+            version,
+        };
+        crate::component_build::build_component(&request)
+            .map_err(|e| build_error(&model_path, &e))?
+    };
     Ok(PipelineParts {
         spec,
         transform,
         model_bytes,
         model_path,
     })
+}
+
+fn is_wasm(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "wasm")
 }
 
 /// Checks the transform's outputs are what the model reads: the same names

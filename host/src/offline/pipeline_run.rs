@@ -37,7 +37,7 @@ impl OfflinePipeline {
     /// golden vectors and reads what the transform produces.
     pub fn load(engine: &ScoringEngine, path: &Path) -> Result<Self> {
         let dir = pipeline_dir(path);
-        let parts = pipeline::load_parts(engine, &dir).map_err(pipeline_error)?;
+        let parts = pipeline::load_parts(engine, &dir, "pipeline", "1").map_err(pipeline_error)?;
         let model = ScorerComponent::new(engine, &parts.model_bytes)
             .and_then(|m| m.verify_golden().map(|_| m))
             .map_err(|source| {

@@ -128,7 +128,7 @@ impl Canvas {
     }
 
     fn labels(&mut self, title: &str, x_label: &str, y_label: &str) {
-        self.text(LEFT as i64, 12, title, BLACK);
+        self.text(LEFT as i64, 4, title, BLACK);
         self.text(
             ((LEFT + RIGHT) / 2) as i64 - 6 * x_label.len() as i64,
             BOTTOM as i64 + 34,
