@@ -241,7 +241,8 @@ pub fn generate(config: &Config) -> Vec<Transaction> {
     for day in config.start_day..config.start_day + config.days {
         // Each day draws from its own stream: a later period (--start-day)
         // has the same cards and habits, and new days.
-        let mut rng = Rng::new(config.seed ^ (u64::from(day) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng =
+            Rng::new(config.seed ^ (u64::from(day) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let day_ms = EPOCH_2026_MS + i64::from(day) * DAY_MS;
         for (c, card) in cards.iter().enumerate() {
             // Travel: now and then a card spends a day abroad.

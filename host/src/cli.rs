@@ -168,9 +168,24 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<std::net::SocketAddr>,
 
+    /// The feature store pipelines use: `embedded` (in process, the
+    /// default) or redis://host:port[/db] to share windows across a fleet.
+    #[arg(long, value_name = "STORE")]
+    pub(crate) feature_store: Option<String>,
+
+    /// Append review and block decisions to this JSON-lines file (rotated;
+    /// default edgescore-alerts.jsonl in the working folder).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) alert_log: Option<std::path::PathBuf>,
+
+    /// Also POST each alert to this URL (retried; never slows scoring).
+    #[arg(long, value_name = "URL")]
+    pub(crate) alert_webhook: Option<String>,
+
     /// A TOML file of settings (listen, registry, admin_token, max_body_bytes,
     /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
-    /// cache_dir). Command-line options win over it.
+    /// cache_dir, feature_store, alert_log, alert_log_max_bytes,
+    /// alert_webhook). Command-line options win over it.
     #[arg(long, value_name = "TOML")]
     pub(crate) config: Option<PathBuf>,
 }

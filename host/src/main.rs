@@ -162,5 +162,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    if let Some(store) = args.feature_store {
+        config.feature_store = store;
+    }
+    if let Some(path) = args.alert_log {
+        config.alert_log = Some(path);
+    }
+    if let Some(url) = args.alert_webhook {
+        config.alert_webhook = Some(url);
+    }
     edgescore::serve::run(config)
 }

@@ -72,15 +72,6 @@ impl EmbeddedStore {
         }
     }
 
-    /// Sets a point feature that [`FeatureStore::lookup`] returns.
-    pub fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) {
-        if let Ok(mut state) = self.state.lock() {
-            state
-                .points
-                .insert((namespace.into(), entity.into(), name.into()), value);
-        }
-    }
-
     /// How many entities are held.
     pub fn entities(&self) -> usize {
         self.state.lock().map(|s| s.entities.len()).unwrap_or(0)
@@ -107,6 +98,14 @@ impl EmbeddedStore {
 }
 
 impl FeatureStore for EmbeddedStore {
+    fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError> {
+        check_request(namespace, entity, &[])?;
+        self.lock()?
+            .points
+            .insert((namespace.into(), entity.into(), name.into()), value);
+        Ok(())
+    }
+
     fn lookup(
         &self,
         namespace: &str,
@@ -416,7 +415,9 @@ mod tests {
     #[test]
     fn lookups_return_what_was_put() {
         let store = EmbeddedStore::default();
-        store.put("card", "c1", "chargebacks-90d", 2.0);
+        store
+            .put("card", "c1", "chargebacks-90d", 2.0)
+            .expect("put");
         let got = store
             .lookup("card", "c1", &["chargebacks-90d".into(), "unknown".into()])
             .expect("lookup");

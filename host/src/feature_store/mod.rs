@@ -3,13 +3,17 @@
 //!
 //! [`FeatureStore`] is what the host calls when a transform component calls
 //! its `feature-store` import. [`EmbeddedStore`] keeps everything in process
-//! with bounded memory; a Redis-backed store for fleets comes with the
-//! pipelines (issue 5).
+//! with bounded memory; [`RedisStore`] keeps it in Redis, shared by a fleet
+//! of edge nodes, with the same semantics (one Lua script per call, so
+//! updates are atomic across hosts). `tests/feature_store.rs` runs one suite
+//! against both.
 
 mod embedded;
 mod import;
+mod redis_store;
 
 pub use embedded::{EmbeddedLimits, EmbeddedStore};
+pub use redis_store::RedisStore;
 
 /// One windowed aggregate (the WIT `window`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,15 @@ pub trait FeatureStore: Send + Sync {
         event: &Observation,
         windows: &[Window],
     ) -> Result<Vec<Option<f64>>, StoreError>;
+
+    /// Whether calls cross the network (and may block for milliseconds).
+    fn is_remote(&self) -> bool {
+        false
+    }
+
+    /// Sets a point feature that [`FeatureStore::lookup`] returns (what a
+    /// batch job loading precomputed features does).
+    fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError>;
 
     /// Each window's aggregate at `timestamp_ms`, recording nothing.
     fn read(

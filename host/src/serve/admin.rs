@@ -189,7 +189,11 @@ pub(super) fn routing_json(slot: &ModelSlot) -> Value {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut response = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    if let Some(alerts) = &state.alerts {
+        text.push_str(&super::metrics::Metrics::render_alerts(&alerts.counters));
+    }
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

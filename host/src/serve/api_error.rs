@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The model failed (trap, deadline): not the client's fault.
     #[error("{0}")]
     Model(String),
+    /// A dependency (the feature store) is unreachable: retry later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -49,6 +52,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::AdminDisabled => StatusCode::UNAUTHORIZED,
             Self::Model(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -64,6 +68,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::AdminDisabled => "admin_disabled",
             Self::Model(_) => "model_failure",
+            Self::Unavailable(_) => "unavailable",
         }
     }
 }
@@ -72,6 +77,9 @@ impl From<ComponentError> for ApiError {
     fn from(e: ComponentError) -> Self {
         match e {
             ComponentError::BadInput { .. } => Self::BadRequest(e.to_string()),
+            ComponentError::FeatureStore(ref m) if m.contains("unavailable") => {
+                Self::Unavailable(e.to_string())
+            }
             _ => Self::Model(e.to_string()),
         }
     }

@@ -17,7 +17,7 @@ use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::{ModelSlot, Registry};
 use super::routing::Route;
-use super::{admin, open_inference, simple_api};
+use super::{admin, open_inference, pipeline_api, simple_api};
 
 /// Rows scored per call into a component: each call runs under the call
 /// deadline, so a large request is many calls, not one long one.
@@ -47,6 +47,8 @@ pub struct AppState {
     pub canary_max_error_rate: f64,
     pub canary_min_requests: u64,
     pub shadow_in_flight: AtomicUsize,
+    /// Where pipelines' review and block decisions go.
+    pub alerts: Option<super::alerts::Alerts>,
 }
 
 /// Where one request is scored: the version, and the route it came from
@@ -90,6 +92,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/models/{model}", get(simple_api::model_status))
         .route("/v1/models/{model}/score", post(simple_api::score))
+        .route("/v1/pipelines/{pipeline}/score", post(pipeline_api::score))
         .route(
             "/admin/models/{model}/routing",
             get(admin::get_routing).post(admin::set_routing),

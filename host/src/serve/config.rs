@@ -51,6 +51,16 @@ pub struct ServeConfig {
     pub canary_max_error_rate: f64,
     /// ...once it has served at least this many.
     pub canary_min_requests: u64,
+    /// The feature store pipelines use: `embedded` (in process, the
+    /// default) or a `redis://host:port[/db]` URL shared by a fleet.
+    pub feature_store: String,
+    /// Where `review` and `block` decisions are appended (JSON lines,
+    /// rotated); `None`: `edgescore-alerts.jsonl` in the working folder.
+    pub alert_log: Option<PathBuf>,
+    /// Rotate the alert log when it reaches this size.
+    pub alert_log_max_bytes: u64,
+    /// POST each alert here too (with retries; never blocks scoring).
+    pub alert_webhook: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -70,6 +80,10 @@ impl Default for ServeConfig {
             no_cache: false,
             canary_max_error_rate: 0.05,
             canary_min_requests: 20,
+            feature_store: "embedded".to_owned(),
+            alert_log: None,
+            alert_log_max_bytes: 64 << 20,
+            alert_webhook: None,
         }
     }
 }
@@ -89,6 +103,18 @@ impl ServeConfig {
             .clone()
             .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
             .filter(|t| !t.is_empty())
+    }
+
+    /// Where alerts go.
+    pub fn alert_config(&self) -> super::alerts::AlertConfig {
+        super::alerts::AlertConfig {
+            log: self
+                .alert_log
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("edgescore-alerts.jsonl")),
+            max_log_bytes: self.alert_log_max_bytes,
+            webhook: self.alert_webhook.clone(),
+        }
     }
 
     pub fn limits(&self) -> Limits {

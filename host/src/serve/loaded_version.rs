@@ -1,14 +1,22 @@
-//! One version of one model, validated and ready to score, with its pool of
-//! warm instances.
+//! One version of one model (or pipeline), validated and ready to score,
+//! with its pools of warm instances.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use edgescore_models::Manifest;
 
+use std::sync::Arc;
+
+use crate::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use crate::compiled_cache::CompiledCache;
 use crate::component_scorer::{ComponentError, ScorerComponent, ScorerInstance};
 use crate::engine::ScoringEngine;
+use crate::feature_store::FeatureStore;
+use crate::host_state::FeatureAccess;
+use crate::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
+use crate::serve::registry::COMPONENT_FILE;
+use crate::transform_component::{TransformComponent, TransformInstance};
 
 /// A version that passed validation: it compiled, instantiated within the
 /// limits and reproduced its embedded golden vectors bit for bit.
@@ -26,6 +34,43 @@ pub struct LoadedVersion {
     /// Warm instances not in use. Taken for a call and put back after it,
     /// unless the call trapped.
     idle: Mutex<Vec<ScorerInstance>>,
+    /// For a pipeline version: the transform that feeds the model.
+    pub pipeline: Option<LoadedPipeline>,
+}
+
+/// The transform half of a pipeline version, with its pool of instances
+/// (each bound to the feature store and the pipeline's grant).
+#[derive(Debug)]
+pub struct LoadedPipeline {
+    pub spec: PipelineSpec,
+    pub transform: TransformComponent,
+    features: FeatureAccess,
+    idle: Mutex<Vec<TransformInstance>>,
+}
+
+impl LoadedPipeline {
+    /// Whether the feature store is across the network (calls then run on
+    /// the blocking pool, never on an async worker).
+    pub fn store_is_remote(&self) -> bool {
+        self.features.store.as_ref().is_some_and(|s| s.is_remote())
+    }
+
+    /// Turns `events` into feature rows in a warm transform instance.
+    pub fn transform(&self, events: &[Event]) -> Result<Vec<f32>, ComponentError> {
+        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut instance = match taken {
+            Some(instance) => instance,
+            None => self.transform.instantiate(self.features.clone())?,
+        };
+        let result = instance.transform(events);
+        if !instance.is_poisoned()
+            && let Ok(mut idle) = self.idle.lock()
+            && idle.len() < max_idle()
+        {
+            idle.push(instance);
+        }
+        result
+    }
 }
 
 /// Why a version was not loaded.
@@ -38,6 +83,8 @@ pub enum ValidationError {
     },
     #[error("{0}")]
     Component(#[from] ComponentError),
+    #[error("{0}")]
+    Pipeline(#[from] PipelineError),
     #[error(
         "its manifest names model '{found}', but it is in the registry folder of model '{expected}'"
     )]
@@ -59,15 +106,38 @@ fn max_idle() -> usize {
 }
 
 impl LoadedVersion {
-    /// Reads, compiles and validates `path` as version `version` of `model`.
+    /// Reads, compiles and validates the version folder `dir` as version
+    /// `version` of `model`: its `model.wasm`, or the pipeline its
+    /// `pipeline.toml` describes (whose transform reaches `feature_store`
+    /// within the pipeline's grant).
     pub fn load(
         engine: &ScoringEngine,
         cache: Option<&CompiledCache>,
+        feature_store: Option<&Arc<dyn FeatureStore>>,
         model: &str,
         version: u64,
-        path: &Path,
+        dir: &Path,
     ) -> Result<Self, ValidationError> {
-        let bytes = std::fs::read(path).map_err(|source| ValidationError::Read {
+        if dir.join(PIPELINE_FILE).is_file() {
+            let parts = pipeline::load_parts(engine, dir, model, &version.to_string())?;
+            let mut loaded = Self::from_bytes(engine, cache, model, version, &parts.model_bytes)?;
+            pipeline::check_fit(&parts.transform, &loaded.component)?;
+            let features = FeatureAccess {
+                store: feature_store.cloned(),
+                grants: parts.spec.grants(),
+                component: format!("pipeline '{model}' version {version}"),
+            };
+            let warm = parts.transform.instantiate(features.clone())?;
+            loaded.pipeline = Some(LoadedPipeline {
+                spec: parts.spec,
+                transform: parts.transform,
+                features,
+                idle: Mutex::new(vec![warm]),
+            });
+            return Ok(loaded);
+        }
+        let path = dir.join(COMPONENT_FILE);
+        let bytes = std::fs::read(&path).map_err(|source| ValidationError::Read {
             path: path.display().to_string(),
             source,
         })?;
@@ -97,6 +167,7 @@ impl LoadedVersion {
             sha256: crate::digest::sha256_hex(bytes),
             component,
             idle: Mutex::new(vec![warm]),
+            pipeline: None,
         })
     }
 

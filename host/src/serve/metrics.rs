@@ -113,6 +113,8 @@ struct State {
     rejected_loads: BTreeMap<String, u64>,
     /// (model, version) -> idle instances, as last seen.
     pool: BTreeMap<(String, String), u64>,
+    /// (pipeline, decision) -> transactions.
+    decisions: BTreeMap<(String, &'static str), u64>,
 }
 
 /// Every metric the server exports.
@@ -197,6 +199,15 @@ impl Metrics {
     }
 
     /// A version of `model` failed validation.
+    /// A pipeline decided `decision` for one transaction.
+    pub fn decision(&self, pipeline: &str, decision: &'static str) {
+        if let Ok(mut s) = self.state.lock() {
+            *s.decisions
+                .entry((pipeline.to_owned(), decision))
+                .or_default() += 1;
+        }
+    }
+
     pub fn rejected_load(&self, model: &str) {
         if let Ok(mut s) = self.state.lock() {
             *s.rejected_loads.entry(model.to_owned()).or_default() += 1;
@@ -279,6 +290,58 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "edgescore_instance_pool_idle{{model=\"{model}\",version=\"{version}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP edgescore_decisions_total Pipeline decisions, by pipeline and decision.\n# TYPE edgescore_decisions_total counter\n");
+        for ((pipeline, decision), n) in &s.decisions {
+            let _ = writeln!(
+                out,
+                "edgescore_decisions_total{{pipeline=\"{pipeline}\",decision=\"{decision}\"}} {n}"
+            );
+        }
+        out
+    }
+
+    /// The alert counters in the Prometheus text format.
+    pub fn render_alerts(counters: &super::alerts::AlertCounters) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut out = String::new();
+        for (name, help, value) in [
+            (
+                "edgescore_alerts_logged_total",
+                "Alerts appended to the alert log.",
+                &counters.logged,
+            ),
+            (
+                "edgescore_alert_log_failures_total",
+                "Alerts the log could not take (written to the server log instead).",
+                &counters.log_failures,
+            ),
+            (
+                "edgescore_alerts_dropped_total",
+                "Alerts a full queue could not take.",
+                &counters.queue_full,
+            ),
+            (
+                "edgescore_alert_webhook_delivered_total",
+                "Alerts the webhook accepted.",
+                &counters.webhook_delivered,
+            ),
+            (
+                "edgescore_alert_webhook_retries_total",
+                "Webhook attempts that failed and were retried.",
+                &counters.webhook_retries,
+            ),
+            (
+                "edgescore_alert_webhook_failed_total",
+                "Alerts the webhook never took (they are in the alert log).",
+                &counters.webhook_failed,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Relaxed)
             );
         }
         out

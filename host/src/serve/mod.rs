@@ -11,6 +11,7 @@
 //! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions.
 
 pub mod admin;
+pub mod alerts;
 pub mod api_error;
 pub mod app;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod loaded_version;
 pub mod metrics;
 pub mod names;
 pub mod open_inference;
+pub mod pipeline_api;
 pub mod registry;
 pub mod registry_watch;
 pub mod routing;
@@ -31,11 +33,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 pub use config::ServeConfig;
 
 use crate::compiled_cache::CompiledCache;
-use crate::component_build::{BuildRequest, build_component};
 use crate::engine::ScoringEngine;
+use crate::feature_store::{EmbeddedStore, FeatureStore, RedisStore};
 use app::AppState;
 use metrics::Metrics;
-use registry::{COMPONENT_FILE, Registry, RegistryConfig};
+use registry::{Registry, RegistryConfig};
 use registry_watch::RegistryWatch;
 
 /// One line on standard error, prefixed so it stands out among other output.
@@ -44,11 +46,14 @@ pub fn log(message: &str) {
 }
 
 /// The demo model the embedded default registry serves.
-const DEMO_MODEL: &[u8] = include_bytes!("../../../examples/quickstart/fraud_xgboost.json");
+/// The fraud example pipeline, embedded: the demo `edgescore serve` serves.
+const DEMO_PIPELINE: &str = include_str!("../../../examples/fraud/pipeline.toml");
+const DEMO_TRANSFORM: &str = include_str!("../../../examples/fraud/transform.toml");
+const DEMO_MODEL: &[u8] = include_bytes!("../../../examples/fraud/model/xgboost.json");
 /// Its name in the registry.
 pub const DEMO_NAME: &str = "fraud";
 /// One transaction, as the printed `curl` line sends it.
-const DEMO_ROW: &str = r#"{"rows": [{"amount": 950.0, "hour": 3, "merchant_risk": 0.8, "card_age_days": 12, "txn_count_1h": 6, "distance_km": 850.0, "device_new": 1, "country_mismatch": 1, "velocity_24h": 14, "avg_amount_30d": 40.0, "amount_ratio": 23.75, "account_score": -1.2}]}"#;
+const DEMO_TRANSACTION: &str = r#"{"transactions": [{"timestamp": "2026-03-01T03:12:00Z", "card_id": "c00042", "amount": 1450.0, "merchant_id": "m40511", "merchant_category": "electronics", "channel": "online", "country": "NG", "home_country": "US", "device_id": "x91"}]}"#;
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -83,6 +88,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         RegistryConfig {
             root: root.clone(),
             settle: config.settle(),
+            feature_store: Some(feature_store(&config.feature_store)?),
         },
         engine,
         cache,
@@ -98,6 +104,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         canary_max_error_rate: config.canary_max_error_rate,
         canary_min_requests: config.canary_min_requests,
         shadow_in_flight: AtomicUsize::new(0),
+        alerts: Some(alerts::Alerts::start(config.alert_config())?),
     });
 
     log(&format!("loading the registry {}", root.display()));
@@ -146,7 +153,7 @@ async fn serve(
         if example_model == DEMO_NAME {
             let _ = writeln!(
                 out,
-                "try: curl -s {url}/v1/models/{DEMO_NAME}/score -H 'content-type: application/json' -d '{DEMO_ROW}'"
+                "try: curl -s {url}/v1/pipelines/{DEMO_NAME}/score -H 'content-type: application/json' -d '{DEMO_TRANSACTION}'"
             );
         } else {
             let _ = writeln!(out, "try: curl -s {url}/v2/models/{example_model}");
@@ -232,24 +239,35 @@ async fn shutdown_signal() {
     log("shutting down: draining in-flight requests");
 }
 
-/// A temporary registry holding the demo fraud model as version 1, built
-/// from the model bundled in the binary.
+/// A temporary registry holding the fraud example pipeline as version 1,
+/// from the sources embedded in the binary (built when the registry loads it).
 fn demo_registry() -> anyhow::Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new()
         .prefix("edgescore-demo-registry-")
         .tempdir()?;
-    let model_path = dir.path().join("fraud_xgboost.json");
-    std::fs::write(&model_path, DEMO_MODEL)?;
-    log("building the demo fraud model into a component (about a second)");
-    let component = build_component(&BuildRequest {
-        model: &model_path,
-        format: None,
-        name: DEMO_NAME,
-        version: "1",
-    })?;
     let version_dir: PathBuf = dir.path().join(DEMO_NAME).join("1");
-    std::fs::create_dir_all(&version_dir)?;
-    std::fs::write(version_dir.join(COMPONENT_FILE), component)?;
-    std::fs::remove_file(model_path)?;
+    std::fs::create_dir_all(version_dir.join("model"))?;
+    std::fs::write(version_dir.join("transform.toml"), DEMO_TRANSFORM)?;
+    std::fs::write(version_dir.join("model").join("xgboost.json"), DEMO_MODEL)?;
+    std::fs::write(
+        version_dir.join(crate::pipeline::PIPELINE_FILE),
+        DEMO_PIPELINE,
+    )?;
+    log("building the demo fraud pipeline (transform and model) into components");
     Ok(dir)
+}
+
+/// The feature store `spec` names: `embedded` or a Redis URL.
+pub fn feature_store(spec: &str) -> anyhow::Result<Arc<dyn FeatureStore>> {
+    match spec {
+        "embedded" | "" => Ok(Arc::new(EmbeddedStore::default())),
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            Ok(Arc::new(RedisStore::connect(url).map_err(|e| {
+                anyhow::anyhow!("feature store {url}: {e}")
+            })?))
+        }
+        other => anyhow::bail!(
+            "unknown feature store '{other}': use `embedded` or a redis://host:port URL"
+        ),
+    }
 }

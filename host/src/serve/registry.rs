@@ -2,7 +2,9 @@
 //! passed validation, and which one serves each model.
 //!
 //! Layout (Triton-like): `<root>/<model>/<version>/model.wasm`, version a
-//! positive integer, and optionally `<root>/<model>/routing.toml` (see
+//! positive integer; or, for a pipeline (a transform and a model swapped as
+//! a unit), `<root>/<pipeline>/<version>/pipeline.toml` beside the
+//! components it names (see [`crate::pipeline`]); and optionally `<root>/<model>/routing.toml` (see
 //! [`RoutingSpec`]). Unless the routing names a primary, the highest valid
 //! version serves (Triton's `latest` policy); a canary and a shadow are
 //! optional. A version is loaded only
@@ -33,6 +35,34 @@ use crate::engine::ScoringEngine;
 
 /// The file each version folder holds.
 pub const COMPONENT_FILE: &str = "model.wasm";
+
+/// What identifies the contents of a version folder: for a model its
+/// `model.wasm`; for a pipeline every file in the folder together (the
+/// largest modification time, the total size), so a part written late
+/// is noticed. `None` when the folder holds neither.
+fn version_fingerprint(dir: &Path) -> Option<Fingerprint> {
+    let single = |file: &Path| {
+        let meta = std::fs::metadata(file).ok().filter(|m| m.is_file())?;
+        Some(Fingerprint {
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        })
+    };
+    if dir.join(crate::pipeline::PIPELINE_FILE).is_file() {
+        let mut total = Fingerprint {
+            len: 0,
+            modified: SystemTime::UNIX_EPOCH,
+        };
+        for entry in std::fs::read_dir(dir).ok()?.filter_map(Result::ok) {
+            if let Some(f) = single(&entry.path()) {
+                total.len += f.len;
+                total.modified = total.modified.max(f.modified);
+            }
+        }
+        return Some(total);
+    }
+    single(&dir.join(COMPONENT_FILE))
+}
 
 /// One model: the route serving it (swapped atomically) and what is known
 /// of every version on disk.
@@ -153,6 +183,14 @@ pub struct RegistryConfig {
     pub root: PathBuf,
     /// A file unchanged for this long is loaded without waiting for a second scan.
     pub settle: Duration,
+    /// The feature store pipelines' transforms reach (per their grants).
+    pub feature_store: Option<Arc<dyn crate::feature_store::FeatureStore>>,
+}
+
+impl std::fmt::Debug for dyn crate::feature_store::FeatureStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FeatureStore")
+    }
 }
 
 /// All models of one registry folder.
@@ -382,18 +420,8 @@ impl Registry {
                 let Some(version) = entry.file_name().to_str().and_then(parse_version) else {
                     continue;
                 };
-                let file = entry.path().join(COMPONENT_FILE);
-                if let Ok(meta) = std::fs::metadata(&file)
-                    && meta.is_file()
-                {
-                    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                    found.insert(
-                        version,
-                        Fingerprint {
-                            len: meta.len(),
-                            modified,
-                        },
-                    );
+                if let Some(fingerprint) = version_fingerprint(&entry.path()) {
+                    found.insert(version, fingerprint);
                 }
             }
         }
@@ -475,10 +503,11 @@ impl Registry {
         }
 
         for (version, fingerprint) in to_validate {
-            let path = dir.join(version.to_string()).join(COMPONENT_FILE);
+            let path = dir.join(version.to_string());
             let status = match LoadedVersion::load(
                 &self.engine,
                 self.cache.as_ref(),
+                self.config.feature_store.as_ref(),
                 &slot.name,
                 version,
                 &path,

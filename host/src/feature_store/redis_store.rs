@@ -1,0 +1,289 @@
+//! The Redis-backed feature store: the same windows as the embedded store,
+//! kept in Redis so a fleet of edge nodes shares them.
+//!
+//! Each entity's events are a sorted set (`es:<namespace>:<entity>`) scored
+//! by event time; a member is `<time>:<sequence>:<value>:<distinct key>`,
+//! the sequence (from one counter per entity) ordering events of the same
+//! millisecond by arrival, as the embedded store does. Every call is one Lua
+//! script, which Redis runs atomically: two nodes observing the same card at
+//! once both count, and each sees the other's event or not, never half.
+//! Sums add in time order in Lua's doubles, so the embedded and the Redis
+//! store give bit-identical aggregates. Keys expire after the retention, so
+//! memory is bounded by the active entities; point features (`lookup`) live
+//! in a hash `es:<namespace>:<entity>:points`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    Aggregate, EmbeddedLimits, FeatureStore, Observation, StoreError, Window, check_request,
+};
+
+/// How long a call may wait on Redis before it fails as unavailable.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Observes (ARGV[7] = "1") or reads one entity's windows.
+///
+/// KEYS: the events set, the sequence counter. ARGV: time, value, has
+/// distinct key, distinct key, retention ms, max events, observe, then per
+/// window its aggregate code (c, s, d, g) and length in ms.
+const SCRIPT: &str = r#"
+local events, counter = KEYS[1], KEYS[2]
+local t = tonumber(ARGV[1])
+local observe = ARGV[7] == "1"
+if observe then
+  local seq = redis.call("INCR", counter)
+  local member = ARGV[1] .. ":" .. string.format("%020d", seq) .. ":" .. ARGV[2] .. ":" .. ARGV[3] .. ARGV[4]
+  redis.call("ZADD", events, t, member)
+  local newest = tonumber(redis.call("ZRANGE", events, -1, -1, "WITHSCORES")[2])
+  redis.call("ZREMRANGEBYSCORE", events, "-inf", newest - tonumber(ARGV[5]))
+  redis.call("ZREMRANGEBYRANK", events, 0, -(tonumber(ARGV[6]) + 1))
+  redis.call("PEXPIRE", events, ARGV[5])
+  redis.call("PEXPIRE", counter, ARGV[5])
+end
+local out = {}
+local i = 8
+while i <= #ARGV do
+  local kind, span = ARGV[i], tonumber(ARGV[i + 1])
+  local members = redis.call("ZRANGEBYSCORE", events, "(" .. (t - span), t)
+  local result = false
+  if kind == "c" then
+    result = #members
+  elseif kind == "s" then
+    local sum = 0
+    for _, m in ipairs(members) do
+      local _, _, value = string.match(m, "^([^:]*):([^:]*):([^:]*):")
+      sum = sum + tonumber(value)
+    end
+    result = sum
+  elseif kind == "d" then
+    local seen, n = {}, 0
+    for _, m in ipairs(members) do
+      local has, key = string.match(m, "^[^:]*:[^:]*:[^:]*:(.)(.*)$")
+      if has == "1" and not seen[key] then
+        seen[key] = true
+        n = n + 1
+      end
+    end
+    result = n
+  else
+    local back = observe and 1 or 0
+    local previous = members[#members - back]
+    if previous then
+      local ts = tonumber(string.match(previous, "^([^:]*):"))
+      result = (t - ts) / 1000
+    end
+  end
+  if result then
+    table.insert(out, string.format("%.17g", result))
+  else
+    table.insert(out, "")
+  end
+  i = i + 2
+end
+return out
+"#;
+
+/// Online features in Redis. Connections are pooled; a call that finds
+/// Redis unreachable fails as `unavailable` (the transform then refuses the
+/// event; the host answers 503, not a wrong score).
+pub struct RedisStore {
+    client: redis::Client,
+    script: redis::Script,
+    limits: EmbeddedLimits,
+    idle: Mutex<Vec<redis::Connection>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port[/db]`) and checks Redis answers.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::with_limits(url, EmbeddedLimits::default())
+    }
+
+    /// Like [`RedisStore::connect`] with the retention and per-entity cap of `limits`.
+    pub fn with_limits(url: &str, limits: EmbeddedLimits) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let store = Self {
+            client,
+            script: redis::Script::new(SCRIPT),
+            limits,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut connection = store.connection()?;
+        redis::cmd("PING")
+            .query::<String>(&mut connection)
+            .map_err(unavailable)?;
+        store.give_back(connection);
+        Ok(store)
+    }
+
+    fn connection(&self) -> Result<redis::Connection, StoreError> {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(c);
+        }
+        let connection = self
+            .client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(unavailable)?;
+        connection
+            .set_read_timeout(Some(TIMEOUT))
+            .and_then(|()| connection.set_write_timeout(Some(TIMEOUT)))
+            .map_err(unavailable)?;
+        Ok(connection)
+    }
+
+    fn give_back(&self, connection: redis::Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 64
+        {
+            idle.push(connection);
+        }
+    }
+
+    /// Runs `f` on a pooled connection; a connection that failed is dropped.
+    fn with_connection<R>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.connection()?;
+        let result = f(&mut connection).map_err(unavailable)?;
+        self.give_back(connection);
+        Ok(result)
+    }
+
+    fn check_windows(&self, windows: &[Window]) -> Result<(), StoreError> {
+        if let Some(w) = windows
+            .iter()
+            .find(|w| w.seconds > self.limits.retention_seconds)
+        {
+            return Err(StoreError::Invalid(format!(
+                "window '{}' is {} s long, past the store's retention of {} s",
+                w.name, w.seconds, self.limits.retention_seconds
+            )));
+        }
+        Ok(())
+    }
+
+    fn run(
+        &self,
+        namespace: &str,
+        entity: &str,
+        timestamp_ms: i64,
+        event: Option<&Observation>,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        check_request(namespace, entity, windows)?;
+        self.check_windows(windows)?;
+        let key = format!("es:{namespace}:{entity}");
+        let mut invocation = self.script.prepare_invoke();
+        invocation.key(&key).key(format!("{key}:seq"));
+        let (value, distinct) = match event {
+            Some(e) => (e.value, e.distinct_key.as_deref()),
+            None => (0.0, None),
+        };
+        invocation
+            .arg(timestamp_ms)
+            .arg(format!("{value:?}"))
+            .arg(if distinct.is_some() { "1" } else { "0" })
+            .arg(distinct.unwrap_or(""))
+            .arg(i64::from(self.limits.retention_seconds) * 1000)
+            .arg(self.limits.max_events_per_entity)
+            .arg(if event.is_some() { "1" } else { "0" });
+        for w in windows {
+            let code = match w.aggregate {
+                Aggregate::Count => "c",
+                Aggregate::Sum => "s",
+                Aggregate::DistinctCount => "d",
+                Aggregate::SecondsSinceLast => "g",
+            };
+            invocation.arg(code).arg(i64::from(w.seconds) * 1000);
+        }
+        let values: Vec<String> = self.with_connection(|c| invocation.invoke(c))?;
+        if values.len() != windows.len() {
+            return Err(StoreError::Unavailable(format!(
+                "Redis returned {} values for {} windows",
+                values.len(),
+                windows.len()
+            )));
+        }
+        values
+            .iter()
+            .map(|v| match v.as_str() {
+                "" => Ok(None),
+                text => text.parse::<f64>().map(Some).map_err(|_| {
+                    StoreError::Unavailable(format!("Redis returned {text:?}, not a number"))
+                }),
+            })
+            .collect()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl FeatureStore for RedisStore {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn lookup(
+        &self,
+        namespace: &str,
+        entity: &str,
+        names: &[String],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        check_request(namespace, entity, &[])?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = format!("es:{namespace}:{entity}:points");
+        self.with_connection(|c| redis::cmd("HMGET").arg(&key).arg(names).query(c))
+    }
+
+    fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError> {
+        check_request(namespace, entity, &[])?;
+        let key = format!("es:{namespace}:{entity}:points");
+        self.with_connection(|c| {
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg(name)
+                .arg(format!("{value:?}"))
+                .query::<()>(c)
+        })
+    }
+
+    fn observe(
+        &self,
+        namespace: &str,
+        entity: &str,
+        event: &Observation,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        if !event.value.is_finite() {
+            return Err(StoreError::Invalid(format!(
+                "the event's value {} is not finite",
+                event.value
+            )));
+        }
+        self.run(namespace, entity, event.timestamp_ms, Some(event), windows)
+    }
+
+    fn read(
+        &self,
+        namespace: &str,
+        entity: &str,
+        timestamp_ms: i64,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        self.run(namespace, entity, timestamp_ms, None, windows)
+    }
+}

@@ -1,0 +1,226 @@
+//! Alerts: every `review` and `block` decision is appended to a durable log
+//! (JSON lines, rotated by size) and, when a webhook is configured, POSTed
+//! to it.
+//!
+//! Scoring never waits on either. A request hands its alerts to a bounded
+//! queue and returns; one writer thread appends them to the log (flushed per
+//! batch) and a sender thread posts each to the webhook, retrying with
+//! backoff. A webhook that is down costs nothing but retries: alerts it has
+//! not taken stay queued (up to the queue's bound), and every alert is in
+//! the log whatever the webhook does. Nothing is dropped silently: an alert
+//! the full queue cannot take, a post that gives up, a write that fails is
+//! counted in the metrics and logged.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+
+/// Alerts waiting for the log writer and, separately, for the webhook.
+const QUEUE: usize = 100_000;
+/// Attempts per alert before the webhook gives up on it.
+const WEBHOOK_ATTEMPTS: u32 = 8;
+
+/// Counters of what happened to alerts (exported in `/metrics`).
+#[derive(Debug, Default)]
+pub struct AlertCounters {
+    pub logged: AtomicU64,
+    pub log_failures: AtomicU64,
+    pub queue_full: AtomicU64,
+    pub webhook_delivered: AtomicU64,
+    pub webhook_retries: AtomicU64,
+    pub webhook_failed: AtomicU64,
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone)]
+pub struct AlertConfig {
+    pub log: PathBuf,
+    pub max_log_bytes: u64,
+    pub webhook: Option<String>,
+}
+
+/// The sending side, shared by request handlers.
+#[derive(Debug)]
+pub struct Alerts {
+    log: SyncSender<String>,
+    webhook: Option<SyncSender<String>>,
+    pub counters: std::sync::Arc<AlertCounters>,
+}
+
+impl Alerts {
+    /// Starts the writer (and webhook sender) threads.
+    pub fn start(config: AlertConfig) -> std::io::Result<Self> {
+        let counters = std::sync::Arc::new(AlertCounters::default());
+        let (log, log_rx) = sync_channel(QUEUE);
+        let writer = LogWriter::open(config.log.clone(), config.max_log_bytes)?;
+        {
+            let counters = counters.clone();
+            std::thread::Builder::new()
+                .name("edgescore-alert-log".into())
+                .spawn(move || writer.run(log_rx, &counters))?;
+        }
+        let webhook = match config.webhook {
+            None => None,
+            Some(url) => {
+                let (tx, rx) = sync_channel(QUEUE);
+                let counters = counters.clone();
+                std::thread::Builder::new()
+                    .name("edgescore-alert-webhook".into())
+                    .spawn(move || post_forever(&url, rx, &counters))?;
+                Some(tx)
+            }
+        };
+        Ok(Self {
+            log,
+            webhook,
+            counters,
+        })
+    }
+
+    /// Queues one alert (a JSON object on one line). Never blocks.
+    pub fn send(&self, alert: &serde_json::Value) {
+        let line = alert.to_string();
+        let queues = std::iter::once(&self.log).chain(self.webhook.as_ref());
+        for queue in queues {
+            match queue.try_send(line.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                    super::log(&format!(
+                        "alert queue full or closed; alert not queued: {line}"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Appends lines to the log, rotating it to `<log>.1` (keeping one old file)
+/// when it would pass the size limit.
+struct LogWriter {
+    path: PathBuf,
+    max_bytes: u64,
+    file: std::fs::File,
+    size: u64,
+}
+
+impl LogWriter {
+    fn open(path: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
+        let file = open_append(&path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(Self {
+            path,
+            max_bytes,
+            file,
+            size,
+        })
+    }
+
+    fn run(mut self, queue: Receiver<String>, counters: &AlertCounters) {
+        while let Ok(first) = queue.recv() {
+            // Everything already queued goes in the same write and flush.
+            let mut batch = vec![first];
+            batch.extend(queue.try_iter().take(4096));
+            let result = self.write(&batch);
+            match result {
+                Ok(()) => {
+                    counters
+                        .logged
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    counters
+                        .log_failures
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    super::log(&format!(
+                        "cannot append {} alerts to {}: {e}; they follow:",
+                        batch.len(),
+                        self.path.display()
+                    ));
+                    for line in &batch {
+                        super::log(line);
+                    }
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, lines: &[String]) -> std::io::Result<()> {
+        let bytes: u64 = lines.iter().map(|l| l.len() as u64 + 1).sum();
+        if self.size > 0 && self.size + bytes > self.max_bytes {
+            self.rotate()?;
+        }
+        let mut buffer = String::with_capacity(bytes as usize);
+        for line in lines {
+            buffer.push_str(line);
+            buffer.push('\n');
+        }
+        self.file.write_all(buffer.as_bytes())?;
+        self.file.sync_data()?;
+        self.size += bytes;
+        Ok(())
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let rotated = rotated_path(&self.path);
+        std::fs::rename(&self.path, &rotated)?;
+        self.file = open_append(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+/// Where a rotated log goes: `<log>.1`.
+pub fn rotated_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".1");
+    PathBuf::from(name)
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Posts every queued alert to `url`, in order, retrying each with
+/// exponential backoff (100 ms doubling to 30 s) before giving up on it.
+fn post_forever(url: &str, queue: Receiver<String>, counters: &AlertCounters) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .http_status_as_error(true)
+        .build()
+        .into();
+    while let Ok(alert) = queue.recv() {
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            let result = agent
+                .post(url)
+                .header("content-type", "application/json")
+                .send(alert.as_bytes());
+            match result {
+                Ok(_) => {
+                    counters.webhook_delivered.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
+                Err(e) if attempt >= WEBHOOK_ATTEMPTS => {
+                    counters.webhook_failed.fetch_add(1, Ordering::Relaxed);
+                    super::log(&format!(
+                        "alert webhook {url}: gave up after {attempt} attempts ({e}); the alert stays in the alert log: {alert}"
+                    ));
+                    break;
+                }
+                Err(_) => {
+                    counters.webhook_retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `POST /v1/pipelines/{pipeline}/score`: raw transactions in; for each, the
+//! score, the decision and the top reasons out.
+//!
+//! ```json
+//! {"transactions": [{"timestamp": "2026-03-01T03:12:00Z", "card_id": "c42",
+//!                    "amount": 1450.0, ...}],
+//!  "key": "c42", "features": false}
+//! ```
+//!
+//! Fields are the transform's inputs by name (others are ignored, as a
+//! transaction carries more than one transform reads); `key` makes the
+//! canary split deterministic; `"features": true` adds the feature row the
+//! transform computed. The transform observes each transaction into the
+//! feature store (it happened), then the model scores the rows; the
+//! decision applies the pipeline's thresholds, and the reasons are the
+//! features that pushed the score up most (their contributions to the raw
+//! margin, from TreeSHAP or the linear terms). Review and block decisions
+//! are sent to the alert log and webhook. A pipeline's shadow, if any,
+//! scores the primary's feature rows with its model only, so the feature
+//! store never counts a transaction twice.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::api_error::ApiError;
+use super::app::{AppState, score_rows_with};
+use super::loaded_version::LoadedVersion;
+use crate::bindings::transformer::exports::edgescore::scoring::transform::Event;
+use crate::event_fields::event_from_json;
+use crate::pipeline::Decision;
+
+/// Transactions transformed on the async worker; more go to the blocking pool.
+const INLINE_EVENTS: usize = 16;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PipelineRequest {
+    transactions: Vec<Map<String, Value>>,
+    #[serde(default)]
+    key: Option<String>,
+    /// Include each transaction's feature row.
+    #[serde(default)]
+    features: bool,
+}
+
+pub async fn score(
+    State(state): State<Arc<AppState>>,
+    Path(pipeline): Path<String>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    run_score(&state, &pipeline, body)
+        .await
+        .inspect_err(|e| state.metrics.error(e.kind()))
+}
+
+async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json<Value>, ApiError> {
+    let serving = state.find_version(name, None)?;
+    if serving.pipeline.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "'{name}' is a model, not a pipeline: score feature rows with POST /v1/models/{name}/score"
+        )));
+    }
+    let body = state.read_body(body).await?;
+    let request: PipelineRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "expected {{\"transactions\": [{{\"<field>\": <value>, ...}}, ...]}}: {e}"
+        ))
+    })?;
+    if request.transactions.is_empty() {
+        return Err(ApiError::BadRequest("\"transactions\" is empty".into()));
+    }
+    let target = state.target(name, None, request.key.as_deref())?;
+    let version = target.version.clone();
+    let Some(pipeline) = &version.pipeline else {
+        return Err(ApiError::Model(format!(
+            "version {} of '{name}' is a model, not a pipeline (a routing mixes the two)",
+            version.version
+        )));
+    };
+    let inputs = &pipeline.transform.info().inputs;
+    let events: Vec<Event> = request
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            event_from_json(inputs, t)
+                .map_err(|e| ApiError::BadRequest(format!("transaction {i}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+
+    let rows = transform(&version, events).await?;
+    let scored = score_rows_with(state, target, rows.clone(), "pipeline", true).await?;
+
+    let spec = &pipeline.spec;
+    let features = &pipeline.transform.info().outputs;
+    let width = features.len();
+    let contributions = scored.contributions.unwrap_or_default();
+    let mut results = Vec::with_capacity(scored.scores.len());
+    for (i, &score) in scored.scores.iter().enumerate() {
+        let decision = spec.decision.decide(score);
+        let row = &rows[i * width..(i + 1) * width];
+        let reasons = contributions
+            .get(i)
+            .map(|c| top_reasons(features, row, c, spec.reasons.top))
+            .unwrap_or_default();
+        let mut result = json!({
+            "score": score,
+            "decision": decision,
+            "reasons": reasons,
+        });
+        if request.features {
+            result["features"] = features
+                .iter()
+                .zip(row)
+                .map(|(f, v)| (f.name.clone(), number(*v)))
+                .collect::<Map<_, _>>()
+                .into();
+        }
+        if decision != Decision::Allow
+            && let Some(alerts) = &state.alerts
+        {
+            alerts.send(&json!({
+                "pipeline": name,
+                "version": version.version,
+                "decision": decision,
+                "score": score,
+                "reasons": result["reasons"],
+                "transaction": request.transactions[i],
+            }));
+        }
+        state.metrics.decision(name, decision.name());
+        results.push(result);
+    }
+    Ok(Json(json!({
+        "pipeline": name,
+        "version": version.version.to_string(),
+        "results": results,
+    })))
+}
+
+/// Runs the version's transform, off the async workers for a large batch
+/// or a remote feature store.
+async fn transform(version: &Arc<LoadedVersion>, events: Vec<Event>) -> Result<Vec<f32>, ApiError> {
+    let Some(pipeline) = &version.pipeline else {
+        return Err(ApiError::Model("not a pipeline".into()));
+    };
+    if events.len() <= INLINE_EVENTS && !pipeline.store_is_remote() {
+        return pipeline.transform(&events).map_err(ApiError::from);
+    }
+    let version = version.clone();
+    tokio::task::spawn_blocking(move || match &version.pipeline {
+        Some(p) => p.transform(&events).map_err(ApiError::from),
+        None => Err(ApiError::Model("not a pipeline".into())),
+    })
+    .await
+    .map_err(|e| ApiError::Model(format!("the transform task failed: {e}")))?
+}
+
+/// The `top` features with the largest positive contributions, largest first.
+fn top_reasons(
+    features: &[crate::bindings::edgescore::scoring::types::Feature],
+    row: &[f32],
+    contributions: &[f32],
+    top: usize,
+) -> Vec<Value> {
+    let mut order: Vec<usize> = (0..features.len())
+        .filter(|&f| contributions.get(f).is_some_and(|c| *c > 0.0))
+        .collect();
+    order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
+    order
+        .into_iter()
+        .take(top)
+        .map(|f| {
+            json!({
+                "feature": features[f].name,
+                "value": number(row[f]),
+                "contribution": contributions[f],
+            })
+        })
+        .collect()
+}
+
+/// A feature value as JSON: `null` for a missing one.
+fn number(v: f32) -> Value {
+    if v.is_nan() { Value::Null } else { json!(v) }
+}
