@@ -1,0 +1,350 @@
+//! The fraud pipeline end to end, through every path a user takes:
+//!
+//! - online features (the server, one transaction per request, in time
+//!   order) equal offline features (`edgescore transform` over the file);
+//! - the scores equal three ways: the server, `edgescore transform` then
+//!   `edgescore score --component`, and `edgescore eval --scores`;
+//! - `edgescore eval` reports PR-AUC far above the base rate, and the same
+//!   ROC-AUC and PR-AUC as scikit-learn computed at training time
+//!   (`examples/fraud/model/metrics.json`) on the same held-out fortnight;
+//! - review and block decisions land in the alert log, and a webhook that
+//!   is down neither fails a request nor loses an alert.
+
+#[path = "../examples/fraud/generate.rs"]
+mod generate;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use edgescore_test_support::repo_root;
+use serde_json::{Value, json};
+
+fn edgescore(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_edgescore"))
+        .args(args)
+        .output()
+        .expect("edgescore runs");
+    assert!(
+        output.status.success(),
+        "edgescore {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A server on the embedded demo (the fraud pipeline); killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("edgescore serve starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("URL line");
+        let url = first
+            .trim()
+            .strip_prefix("edgescore serving on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    fn score(&self, body: &Value) -> Value {
+        ureq::post(format!("{}/v1/pipelines/fraud/score", self.url))
+            .send_json(body)
+            .expect("pipeline score")
+            .body_mut()
+            .read_json()
+            .expect("JSON")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A small held-out slice of the example's population: after the training
+/// period, enough cards for every window to fill and some fraud.
+fn holdout(dir: &Path) -> PathBuf {
+    let transactions = generate::generate(&generate::Config {
+        cards: 150,
+        days: 3,
+        start_day: 60,
+        fraud_rate: 0.02,
+        ..generate::Config::default()
+    });
+    let file = dir.join("holdout.csv");
+    generate::write_csv(&transactions, std::fs::File::create(&file).expect("create"))
+        .expect("write");
+    file
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).expect("csv");
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// A CSV row of the generator as the JSON transaction a client would send.
+fn transaction(header: &[String], row: &[String]) -> Value {
+    let mut object = serde_json::Map::new();
+    for (name, cell) in header.iter().zip(row) {
+        if cell.is_empty() {
+            continue;
+        }
+        let value = match name.as_str() {
+            "amount" => json!(cell.parse::<f64>().expect("amount")),
+            _ => json!(cell),
+        };
+        object.insert(name.clone(), value);
+    }
+    Value::Object(object)
+}
+
+#[test]
+fn online_and_offline_agree_and_every_path_scores_alike() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = holdout(tmp.path());
+    let pipeline = repo_root().join("examples/fraud");
+
+    // Offline: the transform over the file, then the model over its output.
+    let features = tmp.path().join("features.csv");
+    edgescore(&[
+        "transform",
+        "--pipeline",
+        path(&pipeline),
+        "--input",
+        path(&input),
+        "--output",
+        path(&features),
+    ]);
+    let transform_wasm = tmp.path().join("transform.wasm");
+    let model_wasm = tmp.path().join("model.wasm");
+    edgescore(&[
+        "build",
+        "--transform",
+        path(&pipeline.join("transform.toml")),
+        "--output",
+        path(&transform_wasm),
+    ]);
+    edgescore(&[
+        "build",
+        "--model",
+        path(&pipeline.join("model/xgboost.json")),
+        "--name",
+        "fraud",
+        "--version",
+        "1",
+        "--output",
+        path(&model_wasm),
+    ]);
+    let scores_csv = tmp.path().join("scores.csv");
+    edgescore(&[
+        "score",
+        "--component",
+        path(&model_wasm),
+        "--input",
+        path(&features),
+        "--output",
+        path(&scores_csv),
+        "--ignore-extra-columns",
+    ]);
+    let eval_scores = tmp.path().join("eval_scores.csv");
+    let report = edgescore(&[
+        "eval",
+        "--pipeline",
+        path(&pipeline),
+        "--input",
+        path(&input),
+        "--label",
+        "is_fraud",
+        "--plots",
+        path(&tmp.path().join("plots")),
+        "--scores",
+        path(&eval_scores),
+    ]);
+    assert!(report.contains("PR-AUC"), "{report}");
+    for png in ["roc.png", "precision_recall.png", "score_distribution.png"] {
+        let bytes = std::fs::read(tmp.path().join("plots").join(png)).expect(png);
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
+
+    let (feature_header, feature_rows) = read_csv(&features);
+    let (_, offline_scores) = read_csv(&scores_csv);
+    let (_, eval_rows) = read_csv(&eval_scores);
+    let (input_header, input_rows) = read_csv(&input);
+    assert_eq!(feature_rows.len(), input_rows.len());
+    let first_feature = feature_header
+        .iter()
+        .position(|h| h == "amount")
+        .expect("amount column");
+
+    // Online: a fresh server, one transaction per request, in time order
+    // (the generator writes in time order; the transform's replay keeps it).
+    let alerts = tmp.path().join("alerts.jsonl");
+    let server = Server::start(&[
+        "--alert-log",
+        path(&alerts),
+        "--alert-webhook",
+        "http://127.0.0.1:9/down",
+    ]);
+    let mut flagged = 0;
+    for (i, row) in input_rows.iter().enumerate() {
+        let answer = server
+            .score(&json!({"transactions": [transaction(&input_header, row)], "features": true}));
+        let result = &answer["results"][0];
+        let score = result["score"].as_f64().expect("score");
+        // The same feature row, value for value (NaN travels as null / an empty cell).
+        for (name, offline) in feature_header[first_feature..]
+            .iter()
+            .zip(&feature_rows[i][first_feature..])
+        {
+            let online = &result["features"][name];
+            let same = match (online.as_f64(), offline.as_str()) {
+                (None, "") => true,
+                (Some(v), cell) if !cell.is_empty() => {
+                    (v as f32).to_bits() == cell.parse::<f32>().expect("f32").to_bits()
+                }
+                _ => false,
+            };
+            assert!(
+                same,
+                "transaction {i}, feature {name}: online {online} vs offline {offline:?}"
+            );
+        }
+        // The same score three ways.
+        let offline: f64 = offline_scores[i][0].parse().expect("score");
+        let evaluated: f64 = eval_rows[i][0].parse().expect("score");
+        assert_eq!(
+            score.to_bits(),
+            offline.to_bits(),
+            "transaction {i}: server {score} vs transform+score {offline}"
+        );
+        assert_eq!(
+            score.to_bits(),
+            evaluated.to_bits(),
+            "transaction {i}: server {score} vs eval {evaluated}"
+        );
+        let decision = result["decision"].as_str().expect("decision");
+        if decision != "allow" {
+            flagged += 1;
+            assert!(!result["reasons"].as_array().expect("reasons").is_empty());
+        }
+    }
+    assert!(
+        flagged > 0,
+        "the slice has fraud; some transaction must be flagged"
+    );
+
+    // Every review or block is in the alert log, though the webhook is down.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let logged = loop {
+        let lines = std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        if lines >= flagged || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(logged, flagged, "alerts logged");
+    let metrics = ureq::get(format!("{}/metrics", server.url))
+        .call()
+        .expect("metrics")
+        .body_mut()
+        .read_to_string()
+        .expect("text");
+    let retries = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("edgescore_alert_webhook_retries_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("retry counter");
+    assert!(retries > 0, "the down webhook is retried:\n{metrics}");
+}
+
+/// `edgescore eval` on the held-out fortnight `examples/fraud/train.sh`
+/// held out reports what scikit-learn reported for the same scores.
+#[test]
+fn eval_matches_scikit_learn_on_the_training_holdout() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let transactions = generate::generate(&generate::Config {
+        start_day: 60,
+        days: 14,
+        ..generate::Config::default()
+    });
+    let input = tmp.path().join("holdout.csv");
+    generate::write_csv(
+        &transactions,
+        std::fs::File::create(&input).expect("create"),
+    )
+    .expect("write");
+    let pipeline = repo_root().join("examples/fraud");
+    let report = edgescore(&[
+        "eval",
+        "--pipeline",
+        path(&pipeline),
+        "--input",
+        path(&input),
+        "--label",
+        "is_fraud",
+        "--plots",
+        path(&tmp.path().join("plots")),
+    ]);
+    let metrics: Value = serde_json::from_str(
+        &std::fs::read_to_string(pipeline.join("model/metrics.json")).expect("metrics.json"),
+    )
+    .expect("JSON");
+    let read = |label: &str| -> f64 {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {label} in:\n{report}"))
+    };
+    let (roc, pr) = (read("ROC-AUC"), read("PR-AUC"));
+    let reference = &metrics["xgboost"];
+    assert!(
+        (roc - reference["roc_auc"].as_f64().expect("roc")).abs() < 1e-4,
+        "ROC-AUC {roc} vs {reference}"
+    );
+    assert!(
+        (pr - reference["pr_auc"].as_f64().expect("pr")).abs() < 1e-4,
+        "PR-AUC {pr} vs {reference}"
+    );
+    let base = metrics["holdout_positives"].as_f64().expect("n")
+        / metrics["holdout_rows"].as_f64().expect("n");
+    assert!(
+        pr > 20.0 * base,
+        "PR-AUC {pr} is not well above the base rate {base}"
+    );
+}
