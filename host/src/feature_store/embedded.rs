@@ -248,179 +248,29 @@ fn aggregate(events: &VecDeque<Event>, at: i64, w: &Window, at_event: bool) -> O
 mod tests {
     use super::*;
 
-    fn window(name: &str, aggregate: Aggregate, seconds: u32) -> Window {
-        Window {
-            name: name.into(),
-            aggregate,
-            seconds,
-        }
-    }
-
-    fn event(seconds: i64, value: f64, key: &str) -> Observation {
-        Observation {
-            timestamp_ms: seconds * 1000,
-            value,
-            distinct_key: Some(key.into()),
-        }
-    }
-
-    fn windows() -> Vec<Window> {
-        vec![
-            window("count-1h", Aggregate::Count, 3600),
-            window("sum-1h", Aggregate::Sum, 3600),
-            window("merchants-1h", Aggregate::DistinctCount, 3600),
-            window("since-last", Aggregate::SecondsSinceLast, 86_400),
-        ]
-    }
-
+    // The behaviour shared with the Redis store is tested once for both in
+    // tests/feature_store.rs; eviction of whole entities is this store's own.
     #[test]
-    fn windows_count_sum_distinct_and_gap() {
-        let store = EmbeddedStore::default();
-        let w = windows();
-        let first = store
-            .observe("card", "c1", &event(0, 10.0, "m1"), &w)
-            .expect("observe");
-        assert_eq!(first, vec![Some(1.0), Some(10.0), Some(1.0), None]);
-        let second = store
-            .observe("card", "c1", &event(600, 5.0, "m2"), &w)
-            .expect("observe");
-        assert_eq!(second, vec![Some(2.0), Some(15.0), Some(2.0), Some(600.0)]);
-        let third = store
-            .observe("card", "c1", &event(600 + 3600, 1.0, "m1"), &w)
-            .expect("observe");
-        // The first event fell out of the hour: (t - 3600 s, t] excludes t - 3600.
-        assert_eq!(third, vec![Some(1.0), Some(1.0), Some(1.0), Some(3600.0)]);
-        // Reading changes nothing and sees the same as of a time.
-        let read = store
-            .read("card", "c1", (600 + 3600) * 1000, &w)
-            .expect("read");
-        assert_eq!(read, vec![Some(1.0), Some(1.0), Some(1.0), Some(0.0)]);
-        // Entities and namespaces are separate.
-        let other = store.read("card", "c2", 0, &w).expect("read");
-        assert_eq!(other, vec![Some(0.0), Some(0.0), Some(0.0), None]);
-        let other = store.read("device", "c1", 4200 * 1000, &w).expect("read");
-        assert_eq!(other[0], Some(0.0));
-    }
-
-    #[test]
-    fn a_late_event_lands_in_its_place() {
-        let in_order = EmbeddedStore::default();
-        let late = EmbeddedStore::default();
-        let w = windows();
-        for s in [0, 100, 200] {
-            in_order
-                .observe("n", "e", &event(s, 1.0, "k"), &w)
-                .expect("observe");
-        }
-        for s in [0, 200, 100] {
-            late.observe("n", "e", &event(s, 1.0, "k"), &w)
-                .expect("observe");
-        }
-        assert_eq!(
-            in_order.read("n", "e", 300_000, &w),
-            late.read("n", "e", 300_000, &w)
-        );
-    }
-
-    #[test]
-    fn memory_is_bounded() {
+    fn the_least_recently_observed_entity_is_evicted() {
         let store = EmbeddedStore::new(EmbeddedLimits {
-            retention_seconds: 3600,
-            max_events_per_entity: 3,
             max_entities: 2,
+            ..EmbeddedLimits::default()
         });
-        let w = vec![window("count", Aggregate::Count, 3600)];
-        for s in 0..10 {
-            store
-                .observe("n", "a", &event(s, 1.0, "k"), &w)
-                .expect("observe");
+        let w = vec![Window {
+            name: "count".into(),
+            aggregate: Aggregate::Count,
+            seconds: 3600,
+        }];
+        let event = Observation {
+            timestamp_ms: 0,
+            value: 1.0,
+            distinct_key: None,
+        };
+        for entity in ["a", "b", "c"] {
+            store.observe("n", entity, &event, &w).expect("observe");
         }
-        assert_eq!(
-            store.read("n", "a", 9000, &w).expect("read"),
-            vec![Some(3.0)]
-        );
-        store
-            .observe("n", "b", &event(0, 1.0, "k"), &w)
-            .expect("observe");
-        store
-            .observe("n", "c", &event(0, 1.0, "k"), &w)
-            .expect("observe");
         assert_eq!(store.entities(), 2);
-        // `a` was least recently observed, so it went.
-        assert_eq!(
-            store.read("n", "a", 9000, &w).expect("read"),
-            vec![Some(0.0)]
-        );
-        // A window past retention is refused rather than silently short.
-        let long = vec![window("day", Aggregate::Count, 86_400)];
-        assert!(matches!(
-            store.read("n", "b", 0, &long),
-            Err(StoreError::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn malformed_requests_are_refused() {
-        let store = EmbeddedStore::default();
-        let w = windows();
-        assert!(matches!(
-            store.observe("", "e", &event(0, 1.0, "k"), &w),
-            Err(StoreError::Invalid(_))
-        ));
-        assert!(matches!(
-            store.observe("n", "", &event(0, 1.0, "k"), &w),
-            Err(StoreError::Invalid(_))
-        ));
-        let zero = vec![window("zero", Aggregate::Count, 0)];
-        assert!(matches!(
-            store.read("n", "e", 0, &zero),
-            Err(StoreError::Invalid(_))
-        ));
-        assert!(matches!(
-            store.observe("n", "e", &event(0, f64::NAN, "k"), &w),
-            Err(StoreError::Invalid(_))
-        ));
-    }
-
-    #[test]
-    fn concurrent_observers_both_count() {
-        let store = std::sync::Arc::new(EmbeddedStore::default());
-        let w = vec![window("count", Aggregate::Count, 3600)];
-        let threads: Vec<_> = (0..4)
-            .map(|t| {
-                let (store, w) = (store.clone(), w.clone());
-                std::thread::spawn(move || {
-                    for i in 0..250 {
-                        store
-                            .observe(
-                                "card",
-                                "same",
-                                &event(i64::from(t * 250 + i) / 1000, 1.0, "k"),
-                                &w,
-                            )
-                            .expect("observe");
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("thread");
-        }
-        assert_eq!(
-            store.read("card", "same", 10_000, &w).expect("read"),
-            vec![Some(1000.0)]
-        );
-    }
-
-    #[test]
-    fn lookups_return_what_was_put() {
-        let store = EmbeddedStore::default();
-        store
-            .put("card", "c1", "chargebacks-90d", 2.0)
-            .expect("put");
-        let got = store
-            .lookup("card", "c1", &["chargebacks-90d".into(), "unknown".into()])
-            .expect("lookup");
-        assert_eq!(got, vec![Some(2.0), None]);
+        assert_eq!(store.read("n", "a", 0, &w).expect("read"), vec![Some(0.0)]);
+        assert_eq!(store.read("n", "c", 0, &w).expect("read"), vec![Some(1.0)]);
     }
 }

@@ -1,0 +1,389 @@
+//! One suite for every feature store: the embedded store (needs nothing) and
+//! the Redis store against a real `redis-server` (started per test on a free
+//! port; CI installs it and sets EDGESCORE_REQUIRE_REDIS=1 so these cannot
+//! skip). The Redis suite also runs two host processes observing the same
+//! card at once: both count.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edgescore::feature_store::{
+    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, RedisStore, StoreError,
+    Window,
+};
+
+fn window(name: &str, aggregate: Aggregate, seconds: u32) -> Window {
+    Window {
+        name: name.into(),
+        aggregate,
+        seconds,
+    }
+}
+
+fn event(seconds: i64, value: f64, key: &str) -> Observation {
+    Observation {
+        timestamp_ms: seconds * 1000,
+        value,
+        distinct_key: Some(key.into()),
+    }
+}
+
+fn windows() -> Vec<Window> {
+    vec![
+        window("count-1h", Aggregate::Count, 3600),
+        window("sum-1h", Aggregate::Sum, 3600),
+        window("merchants-1h", Aggregate::DistinctCount, 3600),
+        window("since-last", Aggregate::SecondsSinceLast, 86_400),
+    ]
+}
+
+/// Makes a fresh, empty store with these limits.
+type MakeStore<'a> = &'a dyn Fn(EmbeddedLimits) -> Arc<dyn FeatureStore>;
+
+fn windows_count_sum_distinct_and_gap(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    let w = windows();
+    let first = store
+        .observe("card", "c1", &event(0, 10.0, "m1"), &w)
+        .expect("observe");
+    assert_eq!(first, vec![Some(1.0), Some(10.0), Some(1.0), None]);
+    let second = store
+        .observe("card", "c1", &event(600, 5.0, "m2"), &w)
+        .expect("observe");
+    assert_eq!(second, vec![Some(2.0), Some(15.0), Some(2.0), Some(600.0)]);
+    let third = store
+        .observe("card", "c1", &event(600 + 3600, 1.0, "m1"), &w)
+        .expect("observe");
+    // (t - 3600 s, t] excludes the first event.
+    assert_eq!(third, vec![Some(1.0), Some(1.0), Some(1.0), Some(3600.0)]);
+    let read = store
+        .read("card", "c1", (600 + 3600) * 1000, &w)
+        .expect("read");
+    assert_eq!(read, vec![Some(1.0), Some(1.0), Some(1.0), Some(0.0)]);
+    let other = store.read("card", "c2", 0, &w).expect("read");
+    assert_eq!(other, vec![Some(0.0), Some(0.0), Some(0.0), None]);
+    let other = store.read("device", "c1", 4200 * 1000, &w).expect("read");
+    assert_eq!(other[0], Some(0.0));
+}
+
+fn a_late_event_lands_in_its_place(make: MakeStore<'_>) {
+    let (in_order, late) = (
+        make(EmbeddedLimits::default()),
+        make(EmbeddedLimits::default()),
+    );
+    let w = windows();
+    for s in [0, 100, 200] {
+        in_order
+            .observe("n", "e", &event(s, 1.5, "k"), &w)
+            .expect("observe");
+    }
+    for s in [0, 200, 100] {
+        late.observe("n", "e", &event(s, 1.5, "k"), &w)
+            .expect("observe");
+    }
+    assert_eq!(
+        in_order.read("n", "e", 300_000, &w),
+        late.read("n", "e", 300_000, &w)
+    );
+}
+
+fn retention_and_the_per_entity_cap_bound_memory(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits {
+        retention_seconds: 3600,
+        max_events_per_entity: 3,
+        max_entities: 1000,
+    });
+    let w = vec![window("count", Aggregate::Count, 3600)];
+    for s in 0..10 {
+        store
+            .observe("n", "a", &event(s, 1.0, "k"), &w)
+            .expect("observe");
+    }
+    assert_eq!(
+        store.read("n", "a", 9000, &w).expect("read"),
+        vec![Some(3.0)]
+    );
+    // Past retention, old events go.
+    store
+        .observe("n", "a", &event(10_000, 1.0, "k"), &w)
+        .expect("observe");
+    assert_eq!(
+        store.read("n", "a", 10_000_000, &w).expect("read"),
+        vec![Some(1.0)]
+    );
+    // A window past retention is refused rather than silently short.
+    let long = vec![window("day", Aggregate::Count, 86_400)];
+    assert!(matches!(
+        store.read("n", "a", 0, &long),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+fn malformed_requests_are_refused(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    let w = windows();
+    assert!(matches!(
+        store.observe("", "e", &event(0, 1.0, "k"), &w),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.observe("n", "", &event(0, 1.0, "k"), &w),
+        Err(StoreError::Invalid(_))
+    ));
+    let zero = vec![window("zero", Aggregate::Count, 0)];
+    assert!(matches!(
+        store.read("n", "e", 0, &zero),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.observe("n", "e", &event(0, f64::NAN, "k"), &w),
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+fn concurrent_observers_all_count(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    let w = vec![
+        window("count", Aggregate::Count, 3600),
+        window("sum", Aggregate::Sum, 3600),
+    ];
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (store, w) = (store.clone(), w.clone());
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    store
+                        .observe(
+                            "card",
+                            "same",
+                            &event(i64::from(t * 250 + i) / 1000, 0.25, "k"),
+                            &w,
+                        )
+                        .expect("observe");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(
+        store.read("card", "same", 10_000, &w).expect("read"),
+        vec![Some(1000.0), Some(250.0)]
+    );
+}
+
+fn lookups_return_what_was_put(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    store
+        .put("card", "c1", "chargebacks-90d", 2.0)
+        .expect("put");
+    let got = store
+        .lookup("card", "c1", &["chargebacks-90d".into(), "unknown".into()])
+        .expect("lookup");
+    assert_eq!(got, vec![Some(2.0), None]);
+}
+
+/// A pseudo-random stream (values with many digits, repeated keys, late
+/// events) gives bit-identical aggregates in `a` and `b`.
+fn same_stream_same_bits(a: &dyn FeatureStore, b: &dyn FeatureStore) {
+    let w = windows();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for i in 0..600 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let entity = format!("c{}", x % 7);
+        let late = if x % 10 == 0 { 300 } else { 0 };
+        let e = Observation {
+            timestamp_ms: i * 20_000 - late * 1000,
+            value: (x % 100_000) as f64 / 7.0,
+            distinct_key: (x % 3 != 0).then(|| format!("m{}", x % 11)),
+        };
+        let (ra, rb) = (
+            a.observe("n", &entity, &e, &w),
+            b.observe("n", &entity, &e, &w),
+        );
+        let bits = |r: &Result<Vec<Option<f64>>, StoreError>| {
+            r.as_ref()
+                .expect("observe")
+                .iter()
+                .map(|v| v.map(f64::to_bits))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&ra), bits(&rb), "event {i}: {ra:?} vs {rb:?}");
+    }
+}
+
+fn embedded(limits: EmbeddedLimits) -> Arc<dyn FeatureStore> {
+    Arc::new(EmbeddedStore::new(limits))
+}
+
+#[test]
+fn embedded_store_suite() {
+    windows_count_sum_distinct_and_gap(&embedded);
+    a_late_event_lands_in_its_place(&embedded);
+    retention_and_the_per_entity_cap_bound_memory(&embedded);
+    malformed_requests_are_refused(&embedded);
+    concurrent_observers_all_count(&embedded);
+    lookups_return_what_was_put(&embedded);
+}
+
+/// A `redis-server` of our own on a free port, no persistence; killed on drop.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    /// `None` when redis-server is not installed (and not required).
+    fn start() -> Option<Self> {
+        let required = std::env::var_os("EDGESCORE_REQUIRE_REDIS").is_some_and(|v| v == "1");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = match Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if !required => {
+                eprintln!(
+                    "skipping the Redis suite: cannot start redis-server ({e}); set EDGESCORE_REQUIRE_REDIS=1 to fail instead"
+                );
+                return None;
+            }
+            Err(e) => panic!("EDGESCORE_REQUIRE_REDIS=1 but redis-server does not start: {e}"),
+        };
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while RedisStore::connect(&redis.url).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    /// A store on a fresh, empty database.
+    fn store(&self, limits: EmbeddedLimits) -> Arc<dyn FeatureStore> {
+        let client = redis::Client::open(self.url.as_str()).expect("client");
+        let mut c = client.get_connection().expect("connection");
+        redis::cmd("FLUSHALL").query::<()>(&mut c).expect("flush");
+        Arc::new(RedisStore::with_limits(&self.url, limits).expect("connect"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn redis_store_suite() {
+    let Some(redis) = Redis::start() else { return };
+    let make = |limits| redis.store(limits);
+    windows_count_sum_distinct_and_gap(&make);
+    retention_and_the_per_entity_cap_bound_memory(&make);
+    malformed_requests_are_refused(&make);
+    concurrent_observers_all_count(&make);
+    lookups_return_what_was_put(&make);
+    // Late events need two stores at once: two databases.
+    let late_a = Arc::new(RedisStore::connect(&format!("{}1", redis.url)).expect("db 1"));
+    let late_b = Arc::new(RedisStore::connect(&format!("{}2", redis.url)).expect("db 2"));
+    let pair = std::sync::Mutex::new(vec![late_a as Arc<dyn FeatureStore>, late_b]);
+    a_late_event_lands_in_its_place(&move |_| pair.lock().expect("lock").remove(0));
+}
+
+#[test]
+fn redis_and_embedded_agree_to_the_bit() {
+    let Some(redis) = Redis::start() else { return };
+    same_stream_same_bits(
+        &EmbeddedStore::default(),
+        &*redis.store(EmbeddedLimits::default()),
+    );
+}
+
+/// Events each host process observes.
+const PER_PROCESS: i64 = 400;
+
+/// Two `edgescore` host processes (this test binary, re-run as a child)
+/// observe the same card at the same moments: every event of both counts.
+#[test]
+fn two_host_processes_count_both() {
+    let Some(redis) = Redis::start() else { return };
+    let _ = redis.store(EmbeddedLimits::default());
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "observe_as_a_child_process",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env("EDGESCORE_TEST_REDIS_URL", &redis.url)
+                .spawn()
+                .expect("child")
+        })
+        .collect();
+    for mut child in children {
+        assert!(
+            child.wait().expect("wait").success(),
+            "a child process failed"
+        );
+    }
+    let store = RedisStore::connect(&redis.url).expect("connect");
+    let w = vec![
+        window("count", Aggregate::Count, 3600),
+        window("sum", Aggregate::Sum, 3600),
+    ];
+    assert_eq!(
+        store
+            .read("card", "shared", PER_PROCESS * 1000, &w)
+            .expect("read"),
+        vec![
+            Some(2.0 * PER_PROCESS as f64),
+            Some(2.0 * PER_PROCESS as f64)
+        ]
+    );
+}
+
+/// The child half of [`two_host_processes_count_both`]; does nothing when
+/// run on its own.
+#[test]
+#[ignore = "run by two_host_processes_count_both as a child process"]
+fn observe_as_a_child_process() {
+    let Ok(url) = std::env::var("EDGESCORE_TEST_REDIS_URL") else {
+        return;
+    };
+    let store = RedisStore::connect(&url).expect("connect");
+    let w = vec![window("count", Aggregate::Count, 3600)];
+    for i in 0..PER_PROCESS {
+        store
+            .observe("card", "shared", &event(i, 1.0, "k"), &w)
+            .expect("observe");
+    }
+}
