@@ -8,7 +8,7 @@
 //! observing it live give the same aggregates. Sums add in time order, so
 //! they are reproducible to the bit.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use super::{Aggregate, FeatureStore, Observation, StoreError, Window, check_request};
@@ -223,12 +223,12 @@ fn aggregate(events: &VecDeque<Event>, at: i64, w: &Window, at_event: bool) -> O
     let begin = events.partition_point(|e| e.timestamp_ms <= start);
     let in_window = events.range(begin..end);
     match w.aggregate {
-        Aggregate::Count => Some(in_window.count() as f64),
+        Aggregate::Count => Some((end - begin) as f64),
         Aggregate::Sum => Some(in_window.map(|e| e.value).sum()),
         Aggregate::DistinctCount => Some(
             in_window
                 .filter_map(|e| e.distinct_key.as_deref())
-                .collect::<BTreeSet<_>>()
+                .collect::<HashSet<_>>()
                 .len() as f64,
         ),
         Aggregate::SecondsSinceLast => {

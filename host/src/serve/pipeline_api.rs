@@ -10,7 +10,9 @@
 //! Fields are the transform's inputs by name (others are ignored, as a
 //! transaction carries more than one transform reads); `key` makes the
 //! canary split deterministic; `"features": true` adds the feature row the
-//! transform computed. The transform observes each transaction into the
+//! transform computed; `"explain": true` gives reasons for allowed
+//! transactions too (by default only review and block carry them). The
+//! transform observes each transaction into the
 //! feature store (it happened), then the model scores the rows; the
 //! decision applies the pipeline's thresholds, and the reasons are the
 //! features that pushed the score up most (their contributions to the raw
@@ -46,6 +48,11 @@ struct PipelineRequest {
     /// Include each transaction's feature row.
     #[serde(default)]
     features: bool,
+    /// Give reasons for allowed transactions too (by default only review
+    /// and block decisions carry reasons: computing them costs more than
+    /// the score).
+    #[serde(default)]
+    explain: bool,
 }
 
 pub async fn score(
@@ -94,18 +101,28 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         .collect::<Result<_, _>>()?;
 
     let rows = transform(&version, events).await?;
-    let scored = score_rows_with(state, target, rows.clone(), "pipeline", true).await?;
+    let scored = score_rows_with(state, target, rows.clone(), "pipeline", false).await?;
 
     let spec = &pipeline.spec;
     let features = &pipeline.transform.info().outputs;
     let width = features.len();
-    let contributions = scored.contributions.unwrap_or_default();
+    let decisions: Vec<Decision> = scored
+        .scores
+        .iter()
+        .map(|&s| spec.decision.decide(s))
+        .collect();
+    let explained: Vec<usize> = (0..decisions.len())
+        .filter(|&i| request.explain || decisions[i] != Decision::Allow)
+        .collect();
+    let contributions = explain(&version, &rows, width, &explained).await?;
     let mut results = Vec::with_capacity(scored.scores.len());
     for (i, &score) in scored.scores.iter().enumerate() {
-        let decision = spec.decision.decide(score);
+        let decision = decisions[i];
         let row = &rows[i * width..(i + 1) * width];
-        let reasons = contributions
-            .get(i)
+        let reasons = explained
+            .iter()
+            .position(|&e| e == i)
+            .and_then(|k| contributions.get(k))
             .map(|c| top_reasons(features, row, c, spec.reasons.top))
             .unwrap_or_default();
         let mut result = json!({
@@ -159,6 +176,29 @@ async fn transform(version: &Arc<LoadedVersion>, events: Vec<Event>) -> Result<V
     })
     .await
     .map_err(|e| ApiError::Model(format!("the transform task failed: {e}")))?
+}
+
+/// Contributions of the rows `which` (TreeSHAP for trees: about a
+/// millisecond a row for the demo model, hence only when needed).
+async fn explain(
+    version: &Arc<LoadedVersion>,
+    rows: &[f32],
+    width: usize,
+    which: &[usize],
+) -> Result<Vec<Vec<f32>>, ApiError> {
+    if which.is_empty() {
+        return Ok(Vec::new());
+    }
+    let subset: Vec<f32> = which
+        .iter()
+        .flat_map(|&i| rows[i * width..(i + 1) * width].iter().copied())
+        .collect();
+    let version = version.clone();
+    tokio::task::spawn_blocking(move || version.score_with_contributions(&subset))
+        .await
+        .map_err(|e| ApiError::Model(format!("the explanation task failed: {e}")))?
+        .map(|(_, contributions)| contributions)
+        .map_err(ApiError::from)
 }
 
 /// The `top` features with the largest positive contributions, largest first.
