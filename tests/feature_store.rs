@@ -196,11 +196,11 @@ fn same_stream_same_bits(a: &dyn FeatureStore, b: &dyn FeatureStore) {
         x ^= x >> 7;
         x ^= x << 17;
         let entity = format!("c{}", x % 7);
-        let late = if x % 10 == 0 { 300 } else { 0 };
+        let late = if x.is_multiple_of(10) { 300 } else { 0 };
         let e = Observation {
             timestamp_ms: i * 20_000 - late * 1000,
             value: (x % 100_000) as f64 / 7.0,
-            distinct_key: (x % 3 != 0).then(|| format!("m{}", x % 11)),
+            distinct_key: (!x.is_multiple_of(3)).then(|| format!("m{}", x % 11)),
         };
         let (ra, rb) = (
             a.observe("n", &entity, &e, &w),

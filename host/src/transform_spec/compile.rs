@@ -493,7 +493,7 @@ impl<'a> Compiler<'a> {
                     .map(|b| b.get_ref().clone())
                     .unwrap_or_default();
                 if bounds.is_empty()
-                    || bounds.windows(2).any(|w| !(w[0] < w[1]))
+                    || bounds.windows(2).any(|w| w[0] >= w[1])
                     || bounds.iter().any(|b| !b.is_finite())
                 {
                     return self.error(
