@@ -78,16 +78,7 @@ impl EmbeddedStore {
     }
 
     fn check_windows(&self, windows: &[Window]) -> Result<(), StoreError> {
-        if let Some(w) = windows
-            .iter()
-            .find(|w| w.seconds > self.limits.retention_seconds)
-        {
-            return Err(StoreError::Invalid(format!(
-                "window '{}' is {} s long, past the store's retention of {} s",
-                w.name, w.seconds, self.limits.retention_seconds
-            )));
-        }
-        Ok(())
+        super::check_retention(windows, self.limits.retention_seconds)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {

@@ -114,3 +114,18 @@ pub(crate) fn check_request(
     }
     Ok(())
 }
+
+/// Refuses a window longer than the store keeps events (it would be
+/// silently short).
+pub(crate) fn check_retention(
+    windows: &[Window],
+    retention_seconds: u32,
+) -> Result<(), StoreError> {
+    match windows.iter().find(|w| w.seconds > retention_seconds) {
+        Some(w) => Err(StoreError::Invalid(format!(
+            "window '{}' is {} s long, past the store's retention of {} s",
+            w.name, w.seconds, retention_seconds
+        ))),
+        None => Ok(()),
+    }
+}
