@@ -1,5 +1,6 @@
 //! Native scoring speed of the model core on a 300-tree, depth-8, 40-feature
-//! model (XGBoost and LightGBM), one thread: a single row and a 10k-row batch.
+//! model (XGBoost and LightGBM), one thread: a single row and a 10k-row batch,
+//! and one row's per-feature contributions (exact TreeSHAP).
 //!
 //! Catches: regressions in tree walking and batch blocking. The peers
 //! (xgboost `inplace_predict`, lightgbm `predict`) are timed on the same
@@ -69,6 +70,19 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        group.finish();
+
+        // Reasons for one flagged transaction: exact TreeSHAP over every tree.
+        let mut group = c.benchmark_group(format!("contributions/{name}"));
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("single_row", |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let row = &rows[i * width..(i + 1) * width];
+                i = (i + 1) % 10_000;
+                model.contributions(row).expect("contributions")
+            })
+        });
         group.finish();
     }
 }

@@ -22,21 +22,44 @@ pub(crate) trait ShapTree {
     fn cover(&self, node: usize) -> f64;
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct PathElement {
     /// The feature split on; `usize::MAX` for the root's placeholder.
     feature: usize,
     zero_fraction: f64,
+    /// 1 when the row goes this way at every split on the feature, else 0.
     one_fraction: f64,
     weight: f64,
 }
 
+/// Reusable working memory for [`add_contributions`]: the paths of every
+/// level of the walk, one segment per level, so a tree costs no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct ShapScratch {
+    paths: Vec<PathElement>,
+    /// Per leaf, for `i < d`: `(d + 1) / (i + 1)` and `(d - i) / (d + 1)`,
+    /// so the inner loops only multiply.
+    up: Vec<f64>,
+    down: Vec<f64>,
+}
+
 /// Adds the tree's contributions for `row` to `phi[feature]` and its
 /// expected value to `phi[features]` (the bias, last).
-pub(crate) fn add_contributions(tree: &impl ShapTree, row: &[f32], phi: &mut [f64]) {
+pub(crate) fn add_contributions(
+    tree: &impl ShapTree,
+    row: &[f32],
+    phi: &mut [f64],
+    scratch: &mut ShapScratch,
+) {
     let bias = phi.len() - 1;
     phi[bias] += mean_value(tree, 0);
-    walk(tree, row, phi, 0, &[], 0, 1.0, 1.0, usize::MAX);
+    let mut walk = Walk {
+        tree,
+        row,
+        phi,
+        scratch,
+    };
+    walk.visit(0, 0, 0, 1.0, 1.0, usize::MAX);
 }
 
 /// The tree's expected value below `node`: children weighted by cover.
@@ -52,91 +75,119 @@ fn mean_value(tree: &impl ShapTree, node: usize) -> f64 {
     (mean_value(tree, a) * tree.cover(a) + mean_value(tree, b) * tree.cover(b)) / total
 }
 
-/// One step down: extends the parent's path (`parent[..depth]`) with the
-/// split that led here, then adds a leaf's share or recurses into both
-/// children (the taken one with the features' "one" fraction).
-#[allow(clippy::too_many_arguments)]
-fn walk(
-    tree: &impl ShapTree,
-    row: &[f32],
-    phi: &mut [f64],
-    node: usize,
-    parent: &[PathElement],
-    depth: usize,
-    zero_fraction: f64,
-    one_fraction: f64,
-    feature: usize,
-) {
-    let mut path = parent[..depth].to_vec();
-    path.push(PathElement {
-        feature,
-        zero_fraction,
-        one_fraction,
-        weight: if depth == 0 { 1.0 } else { 0.0 },
-    });
-    extend(&mut path, depth);
+struct Walk<'a, T> {
+    tree: &'a T,
+    row: &'a [f32],
+    phi: &'a mut [f64],
+    scratch: &'a mut ShapScratch,
+}
 
-    if let Some(value) = tree.leaf_value(node) {
-        for i in 1..=depth {
-            let share = unwound_sum(&path, depth, i);
-            let element = path[i];
-            phi[element.feature] += share * (element.one_fraction - element.zero_fraction) * value;
+impl<T: ShapTree> Walk<'_, T> {
+    /// One step down: copies the parent's path (`depth` elements at
+    /// `parent`) into this level's segment, extends it with the split that
+    /// led here, then adds a leaf's share or visits both children (the taken
+    /// one with the feature's "one" fraction).
+    fn visit(
+        &mut self,
+        node: usize,
+        parent: usize,
+        depth: usize,
+        zero_fraction: f64,
+        one_fraction: f64,
+        feature: usize,
+    ) {
+        let start = if depth == 0 { 0 } else { parent + depth };
+        let paths = &mut self.scratch.paths;
+        if paths.len() < start + depth + 1 {
+            paths.resize(start + depth + 1, PathElement::default());
         }
-        return;
+        if depth > 0 {
+            paths.copy_within(parent..parent + depth, start);
+        }
+        let path = &mut paths[start..start + depth + 1];
+        path[depth] = PathElement {
+            feature,
+            zero_fraction,
+            one_fraction,
+            weight: if depth == 0 { 1.0 } else { 0.0 },
+        };
+        extend(path, depth);
+
+        if let Some(value) = self.tree.leaf_value(node) {
+            self.add_leaf(start, depth, value);
+            return;
+        }
+
+        let tree = self.tree;
+        let split = tree.split_feature(node);
+        let [left, right] = tree.children(node);
+        let hot = tree.taken_child(node, self.row);
+        let cold = if hot == left { right } else { left };
+        let cover = tree.cover(node);
+        let fraction = |child: usize| {
+            if cover > 0.0 {
+                tree.cover(child) / cover
+            } else {
+                0.0
+            }
+        };
+        // A feature split on again higher up: undo that split first.
+        let path = &mut self.scratch.paths[start..start + depth + 1];
+        let (mut incoming_zero, mut incoming_one, mut depth) = (1.0, 1.0, depth);
+        if let Some(k) = (1..=depth).find(|&k| path[k].feature == split) {
+            incoming_zero = path[k].zero_fraction;
+            incoming_one = path[k].one_fraction;
+            unwind(path, depth, k);
+            depth -= 1;
+        }
+        let hot_zero = fraction(hot) * incoming_zero;
+        let cold_zero = fraction(cold) * incoming_zero;
+        self.visit(hot, start, depth + 1, hot_zero, incoming_one, split);
+        self.visit(cold, start, depth + 1, cold_zero, 0.0, split);
     }
 
-    let split = tree.split_feature(node);
-    let [left, right] = tree.children(node);
-    let hot = tree.taken_child(node, row);
-    let cold = if hot == left { right } else { left };
-    let cover = tree.cover(node);
-    let fraction = |child: usize| {
-        if cover > 0.0 {
-            tree.cover(child) / cover
-        } else {
-            0.0
+    /// Adds each feature on the path its share of the leaf's value.
+    fn add_leaf(&mut self, start: usize, depth: usize, value: f64) {
+        let ShapScratch { paths, up, down } = &mut *self.scratch;
+        let path = &paths[start..start + depth + 1];
+        let d = depth as f64;
+        up.clear();
+        down.clear();
+        // Unwinding an element the row did not follow (one fraction 0)
+        // gives this sum over its zero fraction, whichever element it is.
+        let mut cold_sum = 0.0;
+        for i in 0..depth {
+            let fi = i as f64;
+            up.push((d + 1.0) / (fi + 1.0));
+            down.push((d - fi) / (d + 1.0));
         }
-    };
-    // A feature split on again higher up: undo that split first.
-    let (mut incoming_zero, mut incoming_one, mut depth) = (1.0, 1.0, depth);
-    if let Some(k) = (1..=depth).find(|&k| path[k].feature == split) {
-        incoming_zero = path[k].zero_fraction;
-        incoming_one = path[k].one_fraction;
-        unwind(&mut path, depth, k);
-        depth -= 1;
+        for i in (0..depth).rev() {
+            cold_sum += path[i].weight / down[i];
+        }
+        for element in &path[1..] {
+            let share = if element.one_fraction != 0.0 {
+                unwound_sum_taken(path, depth, element, up, down)
+            } else if element.zero_fraction != 0.0 {
+                cold_sum / element.zero_fraction
+            } else {
+                0.0
+            };
+            self.phi[element.feature] +=
+                share * (element.one_fraction - element.zero_fraction) * value;
+        }
     }
-    walk(
-        tree,
-        row,
-        phi,
-        hot,
-        &path,
-        depth + 1,
-        fraction(hot) * incoming_zero,
-        incoming_one,
-        split,
-    );
-    walk(
-        tree,
-        row,
-        phi,
-        cold,
-        &path,
-        depth + 1,
-        fraction(cold) * incoming_zero,
-        0.0,
-        split,
-    );
 }
 
 /// Updates the permutation weights for the element just added at `depth`.
 fn extend(path: &mut [PathElement], depth: usize) {
     let (zero, one) = (path[depth].zero_fraction, path[depth].one_fraction);
+    let inverse = 1.0 / (depth as f64 + 1.0);
     let d = depth as f64;
     for i in (0..depth).rev() {
         let fi = i as f64;
-        path[i + 1].weight += one * path[i].weight * (fi + 1.0) / (d + 1.0);
-        path[i].weight = zero * path[i].weight * (d - fi) / (d + 1.0);
+        let weight = path[i].weight * inverse;
+        path[i + 1].weight += one * weight * (fi + 1.0);
+        path[i].weight = zero * weight * (d - fi);
     }
 }
 
@@ -162,21 +213,23 @@ fn unwind(path: &mut [PathElement], depth: usize, k: usize) {
     }
 }
 
-/// The total weight of the path with element `k` unwound, without changing it.
-fn unwound_sum(path: &[PathElement], depth: usize, k: usize) -> f64 {
-    let (zero, one) = (path[k].zero_fraction, path[k].one_fraction);
-    let d = depth as f64;
+/// The total weight of the path with `element` (one the row follows:
+/// a non-zero one fraction) unwound, without changing the path. `up[i]` is
+/// `(d + 1) / (i + 1)`, `down[i]` is `(d - i) / (d + 1)`.
+fn unwound_sum_taken(
+    path: &[PathElement],
+    depth: usize,
+    element: &PathElement,
+    up: &[f64],
+    down: &[f64],
+) -> f64 {
+    let (zero, one_inverse) = (element.zero_fraction, 1.0 / element.one_fraction);
     let mut next_one = path[depth].weight;
     let mut total = 0.0;
     for i in (0..depth).rev() {
-        let fi = i as f64;
-        if one != 0.0 {
-            let share = next_one * (d + 1.0) / ((fi + 1.0) * one);
-            total += share;
-            next_one = path[i].weight - share * zero * ((d - fi) / (d + 1.0));
-        } else if zero != 0.0 {
-            total += (path[i].weight / zero) / ((d - fi) / (d + 1.0));
-        }
+        let share = next_one * up[i] * one_inverse;
+        total += share;
+        next_one = path[i].weight - share * zero * down[i];
     }
     total
 }
@@ -211,7 +264,7 @@ mod tests {
     fn contributions_add_up_to_the_prediction() {
         for row in [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]] {
             let mut phi = [0.0; 3];
-            add_contributions(&Small, &row, &mut phi);
+            add_contributions(&Small, &row, &mut phi, &mut ShapScratch::default());
             let prediction = match (row[0] < 0.5, row[1] < 0.5) {
                 (true, true) => 1.0,
                 (true, false) => 2.0,
@@ -230,7 +283,7 @@ mod tests {
         // 0.6 * 1 + 0.4 * 4 = 2.2; knowing x0 (alone or with x1): 4. So
         // x0 gets ((4 - 2.5) + (4 - 2.2)) / 2 = 1.65, x1 ((2.2 - 2.5) + 0) / 2.
         let mut phi = [0.0; 3];
-        add_contributions(&Small, &[1.0, 0.0], &mut phi);
+        add_contributions(&Small, &[1.0, 0.0], &mut phi, &mut ShapScratch::default());
         assert!((phi[0] - 1.65).abs() < 1e-12, "{phi:?}");
         assert!((phi[1] + 0.15).abs() < 1e-12, "{phi:?}");
     }

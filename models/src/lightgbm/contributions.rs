@@ -4,7 +4,7 @@
 //! is node `splits + j`.
 
 use super::{Child, LightGbmModel, MissingType, Split, Tree, ZERO_THRESHOLD};
-use crate::tree_shap::{ShapTree, add_contributions};
+use crate::tree_shap::{ShapScratch, ShapTree, add_contributions};
 
 impl Tree {
     fn node(&self, child: Child) -> usize {
@@ -96,12 +96,13 @@ impl LightGbmModel {
     /// Adds one row's contributions into `phi` (features, then the bias).
     /// Needs [`LightGbmModel::has_counts`].
     pub(crate) fn contributions_into(&self, row: &[f32], phi: &mut [f64]) {
+        let mut scratch = ShapScratch::default();
         for tree in &self.trees {
             if tree.splits.is_empty() {
                 let bias = phi.len() - 1;
                 phi[bias] += tree.leaves[0];
             } else {
-                add_contributions(tree, row, phi);
+                add_contributions(tree, row, phi, &mut scratch);
             }
         }
     }

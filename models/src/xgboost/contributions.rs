@@ -3,7 +3,7 @@
 //! `sum_hessian`, with the base margin in the bias.
 
 use super::{Node, Tree, XGBoostModel};
-use crate::tree_shap::{ShapTree, add_contributions};
+use crate::tree_shap::{ShapScratch, ShapTree, add_contributions};
 
 impl ShapTree for Tree {
     fn leaf_value(&self, node: usize) -> Option<f64> {
@@ -83,8 +83,9 @@ impl XGBoostModel {
     pub(crate) fn contributions_into(&self, row: &[f32], phi: &mut [f64]) {
         let bias = phi.len() - 1;
         phi[bias] += f64::from(self.base_margin);
+        let mut scratch = ShapScratch::default();
         for tree in &self.trees {
-            add_contributions(tree, row, phi);
+            add_contributions(tree, row, phi, &mut scratch);
         }
     }
 }
