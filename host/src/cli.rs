@@ -126,12 +126,12 @@ pub(crate) struct TransformArgs {
     #[arg(long, value_name = "WASM")]
     pub(crate) transform: Option<PathBuf>,
 
-    /// The raw events (CSV with a header).
-    #[arg(long, value_name = "CSV")]
+    /// The raw events: a CSV with a header, or Parquet (a .parquet or .pq name).
+    #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) input: PathBuf,
 
-    /// Where to write the feature rows (CSV).
-    #[arg(long, value_name = "CSV")]
+    /// Where to write the feature rows: CSV, or Parquet for a .parquet or .pq name.
+    #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) output: PathBuf,
 }
 
@@ -141,8 +141,8 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) pipeline: PathBuf,
 
-    /// The labeled raw events (CSV with a header).
-    #[arg(long, value_name = "CSV")]
+    /// The labeled raw events: a CSV with a header, or Parquet (a .parquet or .pq name).
+    #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) input: PathBuf,
 
     /// The label column: 1 (or true) for fraud, 0 (or false) otherwise.

@@ -33,6 +33,9 @@ pub enum Error {
     #[error("{path}: {message}")]
     Csv { path: PathBuf, message: String },
 
+    #[error("{path}: {message}")]
+    Parquet { path: PathBuf, message: String },
+
     #[error(
         "{path}: missing column(s) {} required by the model (the model's features are: {})",
         quoted(missing), features.join(", ")

@@ -1,13 +1,14 @@
-//! Raw event values from CSV cells and JSON values, typed by what the
-//! transform declares it reads. Every path (the server, `edgescore
-//! transform`, `edgescore eval`) converts through here, so an event means
-//! the same wherever it comes from.
+//! Raw event values from CSV cells, Parquet values and JSON values, typed
+//! by what the transform declares it reads. Every path (the server,
+//! `edgescore transform`, `edgescore eval`) converts through here, so an
+//! event means the same wherever it comes from.
 
 use edgescore_models::transform::parse_rfc3339_ms;
 
 use crate::bindings::transformer::exports::edgescore::scoring::transform::{
     Field, FieldSpec, FieldType, FieldValue,
 };
+use crate::table::Cell;
 
 /// A CSV cell as a value of `spec`'s type; `None` for an empty cell (the
 /// field is then absent). Booleans are `true`/`false`/`1`/`0`; timestamps
@@ -39,6 +40,46 @@ pub fn from_text(spec: &FieldSpec, cell: &str) -> Result<Option<FieldValue>, Str
     value
         .map(Some)
         .ok_or_else(|| wrong_type(spec, &format!("{cell:?}")))
+}
+
+/// A table cell (CSV text or a typed Parquet value) as a value of `spec`'s
+/// type; `None` when missing. Text goes through [`from_text`]; a typed
+/// value is taken when it means the same as its text would: integers for
+/// numbers, text and millisecond timestamps, integral numbers for
+/// integers, 0/1 for booleans.
+pub fn from_cell(spec: &FieldSpec, cell: &Cell) -> Result<Option<FieldValue>, String> {
+    let converted = match (spec.type_, cell) {
+        (_, Cell::Missing) => return Ok(None),
+        (_, Cell::Text(text)) => return from_text(spec, text),
+        (FieldType::Text, Cell::Integer(i)) => Some(FieldValue::Text(i.to_string())),
+        (FieldType::Text, Cell::Boolean(b)) => Some(FieldValue::Text(b.to_string())),
+        (FieldType::Number, Cell::Number(x)) => (!x.is_nan()).then_some(FieldValue::Number(*x)),
+        (FieldType::Number, Cell::Integer(i)) => Some(FieldValue::Number(*i as f64)),
+        (FieldType::Integer, Cell::Integer(i)) => Some(FieldValue::Integer(*i)),
+        (FieldType::Integer, Cell::Number(x)) => {
+            // pandas stores integer columns with nulls as floats.
+            (x.fract() == 0.0 && x.abs() < 9.0e15).then_some(FieldValue::Integer(*x as i64))
+        }
+        (FieldType::Boolean, Cell::Boolean(b)) => Some(FieldValue::Boolean(*b)),
+        (FieldType::Boolean, Cell::Integer(i @ (0 | 1))) => Some(FieldValue::Boolean(*i == 1)),
+        (FieldType::Timestamp, Cell::Timestamp(ms) | Cell::Integer(ms)) => {
+            Some(FieldValue::Timestamp(*ms))
+        }
+        _ => None,
+    };
+    converted.map(Some).ok_or_else(|| {
+        let got = match cell {
+            Cell::Timestamp(ms) => format!("the timestamp {}", cell_text(*ms)),
+            Cell::Boolean(b) => format!("the boolean {b}"),
+            Cell::Number(x) => format!("the number {x}"),
+            other => other.to_text(),
+        };
+        wrong_type(spec, &got)
+    })
+}
+
+fn cell_text(ms: i64) -> String {
+    edgescore_models::transform::format_rfc3339_ms(ms)
 }
 
 /// A JSON value as a value of `spec`'s type; `None` for `null`.

@@ -28,6 +28,7 @@ pub mod pipeline;
 pub mod row_scorer;
 pub mod score_csv;
 pub mod serve;
+pub mod table;
 pub mod transform_component;
 pub mod transform_spec;
 

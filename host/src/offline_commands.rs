@@ -8,6 +8,7 @@ use edgescore::limits::Limits;
 use edgescore::offline::eval::{Labeled, Report};
 use edgescore::offline::pipeline_run::OfflinePipeline;
 use edgescore::offline::{plot, transform_file};
+use edgescore::table::Cell;
 use edgescore::transform_component::TransformComponent;
 
 use crate::cli::{EvalArgs, TransformArgs};
@@ -45,28 +46,45 @@ pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A label cell: 1/0 or true/false, as text, integer, number or boolean.
+fn label_of(cell: &Cell) -> Option<bool> {
+    match cell {
+        Cell::Boolean(b) => Some(*b),
+        Cell::Integer(1) => Some(true),
+        Cell::Integer(0) => Some(false),
+        Cell::Number(x) if *x == 1.0 => Some(true),
+        Cell::Number(x) if *x == 0.0 => Some(false),
+        Cell::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" => Some(true),
+            "0" | "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let engine = engine()?;
     let pipeline = OfflinePipeline::load(&engine, &args.pipeline)?;
     let (file, scores) = pipeline.score_file(&args.input)?;
-    let Some(label_column) = file.other_header.iter().position(|h| *h == args.label) else {
+    let Some(label_column) = file.other.header.iter().position(|h| *h == args.label) else {
         anyhow::bail!(
             "{}: no column '{}' to take labels from (columns besides the transform's inputs: {})",
             args.input.display(),
             args.label,
-            file.other_header.join(", ")
+            file.other.header.join(", ")
         );
     };
     let mut data = Vec::with_capacity(scores.len());
-    for (row, (cells, &score)) in file.other.iter().zip(&scores).enumerate() {
-        let positive = match cells[label_column].trim().to_ascii_lowercase().as_str() {
-            "1" | "true" => true,
-            "0" | "false" => false,
-            other => anyhow::bail!(
-                "{}: event {row} (in time order) has label {other:?} in '{}': use 1/0 or true/false",
+    for (row, (cells, &score)) in file.other.rows.iter().zip(&scores).enumerate() {
+        let cell = &cells.cells[label_column];
+        let Some(positive) = label_of(cell) else {
+            anyhow::bail!(
+                "{}: event {row} (in time order) has label {:?} in '{}': use 1/0 or true/false",
                 args.input.display(),
+                cell.to_text(),
                 args.label
-            ),
+            );
         };
         data.push(Labeled { score, positive });
     }

@@ -9,7 +9,7 @@
 //! online.
 
 pub mod eval;
-pub mod events_csv;
+pub mod events_file;
 pub mod pipeline_run;
 pub mod plot;
 pub mod transform_file;

@@ -9,7 +9,7 @@ use crate::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
 use crate::transform_component::TransformComponent;
 use crate::{Error, Result};
 
-use super::events_csv::EventsFile;
+use super::events_file::EventsFile;
 
 /// Rows per call into the model component.
 const SCORE_BATCH: usize = 1024;

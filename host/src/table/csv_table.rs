@@ -1,0 +1,84 @@
+//! CSV tables: a header line, then rows of text cells.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{Cell, FeatureColumns, Row, Table};
+use crate::atomic_file::AtomicFile;
+use crate::{Error, Result};
+
+pub(super) fn read(path: &Path) -> Result<Table> {
+    let csv_error = |message: String| Error::Csv {
+        path: path.to_owned(),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| csv_error(e.to_string()))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(e.to_string()))?;
+        let cells = record
+            .iter()
+            .map(|c| {
+                if c.trim().is_empty() {
+                    Cell::Missing
+                } else {
+                    Cell::Text(c.to_owned())
+                }
+            })
+            .collect();
+        rows.push(Row {
+            line: record.position().map_or(0, |p| p.line()),
+            cells,
+        });
+    }
+    Ok(Table { header, rows })
+}
+
+pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) -> Result<()> {
+    let write_error = |source: std::io::Error| Error::WriteOutput {
+        path: path.to_owned(),
+        source,
+    };
+    let width = features.names.len();
+    let mut out = AtomicFile::create(path)?;
+    {
+        let mut writer = csv::Writer::from_writer(out.writer());
+        let header = other
+            .header
+            .iter()
+            .chain(features.names)
+            .map(String::as_str);
+        writer
+            .write_record(header)
+            .map_err(|e| write_error(e.into()))?;
+        let mut cells: Vec<String> = Vec::new();
+        for (r, row) in other.rows.iter().enumerate() {
+            let values = &features.rows[r * width..(r + 1) * width];
+            cells.clear();
+            cells.extend(row.cells.iter().map(Cell::to_text));
+            cells.extend(values.iter().map(|v| {
+                if v.is_nan() {
+                    String::new()
+                } else {
+                    v.to_string()
+                }
+            }));
+            writer
+                .write_record(&cells)
+                .map_err(|e| write_error(e.into()))?;
+        }
+        writer.flush().map_err(write_error)?;
+    }
+    out.writer().flush().map_err(write_error)?;
+    out.commit()
+}

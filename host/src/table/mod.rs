@@ -1,0 +1,118 @@
+//! Tables of events and feature rows on disk, CSV or Parquet (chosen by the
+//! file's extension), for the offline commands (`edgescore transform`,
+//! `edgescore eval`).
+//!
+//! A table is read whole into typed [`Cell`]s: a CSV's cells are all text
+//! (typed later by what the transform declares it reads), a Parquet file's
+//! carry their column's type. Written tables keep that: a column read from
+//! Parquet as integers is written as integers.
+
+mod csv_table;
+mod parquet_read;
+mod parquet_write;
+
+use std::path::Path;
+
+use crate::Result;
+
+/// One value of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// An empty CSV cell or a Parquet null.
+    Missing,
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+    /// Milliseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+}
+
+impl Cell {
+    /// The cell as CSV text: empty when missing, timestamps in RFC 3339.
+    pub fn to_text(&self) -> String {
+        match self {
+            Cell::Missing => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Integer(i) => i.to_string(),
+            Cell::Number(x) => x.to_string(),
+            Cell::Boolean(b) => b.to_string(),
+            Cell::Timestamp(ms) => edgescore_models::transform::format_rfc3339_ms(*ms),
+        }
+    }
+}
+
+/// One data row and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// One-based line in a CSV file; 0 for Parquet.
+    pub line: u64,
+    pub cells: Vec<Cell>,
+}
+
+/// A whole table: the column names and every row (each as wide as the header).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Row>,
+}
+
+/// How a table file is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Parquet,
+}
+
+impl Format {
+    /// Parquet for a `.parquet` or `.pq` file, CSV for anything else.
+    pub fn of(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => {
+                Format::Parquet
+            }
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// Reads the table at `path` (a CSV with a header, or Parquet with flat columns).
+pub fn read(path: &Path) -> Result<Table> {
+    match Format::of(path) {
+        Format::Csv => csv_table::read(path),
+        Format::Parquet => parquet_read::read(path),
+    }
+}
+
+/// Feature rows to write next to the columns they came with.
+#[derive(Debug, Clone, Copy)]
+pub struct FeatureColumns<'a> {
+    pub names: &'a [String],
+    /// Row-major, `names.len()` per row; NaN is a missing value.
+    pub rows: &'a [f32],
+}
+
+/// Writes `other` (a table, e.g. the input's ids and labels) with
+/// `features` appended as columns, row by row, to `path` in the format its
+/// extension names. The file appears only when complete. Missing features
+/// are empty CSV cells or Parquet nulls; CSV features are written in the
+/// shortest text that reads back as the same `f32`.
+pub fn write_with_features(path: &Path, other: &Table, features: FeatureColumns<'_>) -> Result<()> {
+    match Format::of(path) {
+        Format::Csv => csv_table::write(path, other, features),
+        Format::Parquet => parquet_write::write(path, other, features),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extension_chooses_the_format() {
+        assert_eq!(Format::of(Path::new("a/b.parquet")), Format::Parquet);
+        assert_eq!(Format::of(Path::new("b.PQ")), Format::Parquet);
+        assert_eq!(Format::of(Path::new("b.csv")), Format::Csv);
+        assert_eq!(Format::of(Path::new("b")), Format::Csv);
+    }
+}

@@ -1,0 +1,142 @@
+//! Reading Parquet tables: flat columns of booleans, integers, floats,
+//! strings, dates and timestamps (what pandas, polars, Spark and DuckDB
+//! write for transactions), with any of the usual compressions.
+
+use std::fs::File;
+use std::path::Path;
+
+use parquet::basic::{LogicalType, TimeUnit};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+use super::{Cell, Row, Table};
+use crate::{Error, Result};
+
+pub(super) fn read(path: &Path) -> Result<Table> {
+    let parquet_error = |message: String| Error::Parquet {
+        path: path.to_owned(),
+        message,
+    };
+    let file = File::open(path).map_err(|source| Error::ReadInput {
+        path: path.to_owned(),
+        source,
+    })?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| parquet_error(format!("not a readable Parquet file: {e}")))?;
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let mut header = Vec::new();
+    let mut nanoseconds = Vec::new();
+    for field in schema.root_schema().get_fields() {
+        let info = field.get_basic_info();
+        if !field.is_primitive() || info.repetition() == parquet::basic::Repetition::REPEATED {
+            return Err(parquet_error(format!(
+                "column '{}' is nested (a list, map or struct); edgescore reads flat columns, so flatten it first",
+                field.name()
+            )));
+        }
+        header.push(field.name().to_owned());
+        nanoseconds.push(matches!(
+            info.logical_type_ref(),
+            Some(LogicalType::Timestamp(t)) if t.unit == TimeUnit::NANOS
+        ));
+    }
+
+    let rows_iter = reader
+        .get_row_iter(None)
+        .map_err(|e| parquet_error(e.to_string()))?;
+    let mut rows = Vec::new();
+    for (r, row) in rows_iter.enumerate() {
+        let row = row.map_err(|e| parquet_error(format!("row {}: {e}", r + 1)))?;
+        let mut cells = Vec::with_capacity(header.len());
+        for (c, (_, field)) in row.into_columns().into_iter().enumerate() {
+            let cell = cell_of(field, nanoseconds[c]).map_err(|problem| Error::Cell {
+                path: path.to_owned(),
+                row: r as u64 + 1,
+                line: 0,
+                column: header[c].clone(),
+                problem,
+            })?;
+            cells.push(cell);
+        }
+        rows.push(Row { line: 0, cells });
+    }
+    Ok(Table { header, rows })
+}
+
+/// One Parquet value as a cell. `nanoseconds`: the column is a timestamp in
+/// nanoseconds (which Parquet's record reader hands over as a plain integer).
+fn cell_of(field: Field, nanoseconds: bool) -> Result<Cell, String> {
+    Ok(match field {
+        Field::Null => Cell::Missing,
+        Field::Bool(b) => Cell::Boolean(b),
+        Field::Long(ns) if nanoseconds => Cell::Timestamp(ns.div_euclid(1_000_000)),
+        Field::Byte(i) => Cell::Integer(i.into()),
+        Field::Short(i) => Cell::Integer(i.into()),
+        Field::Int(i) => Cell::Integer(i.into()),
+        Field::Long(i) => Cell::Integer(i),
+        Field::UByte(i) => Cell::Integer(i.into()),
+        Field::UShort(i) => Cell::Integer(i.into()),
+        Field::UInt(i) => Cell::Integer(i.into()),
+        Field::ULong(i) => match i64::try_from(i) {
+            Ok(i) => Cell::Integer(i),
+            Err(_) => Cell::Number(i as f64),
+        },
+        Field::Float16(x) => Cell::Number(x.to_f64()),
+        Field::Float(x) => Cell::Number(x.into()),
+        Field::Double(x) => Cell::Number(x),
+        Field::Decimal(d) => Cell::Number(decimal_value(d.data(), d.scale())?),
+        Field::Str(s) => Cell::Text(s),
+        Field::Bytes(b) => match std::str::from_utf8(b.data()) {
+            Ok(s) => Cell::Text(s.to_owned()),
+            Err(_) => return Err("binary data that is not UTF-8 text".into()),
+        },
+        Field::Date(days) => Cell::Timestamp(i64::from(days) * 86_400_000),
+        Field::TimestampMillis(ms) => Cell::Timestamp(ms),
+        Field::TimestampMicros(us) => Cell::Timestamp(us.div_euclid(1000)),
+        Field::TimeMillis(_) | Field::TimeMicros(_) => {
+            return Err("a time of day without a date; store the event time as a timestamp".into());
+        }
+        Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => {
+            return Err("a nested value; edgescore reads flat columns".into());
+        }
+    })
+}
+
+/// A decimal (big-endian two's complement unscaled value, `scale` digits
+/// after the point) as the nearest `f64`, exactly as its text would parse.
+fn decimal_value(be_bytes: &[u8], scale: i32) -> Result<f64, String> {
+    if be_bytes.is_empty() || be_bytes.len() > 16 {
+        return Err(format!("a decimal of {} bytes", be_bytes.len()));
+    }
+    let fill = if be_bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut bytes = [fill; 16];
+    bytes[16 - be_bytes.len()..].copy_from_slice(be_bytes);
+    let unscaled = i128::from_be_bytes(bytes);
+    let text = format!("{unscaled}e{}", -scale);
+    text.parse::<f64>()
+        .map_err(|e| format!("the decimal {text}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_read_as_their_text_would() {
+        assert_eq!(decimal_value(&12_345i32.to_be_bytes(), 2), Ok(123.45));
+        assert_eq!(decimal_value(&(-5i64).to_be_bytes(), 1), Ok(-0.5));
+        assert_eq!(decimal_value(&[0x01, 0x00], 0), Ok(256.0));
+        assert_eq!(decimal_value(&[0xff], 0), Ok(-1.0));
+        assert!(decimal_value(&[], 0).is_err());
+    }
+
+    #[test]
+    fn nanosecond_timestamps_become_milliseconds_rounding_down() {
+        assert_eq!(
+            cell_of(Field::Long(1_500_999_999), true),
+            Ok(Cell::Timestamp(1500))
+        );
+        assert_eq!(cell_of(Field::Long(-1), true), Ok(Cell::Timestamp(-1)));
+        assert_eq!(cell_of(Field::Long(-1), false), Ok(Cell::Integer(-1)));
+    }
+}
