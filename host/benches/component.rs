@@ -1,6 +1,8 @@
 //! Scoring through a component against the native model core, on the same
 //! 300-tree, depth-8, 40-feature XGBoost model: single-row call latency,
-//! batch throughput at 1, 100 and 10k rows, and fresh-instance creation.
+//! batch throughput at 1, 100 and 10k rows, and fresh-instance creation;
+//! and one row's reasons (TreeSHAP contributions) from the fraud example's
+//! model (150 trees, depth 6), which a flagged pipeline request pays.
 //!
 //! Catches: regressions in the canonical ABI path (lowering rows, lifting
 //! scores), in instantiation from the pre-initialised image, and in the
@@ -97,6 +99,33 @@ fn bench(c: &mut Criterion) {
     group.bench_function("native", |b| b.iter(|| linear.score(&row).expect("scores")));
     group.bench_function("component", |b| {
         b.iter(|| linear_instance.score(&row).expect("scores"))
+    });
+    group.finish();
+
+    let fraud_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud/model/xgboost.json");
+    let fraud =
+        Model::from_bytes(&std::fs::read(&fraud_path).expect("model"), None).expect("loads");
+    let request = BuildRequest {
+        model: &fraud_path,
+        format: None,
+        name: "fraud",
+        version: "1",
+    };
+    let fraud_component =
+        ScorerComponent::new(&engine, &build_component(&request).expect("builds")).expect("loads");
+    let mut fraud_instance = fraud_component.instantiate().expect("instance");
+    let row: Vec<f32> = (0..fraud.num_features()).map(|i| i as f32 * 0.37).collect();
+    let mut group = c.benchmark_group("contributions_fraud_150x6");
+    group.bench_function("native", |b| {
+        b.iter(|| fraud.contributions(&row).expect("contributions"))
+    });
+    group.bench_function("component", |b| {
+        b.iter(|| {
+            fraud_instance
+                .score_with_contributions(&row)
+                .expect("contributions")
+        })
     });
     group.finish();
 }

@@ -37,10 +37,45 @@ struct PathElement {
 #[derive(Debug, Default)]
 pub(crate) struct ShapScratch {
     paths: Vec<PathElement>,
-    /// Per leaf, for `i < d`: `(d + 1) / (i + 1)` and `(d - i) / (d + 1)`,
-    /// so the inner loops only multiply.
+    /// For each path depth `d` met so far, its factors.
+    factors: Vec<DepthFactors>,
+    /// Per leaf: the unwinding of each element the row followed.
+    taken: Vec<Unwinding>,
+}
+
+/// For a path of depth `d` and each `i < d`: `(d + 1) / (i + 1)`,
+/// `(d - i) / (d + 1)` and its inverse, so the inner loops only multiply.
+#[derive(Debug, Default)]
+struct DepthFactors {
     up: Vec<f64>,
     down: Vec<f64>,
+    down_inverse: Vec<f64>,
+}
+
+impl DepthFactors {
+    fn new(depth: usize) -> Self {
+        let d = depth as f64;
+        let mut f = Self::default();
+        for i in 0..depth {
+            let fi = i as f64;
+            f.up.push((d + 1.0) / (fi + 1.0));
+            f.down.push((d - fi) / (d + 1.0));
+            f.down_inverse.push((d + 1.0) / (d - fi));
+        }
+        f
+    }
+}
+
+/// One element being unwound from a leaf's path (see [`unwound_sums_taken`]).
+#[derive(Debug, Clone, Copy)]
+struct Unwinding {
+    feature: usize,
+    zero_fraction: f64,
+    one_inverse: f64,
+    next_one: f64,
+    total: f64,
+    /// `(one - zero) * leaf value`: what the total is multiplied by.
+    scale: f64,
 }
 
 /// Adds the tree's contributions for `row` to `phi[feature]` and its
@@ -148,32 +183,45 @@ impl<T: ShapTree> Walk<'_, T> {
 
     /// Adds each feature on the path its share of the leaf's value.
     fn add_leaf(&mut self, start: usize, depth: usize, value: f64) {
-        let ShapScratch { paths, up, down } = &mut *self.scratch;
+        let ShapScratch {
+            paths,
+            factors,
+            taken,
+        } = &mut *self.scratch;
+        while factors.len() <= depth {
+            factors.push(DepthFactors::new(factors.len()));
+        }
+        let DepthFactors {
+            up,
+            down,
+            down_inverse,
+        } = &factors[depth];
         let path = &paths[start..start + depth + 1];
-        let d = depth as f64;
-        up.clear();
-        down.clear();
         // Unwinding an element the row did not follow (one fraction 0)
         // gives this sum over its zero fraction, whichever element it is.
         let mut cold_sum = 0.0;
-        for i in 0..depth {
-            let fi = i as f64;
-            up.push((d + 1.0) / (fi + 1.0));
-            down.push((d - fi) / (d + 1.0));
-        }
         for i in (0..depth).rev() {
-            cold_sum += path[i].weight / down[i];
+            cold_sum += path[i].weight * down_inverse[i];
         }
+        taken.clear();
         for element in &path[1..] {
-            let share = if element.one_fraction != 0.0 {
-                unwound_sum_taken(path, depth, element, up, down)
+            let scale = (element.one_fraction - element.zero_fraction) * value;
+            if element.one_fraction != 0.0 {
+                taken.push(Unwinding {
+                    feature: element.feature,
+                    zero_fraction: element.zero_fraction,
+                    one_inverse: 1.0 / element.one_fraction,
+                    next_one: path[depth].weight,
+                    total: 0.0,
+                    scale,
+                });
             } else if element.zero_fraction != 0.0 {
-                cold_sum / element.zero_fraction
-            } else {
-                0.0
-            };
-            self.phi[element.feature] +=
-                share * (element.one_fraction - element.zero_fraction) * value;
+                self.phi[element.feature] += cold_sum / element.zero_fraction * scale;
+            }
+        }
+        unwound_sums_taken(path, depth, taken, up, down);
+        for t in taken.iter() {
+            self.phi[t.feature] += t.total * t.scale;
         }
     }
 }
@@ -183,12 +231,17 @@ fn extend(path: &mut [PathElement], depth: usize) {
     let (zero, one) = (path[depth].zero_fraction, path[depth].one_fraction);
     let inverse = 1.0 / (depth as f64 + 1.0);
     let d = depth as f64;
+    // Element i + 1 gets what element i + 1 kept (carried in a register,
+    // not through memory, so the steps do not wait on each other) plus
+    // element i's share moving up.
+    let mut kept = path[depth].weight;
     for i in (0..depth).rev() {
         let fi = i as f64;
         let weight = path[i].weight * inverse;
-        path[i + 1].weight += one * weight * (fi + 1.0);
-        path[i].weight = zero * weight * (d - fi);
+        path[i + 1].weight = kept + one * weight * (fi + 1.0);
+        kept = zero * weight * (d - fi);
     }
+    path[0].weight = kept;
 }
 
 /// Removes element `k` from the path, undoing its effect on the weights.
@@ -213,25 +266,27 @@ fn unwind(path: &mut [PathElement], depth: usize, k: usize) {
     }
 }
 
-/// The total weight of the path with `element` (one the row follows:
-/// a non-zero one fraction) unwound, without changing the path. `up[i]` is
-/// `(d + 1) / (i + 1)`, `down[i]` is `(d - i) / (d + 1)`.
-fn unwound_sum_taken(
+/// The total weight of the path with each of `taken` (elements the row
+/// follows: a non-zero one fraction) unwound, without changing the path,
+/// into their `total`s. `up[i]` is `(d + 1) / (i + 1)`, `down[i]` is
+/// `(d - i) / (d + 1)`. The elements advance in lockstep: each one's steps
+/// depend on its previous step, so interleaving them keeps the multiplier
+/// busy instead of waiting on one chain.
+fn unwound_sums_taken(
     path: &[PathElement],
     depth: usize,
-    element: &PathElement,
+    taken: &mut [Unwinding],
     up: &[f64],
     down: &[f64],
-) -> f64 {
-    let (zero, one_inverse) = (element.zero_fraction, 1.0 / element.one_fraction);
-    let mut next_one = path[depth].weight;
-    let mut total = 0.0;
+) {
     for i in (0..depth).rev() {
-        let share = next_one * up[i] * one_inverse;
-        total += share;
-        next_one = path[i].weight - share * zero * down[i];
+        let (weight, up, down) = (path[i].weight, up[i], down[i]);
+        for t in taken.iter_mut() {
+            let share = t.next_one * up * t.one_inverse;
+            t.total += share;
+            t.next_one = weight - share * t.zero_fraction * down;
+        }
     }
-    total
 }
 
 #[cfg(test)]

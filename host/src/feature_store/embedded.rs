@@ -46,8 +46,51 @@ struct Event {
 struct Entity {
     /// In timestamp order.
     events: VecDeque<Event>,
+    /// Each distinct key among `events`: how many carry it, and the newest
+    /// timestamp. Distinct counts read this when it is shorter than the
+    /// window (a card hammered at one merchant).
+    keys: HashMap<String, KeyStat>,
     /// When it was last observed, in store ticks, for eviction.
     last_used: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct KeyStat {
+    events: usize,
+    newest_ms: i64,
+}
+
+impl Entity {
+    fn insert(&mut self, event: Event) {
+        if let Some(key) = &event.distinct_key {
+            let stat = self.keys.entry(key.clone()).or_insert(KeyStat {
+                events: 0,
+                newest_ms: i64::MIN,
+            });
+            stat.events += 1;
+            stat.newest_ms = stat.newest_ms.max(event.timestamp_ms);
+        }
+        let at = self
+            .events
+            .partition_point(|e| e.timestamp_ms <= event.timestamp_ms);
+        self.events.insert(at, event);
+    }
+
+    /// Drops the oldest event (whose key's newest timestamp, if others
+    /// remain, is theirs: they are no older).
+    fn pop_oldest(&mut self) {
+        let Some(event) = self.events.pop_front() else {
+            return;
+        };
+        if let Some(key) = &event.distinct_key
+            && let Some(stat) = self.keys.get_mut(key)
+        {
+            stat.events -= 1;
+            if stat.events == 0 {
+                self.keys.remove(key);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -141,17 +184,11 @@ impl FeatureStore for EmbeddedStore {
         let tick = state.tick;
         let record = state.entities.entry(key).or_default();
         record.last_used = tick;
-        let at = record
-            .events
-            .partition_point(|e| e.timestamp_ms <= event.timestamp_ms);
-        record.events.insert(
-            at,
-            Event {
-                timestamp_ms: event.timestamp_ms,
-                value: event.value,
-                distinct_key: event.distinct_key.clone(),
-            },
-        );
+        record.insert(Event {
+            timestamp_ms: event.timestamp_ms,
+            value: event.value,
+            distinct_key: event.distinct_key.clone(),
+        });
         // Keep what retention and the per-entity cap allow.
         let newest = record
             .events
@@ -164,12 +201,12 @@ impl FeatureStore for EmbeddedStore {
             .is_some_and(|e| e.timestamp_ms <= oldest_kept)
             || record.events.len() > self.limits.max_events_per_entity
         {
-            record.events.pop_front();
+            record.pop_oldest();
         }
         // The aggregates as of this event, this event included.
         Ok(windows
             .iter()
-            .map(|w| aggregate(&record.events, event.timestamp_ms, w, true))
+            .map(|w| aggregate(record, event.timestamp_ms, w, true))
             .collect())
     }
 
@@ -183,14 +220,14 @@ impl FeatureStore for EmbeddedStore {
         check_request(namespace, entity, windows)?;
         self.check_windows(windows)?;
         let state = self.lock()?;
-        let empty = VecDeque::new();
-        let events = state
+        let empty = Entity::default();
+        let record = state
             .entities
             .get(&(namespace.to_owned(), entity.to_owned()))
-            .map_or(&empty, |e| &e.events);
+            .unwrap_or(&empty);
         Ok(windows
             .iter()
-            .map(|w| aggregate(events, timestamp_ms, w, false))
+            .map(|w| aggregate(record, timestamp_ms, w, false))
             .collect())
     }
 }
@@ -208,7 +245,8 @@ fn evict_least_recent(entities: &mut HashMap<(String, String), Entity>) {
 /// Window `w` over the events in `(at - w, at]`. For seconds-since-last,
 /// `at_event` says the newest event at `at` is the one being observed, so
 /// the gap is to the one before it.
-fn aggregate(events: &VecDeque<Event>, at: i64, w: &Window, at_event: bool) -> Option<f64> {
+fn aggregate(entity: &Entity, at: i64, w: &Window, at_event: bool) -> Option<f64> {
+    let events = &entity.events;
     let start = at - i64::from(w.seconds) * 1000;
     let end = events.partition_point(|e| e.timestamp_ms <= at);
     let begin = events.partition_point(|e| e.timestamp_ms <= start);
@@ -216,6 +254,12 @@ fn aggregate(events: &VecDeque<Event>, at: i64, w: &Window, at_event: bool) -> O
     match w.aggregate {
         Aggregate::Count => Some((end - begin) as f64),
         Aggregate::Sum => Some(in_window.map(|e| e.value).sum()),
+        // With no event after `at`, a key is in the window exactly when
+        // its newest event is: count keys when there are fewer keys than
+        // events in the window.
+        Aggregate::DistinctCount if end == events.len() && entity.keys.len() < end - begin => {
+            Some(entity.keys.values().filter(|k| k.newest_ms > start).count() as f64)
+        }
         Aggregate::DistinctCount => Some(
             in_window
                 .filter_map(|e| e.distinct_key.as_deref())
@@ -263,5 +307,48 @@ mod tests {
         assert_eq!(store.entities(), 2);
         assert_eq!(store.read("n", "a", 0, &w).expect("read"), vec![Some(0.0)]);
         assert_eq!(store.read("n", "c", 0, &w).expect("read"), vec![Some(1.0)]);
+    }
+
+    /// The key index agrees with counting the window's keys, while the cap
+    /// drops old events and the keys repeat far more than the window holds.
+    #[test]
+    fn distinct_counts_from_the_key_index_equal_a_scan() {
+        let store = EmbeddedStore::new(EmbeddedLimits {
+            max_events_per_entity: 50,
+            ..EmbeddedLimits::default()
+        });
+        let w = [Window {
+            name: "distinct".into(),
+            aggregate: Aggregate::DistinctCount,
+            seconds: 600,
+        }];
+        for i in 0..2000i64 {
+            let event = Observation {
+                timestamp_ms: i * 7_000,
+                value: 1.0,
+                distinct_key: (i % 4 != 0).then(|| format!("m{}", (i * i) % 5)),
+            };
+            let got = store.observe("n", "card", &event, &w).expect("observe");
+            let state = store.state.lock().expect("lock");
+            let entity = &state.entities[&("n".to_owned(), "card".to_owned())];
+            let start = event.timestamp_ms - 600_000;
+            let scanned: HashSet<&str> = entity
+                .events
+                .iter()
+                .filter(|e| e.timestamp_ms > start)
+                .filter_map(|e| e.distinct_key.as_deref())
+                .collect();
+            assert_eq!(got, vec![Some(scanned.len() as f64)], "event {i}");
+            let indexed: usize = entity.keys.values().map(|k| k.events).sum();
+            let keyed = entity
+                .events
+                .iter()
+                .filter(|e| e.distinct_key.is_some())
+                .count();
+            assert_eq!(
+                indexed, keyed,
+                "event {i}: the index counts every kept event"
+            );
+        }
     }
 }
