@@ -3,7 +3,10 @@
 
 Same models (models/benches/data/*.gz), same 10k rows, one thread:
   - xgboost: Booster.inplace_predict on a float32 numpy array (the fastest Python path),
-  - lightgbm: Booster.predict on a float64 numpy array (its native input type).
+  - lightgbm: Booster.predict on a float64 numpy array (its native input type);
+and per-feature contributions (exact TreeSHAP) for one row and for 100 rows:
+  - xgboost: Booster.predict(DMatrix, pred_contribs=True) (DMatrix built per call, as a service would),
+  - lightgbm: Booster.predict(pred_contrib=True).
 Prints mean times per call; BENCHMARKS.md turns them into ratios against edgescore.
 
 Usage:
@@ -50,6 +53,10 @@ def report(name, single, b100, b10k):
           f"batch 10k {b10k * 1e3:9.2f} ms   ({10_000 / b10k:,.0f} rows/s)")
 
 
+def contributions(name, single, b100):
+    print(f"{name:<22} contributions: single row {single * 1e3:8.3f} ms   batch 100 {b100 * 1e3:9.2f} ms")
+
+
 def main():
     X = rows()
     booster = xgb.Booster(model_file=bytearray(gzip.open(DATA / "xgboost_300x8_40f.json.gz").read()))
@@ -70,6 +77,16 @@ def main():
         timed(lambda: lbooster.predict(one64, num_threads=1)),
         timed(lambda: lbooster.predict(X64[:100], num_threads=1)),
         timed(lambda: lbooster.predict(X64, num_threads=1)),
+    )
+    contributions(
+        f"xgboost {xgb.__version__}",
+        timed(lambda: booster.predict(xgb.DMatrix(one, nthread=1), pred_contribs=True)),
+        timed(lambda: booster.predict(xgb.DMatrix(X[:100], nthread=1), pred_contribs=True)),
+    )
+    contributions(
+        f"lightgbm {lgb.__version__}",
+        timed(lambda: lbooster.predict(one64, num_threads=1, pred_contrib=True)),
+        timed(lambda: lbooster.predict(X64[:100], num_threads=1, pred_contrib=True)),
     )
 
 

@@ -83,6 +83,14 @@ fn bench(c: &mut Criterion) {
                 model.contributions(row).expect("contributions")
             })
         });
+        group.throughput(Throughput::Elements(100));
+        group.bench_function("batch/100", |b| {
+            b.iter(|| {
+                model
+                    .contributions(&rows[..100 * width])
+                    .expect("contributions")
+            })
+        });
         group.finish();
     }
 }

@@ -49,6 +49,9 @@ pub struct AppState {
     pub shadow_in_flight: AtomicUsize,
     /// Where pipelines' review and block decisions go.
     pub alerts: Option<super::alerts::Alerts>,
+    /// Turns for CPU-heavy calls (large batches, TreeSHAP reasons), one per
+    /// core: more would time-slice each other past their call deadline.
+    pub cpu_turns: tokio::sync::Semaphore,
 }
 
 /// Where one request is scored: the version, and the route it came from
@@ -116,6 +119,30 @@ async fn method_not_allowed() -> ApiError {
 }
 
 impl AppState {
+    /// One turn per core, for [`AppState::cpu_turns`].
+    pub fn cpu_turns() -> tokio::sync::Semaphore {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cores)
+    }
+
+    /// Runs CPU-heavy `work` on the blocking pool once a core is free. The
+    /// wait for a turn is not part of any component call, so it does not
+    /// count against the call deadline: under overload requests queue
+    /// instead of interrupting each other.
+    pub async fn run_heavy<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _turn = self
+            .cpu_turns
+            .acquire()
+            .await
+            .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Model(format!("a scoring task failed: {e}")))?
+    }
+
     /// Reads a request body of at most `max_body_bytes`, within `body_timeout`.
     pub async fn read_body(&self, body: Body) -> Result<Bytes, ApiError> {
         let limit = self.max_body_bytes;
@@ -267,7 +294,7 @@ pub async fn score_rows_with(
     let version = target.version.clone();
     let shadow = target.route.as_ref().and_then(|r| r.shadow.clone());
     let shadow_rows = shadow.as_ref().map(|_| rows.clone());
-    let result = score_blocking_if_large(version.clone(), rows, contributions).await;
+    let result = score_blocking_if_large(state, version.clone(), rows, contributions).await;
 
     if target.canary
         && let (Some(route), Some(canary)) = (
@@ -305,6 +332,7 @@ pub async fn score_rows_with(
 }
 
 async fn score_blocking_if_large(
+    state: &AppState,
     version: Arc<LoadedVersion>,
     rows: Vec<f32>,
     with_contributions: bool,
@@ -330,9 +358,7 @@ async fn score_blocking_if_large(
         })
     };
     if large {
-        tokio::task::spawn_blocking(score)
-            .await
-            .map_err(|e| ApiError::Model(format!("scoring task failed: {e}")))?
+        state.run_heavy(score).await
     } else {
         score()
     }
@@ -354,7 +380,7 @@ fn run_shadow(
     }
     let state = state.clone();
     tokio::spawn(async move {
-        match score_blocking_if_large(shadow, rows, false).await {
+        match score_blocking_if_large(&state, shadow, rows, false).await {
             Ok(Scored { scores, .. }) if scores.len() == primary.len() => {
                 let diffs = scores.iter().zip(&primary).map(|(a, b)| (a - b).abs());
                 let disagreed = diffs

@@ -100,7 +100,7 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         })
         .collect::<Result<_, _>>()?;
 
-    let rows = transform(&version, events).await?;
+    let rows = transform(state, &version, events).await?;
     let scored = score_rows_with(state, target, rows.clone(), "pipeline", false).await?;
 
     let spec = &pipeline.spec;
@@ -114,7 +114,7 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
     let explained: Vec<usize> = (0..decisions.len())
         .filter(|&i| request.explain || decisions[i] != Decision::Allow)
         .collect();
-    let contributions = explain(&version, &rows, width, &explained).await?;
+    let contributions = explain(state, &version, &rows, width, &explained).await?;
     let mut results = Vec::with_capacity(scored.scores.len());
     for (i, &score) in scored.scores.iter().enumerate() {
         let decision = decisions[i];
@@ -161,26 +161,37 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
 }
 
 /// Runs the version's transform, off the async workers for a large batch
-/// or a remote feature store.
-async fn transform(version: &Arc<LoadedVersion>, events: Vec<Event>) -> Result<Vec<f32>, ApiError> {
+/// (a CPU turn) or a remote feature store (waiting on the network, no turn).
+async fn transform(
+    state: &AppState,
+    version: &Arc<LoadedVersion>,
+    events: Vec<Event>,
+) -> Result<Vec<f32>, ApiError> {
     let Some(pipeline) = &version.pipeline else {
         return Err(ApiError::Model("not a pipeline".into()));
     };
-    if events.len() <= INLINE_EVENTS && !pipeline.store_is_remote() {
+    let remote = pipeline.store_is_remote();
+    if events.len() <= INLINE_EVENTS && !remote {
         return pipeline.transform(&events).map_err(ApiError::from);
     }
     let version = version.clone();
-    tokio::task::spawn_blocking(move || match &version.pipeline {
+    let work = move || match &version.pipeline {
         Some(p) => p.transform(&events).map_err(ApiError::from),
         None => Err(ApiError::Model("not a pipeline".into())),
-    })
-    .await
-    .map_err(|e| ApiError::Model(format!("the transform task failed: {e}")))?
+    };
+    if remote {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ApiError::Model(format!("the transform task failed: {e}")))?
+    } else {
+        state.run_heavy(work).await
+    }
 }
 
 /// Contributions of the rows `which` (TreeSHAP for trees: about a
 /// millisecond a row for the demo model, hence only when needed).
 async fn explain(
+    state: &AppState,
     version: &Arc<LoadedVersion>,
     rows: &[f32],
     width: usize,
@@ -194,11 +205,14 @@ async fn explain(
         .flat_map(|&i| rows[i * width..(i + 1) * width].iter().copied())
         .collect();
     let version = version.clone();
-    tokio::task::spawn_blocking(move || version.score_with_contributions(&subset))
+    state
+        .run_heavy(move || {
+            version
+                .score_with_contributions(&subset)
+                .map(|(_, contributions)| contributions)
+                .map_err(ApiError::from)
+        })
         .await
-        .map_err(|e| ApiError::Model(format!("the explanation task failed: {e}")))?
-        .map(|(_, contributions)| contributions)
-        .map_err(ApiError::from)
 }
 
 /// The `top` features with the largest positive contributions, largest first.
