@@ -178,14 +178,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) alert_log: Option<std::path::PathBuf>,
 
-    /// Also POST each alert to this URL (retried; never slows scoring).
+    /// Also POST each alert to this http:// or https:// URL (retried; never
+    /// slows scoring).
     #[arg(long, value_name = "URL")]
     pub(crate) alert_webhook: Option<String>,
+
+    /// Verify an https webhook against only the certificates in this PEM
+    /// file (a private CA) instead of Mozilla's roots.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) alert_webhook_ca: Option<PathBuf>,
 
     /// A TOML file of settings (listen, registry, admin_token, max_body_bytes,
     /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
     /// cache_dir, feature_store, alert_log, alert_log_max_bytes,
-    /// alert_webhook). Command-line options win over it.
+    /// alert_webhook, alert_webhook_ca). Command-line options win over it.
     #[arg(long, value_name = "TOML")]
     pub(crate) config: Option<PathBuf>,
 }

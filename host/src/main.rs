@@ -168,6 +168,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = args.alert_log {
         config.alert_log = Some(path);
     }
+    if let Some(path) = args.alert_webhook_ca {
+        config.alert_webhook_ca = Some(path);
+    }
     if let Some(url) = args.alert_webhook {
         config.alert_webhook = Some(url);
     }

@@ -38,7 +38,7 @@ pub struct AlertCounters {
 pub struct AlertConfig {
     pub log: PathBuf,
     pub max_log_bytes: u64,
-    pub webhook: Option<String>,
+    pub webhook: Option<super::webhook::WebhookConfig>,
 }
 
 /// The sending side, shared by request handlers.
@@ -50,8 +50,15 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    /// Starts the writer (and webhook sender) threads.
+    /// Starts the writer (and webhook sender) threads. A webhook URL or CA
+    /// file that cannot work is refused here, not found out alert by alert.
     pub fn start(config: AlertConfig) -> std::io::Result<Self> {
+        let agent = config
+            .webhook
+            .as_ref()
+            .map(super::webhook::agent)
+            .transpose()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let counters = std::sync::Arc::new(AlertCounters::default());
         let (log, log_rx) = sync_channel(QUEUE);
         let writer = LogWriter::open(config.log.clone(), config.max_log_bytes)?;
@@ -61,16 +68,16 @@ impl Alerts {
                 .name("edgescore-alert-log".into())
                 .spawn(move || writer.run(log_rx, &counters))?;
         }
-        let webhook = match config.webhook {
-            None => None,
-            Some(url) => {
+        let webhook = match (config.webhook, agent) {
+            (Some(webhook), Some(agent)) => {
                 let (tx, rx) = sync_channel(QUEUE);
                 let counters = counters.clone();
                 std::thread::Builder::new()
                     .name("edgescore-alert-webhook".into())
-                    .spawn(move || post_forever(&url, rx, &counters))?;
+                    .spawn(move || post_forever(&agent, &webhook.url, rx, &counters))?;
                 Some(tx)
             }
+            _ => None,
         };
         Ok(Self {
             log,
@@ -188,12 +195,7 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// Posts every queued alert to `url`, in order, retrying each with
 /// exponential backoff (100 ms doubling to 30 s) before giving up on it.
-fn post_forever(url: &str, queue: Receiver<String>, counters: &AlertCounters) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .http_status_as_error(true)
-        .build()
-        .into();
+fn post_forever(agent: &ureq::Agent, url: &str, queue: Receiver<String>, counters: &AlertCounters) {
     while let Ok(alert) = queue.recv() {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;

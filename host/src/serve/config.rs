@@ -61,6 +61,9 @@ pub struct ServeConfig {
     pub alert_log_max_bytes: u64,
     /// POST each alert here too (with retries; never blocks scoring).
     pub alert_webhook: Option<String>,
+    /// A PEM file of the only roots an https webhook is verified against
+    /// (a private CA); `None`: Mozilla's roots.
+    pub alert_webhook_ca: Option<PathBuf>,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +87,7 @@ impl Default for ServeConfig {
             alert_log: None,
             alert_log_max_bytes: 64 << 20,
             alert_webhook: None,
+            alert_webhook_ca: None,
         }
     }
 }
@@ -113,7 +117,13 @@ impl ServeConfig {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("edgescore-alerts.jsonl")),
             max_log_bytes: self.alert_log_max_bytes,
-            webhook: self.alert_webhook.clone(),
+            webhook: self
+                .alert_webhook
+                .clone()
+                .map(|url| super::webhook::WebhookConfig {
+                    url,
+                    ca_file: self.alert_webhook_ca.clone(),
+                }),
         }
     }
 

@@ -24,6 +24,7 @@ pub mod registry;
 pub mod registry_watch;
 pub mod routing;
 pub mod simple_api;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
