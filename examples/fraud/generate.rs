@@ -395,7 +395,7 @@ pub fn write_csv(transactions: &[Transaction], out: impl Write) -> std::io::Resu
         writeln!(
             out,
             "t{i:08},{},c{:05},{:.2},{},{},{},{},{},{},{},{}",
-            rfc3339(t.timestamp_ms),
+            edgescore_models::transform::format_rfc3339_ms(t.timestamp_ms),
             t.card,
             t.amount,
             t.merchant,
@@ -409,28 +409,6 @@ pub fn write_csv(transactions: &[Transaction], out: impl Write) -> std::io::Resu
         )?;
     }
     out.flush()
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of milliseconds since the epoch.
-fn rfc3339(ms: i64) -> String {
-    let (days, rem) = (ms.div_euclid(DAY_MS), ms.rem_euclid(DAY_MS));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
 }
 
 fn main() {
