@@ -86,15 +86,18 @@ pub(crate) enum Command {
     /// Run a pipeline's transform over a historical file of raw events.
     ///
     /// The very transform component the pipeline serves turns each event
-    /// (a CSV row; columns matched to the transform's inputs by name) into
-    /// the model's feature row. Events are replayed in event-time order
-    /// against a fresh feature store, so every windowed feature (counts,
-    /// sums, time since last) is what it was, or would have been, online:
-    /// train on this output and there is no training-serving skew.
+    /// (a CSV or Parquet row; columns matched to the transform's inputs by
+    /// name) into the model's feature row. Events are replayed in
+    /// event-time order against a fresh feature store, so every windowed
+    /// feature (counts, sums, time since last) is what it was, or would
+    /// have been, online: train on this output and there is no
+    /// training-serving skew.
     ///
-    /// The output CSV has the input's other columns (ids, labels) and then
-    /// one column per feature, one row per event in time order; a missing
-    /// value is an empty cell. It appears only once complete. Feed it to
+    /// The output has the input's other columns (ids, labels) and then one
+    /// column per feature, one row per event in time order; a missing value
+    /// is an empty cell (CSV) or a null (Parquet, features as float). It
+    /// appears only once complete. Files named .parquet or .pq are Parquet,
+    /// anything else CSV. Feed a CSV output to
     /// `edgescore score --component <model.wasm> --ignore-extra-columns`.
     #[command(verbatim_doc_comment)]
     Transform(TransformArgs),
