@@ -356,8 +356,8 @@ fn eval_matches_scikit_learn_on_the_training_holdout() {
 /// timestamps, decimal amounts, boolean and integer labels, dictionary
 /// strings; Snappy, Zstandard, gzip, LZ4) hold the events of `events.csv`.
 /// Each gives the CSV's features to the bit and the CSV's metrics; features
-/// written as Parquet read back as the same `f32`s; a nested column is
-/// refused by name.
+/// written as Parquet read back as the same `f32`s and score as the CSV's
+/// do; a nested column is refused by name.
 #[test]
 fn parquet_files_give_what_the_csv_gives() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -443,6 +443,29 @@ fn parquet_files_give_what_the_csv_gives() {
             assert!(same, "row {i}, feature {name}: {field:?} vs {cell:?}");
         }
     }
+
+    // `edgescore score` reads the Parquet features as it reads the CSV's.
+    let model = pipeline.join("model/xgboost.json");
+    let score = |input: &Path, output: &Path| {
+        edgescore(&[
+            "score",
+            "--model",
+            path(&model),
+            "--input",
+            path(input),
+            "--output",
+            path(output),
+            "--ignore-extra-columns",
+        ]);
+        std::fs::read_to_string(output).expect("scores")
+    };
+    let from_parquet = score(&output, &tmp.path().join("scores_parquet.csv"));
+    let from_csv = score(&reference, &tmp.path().join("scores_csv.csv"));
+    assert_eq!(from_parquet.lines().count(), expected.len() + 1);
+    assert_eq!(
+        from_parquet, from_csv,
+        "scores from Parquet and CSV features"
+    );
 
     let refused = Command::new(env!("CARGO_BIN_EXE_edgescore"))
         .args(["transform", "--pipeline", path(&pipeline), "--input"])

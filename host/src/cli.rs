@@ -97,7 +97,7 @@ pub(crate) enum Command {
     /// column per feature, one row per event in time order; a missing value
     /// is an empty cell (CSV) or a null (Parquet, features as float). It
     /// appears only once complete. Files named .parquet or .pq are Parquet,
-    /// anything else CSV. Feed a CSV output to
+    /// anything else CSV. Feed the output to
     /// `edgescore score --component <model.wasm> --ignore-extra-columns`.
     #[command(verbatim_doc_comment)]
     Transform(TransformArgs),
@@ -260,8 +260,9 @@ pub(crate) struct ScoreArgs {
     #[arg(long, value_name = "WASM")]
     pub(crate) component: Option<PathBuf>,
 
-    /// The input CSV (header line, one row per example); `-` reads standard input.
-    #[arg(long, value_name = "CSV")]
+    /// The input CSV (header line, one row per example; `-` reads standard
+    /// input), or a Parquet file (a .parquet or .pq name; read whole).
+    #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) input: PathBuf,
 
     /// Where to write the scores; standard output when absent. The file is

@@ -1,4 +1,5 @@
-//! `edgescore score`: score every row of a CSV and write one score per row.
+//! `edgescore score`: score every row of a CSV (or a Parquet file, read
+//! whole) and write one score per row.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -39,6 +40,9 @@ pub fn score_csv(
     let progress = ProgressBar::hidden();
     let reader: Box<dyn Read> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
+    } else if crate::table::Format::of(input) == crate::table::Format::Parquet {
+        // Read whole and scored through the same CSV path, cell for cell.
+        Box::new(std::io::Cursor::new(crate::table::read(input)?.to_csv()?))
     } else {
         let file = std::fs::File::open(input).map_err(|source| Error::ReadInput {
             path: input.to_owned(),

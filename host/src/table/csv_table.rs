@@ -82,3 +82,20 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
     out.writer().flush().map_err(write_error)?;
     out.commit()
 }
+
+pub(super) fn to_bytes(table: &Table) -> Result<Vec<u8>> {
+    let failed = |e: csv::Error| Error::Csv {
+        path: "(in memory)".into(),
+        message: e.to_string(),
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(&table.header).map_err(failed)?;
+    for row in &table.rows {
+        writer
+            .write_record(row.cells.iter().map(Cell::to_text))
+            .map_err(failed)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| failed(e.into_error().into()))
+}

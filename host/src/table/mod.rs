@@ -57,6 +57,15 @@ pub struct Table {
     pub rows: Vec<Row>,
 }
 
+impl Table {
+    /// The table as CSV text: the header, then each row's cells as
+    /// [`Cell::to_text`] writes them (what `edgescore score` reads, so a
+    /// Parquet file of features scores exactly as its CSV twin would).
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        csv_table::to_bytes(self)
+    }
+}
+
 /// How a table file is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
