@@ -7,7 +7,6 @@
 //! call that traps poisons the instance, which must then be dropped.
 
 use edgescore_models::Manifest;
-use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::bindings::edgescore::scoring::types::{ModelInfo, Score, ScoreError, ScoreOptions};
@@ -16,6 +15,7 @@ use crate::compiled_cache::{CacheOutcome, CompiledCache};
 use crate::engine::ScoringEngine;
 use crate::host_state::{self, FeatureAccess, HostState};
 use crate::manifest_section;
+use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
 
 /// Why a component could not be loaded or a call into it failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +74,7 @@ fn location(row: Option<u32>, feature: Option<&str>) -> String {
 pub struct ScorerComponent {
     manifest: Manifest,
     pre: ScorerPre<HostState>,
-    memory_bytes: usize,
-    deadline_ticks: u64,
-    deadline_ms: u128,
+    limits: InstanceLimits,
 }
 
 impl std::fmt::Debug for ScorerComponent {
@@ -133,13 +131,10 @@ impl ScorerComponent {
         let pre = ScorerPre::new(instance_pre).map_err(|e| {
             ComponentError::Invalid(format!("it does not export the scorer world: {e:#}"))
         })?;
-        let limits = engine.limits();
         Ok(Self {
             manifest,
             pre,
-            memory_bytes: limits.memory_bytes,
-            deadline_ticks: limits.deadline_ticks(),
-            deadline_ms: limits.call_deadline.as_millis(),
+            limits: InstanceLimits::of(engine),
         })
     }
 
@@ -150,22 +145,14 @@ impl ScorerComponent {
 
     /// A fresh instance, in its own store.
     pub fn instantiate(&self) -> Result<ScorerInstance, ComponentError> {
-        let state = HostState::new(self.memory_bytes, FeatureAccess::default());
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.deadline_ticks);
-        store.epoch_deadline_trap();
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| trap_or(e, self.deadline_ms))?;
         Ok(ScorerInstance {
-            store,
+            sandbox: SandboxedInstance::new(
+                self.pre.engine(),
+                self.limits,
+                FeatureAccess::default(),
+                |store| self.pre.instantiate(store),
+            )?,
             width: self.manifest.features.len(),
-            bindings,
-            deadline_ticks: self.deadline_ticks,
-            deadline_ms: self.deadline_ms,
-            poisoned: false,
         })
     }
 
@@ -194,22 +181,11 @@ impl ScorerComponent {
 }
 
 /// One instance of a scorer component, reusable across calls until a call traps.
+#[derive(Debug)]
 pub struct ScorerInstance {
-    store: Store<HostState>,
+    sandbox: SandboxedInstance<Scorer>,
     /// Features per row, from the manifest.
     width: usize,
-    bindings: Scorer,
-    deadline_ticks: u64,
-    deadline_ms: u128,
-    poisoned: bool,
-}
-
-impl std::fmt::Debug for ScorerInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScorerInstance")
-            .field("poisoned", &self.poisoned)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ScorerInstance {
@@ -233,7 +209,7 @@ impl ScorerInstance {
             match score.contributions {
                 Some(c) if c.len() == width => contributions.push(c),
                 other => {
-                    self.poisoned = true;
+                    self.sandbox.poison();
                     return Err(ComponentError::Internal(format!(
                         "returned {} contributions for a row of {} features (expected one per feature and the bias)",
                         other.map_or(0, |c| c.len()),
@@ -251,54 +227,42 @@ impl ScorerInstance {
         rows: &[f32],
         contributions: bool,
     ) -> Result<Vec<Score>, ComponentError> {
-        self.call(|store, bindings| {
-            bindings.edgescore_scoring_model().call_score_batch(
-                store,
-                rows,
-                ScoreOptions { contributions },
-            )
-        })
-        .and_then(|result| match result {
-            Ok(scores) if scores.len() != expected_rows(rows, self.width) => {
-                self.poisoned = true;
-                Err(ComponentError::Internal(format!(
-                    "returned {} scores for {} rows",
-                    scores.len(),
-                    expected_rows(rows, self.width)
-                )))
-            }
-            Ok(scores) => Ok(scores),
-            Err(ScoreError::BadInput(b)) => Err(ComponentError::BadInput {
-                row: b.row,
-                feature: b.feature,
-                message: b.message,
-            }),
-            Err(ScoreError::Internal(m)) => Err(ComponentError::Internal(m)),
-        })
+        self.sandbox
+            .call(|store, bindings| {
+                bindings.edgescore_scoring_model().call_score_batch(
+                    store,
+                    rows,
+                    ScoreOptions { contributions },
+                )
+            })
+            .and_then(|result| match result {
+                Ok(scores) if scores.len() != expected_rows(rows, self.width) => {
+                    self.sandbox.poison();
+                    Err(ComponentError::Internal(format!(
+                        "returned {} scores for {} rows",
+                        scores.len(),
+                        expected_rows(rows, self.width)
+                    )))
+                }
+                Ok(scores) => Ok(scores),
+                Err(ScoreError::BadInput(b)) => Err(ComponentError::BadInput {
+                    row: b.row,
+                    feature: b.feature,
+                    message: b.message,
+                }),
+                Err(ScoreError::Internal(m)) => Err(ComponentError::Internal(m)),
+            })
     }
 
     /// The component's own description of its model.
     pub fn info(&mut self) -> Result<ModelInfo, ComponentError> {
-        self.call(|store, bindings| bindings.edgescore_scoring_model().call_info(store))
+        self.sandbox
+            .call(|store, bindings| bindings.edgescore_scoring_model().call_info(store))
     }
 
     /// Whether a call trapped; a poisoned instance refuses further calls.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &Scorer) -> wasmtime::Result<R>,
-    ) -> Result<R, ComponentError> {
-        if self.poisoned {
-            return Err(ComponentError::Poisoned);
-        }
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        f(&mut self.store, &self.bindings).map_err(|e| {
-            self.poisoned = true;
-            trap_or(e, self.deadline_ms)
-        })
+        self.sandbox.is_poisoned()
     }
 }
 
@@ -306,13 +270,4 @@ impl ScorerInstance {
 /// correct component returns scores for; a wrong length is its error).
 fn expected_rows(rows: &[f32], width: usize) -> usize {
     rows.len().checked_div(width).unwrap_or(0)
-}
-
-/// Turns a wasmtime error into the matching [`ComponentError`].
-pub(crate) fn trap_or(e: wasmtime::Error, deadline_ms: u128) -> ComponentError {
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => ComponentError::Deadline { deadline_ms },
-        Some(trap) => ComponentError::Trap(trap.to_string()),
-        None => ComponentError::Trap(format!("{e:#}")),
-    }
 }

@@ -33,8 +33,9 @@ pub enum Error {
     #[error("{path}: {message}")]
     Csv { path: PathBuf, message: String },
 
+    /// A table (CSV or Parquet) that cannot serve as asked.
     #[error("{path}: {message}")]
-    Parquet { path: PathBuf, message: String },
+    Table { path: PathBuf, message: String },
 
     #[error(
         "{path}: missing column(s) {} required by the model (the model's features are: {})",

@@ -26,6 +26,7 @@ pub mod model_file;
 pub mod offline;
 pub mod pipeline;
 pub mod row_scorer;
+pub mod sandboxed_instance;
 pub mod score_csv;
 pub mod serve;
 pub mod table;

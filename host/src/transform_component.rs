@@ -8,25 +8,23 @@
 //! it; every call runs under the engine's limits, and a call that traps
 //! poisons the instance.
 
-use wasmtime::Store;
 use wasmtime::component::Component;
 
 use crate::bindings::transformer::exports::edgescore::scoring::transform::{
     Event, FieldType, TransformError, TransformInfo,
 };
 use crate::bindings::transformer::{Transformer, TransformerPre};
-use crate::component_scorer::{ComponentError, trap_or};
+use crate::component_scorer::ComponentError;
 use crate::engine::ScoringEngine;
 use crate::host_state::{self, FeatureAccess, HostState};
+use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
 
 /// A transform component, checked and prepared for fast instantiation.
 pub struct TransformComponent {
     info: TransformInfo,
     pre: TransformerPre<HostState>,
     sha256: String,
-    memory_bytes: usize,
-    deadline_ticks: u64,
-    deadline_ms: u128,
+    limits: InstanceLimits,
 }
 
 impl std::fmt::Debug for TransformComponent {
@@ -50,7 +48,6 @@ impl TransformComponent {
         let pre = TransformerPre::new(instance_pre).map_err(|e| {
             ComponentError::Invalid(format!("it does not export the transform interface: {e:#}"))
         })?;
-        let limits = engine.limits();
         let mut loaded = Self {
             info: TransformInfo {
                 name: String::new(),
@@ -60,12 +57,12 @@ impl TransformComponent {
             },
             pre,
             sha256: crate::digest::sha256_hex(bytes),
-            memory_bytes: limits.memory_bytes,
-            deadline_ticks: limits.deadline_ticks(),
-            deadline_ms: limits.call_deadline.as_millis(),
+            limits: InstanceLimits::of(engine),
         };
         let mut instance = loaded.instantiate(FeatureAccess::default())?;
-        loaded.info = instance.call(|store, b| b.edgescore_scoring_transform().call_info(store))?;
+        loaded.info = instance
+            .sandbox
+            .call(|store, b| b.edgescore_scoring_transform().call_info(store))?;
         if loaded.info.outputs.is_empty() {
             return Err(ComponentError::Invalid(
                 "the transform produces no feature (was it built by `edgescore build --transform`?)"
@@ -104,56 +101,32 @@ impl TransformComponent {
         &self,
         features: FeatureAccess,
     ) -> Result<TransformInstance, ComponentError> {
-        let mut store = Store::new(
-            self.pre.engine(),
-            HostState::new(self.memory_bytes, features),
-        );
-        store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.deadline_ticks);
-        store.epoch_deadline_trap();
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| trap_or(e, self.deadline_ms))?;
         Ok(TransformInstance {
-            store,
-            bindings,
+            sandbox: SandboxedInstance::new(self.pre.engine(), self.limits, features, |store| {
+                self.pre.instantiate(store)
+            })?,
             width: self.info.outputs.len(),
-            deadline_ticks: self.deadline_ticks,
-            deadline_ms: self.deadline_ms,
-            poisoned: false,
         })
     }
 }
 
 /// One instance of a transform component, reusable until a call traps.
+#[derive(Debug)]
 pub struct TransformInstance {
-    store: Store<HostState>,
-    bindings: Transformer,
+    sandbox: SandboxedInstance<Transformer>,
     width: usize,
-    deadline_ticks: u64,
-    deadline_ms: u128,
-    poisoned: bool,
-}
-
-impl std::fmt::Debug for TransformInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransformInstance")
-            .field("poisoned", &self.poisoned)
-            .finish_non_exhaustive()
-    }
 }
 
 impl TransformInstance {
     /// Turns `events` into row-major feature rows, one per event.
     pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f32>, ComponentError> {
-        let result = self.call(|store, b| {
+        let result = self.sandbox.call(|store, b| {
             b.edgescore_scoring_transform()
                 .call_transform(store, events)
         })?;
         match result {
             Ok(rows) if rows.len() != events.len() * self.width => {
-                self.poisoned = true;
+                self.sandbox.poison();
                 Err(ComponentError::Internal(format!(
                     "returned {} values for {} events of {} features",
                     rows.len(),
@@ -176,20 +149,6 @@ impl TransformInstance {
 
     /// Whether a call trapped; a poisoned instance refuses further calls.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned
-    }
-
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&mut Store<HostState>, &Transformer) -> wasmtime::Result<R>,
-    ) -> Result<R, ComponentError> {
-        if self.poisoned {
-            return Err(ComponentError::Poisoned);
-        }
-        self.store.set_epoch_deadline(self.deadline_ticks);
-        f(&mut self.store, &self.bindings).map_err(|e| {
-            self.poisoned = true;
-            trap_or(e, self.deadline_ms)
-        })
+        self.sandbox.is_poisoned()
     }
 }

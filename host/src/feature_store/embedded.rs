@@ -168,12 +168,7 @@ impl FeatureStore for EmbeddedStore {
     ) -> Result<Vec<Option<f64>>, StoreError> {
         check_request(namespace, entity, windows)?;
         self.check_windows(windows)?;
-        if !event.value.is_finite() {
-            return Err(StoreError::Invalid(format!(
-                "the event's value {} is not finite",
-                event.value
-            )));
-        }
+        super::check_observation(event)?;
         let mut guard = self.lock()?;
         let state = &mut *guard;
         state.tick += 1;

@@ -115,6 +115,18 @@ pub(crate) fn check_request(
     Ok(())
 }
 
+/// Refuses an event whose value is not finite (it would poison every sum).
+pub(crate) fn check_observation(event: &Observation) -> Result<(), StoreError> {
+    if event.value.is_finite() {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "the event's value {} is not finite",
+            event.value
+        )))
+    }
+}
+
 /// Refuses a window longer than the store keeps events (it would be
 /// silently short).
 pub(crate) fn check_retention(

@@ -259,12 +259,7 @@ impl FeatureStore for RedisStore {
         event: &Observation,
         windows: &[Window],
     ) -> Result<Vec<Option<f64>>, StoreError> {
-        if !event.value.is_finite() {
-            return Err(StoreError::Invalid(format!(
-                "the event's value {} is not finite",
-                event.value
-            )));
-        }
+        super::check_observation(event)?;
         self.run(namespace, entity, event.timestamp_ms, Some(event), windows)
     }
 

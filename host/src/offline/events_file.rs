@@ -32,7 +32,7 @@ impl EventsFile {
             .map(|i| i.name.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::Csv {
+            return Err(Error::Table {
                 path: path.to_owned(),
                 message: format!(
                     "no column for the required input(s) {} of the transform",

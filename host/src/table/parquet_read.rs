@@ -13,7 +13,7 @@ use super::{Cell, Row, Table};
 use crate::{Error, Result};
 
 pub(super) fn read(path: &Path) -> Result<Table> {
-    let parquet_error = |message: String| Error::Parquet {
+    let parquet_error = |message: String| Error::Table {
         path: path.to_owned(),
         message,
     };
