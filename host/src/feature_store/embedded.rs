@@ -63,12 +63,20 @@ struct KeyStat {
 impl Entity {
     fn insert(&mut self, event: Event) {
         if let Some(key) = &event.distinct_key {
-            let stat = self.keys.entry(key.clone()).or_insert(KeyStat {
-                events: 0,
-                newest_ms: i64::MIN,
-            });
-            stat.events += 1;
-            stat.newest_ms = stat.newest_ms.max(event.timestamp_ms);
+            // Looked up before inserting: no key copy for a key already held.
+            match self.keys.get_mut(key) {
+                Some(stat) => {
+                    stat.events += 1;
+                    stat.newest_ms = stat.newest_ms.max(event.timestamp_ms);
+                }
+                None => {
+                    let stat = KeyStat {
+                        events: 1,
+                        newest_ms: event.timestamp_ms,
+                    };
+                    self.keys.insert(key.clone(), stat);
+                }
+            }
         }
         let at = self
             .events
