@@ -120,7 +120,7 @@ async fn method_not_allowed() -> ApiError {
 
 impl AppState {
     /// One turn per core, for [`AppState::cpu_turns`].
-    pub fn cpu_turns() -> tokio::sync::Semaphore {
+    pub fn one_turn_per_core() -> tokio::sync::Semaphore {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         tokio::sync::Semaphore::new(cores)
     }

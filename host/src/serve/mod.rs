@@ -106,7 +106,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         canary_min_requests: config.canary_min_requests,
         shadow_in_flight: AtomicUsize::new(0),
         alerts: Some(alerts::Alerts::start(config.alert_config())?),
-        cpu_turns: AppState::cpu_turns(),
+        cpu_turns: AppState::one_turn_per_core(),
     });
 
     log(&format!("loading the registry {}", root.display()));
