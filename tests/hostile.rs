@@ -32,6 +32,9 @@ fn with_manifest(component: &[u8]) -> Vec<u8> {
         }],
         model_sha256: String::new(),
         edgescore_version: "test".into(),
+        wit_package: edgescore_models::WIT_PACKAGE.into(),
+        steps_per_row: 1,
+        contribution_steps_per_row: 1,
         golden: Vec::new(),
     };
     manifest_section::append(&mut bytes, &manifest);
@@ -52,7 +55,7 @@ fn healthy(engine: &ScoringEngine) -> ScorerComponent {
 
 /// Runs behaviour `which`, checks the error, and checks the process still scores.
 fn check(
-    which: f32,
+    which: f64,
     engine: &ScoringEngine,
     expect: impl FnOnce(&ComponentError) -> bool,
 ) -> std::time::Duration {
@@ -64,7 +67,7 @@ fn check(
 /// component must still score.
 fn check_program(
     component: &ScorerComponent,
-    rows: &[f32],
+    rows: &[f64],
     engine: &ScoringEngine,
     expect: impl FnOnce(&ComponentError) -> bool,
 ) -> std::time::Duration {
@@ -112,6 +115,39 @@ fn an_infinite_loop_is_stopped_at_the_deadline() {
     });
     // Reported, not asserted: timing belongs in benchmarks, not tests.
     eprintln!("infinite loop stopped after {elapsed:?} (deadline 10 ms)");
+}
+
+/// A batch goes in calls that fit the deadline, and a call that still runs
+/// past it is split in halves on fresh instances: only a single row that
+/// cannot finish is an error, and it names the row.
+#[test]
+fn only_a_single_row_past_the_deadline_is_an_error_and_it_is_named() {
+    let engine = ScoringEngine::new(Limits::default()).expect("engine");
+    let component = hostile(&engine);
+    // The hostile program loops when a call's first row is 1: row 4096 opens
+    // the second call of 4096 rows, and alone it never finishes.
+    let mut rows = vec![0.25; 5000];
+    rows[4096] = 1.0;
+    let mut instance = None;
+    let err = component
+        .score_all(&mut instance, &rows)
+        .expect_err("row 4096 never finishes");
+    assert!(
+        matches!(
+            err,
+            ComponentError::RowDeadline {
+                row: 4096,
+                deadline_ms: 10
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("row 4096 alone"), "{err}");
+    rows[4096] = 0.25;
+    assert_eq!(
+        component.score_all(&mut instance, &rows).expect("scores"),
+        vec![0.25; 5000]
+    );
 }
 
 #[test]
@@ -166,7 +202,7 @@ fn hostile_wasi(engine: &ScoringEngine) -> ScorerComponent {
 }
 
 /// Runs the WASI program's behaviour `rows[0]` and returns its report.
-fn wasi_report(rows: &[f32]) -> String {
+fn wasi_report(rows: &[f64]) -> String {
     let engine = ScoringEngine::new(Limits::default()).expect("engine");
     let mut report = String::new();
     check_program(&hostile_wasi(&engine), rows, &engine, |e| match e {
@@ -217,7 +253,7 @@ fn the_network_cannot_be_reached() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     listener.set_nonblocking(true).expect("nonblocking");
     let port = listener.local_addr().expect("addr").port();
-    let report = wasi_report(&[3.0, f32::from(port)]);
+    let report = wasi_report(&[3.0, f64::from(port)]);
     assert!(
         report.starts_with(&format!("cannot connect to 127.0.0.1:{port}")),
         "{report}"

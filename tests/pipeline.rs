@@ -233,7 +233,7 @@ fn online_and_offline_agree_and_every_path_scores_alike() {
             let same = match (online.as_f64(), offline.as_str()) {
                 (None, "") => true,
                 (Some(v), cell) if !cell.is_empty() => {
-                    (v as f32).to_bits() == cell.parse::<f32>().expect("f32").to_bits()
+                    v.to_bits() == cell.parse::<f64>().expect("f64").to_bits()
                 }
                 _ => false,
             };
@@ -356,7 +356,7 @@ fn eval_matches_scikit_learn_on_the_training_holdout() {
 /// timestamps, decimal amounts, boolean and integer labels, dictionary
 /// strings; Snappy, Zstandard, gzip, LZ4) hold the events of `events.csv`.
 /// Each gives the CSV's features to the bit and the CSV's metrics; features
-/// written as Parquet read back as the same `f32`s and score as the CSV's
+/// written as Parquet read back as the same `f64`s and score as the CSV's
 /// do; a nested column is refused by name.
 #[test]
 fn parquet_files_give_what_the_csv_gives() {
@@ -417,7 +417,7 @@ fn parquet_files_give_what_the_csv_gives() {
         assert_eq!(eval(&input), reference_report, "{name}: eval");
     }
 
-    // Features written as Parquet: the same f32s, missing ones null, the
+    // Features written as Parquet: the same f64s, missing ones null, the
     // other columns typed (the CSV's 0/1 label becomes an integer column).
     let output = tmp.path().join("features.parquet");
     transform(&data.join("events.csv"), &output);
@@ -434,8 +434,8 @@ fn parquet_files_give_what_the_csv_gives() {
         );
         for ((name, field), cell) in row[first_feature..].iter().zip(&e[first_feature..]) {
             let same = match field {
-                parquet::record::Field::Float(v) => {
-                    !cell.is_empty() && v.to_bits() == cell.parse::<f32>().expect("f32").to_bits()
+                parquet::record::Field::Double(v) => {
+                    !cell.is_empty() && v.to_bits() == cell.parse::<f64>().expect("f64").to_bits()
                 }
                 parquet::record::Field::Null => cell.is_empty(),
                 _ => false,

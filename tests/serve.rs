@@ -128,7 +128,7 @@ fn quickstart_model() -> PathBuf {
 }
 
 /// The quickstart rows, row-major, NaN for empty cells.
-fn quickstart_rows() -> (Vec<String>, Vec<f32>) {
+fn quickstart_rows() -> (Vec<String>, Vec<f64>) {
     let text = std::fs::read_to_string(repo_root().join("examples/quickstart/transactions.csv"))
         .expect("transactions");
     let mut lines = text.lines();
@@ -141,7 +141,7 @@ fn quickstart_rows() -> (Vec<String>, Vec<f32>) {
     let rows = lines
         .flat_map(|l| {
             l.split(',')
-                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN))
+                .map(|c| c.parse::<f64>().unwrap_or(f64::NAN))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -258,7 +258,8 @@ fn both_apis_score_bit_identically_to_the_native_model() {
     })
     .to_string();
     let mut body = json_header.clone().into_bytes();
-    body.extend(rows.iter().flat_map(|v| v.to_le_bytes()));
+    // The quickstart values are float32 values, so FP32 carries them exactly.
+    body.extend(rows.iter().flat_map(|&v| (v as f32).to_le_bytes()));
     let mut request = ureq::http::Request::builder()
         .method("POST")
         .uri(server.url("/v2/models/fraud/infer"))
@@ -295,7 +296,7 @@ fn both_apis_score_bit_identically_to_the_native_model() {
     let complete: Vec<usize> = (0..native.len())
         .filter(|&r| rows[r * width..(r + 1) * width].iter().all(|v| !v.is_nan()))
         .collect();
-    let data: Vec<f32> = complete
+    let data: Vec<f64> = complete
         .iter()
         .flat_map(|&r| rows[r * width..(r + 1) * width].to_vec())
         .collect();
@@ -355,7 +356,6 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
         ("binary size mismatch", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "91")], br#"{"inputs":[{"name":"x","shape":[1,12],"datatype":"FP32","parameters":{"binary_data_size":48}}]}"#.iter().copied().chain([0u8; 8]).collect()),
         ("header length past the body", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "9999")], b"{}".to_vec()),
         ("header length not a number", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "abc")], b"{}".to_vec()),
-        ("infinity in binary", "POST", "/v2/models/fraud/infer".into(), vec![("inference-header-content-length", "91")], br#"{"inputs":[{"name":"x","shape":[1,12],"datatype":"FP32","parameters":{"binary_data_size":48}}]}"#.iter().copied().chain(f32::INFINITY.to_le_bytes().repeat(12)).collect()),
         ("body over the limit", "POST", "/v2/models/fraud/infer".into(), vec![], big.clone()),
         ("unknown model", "POST", "/v2/models/nope/infer".into(), vec![], infer(&good_input).into_bytes()),
         ("unknown version", "POST", "/v2/models/fraud/versions/7/infer".into(), vec![], infer(&good_input).into_bytes()),
@@ -367,7 +367,7 @@ fn malformed_requests_get_4xx_json_errors_and_cost_only_themselves() {
         ("v1 rows not a list", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":{}}"#.to_vec()),
         ("v1 unknown feature", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amout":5}]}"#.to_vec()),
         ("v1 string value", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amount":"5"}]}"#.to_vec()),
-        ("v1 overflowing value", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amount":1e300}]}"#.to_vec()),
+        ("v1 value beyond float64", "POST", "/v1/models/fraud/score".into(), vec![], br#"{"rows":[{"amount":1e400}]}"#.to_vec()),
         ("v1 unknown model", "POST", "/v1/models/nope/score".into(), vec![], br#"{"rows":[]}"#.to_vec()),
         ("v1 body over the limit", "POST", "/v1/models/fraud/score".into(), vec![], big),
         ("load without token", "POST", "/v2/repository/models/fraud/load".into(), vec![], vec![]),
@@ -601,7 +601,7 @@ fn tritons_python_client_works_unchanged() {
     std::fs::write(
         &rows_path,
         rows.iter()
-            .flat_map(|v| v.to_le_bytes())
+            .flat_map(|&v| (v as f32).to_le_bytes())
             .collect::<Vec<_>>(),
     )
     .expect("rows");
@@ -742,6 +742,9 @@ fn hostile_as_fraud() -> Vec<u8> {
             .collect(),
         model_sha256: String::new(),
         edgescore_version: "test".into(),
+        wit_package: edgescore_models::WIT_PACKAGE.into(),
+        steps_per_row: 1,
+        contribution_steps_per_row: 1,
         golden: Vec::new(),
     };
     manifest_section::append(&mut bytes, &manifest);
@@ -956,8 +959,124 @@ fn contributions_come_back_by_feature_name_and_equal_the_native_ones() {
             .chain(["bias"])
             .zip(expected)
         {
-            let got = contributions[name].as_f64().expect("number") as f32;
-            assert_eq!(got.to_bits(), (*want as f32).to_bits(), "row {r}, {name}");
+            let got = contributions[name].as_f64().expect("number");
+            assert_eq!(got.to_bits(), want.to_bits(), "row {r}, {name}");
+        }
+    }
+}
+
+/// Every golden case, every input set (float64 boundary sets included),
+/// through the server: `/v1` with JSON numbers (float64; a missing value is
+/// a missing key) and the Open Inference Protocol with FP64 binary tensors
+/// sent by Triton's own Python client. Each within the case's tolerance of
+/// the reference library, as the model core, the CLI and jco are.
+#[test]
+fn every_golden_case_scores_like_its_reference_over_http() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let registry = tmp.path().join("registry");
+    let cases = edgescore_test_support::cases();
+    for case in &cases {
+        let component = build_component(&BuildRequest {
+            model: &case.model_path,
+            format: None,
+            name: &case.name,
+            version: "1",
+        })
+        .unwrap_or_else(|e| panic!("{}: build: {e}", case.name));
+        let folder = registry.join(&case.name).join("1");
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        std::fs::write(folder.join("model.wasm"), component).expect("write");
+    }
+    let server = Server::start(
+        &["--registry", registry.to_str().expect("utf-8")],
+        &tmp.path().join("cache"),
+    );
+    let agent = agent();
+    let python = tritonclient_python();
+    if let Err(missing) = &python {
+        assert!(
+            std::env::var_os("EDGESCORE_REQUIRE_TRITONCLIENT").is_none(),
+            "EDGESCORE_REQUIRE_TRITONCLIENT is set but {missing}"
+        );
+        eprintln!("SKIPPED the FP64 tensors through tritonclient: {missing}");
+    }
+    for case in &cases {
+        for set in &case.sets {
+            let width = set.header.len();
+            let tolerance = case.tolerance(edgescore_test_support::Output::Score);
+
+            // JSON has no infinity: `/v1` takes the rows without one (the
+            // FP64 tensors below carry them).
+            let finite: Vec<usize> = (0..set.num_rows)
+                .filter(|&r| {
+                    !set.rows[r * width..(r + 1) * width]
+                        .iter()
+                        .any(|v| v.is_infinite())
+                })
+                .collect();
+            let rows: Vec<f64> = finite
+                .iter()
+                .flat_map(|&r| set.rows[r * width..(r + 1) * width].iter().copied())
+                .collect();
+            let expected: Vec<f64> = finite.iter().map(|&r| set.expected_score[r]).collect();
+            let what = format!("{} / {} / v1", case.name, set.name);
+            let mut scores = Vec::with_capacity(set.num_rows);
+            for chunk in rows.chunks(1000 * width) {
+                let objects: Vec<Value> = chunk
+                    .chunks(width)
+                    .map(|row| {
+                        let object: serde_json::Map<String, Value> = set
+                            .header
+                            .iter()
+                            .zip(row)
+                            .filter(|(_, v)| !v.is_nan())
+                            .map(|(name, &v)| (name.clone(), json!(v)))
+                            .collect();
+                        Value::Object(object)
+                    })
+                    .collect();
+                let (status, body) = post_json(
+                    &agent,
+                    &server.url(&format!("/v1/models/{}/score", case.name)),
+                    &json!({ "rows": objects }),
+                );
+                assert_eq!(status, 200, "{what}: {body}");
+                scores.extend(
+                    body["results"]
+                        .as_array()
+                        .expect("results")
+                        .iter()
+                        .map(|r| r["score"].as_f64().expect("score")),
+                );
+            }
+            edgescore_test_support::check_scores(&what, &scores, &expected, tolerance);
+
+            let Ok(python) = &python else { continue };
+            let what = format!("{} / {} / v2 FP64 (tritonclient)", case.name, set.name);
+            let rows_path = tmp.path().join("rows.f64");
+            let scores_path = tmp.path().join("scores.f64");
+            let bytes: Vec<u8> = set.rows.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(&rows_path, bytes).expect("rows");
+            let run = Command::new(python)
+                .arg(repo_root().join("tests/tritonclient/score_fp64.py"))
+                .arg(&server.url)
+                .arg(&case.name)
+                .arg(&rows_path)
+                .arg(width.to_string())
+                .arg(&scores_path)
+                .output()
+                .expect("python runs");
+            assert!(
+                run.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            let scores: Vec<f64> = std::fs::read(&scores_path)
+                .expect("scores")
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect();
+            edgescore_test_support::check_scores(&what, &scores, &set.expected_score, tolerance);
         }
     }
 }

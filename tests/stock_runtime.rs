@@ -64,7 +64,7 @@ fn every_golden_case_scores_bit_identically_in_jco() {
 
         for set in &case.sets {
             let what = format!("{} / {} / jco", case.name, set.name);
-            let rows_path = tmp.path().join("rows.f32");
+            let rows_path = tmp.path().join("rows.f64");
             let scores_path = tmp.path().join("scores.f64");
             let rows: Vec<u8> = set.rows.iter().flat_map(|v| v.to_le_bytes()).collect();
             std::fs::write(&rows_path, rows).expect("write rows");

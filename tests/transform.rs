@@ -231,12 +231,13 @@ default = -1.0
     ];
     let rows = transform.transform(&events).expect("transform");
     let width = rows.len() / 2;
-    let h = (fnv1a(b"c1") % 1000) as f32;
+    let h = (fnv1a(b"c1") % 1000) as f64;
+    // Each feature by its definition, in float64 as the plan computes it.
     let first = [
         18.0,
-        2.0,
-        0.36,
-        (19.0f64).ln() as f32,
+        (18.0 - 10.0) / 4.0,
+        18.0 / 50.0,
+        libm::log1p(18.0),
         12.0,
         1.0,
         1.0,
@@ -244,8 +245,8 @@ default = -1.0
         h,
         10.0,
         5.0,
-        9.0,
-        17.64,
+        18.0 / ((18.0 - 10.0) / 4.0),
+        18.0 - 18.0 / 50.0,
         1.0,
         18.0,
         -1.0,
@@ -253,9 +254,9 @@ default = -1.0
     assert_eq!(&rows[..width], &first, "first event");
     let second = [
         2.0,
-        -2.0,
-        0.04,
-        (3.0f64).ln() as f32,
+        (2.0 - 10.0) / 4.0,
+        2.0 / 50.0,
+        libm::log1p(2.0),
         2.0,
         0.0,
         0.0,
@@ -263,8 +264,8 @@ default = -1.0
         h,
         11.0,
         5.0,
-        -1.0,
-        1.96,
+        2.0 / ((2.0 - 10.0) / 4.0),
+        2.0 - 2.0 / 50.0,
         2.0,
         20.0,
         1800.0,

@@ -27,7 +27,7 @@ fn resolve() -> (Resolve, wit_parser::PackageId) {
 fn package_worlds_and_interfaces() {
     let (resolve, pkg) = resolve();
     let package = &resolve.packages[pkg];
-    assert_eq!(package.name.to_string(), "edgescore:scoring@0.1.0");
+    assert_eq!(package.name.to_string(), "edgescore:scoring@0.2.0");
     for name in ["types", "model", "transform", "feature-store"] {
         assert!(
             package.interfaces.contains_key(name),
@@ -45,10 +45,10 @@ fn package_worlds_and_interfaces() {
             interfaces(&resolve, w.exports.iter()),
         )
     };
-    let types = "edgescore:scoring/types@0.1.0";
-    let model = "edgescore:scoring/model@0.1.0";
-    let transform = "edgescore:scoring/transform@0.1.0";
-    let store = "edgescore:scoring/feature-store@0.1.0";
+    let types = "edgescore:scoring/types@0.2.0";
+    let model = "edgescore:scoring/model@0.2.0";
+    let transform = "edgescore:scoring/transform@0.2.0";
+    let store = "edgescore:scoring/feature-store@0.2.0";
 
     // A scorer imports nothing but the shared types its export uses: no capability at all.
     let (imports, exports) = world("scorer");
@@ -65,19 +65,45 @@ fn package_worlds_and_interfaces() {
 }
 
 #[test]
-fn model_score_takes_one_flat_batch_of_f32() {
+fn rows_cross_the_contract_as_f64() {
     let (resolve, pkg) = resolve();
+    let name = &resolve.packages[pkg].name;
+    assert_eq!(
+        format!(
+            "{}:{}@{}",
+            name.namespace,
+            name.name,
+            name.version.as_ref().expect("versioned")
+        ),
+        edgescore_models::WIT_PACKAGE,
+        "the WIT package and the version the manifest records"
+    );
+    let list_of_f64 = |ty: &wit_parser::Type| {
+        let wit_parser::Type::Id(id) = ty else {
+            return false;
+        };
+        matches!(
+            resolve.types[*id].kind,
+            TypeDefKind::List(wit_parser::Type::F64)
+        )
+    };
     let model = resolve.packages[pkg].interfaces["model"];
     let score = &resolve.interfaces[model].functions["score-batch"];
     let rows = &score.params[0];
     assert_eq!(rows.name, "rows");
-    let wit_parser::Type::Id(id) = rows.ty else {
-        panic!("rows is not a list")
+    assert!(list_of_f64(&rows.ty), "score-batch rows");
+    let transform = resolve.packages[pkg].interfaces["transform"];
+    let transform = &resolve.interfaces[transform].functions["transform"];
+    let Some(wit_parser::Type::Id(result)) = transform.result else {
+        panic!("transform returns a result")
     };
-    assert!(matches!(
-        resolve.types[id].kind,
-        TypeDefKind::List(wit_parser::Type::F32)
-    ));
+    let TypeDefKind::Result(result) = &resolve.types[result].kind else {
+        panic!("transform returns a result")
+    };
+    assert!(
+        result.ok.as_ref().is_some_and(list_of_f64),
+        "transform's feature rows"
+    );
 }
 
 #[test]

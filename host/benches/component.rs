@@ -38,10 +38,10 @@ fn bench(c: &mut Criterion) {
     let model =
         Model::from_bytes(&std::fs::read(&model_path).expect("model"), None).expect("loads");
     let text = String::from_utf8(gunzip("rows_10k_40f.csv.gz")).expect("utf-8");
-    let rows: Vec<f32> = text
+    let rows: Vec<f64> = text
         .lines()
         .skip(1)
-        .flat_map(|l| l.split(',').map(|c| c.parse::<f32>().unwrap_or(f32::NAN)))
+        .flat_map(|l| l.split(',').map(|c| c.parse::<f64>().unwrap_or(f64::NAN)))
         .collect();
     let width = model.num_features();
 
@@ -94,7 +94,7 @@ fn bench(c: &mut Criterion) {
     let linear_component =
         ScorerComponent::new(&engine, &build_component(&request).expect("builds")).expect("loads");
     let mut linear_instance = linear_component.instantiate().expect("instance");
-    let row = vec![0.5_f32; linear.num_features()];
+    let row = vec![0.5_f64; linear.num_features()];
     let mut group = c.benchmark_group("call_overhead_linear_12f");
     group.bench_function("native", |b| b.iter(|| linear.score(&row).expect("scores")));
     group.bench_function("component", |b| {
@@ -115,7 +115,7 @@ fn bench(c: &mut Criterion) {
     let fraud_component =
         ScorerComponent::new(&engine, &build_component(&request).expect("builds")).expect("loads");
     let mut fraud_instance = fraud_component.instantiate().expect("instance");
-    let row: Vec<f32> = (0..fraud.num_features()).map(|i| i as f32 * 0.37).collect();
+    let row: Vec<f64> = (0..fraud.num_features()).map(|i| i as f64 * 0.37).collect();
     let mut group = c.benchmark_group("contributions_fraud_150x6");
     group.bench_function("native", |b| {
         b.iter(|| fraud.contributions(&row).expect("contributions"))

@@ -6,8 +6,9 @@ use clap::{Parser, Subcommand};
 use edgescore_models::Format;
 
 /// edgescore: score fraud models (XGBoost, LightGBM, linear) exactly as the
-/// library that trained them does, natively and, in later releases, inside
-/// sandboxed WebAssembly components at the edge.
+/// library that trained them does, natively and inside sandboxed
+/// WebAssembly components served at the edge, with feature transforms and
+/// hot-swapped versions.
 #[derive(Debug, Parser)]
 #[command(name = "edgescore", version)]
 pub(crate) struct Cli {
@@ -24,8 +25,14 @@ pub(crate) enum Command {
     /// columns are matched by name in any order; otherwise by position. An
     /// empty cell or `NaN` is a missing value; `inf` and `-inf` are
     /// infinities; every other cell must be a number, read as the nearest
-    /// float32, the type every edgescore path scores in. Blank lines are
-    /// skipped.
+    /// float64 (as pandas reads it); each model then narrows it as its
+    /// library does (XGBoost to float32, LightGBM and linear models keep
+    /// float64). Blank lines are skipped.
+    ///
+    /// With --component the rows are scored inside the sandbox in calls
+    /// sized so that each finishes well inside the call deadline (a call
+    /// that still runs over is split, down to one row); only a single row
+    /// that cannot finish in time is an error, naming the row.
     ///
     /// The output is a CSV with the header `score` (or `raw` with --raw) and
     /// one value per input row, printed as the shortest decimal that reads
@@ -136,6 +143,11 @@ pub(crate) struct TransformArgs {
     /// Where to write the feature rows: CSV, or Parquet for a .parquet or .pq name.
     #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) output: PathBuf,
+
+    /// How long one call into a component may run, in milliseconds. The
+    /// events and rows go in calls sized to finish well inside it.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
+    pub(crate) deadline_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +171,11 @@ pub(crate) struct EvalArgs {
     /// Also write every event's score and label (CSV, time order).
     #[arg(long, value_name = "CSV")]
     pub(crate) scores: Option<PathBuf>,
+
+    /// How long one call into a component may run, in milliseconds. The
+    /// events and rows go in calls sized to finish well inside it.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
+    pub(crate) deadline_ms: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -279,8 +296,9 @@ pub(crate) struct ScoreArgs {
     #[arg(long, conflicts_with = "component")]
     pub(crate) raw: bool,
 
-    /// With --component: how long one call into the component may run.
-    #[arg(long, value_name = "MS", default_value_t = 10)]
+    /// With --component: how long one call into the component may run, in
+    /// milliseconds (rows go in calls sized to finish well inside it).
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
     pub(crate) deadline_ms: u64,
 
     /// With --component: the most memory one instance may use, in MiB.
@@ -304,6 +322,16 @@ pub(crate) struct ScoreArgs {
 
 fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
+}
+
+/// A call deadline: 1 ms to 10 minutes.
+fn deadline_ms(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(ms @ 1..=600_000) => Ok(ms),
+        _ => Err(format!(
+            "'{s}' is not a deadline: give whole milliseconds from 1 to 600000"
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -166,6 +166,9 @@ fn manifest(model: &Model, file: &[u8], request: &BuildRequest<'_>) -> Manifest 
             .collect(),
         model_sha256: crate::digest::sha256_hex(file),
         edgescore_version: env!("CARGO_PKG_VERSION").to_owned(),
+        wit_package: edgescore_models::WIT_PACKAGE.to_owned(),
+        steps_per_row: model.steps_per_row(),
+        contribution_steps_per_row: model.contribution_steps_per_row(),
         golden,
     }
 }

@@ -6,7 +6,7 @@
 //! instantiation. An instance runs every call under the engine's limits; a
 //! call that traps poisons the instance, which must then be dropped.
 
-use edgescore_models::Manifest;
+use edgescore_models::{Manifest, WIT_PACKAGE};
 use wasmtime::component::Component;
 
 use crate::bindings::edgescore::scoring::types::{ModelInfo, Score, ScoreError, ScoreOptions};
@@ -23,6 +23,14 @@ pub enum ComponentError {
     /// The bytes are not a usable scorer component.
     #[error("not a usable component: {0}")]
     Invalid(String),
+    /// The component was built for another version of the WIT contract.
+    #[error(
+        "it was built for {built_for}, but this edgescore runs {expected} (feature rows of float64); rebuild it with this edgescore's `edgescore build`"
+    )]
+    Contract {
+        built_for: String,
+        expected: &'static str,
+    },
     /// The component imports something the host does not provide.
     #[error(
         "the component imports {0}, which edgescore does not provide (a scorer may import only WIT type interfaces and WASI, which is linked deny-everything)"
@@ -38,6 +46,22 @@ pub enum ComponentError {
     /// The call ran past its deadline and was interrupted.
     #[error("the component ran past its {deadline_ms} ms call deadline and was stopped")]
     Deadline { deadline_ms: u128 },
+    /// One row alone ran past the call deadline (batches are split in
+    /// calls that fit it, so only a single row can).
+    #[error(
+        "row {row} alone ran past the {deadline_ms} ms call deadline; allow more time (--deadline-ms, or call_deadline_ms in the serve config)"
+    )]
+    RowDeadline { row: usize, deadline_ms: u128 },
+    /// A transform call ran past the deadline (calls are sized as they go
+    /// to an eighth of it, so only a sudden slowdown can).
+    #[error(
+        "events {first} to {last} ran past the {deadline_ms} ms call deadline of the transform; allow more time (--deadline-ms, or call_deadline_ms in the serve config)"
+    )]
+    EventsDeadline {
+        first: usize,
+        last: usize,
+        deadline_ms: u128,
+    },
     /// The call trapped (a panic, an out-of-bounds access, memory exhausted, ...).
     #[error("the component trapped: {0}")]
     Trap(String),
@@ -106,6 +130,12 @@ impl ScorerComponent {
                     manifest_section::SECTION
                 ))
             })?;
+        if manifest.wit_package != WIT_PACKAGE {
+            return Err(ComponentError::Contract {
+                built_for: manifest.wit_package,
+                expected: WIT_PACKAGE,
+            });
+        }
         let (component, outcome) = match cache {
             Some(cache) => cache
                 .load(engine.engine(), bytes)
@@ -143,6 +173,55 @@ impl ScorerComponent {
         &self.manifest
     }
 
+    /// Rows per call that fit the call deadline (see [`crate::call_budget`]).
+    pub fn rows_per_call(&self, contributions: bool) -> usize {
+        self.limits
+            .call_budget()
+            .rows_per_call(&self.manifest, contributions)
+    }
+
+    /// Scores any number of rows in calls that each fit the deadline, on
+    /// `instance` (replaced by a fresh one when a call traps). See
+    /// [`crate::call_budget::score_in_calls`].
+    pub fn score_all(
+        &self,
+        instance: &mut Option<ScorerInstance>,
+        rows: &[f64],
+    ) -> Result<Vec<f64>, ComponentError> {
+        let width = self.manifest.features.len();
+        crate::call_budget::score_in_calls(rows, width, self.rows_per_call(false), |chunk| {
+            self.live(instance)?.score(chunk)
+        })
+    }
+
+    /// [`ScorerComponent::score_all`] with each row's contributions.
+    #[allow(clippy::type_complexity)]
+    pub fn score_all_with_contributions(
+        &self,
+        instance: &mut Option<ScorerInstance>,
+        rows: &[f64],
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
+        let width = self.manifest.features.len();
+        let scored =
+            crate::call_budget::score_in_calls(rows, width, self.rows_per_call(true), |chunk| {
+                let (scores, contributions) =
+                    self.live(instance)?.score_with_contributions(chunk)?;
+                Ok(scores.into_iter().zip(contributions).collect())
+            })?;
+        Ok(scored.into_iter().unzip())
+    }
+
+    /// `instance`, or a fresh one in its place when it is absent or poisoned.
+    fn live<'a>(
+        &self,
+        instance: &'a mut Option<ScorerInstance>,
+    ) -> Result<&'a mut ScorerInstance, ComponentError> {
+        if instance.as_ref().is_none_or(ScorerInstance::is_poisoned) {
+            *instance = Some(self.instantiate()?);
+        }
+        instance.as_mut().ok_or(ComponentError::Poisoned)
+    }
+
     /// A fresh instance, in its own store.
     pub fn instantiate(&self) -> Result<ScorerInstance, ComponentError> {
         Ok(ScorerInstance {
@@ -159,14 +238,13 @@ impl ScorerComponent {
     /// Scores the manifest's golden vectors in a fresh instance and checks
     /// every score is bit-identical to the one recorded at build time.
     pub fn verify_golden(&self) -> Result<usize, ComponentError> {
-        let mut instance = self.instantiate()?;
-        let rows: Vec<f32> = self
+        let rows: Vec<f64> = self
             .manifest
             .golden
             .iter()
             .flat_map(|g| g.values())
             .collect();
-        let scores = instance.score(&rows)?;
+        let scores = self.score_all(&mut None, &rows)?;
         for (index, (got, golden)) in scores.iter().zip(&self.manifest.golden).enumerate() {
             if got.to_bits() != golden.score.to_bits() {
                 return Err(ComponentError::GoldenMismatch {
@@ -190,7 +268,7 @@ pub struct ScorerInstance {
 
 impl ScorerInstance {
     /// Scores row-major `rows` inside the component.
-    pub fn score(&mut self, rows: &[f32]) -> Result<Vec<f64>, ComponentError> {
+    pub fn score(&mut self, rows: &[f64]) -> Result<Vec<f64>, ComponentError> {
         self.score_batch(rows, false)
             .map(|scores| scores.into_iter().map(|s| s.value).collect())
     }
@@ -199,8 +277,8 @@ impl ScorerInstance {
     /// one per feature, then the bias (they add up to the raw margin).
     pub fn score_with_contributions(
         &mut self,
-        rows: &[f32],
-    ) -> Result<(Vec<f64>, Vec<Vec<f32>>), ComponentError> {
+        rows: &[f64],
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
         let scores = self.score_batch(rows, true)?;
         let width = self.width + 1;
         let mut values = Vec::with_capacity(scores.len());
@@ -224,7 +302,7 @@ impl ScorerInstance {
 
     fn score_batch(
         &mut self,
-        rows: &[f32],
+        rows: &[f64],
         contributions: bool,
     ) -> Result<Vec<Score>, ComponentError> {
         self.sandbox
@@ -268,6 +346,6 @@ impl ScorerInstance {
 
 /// How many rows `rows` holds for a model `width` features wide (what a
 /// correct component returns scores for; a wrong length is its error).
-fn expected_rows(rows: &[f32], width: usize) -> usize {
+fn expected_rows(rows: &[f64], width: usize) -> usize {
     rows.len().checked_div(width).unwrap_or(0)
 }

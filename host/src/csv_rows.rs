@@ -8,8 +8,9 @@
 //! - when the model has no names, columns are matched by position and their
 //!   count must equal the model's feature count;
 //! - an empty cell (or `NaN`, any case) is a missing value; `inf` and `-inf`
-//!   are infinities; anything else must be a number within the `f32` range,
-//!   read as the nearest `f32`;
+//!   are infinities; anything else must be a number within the `f64` range,
+//!   read as the nearest `f64` (each model family then narrows it as its
+//!   library does);
 //! - blank lines are skipped, so in a one-column file a missing value is
 //!   written `NaN` or `""`.
 
@@ -86,7 +87,7 @@ impl<R: Read> CsvRows<R> {
 
     /// Appends up to `max_rows` rows to `out` (row-major, one value per model
     /// feature) and returns how many it read; 0 means the input is exhausted.
-    pub fn read_batch(&mut self, max_rows: usize, out: &mut Vec<f32>) -> Result<usize> {
+    pub fn read_batch(&mut self, max_rows: usize, out: &mut Vec<f64>) -> Result<usize> {
         let mut n = 0;
         while n < max_rows {
             let more = self
@@ -167,21 +168,40 @@ fn match_columns(
 
 /// One cell as a feature value: empty or `NaN` is missing (NaN); `inf`,
 /// `-inf` (or `infinity`) are infinities, which LightGBM splits on; any other
-/// number is rounded to the nearest `f32`, and one too large for `f32` is an
-/// error rather than a silent infinity. The error says what is wrong.
-pub fn parse_cell(cell: &str) -> Result<f32, String> {
+/// number is rounded to the nearest `f64`, as pandas reads it, and one too
+/// large for `f64` is an error rather than a silent infinity. The error says
+/// what is wrong and quotes at most the cell's first 40 characters.
+pub fn parse_cell(cell: &str) -> Result<f64, String> {
     if cell.is_empty() || cell.eq_ignore_ascii_case("nan") {
-        return Ok(f32::NAN);
+        return Ok(f64::NAN);
     }
-    let value: f32 = cell.parse().map_err(|_| {
-        format!("'{cell}' is not a number (leave the cell empty for a missing value)")
+    let value: f64 = cell.parse().map_err(|_| {
+        format!(
+            "{} is not a number (leave the cell empty for a missing value)",
+            quoted(cell)
+        )
     })?;
     if value.is_infinite() && !cell.to_ascii_lowercase().contains("inf") {
         return Err(format!(
-            "'{cell}' is outside the float32 range (about ±3.4e38); write inf or -inf for an infinity"
+            "{} is outside the float64 range (about ±1.8e308); write inf or -inf for an infinity",
+            quoted(cell)
         ));
     }
     Ok(value)
+}
+
+/// A cell in quotes for a message, cut after 40 characters so a huge cell
+/// does not flood the terminal.
+pub fn quoted(cell: &str) -> String {
+    const SHOWN: usize = 40;
+    match cell.char_indices().nth(SHOWN) {
+        None => format!("'{cell}'"),
+        Some((cut, _)) => format!(
+            "'{}...' ({} characters)",
+            &cell[..cut],
+            cell.chars().count()
+        ),
+    }
 }
 
 fn csv_error(path: &Path, e: &csv::Error) -> Error {
@@ -212,13 +232,25 @@ mod tests {
 
     #[test]
     fn cells() {
-        assert!(parse_cell("").is_ok_and(f32::is_nan));
-        assert!(parse_cell("NaN").is_ok_and(f32::is_nan));
-        assert_eq!(parse_cell("0.1"), Ok(0.1_f32));
-        assert_eq!(parse_cell("-1e-35"), Ok(-1e-35_f32));
+        assert!(parse_cell("").is_ok_and(f64::is_nan));
+        assert!(parse_cell("NaN").is_ok_and(f64::is_nan));
+        // The nearest double, not the nearest float widened.
+        assert_eq!(parse_cell("0.1"), Ok(0.1_f64));
+        assert_eq!(parse_cell("-1e-35"), Ok(-1e-35_f64));
+        assert_eq!(parse_cell("1e300"), Ok(1e300));
+        assert_eq!(parse_cell("5e-324"), Ok(5e-324));
         assert!(parse_cell("abc").is_err());
-        assert_eq!(parse_cell("inf"), Ok(f32::INFINITY));
-        assert_eq!(parse_cell("-Infinity"), Ok(f32::NEG_INFINITY));
-        assert!(parse_cell("1e39").is_err());
+        assert_eq!(parse_cell("inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_cell("-Infinity"), Ok(f64::NEG_INFINITY));
+        assert!(parse_cell("1e39").is_ok());
+        assert!(parse_cell("1e309").is_err());
+    }
+
+    #[test]
+    fn a_huge_bad_cell_is_cut_in_the_message() {
+        let cell = "x".repeat(10_000_000);
+        let message = parse_cell(&cell).expect_err("not a number");
+        assert!(message.len() < 200, "{} bytes", message.len());
+        assert!(message.contains("10000000 characters"), "{message}");
     }
 }

@@ -98,6 +98,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// The output names the same file as an input; writing would replace it.
+    #[error(
+        "the output {output} is the input {input}: writing it would replace what is read; name another output file"
+    )]
+    OutputIsInput { output: PathBuf, input: PathBuf },
 }
 
 /// ` (line N)` when the line is known (non-zero).

@@ -19,7 +19,7 @@ use crate::engine::ScoringEngine;
 use crate::feature_store::FeatureStore;
 
 /// The WIT name of the feature-store import.
-pub const FEATURE_STORE_IMPORT: &str = "edgescore:scoring/feature-store@0.1.0";
+pub const FEATURE_STORE_IMPORT: &str = "edgescore:scoring/feature-store@0.2.0";
 
 /// Which feature-store namespaces a component may use.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

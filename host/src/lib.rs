@@ -2,11 +2,13 @@
 //! without spawning a process.
 //!
 //! - [`model_file`]: loading a model file from disk, with format detection.
-//! - [`csv_rows`]: reading an input CSV into row-major `f32` rows in the model's feature order.
+//! - [`csv_rows`]: reading an input CSV into row-major `f64` rows in the model's feature order.
+//! - [`call_budget`]: how many rows or events one component call carries.
 //! - [`score_csv`]: the `edgescore score` command: CSV in, scores out.
 
 pub mod atomic_file;
 pub mod bindings;
+pub mod call_budget;
 pub mod compiled_cache;
 pub mod component_build;
 pub mod component_info;

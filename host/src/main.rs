@@ -43,6 +43,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn score(args: ScoreArgs) -> anyhow::Result<()> {
+    if let Some(output) = &args.output {
+        let inputs = [
+            Some(args.input.as_path()),
+            args.model.as_deref(),
+            args.component.as_deref(),
+        ];
+        edgescore::atomic_file::refuse_input_as_output(output, inputs.into_iter().flatten())?;
+    }
     let options = ScoreOptions {
         csv: CsvOptions {
             ignore_extra_columns: args.ignore_extra_columns,
@@ -78,8 +86,7 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
                 )
             });
             let component = load_component(&engine, path, cache.as_ref())?;
-            let instance = component.instantiate()?;
-            let scorer = RowScorer::component(instance, component.manifest());
+            let scorer = RowScorer::component(component);
             (scorer, format!("{} (component)", path.display()))
         }
         (None, None) => anyhow::bail!("give --model or --component"),
@@ -120,6 +127,12 @@ fn load_component(
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let inputs = args
+        .model
+        .iter()
+        .chain(&args.transform)
+        .map(|p| p.as_path());
+    edgescore::atomic_file::refuse_input_as_output(&args.output, inputs)?;
     if let Some(spec) = &args.transform {
         let component = build_transform(spec)?;
         edgescore::atomic_file::write_atomically(&args.output, &component)?;

@@ -13,17 +13,20 @@ use edgescore::transform_component::TransformComponent;
 
 use crate::cli::{EvalArgs, TransformArgs};
 
-fn engine() -> anyhow::Result<ScoringEngine> {
-    // Offline batches are large: a generous call deadline.
+/// The engine with the default limits and the given call deadline; files
+/// go through it in calls sized to that deadline (`edgescore::call_budget`).
+fn engine(deadline_ms: u64) -> anyhow::Result<ScoringEngine> {
     let limits = Limits {
-        call_deadline: std::time::Duration::from_secs(10),
+        call_deadline: std::time::Duration::from_millis(deadline_ms),
         ..Limits::default()
     };
     ScoringEngine::new(limits).map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))
 }
 
 pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
-    let engine = engine()?;
+    // `transform_file` refuses the input itself; the component is read here.
+    edgescore::atomic_file::refuse_input_as_output(&args.output, args.transform.as_deref())?;
+    let engine = engine(args.deadline_ms)?;
     let started = std::time::Instant::now();
     let transform = match (&args.pipeline, &args.transform) {
         (Some(pipeline), _) => OfflinePipeline::load(&engine, pipeline)?.transform,
@@ -64,7 +67,10 @@ fn label_of(cell: &Cell) -> Option<bool> {
 }
 
 pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let engine = engine()?;
+    if let Some(scores) = &args.scores {
+        edgescore::atomic_file::refuse_input_as_output(scores, [args.input.as_path()])?;
+    }
+    let engine = engine(args.deadline_ms)?;
     let pipeline = OfflinePipeline::load(&engine, &args.pipeline)?;
     let (file, scores) = pipeline.score_file(&args.input)?;
     let Some(label_column) = file.other.header.iter().position(|h| *h == args.label) else {
@@ -90,6 +96,9 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     let report = Report::new(&data, pipeline.spec.decision);
     std::io::stdout().write_all(report.to_text().as_bytes())?;
+    if let Some(warning) = report.warning() {
+        eprintln!("warning: {warning}");
+    }
 
     std::fs::create_dir_all(&args.plots)
         .with_context(|| format!("cannot create {}", args.plots.display()))?;

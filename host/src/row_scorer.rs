@@ -4,7 +4,7 @@
 
 use edgescore_models::Model;
 
-use crate::component_scorer::{ComponentError, ScorerInstance};
+use crate::component_scorer::{ComponentError, ScorerComponent, ScorerInstance};
 use crate::csv_rows::InputSchema;
 
 /// A native model or a component instance.
@@ -16,7 +16,9 @@ pub enum RowScorer {
         raw: bool,
     },
     Component {
-        instance: ScorerInstance,
+        component: Box<ScorerComponent>,
+        /// The instance calls go to; replaced after a call traps.
+        instance: Option<ScorerInstance>,
         /// Feature names from the component's manifest, when it has them.
         names: Option<Vec<String>>,
         width: usize,
@@ -31,11 +33,13 @@ pub enum ScoreFailure {
 }
 
 impl RowScorer {
-    /// A component instance, with its input schema from `manifest`.
-    pub fn component(instance: ScorerInstance, manifest: &edgescore_models::Manifest) -> Self {
+    /// A loaded component, with its input schema from its manifest.
+    pub fn component(component: ScorerComponent) -> Self {
+        let manifest = component.manifest();
         let names: Vec<String> = manifest.features.iter().map(|f| f.name.clone()).collect();
         RowScorer::Component {
-            instance,
+            component: Box::new(component),
+            instance: None,
             width: names.len(),
             names: names.iter().all(|n| !n.is_empty()).then_some(names),
         }
@@ -55,13 +59,10 @@ impl RowScorer {
         }
     }
 
-    /// How many rows to pass per call: large batches natively, small ones
-    /// into a component so each call stays well inside its deadline.
+    /// How many rows to read per batch ([`RowScorer::score`] splits a
+    /// batch into calls that fit a component's deadline).
     pub fn batch_rows(&self) -> usize {
-        match self {
-            RowScorer::Native { .. } => 8192,
-            RowScorer::Component { .. } => 256,
-        }
+        8192
     }
 
     /// Whether the output is raw margins.
@@ -69,8 +70,9 @@ impl RowScorer {
         matches!(self, RowScorer::Native { raw: true, .. })
     }
 
-    /// Scores row-major `rows`.
-    pub fn score(&mut self, rows: &[f32]) -> Result<Vec<f64>, ScoreFailure> {
+    /// Scores row-major `rows`; a component scores them in calls that each
+    /// fit its deadline (see [`ScorerComponent::score_all`]).
+    pub fn score(&mut self, rows: &[f64]) -> Result<Vec<f64>, ScoreFailure> {
         match self {
             RowScorer::Native { model, raw: false } => {
                 model.score(rows).map_err(ScoreFailure::Native)
@@ -78,9 +80,13 @@ impl RowScorer {
             RowScorer::Native { model, raw: true } => {
                 model.raw_scores(rows).map_err(ScoreFailure::Native)
             }
-            RowScorer::Component { instance, .. } => {
-                instance.score(rows).map_err(ScoreFailure::Component)
-            }
+            RowScorer::Component {
+                component,
+                instance,
+                ..
+            } => component
+                .score_all(instance, rows)
+                .map_err(ScoreFailure::Component),
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::host_state::{FeatureAccess, HostState};
 pub(crate) struct InstanceLimits {
     memory_bytes: usize,
     deadline_ticks: u64,
-    deadline_ms: u128,
+    deadline: std::time::Duration,
 }
 
 impl InstanceLimits {
@@ -23,15 +23,20 @@ impl InstanceLimits {
         Self {
             memory_bytes: limits.memory_bytes,
             deadline_ticks: limits.deadline_ticks(),
-            deadline_ms: limits.call_deadline.as_millis(),
+            deadline: limits.call_deadline,
         }
+    }
+
+    /// How much one call may carry under this deadline.
+    pub(crate) fn call_budget(&self) -> crate::call_budget::CallBudget {
+        crate::call_budget::CallBudget::new(self.deadline)
     }
 
     /// Turns a wasmtime error into the matching [`ComponentError`].
     pub(crate) fn error(&self, e: wasmtime::Error) -> ComponentError {
         match e.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => ComponentError::Deadline {
-                deadline_ms: self.deadline_ms,
+                deadline_ms: self.deadline.as_millis(),
             },
             Some(trap) => ComponentError::Trap(trap.to_string()),
             None => ComponentError::Trap(format!("{e:#}")),

@@ -136,6 +136,14 @@ fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
             column: feature,
             problem: missing.into(),
         },
+        ScoreFailure::Component(ComponentError::RowDeadline { row, deadline_ms }) => {
+            ComponentError::RowDeadline {
+                // One-based, from the start of the file, as `Error::Cell` counts.
+                row: (rows_before + row as u64 + 1) as usize,
+                deadline_ms,
+            }
+            .into()
+        }
         ScoreFailure::Native(other) => other.into(),
         ScoreFailure::Component(other) => other.into(),
     }

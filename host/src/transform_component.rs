@@ -77,6 +77,44 @@ impl TransformComponent {
         &self.info
     }
 
+    /// Turns any number of events into feature rows on `instance`, in
+    /// calls sized to an eighth of the call deadline as they go
+    /// ([`crate::call_budget::AdaptiveCalls`]); a transform call records its
+    /// events, so none is ever retried. `progress` hears of each call's
+    /// events. A deadline error names the events of the call.
+    pub fn transform_all(
+        &self,
+        instance: &mut TransformInstance,
+        events: &[Event],
+        mut progress: impl FnMut(usize),
+    ) -> Result<Vec<f64>, ComponentError> {
+        let mut rows = Vec::with_capacity(events.len() * self.info.outputs.len());
+        let mut calls = self.limits.call_budget().adaptive();
+        let mut start = 0;
+        while start < events.len() {
+            let end = (start + calls.size()).min(events.len());
+            let began = std::time::Instant::now();
+            let mut part =
+                instance
+                    .transform_at(&events[start..end], start)
+                    .map_err(|e| match e {
+                        ComponentError::Deadline { deadline_ms } => {
+                            ComponentError::EventsDeadline {
+                                first: start,
+                                last: end - 1,
+                                deadline_ms,
+                            }
+                        }
+                        other => other,
+                    })?;
+            calls.record(end - start, began.elapsed());
+            rows.append(&mut part);
+            progress(end - start);
+            start = end;
+        }
+        Ok(rows)
+    }
+
     /// SHA-256 of the component file, hex.
     pub fn sha256(&self) -> &str {
         &self.sha256
@@ -118,8 +156,29 @@ pub struct TransformInstance {
 }
 
 impl TransformInstance {
+    /// Like [`TransformInstance::transform`] for events that start at index
+    /// `first` of a longer sequence: a bad event's message counts from there.
+    pub fn transform_at(
+        &mut self,
+        events: &[Event],
+        first: usize,
+    ) -> Result<Vec<f64>, ComponentError> {
+        self.transform(events).map_err(|e| match e {
+            ComponentError::BadInput {
+                row,
+                feature,
+                message,
+            } => ComponentError::BadInput {
+                row,
+                feature,
+                message: renumber(&message, first),
+            },
+            other => other,
+        })
+    }
+
     /// Turns `events` into row-major feature rows, one per event.
-    pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f32>, ComponentError> {
+    pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
         let result = self.sandbox.call(|store, b| {
             b.edgescore_scoring_transform()
                 .call_transform(store, events)
@@ -151,4 +210,20 @@ impl TransformInstance {
     pub fn is_poisoned(&self) -> bool {
         self.sandbox.is_poisoned()
     }
+}
+
+/// Rewrites a leading "event N:" (the component counts the events of one
+/// call) to count from `offset`.
+fn renumber(message: &str, offset: usize) -> String {
+    if offset == 0 {
+        return message.to_owned();
+    }
+    message
+        .strip_prefix("event ")
+        .and_then(|rest| rest.split_once(':'))
+        .and_then(|(n, rest)| n.parse::<usize>().ok().map(|n| (n, rest)))
+        .map_or_else(
+            || message.to_owned(),
+            |(n, rest)| format!("event {}:{rest}", n + offset),
+        )
 }

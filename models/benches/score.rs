@@ -27,13 +27,13 @@ fn gunzip(name: &str) -> Vec<u8> {
 }
 
 /// The 10k benchmark rows, row-major.
-fn rows() -> Vec<f32> {
+fn rows() -> Vec<f64> {
     let text = String::from_utf8(gunzip("rows_10k_40f.csv.gz")).expect("utf-8");
     text.lines()
         .skip(1)
         .flat_map(|line| {
             line.split(',')
-                .map(|c| c.parse::<f32>().unwrap_or(f32::NAN))
+                .map(|c| c.parse::<f64>().unwrap_or(f64::NAN))
         })
         .collect()
 }

@@ -9,7 +9,17 @@ use serde::{Deserialize, Serialize};
 use crate::{Format, Model, ModelError};
 
 const MAGIC: &[u8] = b"\xE5ESA";
-const VERSION: u16 = 1;
+/// 2: golden rows of `f64` (1 had `f32`).
+const VERSION: u16 = 2;
+
+/// The WIT package a component built by this edgescore implements. Version
+/// 0.2.0 carries feature rows as `list<f64>`; 0.1.0 carried `list<f32>`.
+pub const WIT_PACKAGE: &str = "edgescore:scoring@0.2.0";
+
+/// What a manifest without `wit_package` was built for: the first contract.
+fn first_wit_package() -> String {
+    "edgescore:scoring@0.1.0".to_owned()
+}
 
 /// What a component says about the model it embeds. Also stored, as JSON, in
 /// the component's `edgescore-manifest` custom section for `edgescore inspect`.
@@ -31,6 +41,18 @@ pub struct Manifest {
     pub model_sha256: String,
     /// The edgescore version that built the component.
     pub edgescore_version: String,
+    /// The WIT package the component implements ([`WIT_PACKAGE`] for one
+    /// built now); manifests from before it was recorded say 0.1.0.
+    #[serde(default = "first_wit_package")]
+    pub wit_package: String,
+    /// The work of scoring one row ([`Model::steps_per_row`]), which a host
+    /// sizes its calls by; 0 when the builder did not record it.
+    #[serde(default)]
+    pub steps_per_row: u64,
+    /// The work of one row's contributions
+    /// ([`Model::contribution_steps_per_row`]); 0 when not recorded.
+    #[serde(default)]
+    pub contribution_steps_per_row: u64,
     /// Sample rows with the scores the native model gave them at build time;
     /// a host re-scores them through the component before serving it.
     pub golden: Vec<GoldenVector>,
@@ -49,15 +71,15 @@ pub struct ManifestFeature {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GoldenVector {
     /// The feature values; `None` is a missing value (NaN).
-    pub row: Vec<Option<f32>>,
+    pub row: Vec<Option<f64>>,
     /// The score the native model computed, to the last bit.
     pub score: f64,
 }
 
 impl GoldenVector {
     /// The row as the model takes it, NaN for missing.
-    pub fn values(&self) -> Vec<f32> {
-        self.row.iter().map(|v| v.unwrap_or(f32::NAN)).collect()
+    pub fn values(&self) -> Vec<f64> {
+        self.row.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
     }
 }
 

@@ -31,6 +31,9 @@ const MIN_ROWS_FOR_ROW_LANES: usize = 16;
 pub(crate) trait FlatNode: Copy + Sized {
     /// What a leaf holds and a row's sum accumulates.
     type Leaf: Copy + AddAssign;
+    /// A feature value as the family compares it: `f32` for XGBoost (which
+    /// casts its input), `f64` for LightGBM.
+    type Input: Copy;
 
     /// The node after the one at `index` (which is `self`) for the row
     /// starting at `rows[row]`; a leaf returns its own index. `CATEGORICAL`
@@ -40,7 +43,7 @@ pub(crate) trait FlatNode: Copy + Sized {
         self,
         forest: &Forest<Self>,
         index: u32,
-        rows: &[f32],
+        rows: &[Self::Input],
         row: usize,
     ) -> u32;
 
@@ -59,6 +62,10 @@ pub(crate) struct Forest<N> {
     /// For a categorical node (by index in `nodes`), its set in `category_sets`.
     set_of_node: Vec<u32>,
     category_sets: Vec<CategorySet>,
+    /// Where the tree being pushed starts in `nodes`.
+    tree_start: usize,
+    /// TreeSHAP's work for one row: each tree's leaves times its depth squared.
+    contribution_steps: u64,
 }
 
 impl<N: FlatNode> Forest<N> {
@@ -69,6 +76,8 @@ impl<N: FlatNode> Forest<N> {
             depths: Vec::with_capacity(trees),
             set_of_node: Vec::new(),
             category_sets: Vec::new(),
+            tree_start: 0,
+            contribution_steps: 0,
         }
     }
 
@@ -77,6 +86,7 @@ impl<N: FlatNode> Forest<N> {
     pub(crate) fn start_tree(&mut self, category_sets: &[CategorySet]) -> u32 {
         let first_set = self.category_sets.len() as u32;
         self.category_sets.extend(category_sets.iter().cloned());
+        self.tree_start = self.nodes.len();
         first_set
     }
 
@@ -98,6 +108,20 @@ impl<N: FlatNode> Forest<N> {
     pub(crate) fn finish_tree(&mut self, root: u32, depth: u32) {
         self.roots.push(root);
         self.depths.push(depth);
+        // A binary tree of n nodes has (n + 1) / 2 leaves.
+        let leaves = (self.nodes.len() - self.tree_start).div_ceil(2) as u64;
+        let depth = u64::from(depth);
+        self.contribution_steps += leaves * depth * depth;
+    }
+
+    /// Levels walked to score one row: the sum of the trees' depths.
+    pub(crate) fn steps_per_row(&self) -> u64 {
+        self.depths.iter().map(|&d| u64::from(d)).sum()
+    }
+
+    /// TreeSHAP's work for one row (see `Model::contribution_steps_per_row`).
+    pub(crate) fn contribution_steps_per_row(&self) -> u64 {
+        self.contribution_steps
     }
 
     /// The category set of the categorical node at `index`.
@@ -108,7 +132,7 @@ impl<N: FlatNode> Forest<N> {
     /// Adds every tree's leaf to `acc[r]` for each row `r` of `rows`
     /// (row-major, `width` values each, at most [`ROW_LANES`] rows), tree by
     /// tree in model order.
-    pub(crate) fn accumulate(&self, rows: &[f32], width: usize, acc: &mut [N::Leaf]) {
+    pub(crate) fn accumulate(&self, rows: &[N::Input], width: usize, acc: &mut [N::Leaf]) {
         if self.category_sets.is_empty() {
             self.accumulate_with::<false>(rows, width, acc);
         } else {
@@ -118,7 +142,7 @@ impl<N: FlatNode> Forest<N> {
 
     fn accumulate_with<const CATEGORICAL: bool>(
         &self,
-        rows: &[f32],
+        rows: &[N::Input],
         width: usize,
         acc: &mut [N::Leaf],
     ) {
@@ -132,13 +156,13 @@ impl<N: FlatNode> Forest<N> {
     }
 
     #[inline(always)]
-    fn step<const CATEGORICAL: bool>(&self, index: u32, rows: &[f32], row: usize) -> u32 {
+    fn step<const CATEGORICAL: bool>(&self, index: u32, rows: &[N::Input], row: usize) -> u32 {
         self.nodes[index as usize].step::<CATEGORICAL>(self, index, rows, row)
     }
 
     fn accumulate_row_lanes<const CATEGORICAL: bool>(
         &self,
-        rows: &[f32],
+        rows: &[N::Input],
         width: usize,
         acc: &mut [N::Leaf],
     ) {
@@ -167,7 +191,7 @@ impl<N: FlatNode> Forest<N> {
         }
     }
 
-    fn accumulate_tree_lanes<const CATEGORICAL: bool>(&self, row: &[f32], acc: &mut N::Leaf) {
+    fn accumulate_tree_lanes<const CATEGORICAL: bool>(&self, row: &[N::Input], acc: &mut N::Leaf) {
         let mut at = [0u32; TREE_LANES];
         for (roots, depths) in self
             .roots

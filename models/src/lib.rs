@@ -20,10 +20,12 @@
 //! ```
 //!
 //! # The feature contract
-//! Feature values are `f32` on every path (CLI, component, browser), row-major,
-//! with NaN for a missing value. XGBoost and scikit-learn compare in `f32`
-//! themselves; LightGBM widens each value to `f64` exactly and keeps its `f64`
-//! thresholds, so no information is lost on either side.
+//! Feature values are `f64` on every path (CLI, component, browser), row-major,
+//! with NaN for a missing value: the precision callers have (pandas, JSON,
+//! CSV text). Each family narrows as its library does: XGBoost casts each
+//! value to `f32` (so `1e300` is `+inf`), LightGBM compares the `f64` value
+//! with its `f64` thresholds, linear models compute in `f64` as
+//! scikit-learn does.
 
 pub mod artifact;
 mod category_set;
@@ -42,7 +44,7 @@ mod tree_check;
 mod tree_shap;
 mod xgboost;
 
-pub use artifact::{Artifact, GoldenVector, Manifest, ManifestFeature};
+pub use artifact::{Artifact, GoldenVector, Manifest, ManifestFeature, WIT_PACKAGE};
 pub use error::{ModelError, ScoreError};
 pub use format::Format;
 pub use model::{FeatureKind, Model, ModelKind, OutputKind};

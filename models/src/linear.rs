@@ -191,7 +191,7 @@ impl LinearModel {
     }
 
     /// The linear predictor `z` for each row.
-    pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
+    pub(crate) fn raw_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         let width = self.coefficients.len();
         for (r, (o, row)) in out.iter_mut().zip(rows.chunks_exact(width)).enumerate() {
             let mut z = self.intercept;
@@ -206,14 +206,14 @@ impl LinearModel {
     /// Feature `i`'s term of the decision function for value `x` (NaN
     /// imputed when the model says how): the coefficient times the
     /// standardized value. This is also the feature's contribution.
-    fn term(&self, row: usize, i: usize, x: f32) -> Result<f64, ScoreError> {
+    fn term(&self, row: usize, i: usize, x: f64) -> Result<f64, ScoreError> {
         let x = if x.is_nan() {
             match &self.impute {
                 Some(values) => values[i],
                 None => return Err(self.missing(row, i)),
             }
         } else {
-            f64::from(x)
+            x
         };
         Ok(self.coefficients[i] * ((x - self.mean[i]) / self.scale[i]))
     }
@@ -223,7 +223,7 @@ impl LinearModel {
     pub(crate) fn contributions_into(
         &self,
         row_index: usize,
-        row: &[f32],
+        row: &[f64],
         phi: &mut [f64],
     ) -> Result<(), ScoreError> {
         for (i, &x) in row.iter().enumerate() {

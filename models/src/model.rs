@@ -55,7 +55,7 @@ impl OutputKind {
 pub enum FeatureKind {
     /// A real number; NaN is a missing value.
     Numeric,
-    /// A category code: a non-negative integer carried in an `f32`.
+    /// A category code: a non-negative integer carried in an `f64`.
     Categorical,
 }
 
@@ -164,6 +164,31 @@ impl Model {
         }
     }
 
+    /// The work of scoring one row, in steps (a tree level, or a linear
+    /// term): what a host sizes its calls by, since a call into a component
+    /// must finish inside its deadline. At least 1.
+    pub fn steps_per_row(&self) -> u64 {
+        let steps = match &self.evaluator {
+            Evaluator::XGBoost(m) => m.steps_per_row(),
+            Evaluator::LightGbm(m) => m.steps_per_row(),
+            Evaluator::Linear(_) => self.num_features() as u64,
+        };
+        // Each tree also costs its leaf's addition.
+        (steps + self.num_trees() as u64).max(1)
+    }
+
+    /// The work of one row's contributions, in steps: TreeSHAP visits every
+    /// leaf of every tree and unwinds its path, about leaves x depth^2 per
+    /// tree. At least [`Model::steps_per_row`].
+    pub fn contribution_steps_per_row(&self) -> u64 {
+        let steps = match &self.evaluator {
+            Evaluator::XGBoost(m) => m.contribution_steps_per_row(),
+            Evaluator::LightGbm(m) => m.contribution_steps_per_row(),
+            Evaluator::Linear(_) => 0,
+        };
+        steps.max(self.steps_per_row())
+    }
+
     fn schema(&self) -> &Schema {
         match &self.evaluator {
             Evaluator::XGBoost(m) => &m.schema,
@@ -174,14 +199,14 @@ impl Model {
 
     /// Scores a batch of rows, row-major with [`Model::num_features`] values
     /// each (NaN for missing), returning one score per row.
-    pub fn score(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+    pub fn score(&self, rows: &[f64]) -> Result<Vec<f64>, ScoreError> {
         let mut out = vec![0.0; self.row_count(rows)?];
         self.score_into(rows, &mut out)?;
         Ok(out)
     }
 
     /// Like [`Model::score`] but writes into `out`, which must have one slot per row.
-    pub fn score_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
+    pub fn score_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         self.raw_into(rows, out)?;
         match &self.evaluator {
             Evaluator::XGBoost(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
@@ -193,7 +218,7 @@ impl Model {
 
     /// The raw outputs before the link function: XGBoost's `output_margin`,
     /// LightGBM's `raw_score`, a linear model's decision function.
-    pub fn raw_scores(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+    pub fn raw_scores(&self, rows: &[f64]) -> Result<Vec<f64>, ScoreError> {
         let mut out = vec![0.0; self.row_count(rows)?];
         self.raw_into(rows, &mut out)?;
         Ok(out)
@@ -203,7 +228,7 @@ impl Model {
     /// `pred_contribs`, SHAP values): for each row, one value per feature and
     /// then the bias, `num_features() + 1` values, row-major. Each row's
     /// values add up to its raw margin.
-    pub fn contributions(&self, rows: &[f32]) -> Result<Vec<f64>, ScoreError> {
+    pub fn contributions(&self, rows: &[f64]) -> Result<Vec<f64>, ScoreError> {
         let n = self.row_count(rows)?;
         let width = self.num_features();
         let mut out = vec![0.0; n * (width + 1)];
@@ -235,7 +260,7 @@ impl Model {
         }
     }
 
-    fn raw_into(&self, rows: &[f32], out: &mut [f64]) -> Result<(), ScoreError> {
+    fn raw_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         let n = self.row_count(rows)?;
         if out.len() != n {
             return Err(ScoreError::OutputLength {
@@ -251,7 +276,7 @@ impl Model {
         Ok(())
     }
 
-    fn row_count(&self, rows: &[f32]) -> Result<usize, ScoreError> {
+    fn row_count(&self, rows: &[f64]) -> Result<usize, ScoreError> {
         let features = self.num_features();
         if features == 0 {
             return Ok(0);

@@ -8,28 +8,42 @@ use crate::model::Evaluator;
 /// `count` rows (row-major) for `model`, the same for the same model and `seed`.
 ///
 /// For tree models each value is one of the feature's split thresholds,
-/// exactly or one float32 step either side, or NaN; for linear models it is
-/// spread around the standardization mean. Every tenth value is NaN.
-pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f32> {
+/// exactly or one step either side in the precision the family compares in
+/// (float32 for XGBoost, float64 for LightGBM, which also gets the nearest
+/// float32, often on the other side of the threshold), or NaN; for linear
+/// models it is spread around the standardization mean. Every tenth value
+/// is NaN; no value is infinite.
+pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f64> {
     let width = model.num_features();
-    let mut per_feature: Vec<Vec<f32>> = vec![Vec::new(); width];
+    let mut per_feature: Vec<Vec<f64>> = vec![Vec::new(); width];
     match model.evaluator() {
         Evaluator::XGBoost(m) => {
             for (feature, threshold) in m.split_thresholds() {
-                per_feature[feature].push(threshold);
+                per_feature[feature]
+                    .extend([threshold, threshold.next_down(), threshold.next_up()].map(f64::from));
             }
         }
         Evaluator::LightGbm(m) => {
             for (feature, threshold) in m.split_thresholds() {
-                per_feature[feature].push(threshold as f32);
+                per_feature[feature].extend([
+                    threshold,
+                    threshold.next_down(),
+                    threshold.next_up(),
+                    f64::from(threshold as f32),
+                ]);
             }
         }
         Evaluator::Linear(m) => {
             for (i, values) in per_feature.iter_mut().enumerate() {
                 let (mean, scale) = (m.mean[i], m.scale[i]);
-                values.extend([-2.0, -0.5, 0.0, 0.5, 2.0].map(|z| (mean + z * scale) as f32));
+                values.extend([-2.0, -0.5, 0.0, 0.5, 2.0].map(|z| mean + z * scale));
             }
         }
+    }
+    // Golden vectors travel as JSON, which has no infinity (a LightGBM
+    // threshold may be `inf`): keep finite values only.
+    for values in &mut per_feature {
+        values.retain(|v| v.is_finite());
     }
     let mut rng = SplitMix64(seed);
     let mut rows = Vec::with_capacity(count * width);
@@ -38,39 +52,16 @@ pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f32> {
             let pick = rng.next();
             let value =
                 if pick.is_multiple_of(10) && !matches!(model.evaluator(), Evaluator::Linear(_)) {
-                    f32::NAN
+                    f64::NAN
                 } else if values.is_empty() {
-                    (pick % 7) as f32
+                    (pick % 7) as f64
                 } else {
-                    let v = values[(pick >> 8) as usize % values.len()];
-                    match (pick >> 4) % 3 {
-                        0 => v,
-                        1 => next_down(v),
-                        _ => next_up(v),
-                    }
+                    values[(pick >> 8) as usize % values.len()]
                 };
             rows.push(value);
         }
     }
     rows
-}
-
-fn next_up(v: f32) -> f32 {
-    if !v.is_finite() {
-        return v;
-    }
-    let bits = v.to_bits();
-    f32::from_bits(if v == 0.0 {
-        1
-    } else if v > 0.0 {
-        bits + 1
-    } else {
-        bits - 1
-    })
-}
-
-fn next_down(v: f32) -> f32 {
-    -next_up(-v)
 }
 
 /// A small, well-mixed deterministic generator (SplitMix64).

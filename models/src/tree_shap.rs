@@ -10,6 +10,8 @@
 
 /// What TreeSHAP needs of a tree. Node 0 is the root.
 pub(crate) trait ShapTree {
+    /// A feature value as the family compares it (see `crate::lanes::FlatNode::Input`).
+    type Input: Copy;
     /// The leaf value, or `None` for a split.
     fn leaf_value(&self, node: usize) -> Option<f64>;
     /// A split's feature index.
@@ -17,7 +19,7 @@ pub(crate) trait ShapTree {
     /// A split's two children.
     fn children(&self, node: usize) -> [usize; 2];
     /// The child of a split that `row` takes.
-    fn taken_child(&self, node: usize, row: &[f32]) -> usize;
+    fn taken_child(&self, node: usize, row: &[Self::Input]) -> usize;
     /// The training weight that reached the node.
     fn cover(&self, node: usize) -> f64;
 }
@@ -80,9 +82,9 @@ struct Unwinding {
 
 /// Adds the tree's contributions for `row` to `phi[feature]` and its
 /// expected value to `phi[features]` (the bias, last).
-pub(crate) fn add_contributions(
-    tree: &impl ShapTree,
-    row: &[f32],
+pub(crate) fn add_contributions<T: ShapTree>(
+    tree: &T,
+    row: &[T::Input],
     phi: &mut [f64],
     scratch: &mut ShapScratch,
 ) {
@@ -110,9 +112,9 @@ fn mean_value(tree: &impl ShapTree, node: usize) -> f64 {
     (mean_value(tree, a) * tree.cover(a) + mean_value(tree, b) * tree.cover(b)) / total
 }
 
-struct Walk<'a, T> {
+struct Walk<'a, T: ShapTree> {
     tree: &'a T,
-    row: &'a [f32],
+    row: &'a [T::Input],
     phi: &'a mut [f64],
     scratch: &'a mut ShapScratch,
 }
@@ -297,6 +299,7 @@ mod tests {
     struct Small;
 
     impl ShapTree for Small {
+        type Input = f64;
         fn leaf_value(&self, node: usize) -> Option<f64> {
             [None, None, Some(4.0), Some(1.0), Some(2.0)][node]
         }
@@ -306,7 +309,7 @@ mod tests {
         fn children(&self, node: usize) -> [usize; 2] {
             [[1, 2], [3, 4]][node]
         }
-        fn taken_child(&self, node: usize, row: &[f32]) -> usize {
+        fn taken_child(&self, node: usize, row: &[f64]) -> usize {
             let [l, r] = self.children(node);
             if row[node] < 0.5 { l } else { r }
         }

@@ -8,25 +8,38 @@ use edgescore_test_support::cases;
 fn load_and_score(bytes: &[u8], format: Option<Format>) -> Result<Model, ModelError> {
     let model = Model::from_bytes(bytes, format)?;
     let n = model.num_features();
-    let mut rows = vec![0.5_f32; 3 * n];
-    rows[n] = f32::NAN;
+    let mut rows = vec![0.5_f64; 3 * n];
+    rows[n] = f64::NAN;
     rows[2 * n..]
         .iter_mut()
         .enumerate()
-        .for_each(|(i, v)| *v = i as f32 - 1.0);
+        .for_each(|(i, v)| *v = i as f64 - 1.0);
     let _ = model.score(&rows);
     Ok(model)
 }
 
+/// A cut JSON file is never valid JSON. A cut LightGBM file is refused up to
+/// its `end of trees` line, and loads whole after it: what follows (feature
+/// importances, parameters) is not needed to score, and LightGBM reads it
+/// only if it is there.
 #[test]
 fn every_truncation_of_every_golden_model_is_handled() {
     for case in cases() {
         let bytes = std::fs::read(&case.model_path).expect("readable");
         let is_json = case.model_path.extension().is_some_and(|e| e == "json");
+        let is_lightgbm = case.model_path.extension().is_some_and(|e| e == "txt");
+        let trees_end = find(&bytes, b"\nend of trees").map(|at| at + b"\nend of trees".len());
+        assert!(
+            !is_lightgbm || trees_end.is_some(),
+            "{}: no `end of trees`",
+            case.name
+        );
+        let whole = Model::from_bytes(&bytes, None).expect("the golden model loads");
         for k in 0..64 {
             let cut = bytes.len() * k / 64;
-            let result =
-                std::panic::catch_unwind(|| load_and_score(&bytes[..cut], None).map(|_| ()));
+            let result = std::panic::catch_unwind(|| {
+                load_and_score(&bytes[..cut], None).map(|m| m.num_trees())
+            });
             let result = result
                 .unwrap_or_else(|_| panic!("{}: panicked on the first {cut} bytes", case.name));
             if is_json {
@@ -36,8 +49,26 @@ fn every_truncation_of_every_golden_model_is_handled() {
                     case.name
                 );
             }
+            if let (true, Some(end)) = (is_lightgbm, trees_end) {
+                match result {
+                    Ok(trees) => assert!(
+                        cut >= end && trees == whole.num_trees(),
+                        "{}: the first {cut} bytes loaded with {trees} trees",
+                        case.name
+                    ),
+                    Err(e) => assert!(
+                        cut < end,
+                        "{}: the first {cut} bytes hold every tree, yet: {e}",
+                        case.name
+                    ),
+                }
+            }
         }
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[test]

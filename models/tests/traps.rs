@@ -6,13 +6,13 @@
 
 use edgescore_models::{Format, Model};
 
-const NAN: f32 = f32::NAN;
+const NAN: f64 = f64::NAN;
 
 /// Loads `text` as `format` and checks the raw outputs (and, when given, the scores) row by row.
-fn check(format: Format, text: &str, rows: &[&[f32]], raw: &[f64], score: Option<&[f64]>) {
+fn check(format: Format, text: &str, rows: &[&[f64]], raw: &[f64], score: Option<&[f64]>) {
     let model =
         Model::from_bytes(text.as_bytes(), Some(format)).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
     let got = model.raw_scores(&flat).expect("scores");
     for (i, (g, e)) in got.iter().zip(raw).enumerate() {
         assert_eq!(
@@ -83,7 +83,7 @@ fn xgboost_strict_less_than_leaf_values_and_default_direction() {
         check(
             Format::XGBoostJson,
             &model,
-            &[&[0.5], &[below], &[NAN]],
+            &[&[0.5], &[f64::from(below)], &[NAN]],
             &[1.0, -1.0, nan_leaf],
             None,
         );
@@ -149,7 +149,7 @@ fn xgboost_categorical_split_sends_members_right() {
         "split_conditions":[0.0,-1.0,1.0],"split_indices":[0,0,0],"split_type":[1,0,0],
         "categories":[1,3],"categories_nodes":[0],"categories_segments":[0],"categories_sizes":[2]}"#;
     let model = xgboost("reg:squarederror", "0E0", 1, r#""c""#, &[tree]);
-    let rows: [&[f32]; 8] = [
+    let rows: [&[f64]; 8] = [
         &[1.0],
         &[3.0],
         &[3.7],
@@ -208,7 +208,9 @@ fn lightgbm_stump(threshold: &str, decision_type: u8) -> String {
 #[test]
 fn lightgbm_less_or_equal_in_float64() {
     // 0.1f32 is 0.100000001490116..., above the double 0.1: right. A threshold
-    // narrowed to float32 would send it left.
+    // narrowed to float32 would send it left. The double 0.1 itself is on the
+    // threshold: left; so is the double just below it, and the one just above
+    // goes right although both round to the same float32 as the threshold.
     check(
         Format::LightGbmText,
         &lightgbm_stump("0.5", 0),
@@ -219,8 +221,68 @@ fn lightgbm_less_or_equal_in_float64() {
     check(
         Format::LightGbmText,
         &lightgbm_stump("0.10000000000000001", 0),
-        &[&[0.1]],
-        &[1.0],
+        &[
+            &[f64::from(0.1_f32)],
+            &[0.1],
+            &[0.1_f64.next_down()],
+            &[0.1_f64.next_up()],
+        ],
+        &[1.0, -1.0, -1.0, 1.0],
+        None,
+    );
+}
+
+/// LightGBM scores values float32 cannot hold, against thresholds such as
+/// the `1e300` it writes itself; |x| <= 1e-35 (as a double) is zero.
+#[test]
+fn lightgbm_takes_values_outside_the_float32_range() {
+    check(
+        Format::LightGbmText,
+        &lightgbm_stump("1.0000000000000001e+300", 0),
+        &[&[1e300], &[1e300_f64.next_up()], &[f64::MAX], &[-1e300]],
+        &[-1.0, 1.0, 1.0, -1.0],
+        None,
+    );
+    // Missing type Zero (decision_type 4) with default right: 1e-36, a
+    // subnormal and -0.0 are zero, hence missing (right); 1e-34 is not (left).
+    check(
+        Format::LightGbmText,
+        &lightgbm_stump("1", 4),
+        &[&[1e-36], &[5e-324], &[-0.0], &[1e-34], &[-1e-36]],
+        &[1.0, 1.0, 1.0, -1.0, 1.0],
+        None,
+    );
+    check(
+        Format::LightGbmText,
+        &lightgbm_stump("1e-300", 0),
+        &[&[1e-36], &[2e-300], &[5e-324], &[2e-35]],
+        &[-1.0, -1.0, -1.0, 1.0],
+        None,
+    );
+}
+
+/// XGBoost casts each input to float32 first: `1e300` is `+inf` (right of
+/// every threshold), a double just above a float32 threshold rounds onto it.
+#[test]
+fn xgboost_casts_inputs_to_float32() {
+    let model = xgboost(
+        "reg:squarederror",
+        "0E0",
+        1,
+        "",
+        &[&xgboost_stump(0.5, -1.0, 1.0, 1)],
+    );
+    check(
+        Format::XGBoostJson,
+        &model,
+        &[
+            &[1e300],
+            &[-1e300],
+            &[0.5_f64.next_down()],
+            &[0.5 - 1e-9],
+            &[0.5 - 1e-7],
+        ],
+        &[1.0, -1.0, 1.0, 1.0, -1.0],
         None,
     );
 }
@@ -290,7 +352,7 @@ fn lightgbm_categorical_split_sends_members_left() {
          left_child=-1\nright_child=-2\nleaf_value=-1 1\nleaf_weight=1 1\nleaf_count=1 1\n\
          internal_value=0\ninternal_weight=2\ninternal_count=2\ncat_boundaries=0 1\ncat_threshold=9",
     );
-    let rows: [&[f32]; 7] = [&[0.0], &[3.0], &[3.9], &[-0.5], &[1.0], &[-1.0], &[NAN]];
+    let rows: [&[f64]; 7] = [&[0.0], &[3.0], &[3.9], &[-0.5], &[1.0], &[-1.0], &[NAN]];
     check(
         Format::LightGbmText,
         &model,

@@ -2,9 +2,9 @@
 // edgescore did not write: jco transpiles the component to JavaScript plus
 // core modules, and Node's V8 runs them. Nothing of edgescore is involved.
 //
-// usage: node score.mjs <component.wasm> <rows.f32> <scores.f64>
+// usage: node score.mjs <component.wasm> <rows.f64> <scores.f64>
 //
-// rows.f32: row-major little-endian float32 feature values.
+// rows.f64: row-major little-endian float64 feature values.
 // scores.f64: written as little-endian float64, one per row, so the caller
 // compares bits, not decimal text.
 
@@ -17,7 +17,7 @@ import { transpile, writeFiles } from '@bytecodealliance/jco-transpile';
 
 const [componentPath, rowsPath, scoresPath] = process.argv.slice(2);
 if (!scoresPath) {
-  console.error('usage: node score.mjs <component.wasm> <rows.f32> <scores.f64>');
+  console.error('usage: node score.mjs <component.wasm> <rows.f64> <scores.f64>');
   process.exit(2);
 }
 
@@ -30,7 +30,7 @@ try {
   const model = component.model;
   const info = model.info();
   const bytes = await readFile(rowsPath);
-  const rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const rows = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   // jco throws a ComponentError carrying the WIT error variant.
   let scores;
   try {

@@ -47,7 +47,7 @@ impl exports::edgescore::scoring::model::Guest for HostileWasi {
         }
     }
 
-    fn score_batch(rows: Vec<f32>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
+    fn score_batch(rows: Vec<f64>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
         let parameter = rows.get(1).copied().unwrap_or(0.0);
         let report = match rows.first().copied().unwrap_or(0.0) as i32 {
             1 => read_file(if parameter == 0.0 {
@@ -71,7 +71,7 @@ impl exports::edgescore::scoring::model::Guest for HostileWasi {
                 Err(e) => format!("wall clock before 1970: {e}"),
             },
             6 => std::process::exit(3),
-            _ => return Ok(rows.iter().map(|&v| score(f64::from(v))).collect()),
+            _ => return Ok(rows.iter().map(|&v| score(v)).collect()),
         };
         Err(ScoreError::Internal(report))
     }

@@ -39,7 +39,7 @@ impl exports::edgescore::scoring::model::Guest for Hostile {
         }
     }
 
-    fn score_batch(rows: Vec<f32>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
+    fn score_batch(rows: Vec<f64>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
         match rows.first().copied().unwrap_or(0.0) as i32 {
             1 => loop_forever(),
             2 => grow_forever(),
@@ -48,7 +48,7 @@ impl exports::edgescore::scoring::model::Guest for Hostile {
             )))]),
             4 => panic!("hostile component panicked on purpose"),
             5 => Ok(vec![score(0.0); 1 << 20]),
-            _ => Ok(rows.iter().map(|&v| score(f64::from(v))).collect()),
+            _ => Ok(rows.iter().map(|&v| score(v)).collect()),
         }
     }
 }

@@ -81,7 +81,7 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
         }
     }
 
-    fn score_batch(rows: Vec<f32>, options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
+    fn score_batch(rows: Vec<f64>, options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
         let Some(Artifact { model, .. }) = LOADED.get() else {
             return Err(ScoreError::Internal(
                 "the scorer has no model: it was not built by `edgescore build`".into(),
@@ -126,7 +126,7 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
             .zip(contributions.chunks(width))
             .map(|(&value, row)| Score {
                 value,
-                contributions: Some(row.iter().map(|&c| c as f32).collect()),
+                contributions: Some(row.to_vec()),
             })
             .collect())
     }

@@ -42,7 +42,7 @@ impl Transform for DistanceFromHome {
         }
     }
 
-    fn transform(events: Vec<Event>) -> Result<Vec<f32>, TransformError> {
+    fn transform(events: Vec<Event>) -> Result<Vec<f64>, TransformError> {
         let window = [Window {
             name: "txn-count-1h".into(),
             aggregate: Aggregate::Count,
@@ -70,7 +70,7 @@ impl Transform for DistanceFromHome {
                 distinct_key: None,
             };
             let count = observe("card", card, &observation, &window)?[0].unwrap_or(f64::NAN);
-            rows.extend([distance as f32, count as f32]);
+            rows.extend([distance, count]);
         }
         Ok(rows)
     }

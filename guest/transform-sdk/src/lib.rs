@@ -15,11 +15,11 @@
 //!
 //! impl Transform for AmountOnly {
 //!     fn info() -> TransformInfo { /* name, inputs, outputs */ }
-//!     fn transform(events: Vec<Event>) -> Result<Vec<f32>, TransformError> {
+//!     fn transform(events: Vec<Event>) -> Result<Vec<f64>, TransformError> {
 //!         let mut rows = Vec::new();
 //!         for (i, event) in events.iter().enumerate() {
 //!             let fields = Fields::new(i, event);
-//!             rows.push(fields.number("amount")?.unwrap_or(f64::NAN) as f32);
+//!             rows.push(fields.number("amount")?.unwrap_or(f64::NAN));
 //!         }
 //!         Ok(rows)
 //!     }

@@ -82,7 +82,7 @@ impl exports::edgescore::scoring::transform::Guest for Transform {
         }
     }
 
-    fn transform(events: Vec<Event>) -> Result<Vec<f32>, TransformError> {
+    fn transform(events: Vec<Event>) -> Result<Vec<f64>, TransformError> {
         let Some(plan) = PLAN.get() else {
             return Err(TransformError::Internal(
                 "the transform has no plan: it was not built by `edgescore build --transform`"

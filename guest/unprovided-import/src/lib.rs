@@ -12,7 +12,7 @@ wit_bindgen::generate!({
 
         world leaky-scorer {
             import exfiltrate;
-            include edgescore:scoring/scorer@0.1.0;
+            include edgescore:scoring/scorer@0.2.0;
         }
     ",
     path: "../../wit",
@@ -45,13 +45,13 @@ impl exports::edgescore::scoring::model::Guest for Leaky {
         }
     }
 
-    fn score_batch(rows: Vec<f32>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
+    fn score_batch(rows: Vec<f64>, _options: ScoreOptions) -> Result<Vec<Score>, ScoreError> {
         let bytes: Vec<u8> = rows.iter().flat_map(|v| v.to_le_bytes()).collect();
         exfiltrate::send(&bytes);
         Ok(rows
             .iter()
             .map(|&v| Score {
-                value: f64::from(v),
+                value: v,
                 contributions: None,
             })
             .collect())

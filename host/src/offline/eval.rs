@@ -3,7 +3,16 @@
 //! everything is 99% accurate), so this reports what does: the confusion
 //! matrix at the configured thresholds, precision, recall and F1, ROC-AUC,
 //! and PR-AUC (average precision), which the base rate bounds from below.
+//!
+//! A metric the data leave undefined is reported as undefined, with the
+//! reason, never as a number: ROC-AUC needs both classes (scikit-learn's
+//! `roc_auc_score` answers NaN, "not defined"), average precision needs a
+//! positive (scikit-learn answers 0 with a warning), precision needs a
+//! flagged event and recall a positive (scikit-learn: 0 with a warning). F1 is
+//! `2 TP / (2 TP + FP + FN)`, as scikit-learn computes it, so it is undefined
+//! only with neither a positive nor a flagged event.
 
+use std::fmt;
 use std::fmt::Write as _;
 
 use crate::pipeline::Thresholds;
@@ -38,26 +47,79 @@ impl Confusion {
         c
     }
 
-    pub fn precision(&self) -> f64 {
-        ratio(self.true_positive, self.true_positive + self.false_positive)
+    /// TP / (TP + FP); undefined when nothing is flagged.
+    pub fn precision(&self) -> Metric {
+        Metric::ratio(
+            self.true_positive,
+            self.true_positive + self.false_positive,
+            "nothing flagged",
+        )
     }
 
-    pub fn recall(&self) -> f64 {
-        ratio(self.true_positive, self.true_positive + self.false_negative)
+    /// TP / (TP + FN); undefined without a positive label.
+    pub fn recall(&self) -> Metric {
+        Metric::ratio(
+            self.true_positive,
+            self.true_positive + self.false_negative,
+            NO_POSITIVES,
+        )
     }
 
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
+    /// 2 TP / (2 TP + FP + FN): the harmonic mean of precision and recall
+    /// where both are defined, 0 without a true positive, undefined with
+    /// neither a positive nor a flagged event.
+    pub fn f1(&self) -> Metric {
+        Metric::ratio(
+            2 * self.true_positive,
+            2 * self.true_positive + self.false_positive + self.false_negative,
+            "no positive labels and nothing flagged",
+        )
+    }
+}
+
+const NO_POSITIVES: &str = "no positive labels";
+const NO_NEGATIVES: &str = "no negative labels";
+const NO_EVENTS: &str = "no events";
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// A metric's value, or why the data leave it undefined.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Metric {
+    Value(f64),
+    /// The reason, in a few words: "no positive labels".
+    Undefined(&'static str),
+}
+
+impl Metric {
+    fn ratio(a: u64, b: u64, undefined: &'static str) -> Self {
+        if b == 0 {
+            Self::Undefined(undefined)
         } else {
-            2.0 * p * r / (p + r)
+            Self::Value(a as f64 / b as f64)
+        }
+    }
+
+    pub fn value(self) -> Option<f64> {
+        match self {
+            Self::Value(v) => Some(v),
+            Self::Undefined(_) => None,
         }
     }
 }
 
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+/// The value with the formatter's precision (`{:.4}`), or
+/// `undefined (<reason>)`.
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self, f.precision()) {
+            (Self::Value(v), Some(digits)) => write!(f, "{v:.digits$}"),
+            (Self::Value(v), None) => write!(f, "{v}"),
+            (Self::Undefined(why), _) => write!(f, "undefined ({why})"),
+        }
+    }
 }
 
 /// Points of a curve: (x, y).
@@ -73,12 +135,16 @@ pub struct Report {
     pub at_review: Confusion,
     /// Flagged = block.
     pub at_block: Confusion,
-    pub roc_auc: f64,
+    /// Undefined unless both classes are present.
+    pub roc_auc: Metric,
     /// Average precision: the area under the precision-recall step curve.
-    pub pr_auc: f64,
-    /// (false positive rate, true positive rate), from (0, 0) to (1, 1).
+    /// Undefined without a positive label.
+    pub pr_auc: Metric,
+    /// (false positive rate, true positive rate), from (0, 0) to (1, 1);
+    /// empty where ROC-AUC is undefined.
     pub roc: Curve,
-    /// (recall, precision), by decreasing threshold.
+    /// (recall, precision), by decreasing threshold; empty where PR-AUC is
+    /// undefined.
     pub pr: Curve,
 }
 
@@ -114,6 +180,17 @@ impl Report {
             last_recall = tpr;
             pr.push((tpr, precision));
         }
+        let (roc_auc, roc) = match (positives, negatives) {
+            (0, 0) => (Metric::Undefined(NO_EVENTS), Vec::new()),
+            (0, _) => (Metric::Undefined(NO_POSITIVES), Vec::new()),
+            (_, 0) => (Metric::Undefined(NO_NEGATIVES), Vec::new()),
+            _ => (Metric::Value(roc_auc), roc),
+        };
+        let (pr_auc, pr) = match (positives, negatives) {
+            (0, 0) => (Metric::Undefined(NO_EVENTS), Vec::new()),
+            (0, _) => (Metric::Undefined(NO_POSITIVES), Vec::new()),
+            _ => (Metric::Value(pr_auc), pr),
+        };
         Self {
             events: data.len() as u64,
             positives,
@@ -125,6 +202,23 @@ impl Report {
             roc,
             pr,
         }
+    }
+
+    /// One line for standard error when a curve metric is undefined, saying
+    /// what the labels lack; `None` when both are defined. (PR-AUC is
+    /// undefined only where ROC-AUC is too.)
+    pub fn warning(&self) -> Option<String> {
+        let Metric::Undefined(why) = self.roc_auc else {
+            return None;
+        };
+        let what = match self.pr_auc {
+            Metric::Value(_) => "ROC-AUC is",
+            Metric::Undefined(_) => "ROC-AUC and PR-AUC are",
+        };
+        Some(format!(
+            "{what} undefined ({why}): check the label column, or evaluate a file that holds \
+             both classes"
+        ))
     }
 
     /// The report as text for a terminal.
@@ -163,12 +257,15 @@ impl Report {
             );
         }
         let _ = writeln!(out, "ROC-AUC  {:.4}", self.roc_auc);
-        let _ = writeln!(
-            out,
-            "PR-AUC   {:.4}  (average precision; {:.1}x the base rate)",
-            self.pr_auc,
-            if base > 0.0 { self.pr_auc / base } else { 0.0 }
-        );
+        let _ = match self.pr_auc {
+            // Defined only with a positive label, so the base rate is not 0.
+            Metric::Value(ap) => writeln!(
+                out,
+                "PR-AUC   {ap:.4}  (average precision; {:.1}x the base rate)",
+                ap / base
+            ),
+            undefined => writeln!(out, "PR-AUC   {undefined}"),
+        };
         out
     }
 }
@@ -193,25 +290,30 @@ mod tests {
         block: 0.9,
     };
 
+    fn close(metric: Metric, expected: f64) -> bool {
+        metric.value().is_some_and(|v| (v - expected).abs() < 1e-12)
+    }
+
     /// The examples of scikit-learn's `roc_auc_score` and
     /// `average_precision_score` documentation: 0.75 and 0.8333.
     #[test]
     fn matches_scikit_learn_documented_examples() {
         let report = Report::new(&data(&[0, 0, 1, 1], &[0.1, 0.4, 0.35, 0.8]), T);
-        assert!((report.roc_auc - 0.75).abs() < 1e-12, "{}", report.roc_auc);
+        assert!(close(report.roc_auc, 0.75), "{}", report.roc_auc);
         assert!(
-            (report.pr_auc - 0.833_333_333_333_333_4).abs() < 1e-12,
+            close(report.pr_auc, 0.833_333_333_333_333_4),
             "{}",
             report.pr_auc
         );
+        assert_eq!(report.warning(), None);
     }
 
     #[test]
     fn ties_count_as_one_threshold() {
         // All scores equal: ROC is the diagonal, AP is the base rate.
         let report = Report::new(&data(&[1, 0, 0, 0], &[0.3; 4]), T);
-        assert!((report.roc_auc - 0.5).abs() < 1e-12);
-        assert!((report.pr_auc - 0.25).abs() < 1e-12);
+        assert!(close(report.roc_auc, 0.5));
+        assert!(close(report.pr_auc, 0.25));
     }
 
     #[test]
@@ -227,7 +329,109 @@ mod tests {
             }
         );
         assert_eq!(report.at_block.true_positive, 1);
-        assert!((report.at_review.precision() - 2.0 / 3.0).abs() < 1e-12);
-        assert!((report.at_review.recall() - 2.0 / 3.0).abs() < 1e-12);
+        assert!(close(report.at_review.precision(), 2.0 / 3.0));
+        assert!(close(report.at_review.recall(), 2.0 / 3.0));
+        assert!(close(report.at_review.f1(), 2.0 / 3.0));
+    }
+
+    /// scikit-learn: `roc_auc_score` is NaN ("not defined") with one class,
+    /// `average_precision_score` 0 with a warning without positives. Both
+    /// are reported as undefined, with the reason, never as 0.0000.
+    #[test]
+    fn no_positive_labels_leaves_the_curves_undefined() {
+        let report = Report::new(&data(&[0, 0, 0], &[0.1, 0.6, 0.95]), T);
+        assert_eq!(report.roc_auc, Metric::Undefined("no positive labels"));
+        assert_eq!(report.pr_auc, Metric::Undefined("no positive labels"));
+        assert!(report.roc.is_empty() && report.pr.is_empty());
+        assert_eq!(
+            report.at_review.recall(),
+            Metric::Undefined("no positive labels")
+        );
+        // Two false positives: precision 0 and F1 0 are defined.
+        assert!(close(report.at_review.precision(), 0.0));
+        assert!(close(report.at_review.f1(), 0.0));
+        let text = report.to_text();
+        assert!(
+            text.contains("ROC-AUC  undefined (no positive labels)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PR-AUC   undefined (no positive labels)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("recall undefined (no positive labels)"),
+            "{text}"
+        );
+        assert!(!text.contains("AUC  0.0000") && !text.contains("AUC   0.0000"));
+        let warning = report.warning().expect("a warning");
+        assert!(
+            warning.starts_with("ROC-AUC and PR-AUC are undefined (no positive labels)"),
+            "{warning}"
+        );
+    }
+
+    /// scikit-learn: ROC-AUC undefined, average precision 1 (every flagged
+    /// event is a positive).
+    #[test]
+    fn no_negative_labels_leaves_only_roc_undefined() {
+        let report = Report::new(&data(&[1, 1, 1], &[0.1, 0.6, 0.95]), T);
+        assert_eq!(report.roc_auc, Metric::Undefined("no negative labels"));
+        assert!(close(report.pr_auc, 1.0), "{}", report.pr_auc);
+        let text = report.to_text();
+        assert!(
+            text.contains("ROC-AUC  undefined (no negative labels)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PR-AUC   1.0000  (average precision"),
+            "{text}"
+        );
+        assert_eq!(
+            report.warning().as_deref(),
+            Some(
+                "ROC-AUC is undefined (no negative labels): check the label column, or \
+                 evaluate a file that holds both classes"
+            )
+        );
+    }
+
+    /// scikit-learn's precision with nothing predicted positive is 0 with a
+    /// warning ("ill-defined"); F1 is 0 there (2 TP / (2 TP + FP + FN)).
+    #[test]
+    fn nothing_flagged_leaves_precision_undefined() {
+        let report = Report::new(&data(&[1, 0, 0], &[0.2, 0.1, 0.3]), T);
+        let c = report.at_review;
+        assert_eq!(c.precision(), Metric::Undefined("nothing flagged"));
+        assert!(close(c.recall(), 0.0));
+        assert!(close(c.f1(), 0.0));
+        assert!(
+            report
+                .to_text()
+                .contains("precision undefined (nothing flagged)   recall 0.0000   F1 0.0000")
+        );
+        let none = Confusion::at(&data(&[0, 0], &[0.1, 0.2]), 0.5);
+        assert_eq!(
+            none.f1(),
+            Metric::Undefined("no positive labels and nothing flagged")
+        );
+    }
+
+    #[test]
+    fn an_empty_file_has_no_curves() {
+        let report = Report::new(&[], T);
+        assert_eq!(report.roc_auc, Metric::Undefined("no events"));
+        assert_eq!(report.pr_auc, Metric::Undefined("no events"));
+        assert!(report.to_text().contains("ROC-AUC  undefined (no events)"));
+    }
+
+    #[test]
+    fn metrics_print_with_the_requested_digits() {
+        assert_eq!(format!("{:.4}", Metric::Value(0.5)), "0.5000");
+        assert_eq!(format!("{}", Metric::Value(0.5)), "0.5");
+        assert_eq!(
+            format!("{:.4}", Metric::Undefined("nothing flagged")),
+            "undefined (nothing flagged)"
+        );
     }
 }

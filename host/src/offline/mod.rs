@@ -24,16 +24,13 @@ use crate::feature_store::{EmbeddedLimits, EmbeddedStore};
 use crate::host_state::{FeatureAccess, Grants};
 use crate::transform_component::TransformComponent;
 
-/// Events per call into the component.
-const BATCH: usize = 512;
-
 /// Runs `transform` over `events` (already in time order) against a fresh
 /// embedded store, returning the row-major feature rows. Shows a progress
 /// bar on standard error when it is a terminal.
 pub fn replay(
     transform: &TransformComponent,
     events: &[Vec<Field>],
-) -> Result<Vec<f32>, ComponentError> {
+) -> Result<Vec<f64>, ComponentError> {
     let store = Arc::new(EmbeddedStore::new(EmbeddedLimits {
         // History holds many more cards than an edge node sees at once.
         max_entities: usize::MAX,
@@ -45,34 +42,9 @@ pub fn replay(
         component: format!("transform '{}'", transform.info().name),
     })?;
     let progress = progress_bar(events.len() as u64, "transforming");
-    let mut rows = Vec::with_capacity(events.len() * transform.info().outputs.len());
-    for (b, batch) in events.chunks(BATCH).enumerate() {
-        let mut part = instance.transform(batch).map_err(|e| match e {
-            ComponentError::BadInput { message, .. } => ComponentError::BadInput {
-                row: None,
-                feature: None,
-                // The component counts events within the batch.
-                message: renumber(&message, b * BATCH),
-            },
-            other => other,
-        })?;
-        rows.append(&mut part);
-        progress.inc(batch.len() as u64);
-    }
+    let rows = transform.transform_all(&mut instance, events, |n| progress.inc(n as u64))?;
     progress.finish_and_clear();
     Ok(rows)
-}
-
-/// Rewrites a leading "event N:" to count from the start of the file.
-fn renumber(message: &str, offset: usize) -> String {
-    message
-        .strip_prefix("event ")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(n, rest)| n.parse::<usize>().ok().map(|n| (n, rest)))
-        .map_or_else(
-            || message.to_owned(),
-            |(n, rest)| format!("event {} (in time order):{rest}", n + offset),
-        )
 }
 
 /// A progress bar drawn on standard error when it is a terminal.

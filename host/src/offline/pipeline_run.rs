@@ -3,16 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::component_scorer::ScorerComponent;
+use crate::component_scorer::{ComponentError, ScorerComponent};
 use crate::engine::ScoringEngine;
 use crate::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
 use crate::transform_component::TransformComponent;
 use crate::{Error, Result};
 
 use super::events_file::EventsFile;
-
-/// Rows per call into the model component.
-const SCORE_BATCH: usize = 1024;
 
 /// A pipeline folder, loaded.
 #[derive(Debug)]
@@ -65,11 +62,27 @@ impl OfflinePipeline {
         )?;
         let rows = super::replay(&self.transform, &file.events)?;
         let width = self.transform.info().outputs.len();
-        let mut instance = self.model.instantiate()?;
+        let mut instance = None;
         let progress = super::progress_bar(file.events.len() as u64, "scoring");
         let mut scores = Vec::with_capacity(file.events.len());
-        for batch in rows.chunks(SCORE_BATCH * width) {
-            scores.extend(instance.score(batch)?);
+        // Progress in steps of many calls; each step is split into calls
+        // that fit the deadline.
+        let step = self.model.rows_per_call(false) * 64;
+        for batch in rows.chunks(step * width.max(1)) {
+            let before = scores.len();
+            let scored = self
+                .model
+                .score_all(&mut instance, batch)
+                .map_err(|e| match e {
+                    ComponentError::RowDeadline { row, deadline_ms } => {
+                        ComponentError::RowDeadline {
+                            row: row + before,
+                            deadline_ms,
+                        }
+                    }
+                    other => other,
+                })?;
+            scores.extend(scored);
             progress.inc((batch.len() / width.max(1)) as u64);
         }
         progress.finish_and_clear();

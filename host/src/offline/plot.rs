@@ -8,7 +8,7 @@ use std::io::Write;
 use flate2::Compression;
 use flate2::write::ZlibEncoder;
 
-use super::eval::{Curve, Labeled};
+use super::eval::{Curve, Labeled, Metric};
 
 const WIDTH: usize = 640;
 const HEIGHT: usize = 480;
@@ -138,6 +138,14 @@ impl Canvas {
         self.text(8, TOP as i64 - 22, y_label, BLACK);
     }
 
+    /// The reason an undefined metric has no curve, in red across the plot.
+    fn undefined(&mut self, metric: Metric) {
+        if let Metric::Undefined(why) = metric {
+            let (x, y) = Self::at(0.5, 0.5);
+            self.text(x - 6 * why.len() as i64, y - 7, why, RED);
+        }
+    }
+
     /// The canvas as a PNG file.
     fn png(&self) -> std::io::Result<Vec<u8>> {
         let mut raw = Vec::with_capacity(HEIGHT * (1 + WIDTH * 3));
@@ -185,28 +193,33 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// The ROC curve with the diagonal of a random ranking.
-pub fn roc_png(roc: &Curve, auc: f64) -> std::io::Result<Vec<u8>> {
+/// The ROC curve with the diagonal of a random ranking. Where the AUC is
+/// undefined there is no curve to draw: the plot says why instead.
+pub fn roc_png(roc: &Curve, auc: Metric) -> std::io::Result<Vec<u8>> {
     let mut canvas = Canvas::new();
     canvas.line(Canvas::at(0.0, 0.0), Canvas::at(1.0, 1.0), GREY, 2);
     canvas.polyline(roc, BLUE);
     canvas.labels(
-        &format!("ROC CURVE  AUC = {auc:.4}"),
+        &title("ROC CURVE  AUC", auc),
         "FALSE POSITIVE RATE",
         "TRUE POSITIVE RATE",
     );
+    canvas.undefined(auc);
     canvas.png()
 }
 
-/// The precision-recall curve with the base rate (a random ranking).
-pub fn pr_png(pr: &Curve, average_precision: f64, base_rate: f64) -> std::io::Result<Vec<u8>> {
+/// The precision-recall curve with the base rate (a random ranking). Where
+/// average precision is undefined the plot says why instead.
+pub fn pr_png(pr: &Curve, average_precision: Metric, base_rate: f64) -> std::io::Result<Vec<u8>> {
     let mut canvas = Canvas::new();
-    canvas.line(
-        Canvas::at(0.0, base_rate),
-        Canvas::at(1.0, base_rate),
-        GREY,
-        2,
-    );
+    if average_precision.value().is_some() {
+        canvas.line(
+            Canvas::at(0.0, base_rate),
+            Canvas::at(1.0, base_rate),
+            GREY,
+            2,
+        );
+    }
     // A step curve: precision holds until recall moves.
     let mut steps = Vec::with_capacity(pr.len() * 2);
     let mut last = (0.0, pr.first().map_or(1.0, |p| p.1));
@@ -217,11 +230,20 @@ pub fn pr_png(pr: &Curve, average_precision: f64, base_rate: f64) -> std::io::Re
     }
     canvas.polyline(&steps, BLUE);
     canvas.labels(
-        &format!("PRECISION-RECALL  AP = {average_precision:.4}"),
+        &title("PRECISION-RECALL  AP", average_precision),
         "RECALL",
         "PRECISION",
     );
+    canvas.undefined(average_precision);
     canvas.png()
+}
+
+/// `ROC CURVE  AUC = 0.9500`, or `... UNDEFINED` (the font has no brackets).
+fn title(what: &str, metric: Metric) -> String {
+    match metric {
+        Metric::Value(v) => format!("{what} = {v:.4}"),
+        Metric::Undefined(_) => format!("{what} UNDEFINED"),
+    }
 }
 
 /// The score histogram of each class, each scaled to its own peak (fraud is
@@ -307,9 +329,35 @@ mod tests {
 
     #[test]
     fn png_has_signature_and_chunks() {
-        let png = roc_png(&vec![(0.0, 0.0), (0.1, 0.8), (1.0, 1.0)], 0.95).expect("png");
+        let png = roc_png(
+            &vec![(0.0, 0.0), (0.1, 0.8), (1.0, 1.0)],
+            Metric::Value(0.95),
+        )
+        .expect("png");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         assert_eq!(&png[12..16], b"IHDR");
         assert_eq!(&png[png.len() - 8..png.len() - 4], b"IEND");
+    }
+
+    /// An undefined metric gets no number in the title and its reason in
+    /// the plot, in characters the font can draw.
+    #[test]
+    fn an_undefined_metric_is_written_not_drawn() {
+        assert_eq!(
+            title("ROC CURVE  AUC", Metric::Value(0.95)),
+            "ROC CURVE  AUC = 0.9500"
+        );
+        let undefined = Metric::Undefined("no positive labels");
+        assert_eq!(
+            title("ROC CURVE  AUC", undefined),
+            "ROC CURVE  AUC UNDEFINED"
+        );
+        for why in ["no positive labels", "no negative labels", "no events"] {
+            assert!(why.chars().all(|c| glyph(c.to_ascii_uppercase()).is_some()));
+        }
+        let blank = roc_png(&Vec::new(), Metric::Value(0.5)).expect("png");
+        let said = roc_png(&Vec::new(), undefined).expect("png");
+        assert_ne!(blank, said);
+        pr_png(&Vec::new(), undefined, 0.0).expect("png");
     }
 }

@@ -13,9 +13,11 @@ use super::events_file::EventsFile;
 /// everything the transform does not read) and then one column per
 /// feature, one row per event in event-time order. A missing feature value
 /// is an empty cell or a null, which `edgescore score` reads back as
-/// missing. The file appears only when complete. Returns how many events
-/// were transformed.
+/// missing. The file appears only when complete; `output` naming the same
+/// file as `input` is refused before anything is read. Returns how many
+/// events were transformed.
 pub fn transform_file(transform: &TransformComponent, input: &Path, output: &Path) -> Result<u64> {
+    crate::atomic_file::refuse_input_as_output(output, [input])?;
     let file = EventsFile::read(input, &transform.info().inputs, transform.time_input())?;
     let rows = super::replay(transform, &file.events)?;
     let names: Vec<String> = transform

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::api_error::ApiError;
 use super::app::AppState;
 use super::registry::{ModelSlot, Registry, VersionStatus};
-use super::routing::RoutingSpec;
+use super::routing::{RoutingError, RoutingSpec};
 
 /// `POST /v2/repository/index`: every version of every model, Triton's format.
 pub async fn repository_index(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -99,8 +99,9 @@ pub async fn get_routing(
 }
 
 /// `POST /admin/models/{model}/routing` with
-/// `{"primary": 3, "canary": {"version": 4, "percent": 10}, "shadow": 5}`
-/// (each optional): replaces the routing until the routing file changes.
+/// `{"primary": 3, "canary": {"version": 4, "percent": 10}, "shadow": 5,
+/// "allow_schema_change": true}` (each optional): replaces the routing,
+/// written to the model's `routing.toml` before the answer.
 pub async fn set_routing(
     State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
@@ -112,20 +113,14 @@ pub async fn set_routing(
         let body = state.read_body(body).await?;
         let spec: RoutingSpec = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!(
-                "expected {{\"primary\": <n>?, \"canary\": {{\"version\": <n>, \"percent\": <0-100>}}?, \"shadow\": <n>?}}: {e}"
+                "expected {{\"primary\": <n>?, \"canary\": {{\"version\": <n>, \"percent\": <0-100>}}?, \"shadow\": <n>?, \"allow_schema_change\": <bool>?}}: {e}"
             ))
         })?;
-        let slot = state.slot(&model)?;
-        let named = [spec.primary, spec.canary.map(|c| c.version), spec.shadow];
-        if let Some(missing) = named.into_iter().flatten().find(|&v| slot.version(v).is_none()) {
-            return Err(ApiError::BadRequest(format!(
-                "model '{model}' has no ready version {missing}; GET /v1/models/{model} lists them"
-            )));
-        }
-        state
-            .registry
-            .set_routing(&model, spec)
-            .map_err(ApiError::BadRequest)?;
+        state.slot(&model)?;
+        change_routing(&state, &model, move |registry, name| {
+            registry.set_routing(name, spec)
+        })
+        .await?;
         routing_answer(&state, &model)
     })
     .await
@@ -156,15 +151,32 @@ async fn routing_action(
     state: &AppState,
     model: &str,
     headers: &HeaderMap,
-    action: fn(&Registry, &str) -> Result<(), String>,
+    action: fn(&Registry, &str) -> Result<(), RoutingError>,
 ) -> Result<Json<Value>, ApiError> {
     counted(state, async {
         state.authorize(headers)?;
         state.find_version(model, None)?;
-        action(&state.registry, model).map_err(ApiError::BadRequest)?;
+        change_routing(state, model, action).await?;
         routing_answer(state, model)
     })
     .await
+}
+
+/// Runs a routing change off the async workers (it writes and syncs the
+/// routing file before it answers).
+async fn change_routing(
+    state: &AppState,
+    model: &str,
+    change: impl FnOnce(&Registry, &str) -> Result<(), RoutingError> + Send + 'static,
+) -> Result<(), ApiError> {
+    let (registry, name) = (state.registry.clone(), model.to_owned());
+    tokio::task::spawn_blocking(move || change(&registry, &name))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the routing change failed: {e}")))?
+        .map_err(|e| match e {
+            RoutingError::Refused(why) => ApiError::BadRequest(why),
+            RoutingError::NotPersisted(_) => ApiError::Unavailable(e.to_string()),
+        })
 }
 
 fn routing_answer(state: &AppState, model: &str) -> Result<Json<Value>, ApiError> {

@@ -19,10 +19,6 @@ use super::registry::{ModelSlot, Registry};
 use super::routing::Route;
 use super::{admin, open_inference, pipeline_api, simple_api};
 
-/// Rows scored per call into a component: each call runs under the call
-/// deadline, so a large request is many calls, not one long one.
-const ROWS_PER_CALL: usize = 256;
-
 /// Requests with more rows than this are scored off the async workers.
 const INLINE_ROWS: usize = 64;
 
@@ -249,24 +245,41 @@ impl AppState {
         }
     }
 
-    /// Marks the server ready (the first scan is done).
+    /// Marks the first registry scan done (readiness needs more: see
+    /// [`AppState::readiness`]).
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
     }
 
+    /// Ready when the first scan is done and every model has a version
+    /// serving (models unloaded through the API excepted); otherwise why
+    /// not, naming each model and the state of each of its versions.
+    pub fn readiness(&self) -> Result<(), String> {
+        if !self.ready.load(Ordering::Acquire) {
+            return Err("the registry is still loading".to_owned());
+        }
+        let not_serving = self.registry.not_serving();
+        if not_serving.is_empty() {
+            Ok(())
+        } else {
+            Err(not_serving.join("; "))
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.readiness().is_ok()
     }
 }
 
-/// Scores row-major `rows` with the target's version, in calls of at most
-/// [`ROWS_PER_CALL`] rows, off the async workers when the request is large.
+/// Scores row-major `rows` with the target's version, in calls that each
+/// fit the call deadline (`crate::call_budget`), off the async workers when
+/// the request is large.
 /// Records the request in the metrics, counts a canary's failures (rolling
 /// it back when they cross the threshold) and hands the rows to the shadow.
 pub async fn score_rows(
     state: &Arc<AppState>,
     target: Target,
-    rows: Vec<f32>,
+    rows: Vec<f64>,
     endpoint: &'static str,
 ) -> Result<Vec<f64>, ApiError> {
     score_rows_with(state, target, rows, endpoint, false)
@@ -279,14 +292,14 @@ pub async fn score_rows(
 #[derive(Debug)]
 pub struct Scored {
     pub scores: Vec<f64>,
-    pub contributions: Option<Vec<Vec<f32>>>,
+    pub contributions: Option<Vec<Vec<f64>>>,
 }
 
 /// [`score_rows`], with each row's contributions when `contributions`.
 pub async fn score_rows_with(
     state: &Arc<AppState>,
     target: Target,
-    rows: Vec<f32>,
+    rows: Vec<f64>,
     endpoint: &'static str,
     contributions: bool,
 ) -> Result<Scored, ApiError> {
@@ -334,27 +347,22 @@ pub async fn score_rows_with(
 async fn score_blocking_if_large(
     state: &AppState,
     version: Arc<LoadedVersion>,
-    rows: Vec<f32>,
+    rows: Vec<f64>,
     with_contributions: bool,
 ) -> Result<Scored, ApiError> {
     let width = version.manifest().features.len();
     let large = rows.len() > INLINE_ROWS * width;
     let score = move || -> Result<Scored, ApiError> {
-        let mut scores = Vec::with_capacity(rows.len() / width.max(1));
-        let mut contributions = with_contributions.then(Vec::new);
-        for chunk in rows.chunks((ROWS_PER_CALL * width).max(1)) {
-            match contributions.as_mut() {
-                None => scores.extend(version.score(chunk)?),
-                Some(all) => {
-                    let (s, c) = version.score_with_contributions(chunk)?;
-                    scores.extend(s);
-                    all.extend(c);
-                }
-            }
+        if with_contributions {
+            let (scores, contributions) = version.score_with_contributions(&rows)?;
+            return Ok(Scored {
+                scores,
+                contributions: Some(contributions),
+            });
         }
         Ok(Scored {
-            scores,
-            contributions,
+            scores: version.score(&rows)?,
+            contributions: None,
         })
     };
     if large {
@@ -369,7 +377,7 @@ async fn score_blocking_if_large(
 fn run_shadow(
     state: &Arc<AppState>,
     shadow: Arc<LoadedVersion>,
-    rows: Vec<f32>,
+    rows: Vec<f64>,
     primary: Vec<f64>,
 ) {
     let model = shadow.model.clone();

@@ -55,14 +55,16 @@ impl LoadedPipeline {
         self.features.store.as_ref().is_some_and(|s| s.is_remote())
     }
 
-    /// Turns `events` into feature rows in a warm transform instance.
-    pub fn transform(&self, events: &[Event]) -> Result<Vec<f32>, ComponentError> {
+    /// Turns `events` into feature rows in a warm transform instance, in
+    /// calls sized to fit the call deadline
+    /// ([`TransformComponent::transform_all`]).
+    pub fn transform(&self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut instance = match taken {
             Some(instance) => instance,
             None => self.transform.instantiate(self.features.clone())?,
         };
-        let result = instance.transform(events);
+        let result = self.transform.transform_all(&mut instance, events, |_| {});
         if !instance.is_poisoned()
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < max_idle()
@@ -176,30 +178,29 @@ impl LoadedVersion {
     }
 
     /// Scores row-major `rows` in a warm instance (or a fresh one when all
-    /// are busy). A trapped instance is dropped, never returned to the pool.
-    pub fn score(&self, rows: &[f32]) -> Result<Vec<f64>, ComponentError> {
-        self.with_instance(|instance| instance.score(rows))
+    /// are busy), in calls that each fit the deadline
+    /// ([`ScorerComponent::score_all`]). A trapped instance is dropped,
+    /// never returned to the pool.
+    pub fn score(&self, rows: &[f64]) -> Result<Vec<f64>, ComponentError> {
+        self.with_instance(|instance| self.component.score_all(instance, rows))
     }
 
     /// Like [`LoadedVersion::score`], with each row's contributions.
     pub fn score_with_contributions(
         &self,
-        rows: &[f32],
-    ) -> Result<(Vec<f64>, Vec<Vec<f32>>), ComponentError> {
-        self.with_instance(|instance| instance.score_with_contributions(rows))
+        rows: &[f64],
+    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
+        self.with_instance(|instance| self.component.score_all_with_contributions(instance, rows))
     }
 
     fn with_instance<R>(
         &self,
-        call: impl FnOnce(&mut ScorerInstance) -> Result<R, ComponentError>,
+        call: impl FnOnce(&mut Option<ScorerInstance>) -> Result<R, ComponentError>,
     ) -> Result<R, ComponentError> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut instance = match taken {
-            Some(instance) => instance,
-            None => self.component.instantiate()?,
-        };
+        let mut instance = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let result = call(&mut instance);
-        if !instance.is_poisoned()
+        if let Some(instance) = instance
+            && !instance.is_poisoned()
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < max_idle()
         {

@@ -8,6 +8,7 @@
 //! - [`loaded_version`]: one validated version and its warm instances;
 //! - [`app`]: the HTTP router and what its routes share;
 //! - [`open_inference`], [`simple_api`], [`admin`]: the routes;
+//! - [`schema`]: what a version's clients send, compared before a swap;
 //! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions.
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod pipeline_api;
 pub mod registry;
 pub mod registry_watch;
 pub mod routing;
+pub mod schema;
 pub mod simple_api;
 pub mod webhook;
 

@@ -2,8 +2,10 @@
 //! tensor data extension.
 //!
 //! A model takes one input tensor, FP32 or FP64, shape `[rows, features]`
-//! (row-major, features in the manifest's order; any input name), and
-//! returns one FP32 output tensor named `score`, shape `[rows]`. In JSON,
+//! (row-major, features in the manifest's order; any input name): FP64
+//! values reach the model as they are, FP32 values widened exactly. It
+//! returns one output tensor named `score`, shape `[rows]`, FP32, or FP64
+//! when the input was FP64 (the score in full). In JSON,
 //! `data` is flat or nested numbers (JSON has no NaN: send missing values in
 //! binary). In binary (`Inference-Header-Content-Length` request header), the
 //! JSON header is followed by each input's little-endian bytes, sized by its
@@ -35,14 +37,17 @@ pub async fn live() -> Json<Value> {
     Json(json!({ "live": true }))
 }
 
+/// Ready when every model has a version serving; otherwise 503 with the
+/// reason (each model without one, and the state of each of its versions).
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let ready = state.is_ready();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(json!({ "ready": ready }))).into_response()
+    match state.readiness() {
+        Ok(()) => (StatusCode::OK, Json(json!({ "ready": true }))).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn server_metadata() -> Json<Value> {
@@ -219,9 +224,14 @@ async fn run_infer(
     let binary_output = wants_binary_output(&request)?;
     let num_rows = rows.len() / loaded.manifest().features.len().max(1);
     let scores = score_rows(state, target, rows, "v2_infer").await?;
-    let scores32: Vec<f32> = scores.iter().map(|&s| s as f32).collect();
+    // FP64 in, FP64 out: a caller with float64 data gets the full score.
+    let fp64 = request
+        .inputs
+        .first()
+        .is_some_and(|input| input.datatype == "FP64");
+    let datatype = if fp64 { "FP64" } else { "FP32" };
 
-    let mut output = json!({ "name": OUTPUT, "datatype": "FP32", "shape": [num_rows] });
+    let mut output = json!({ "name": OUTPUT, "datatype": datatype, "shape": [num_rows] });
     let mut response = json!({
         "model_name": model,
         "model_version": loaded.version.to_string(),
@@ -231,7 +241,14 @@ async fn run_infer(
         response["id"] = json!(id);
     }
     if binary_output {
-        let bytes: Vec<u8> = scores32.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = if fp64 {
+            scores.iter().flat_map(|v| v.to_le_bytes()).collect()
+        } else {
+            scores
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect()
+        };
         output["parameters"] = json!({ "binary_data_size": bytes.len() });
         response["outputs"] = json!([output]);
         let header_json = serde_json::to_vec(&response)
@@ -248,7 +265,11 @@ async fn run_infer(
         headers.insert(HEADER_LENGTH, HeaderValue::from(header_len));
         Ok(response)
     } else {
-        output["data"] = json!(scores32);
+        output["data"] = if fp64 {
+            json!(scores)
+        } else {
+            json!(scores.iter().map(|&v| v as f32).collect::<Vec<f32>>())
+        };
         response["outputs"] = json!([output]);
         Ok(Json(response).into_response())
     }
@@ -277,12 +298,13 @@ fn split_body<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<(&'a [u8], &'a
     Ok(body.split_at(length))
 }
 
-/// The one input tensor as row-major `f32` rows of the model's width.
+/// The one input tensor as row-major `f64` rows of the model's width: FP64
+/// values as they are, FP32 values widened exactly.
 fn read_input(
     request: &InferRequest,
     binary: &[u8],
     loaded: &LoadedVersion,
-) -> Result<Vec<f32>, ApiError> {
+) -> Result<Vec<f64>, ApiError> {
     let width = loaded.manifest().features.len();
     let [input] = request.inputs.as_slice() else {
         return Err(ApiError::BadRequest(format!(
@@ -323,7 +345,7 @@ fn read_input(
         .parameters
         .as_ref()
         .and_then(|p| p.get("binary_data_size"));
-    let values: Vec<f32> = match (binary_size, &input.data) {
+    let values: Vec<f64> = match (binary_size, &input.data) {
         (Some(size), None) => {
             let size = size.as_u64().ok_or_else(|| {
                 ApiError::BadRequest("binary_data_size must be a byte count".into())
@@ -346,7 +368,7 @@ fn read_input(
             if element == 4 {
                 binary
                     .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
                     .collect()
             } else {
                 binary
@@ -354,14 +376,14 @@ fn read_input(
                     .map(|b| {
                         let mut eight = [0u8; 8];
                         eight.copy_from_slice(b);
-                        f64::from_le_bytes(eight) as f32
+                        f64::from_le_bytes(eight)
                     })
                     .collect()
             }
         }
         (None, Some(data)) => {
             let mut values = Vec::with_capacity(count);
-            flatten_numbers(data, &mut values, &input.name)?;
+            flatten_numbers(data, &mut values, &input.name, element == 4)?;
             if values.len() != count {
                 return Err(ApiError::BadRequest(format!(
                     "input '{}' has shape [{rows}, {width}] ({count} values) but its data has {}",
@@ -384,28 +406,37 @@ fn read_input(
             )));
         }
     };
-    if let Some(position) = values.iter().position(|v| v.is_infinite()) {
-        return Err(ApiError::BadRequest(format!(
-            "input '{}' value {position} (row {}, feature '{}') is infinite or out of float32 range; send finite values, NaN for missing",
-            input.name,
-            position / width.max(1),
-            loaded.manifest().features[position % width.max(1)].name
-        )));
-    }
     Ok(values)
 }
 
-/// Appends every number of a flat or nested JSON array.
-fn flatten_numbers(value: &Value, out: &mut Vec<f32>, input: &str) -> Result<(), ApiError> {
+/// Appends every number of a flat or nested JSON array; for an FP32
+/// tensor each number is read as the float32 it declares itself to be (and
+/// one beyond the float32 range is refused).
+fn flatten_numbers(
+    value: &Value,
+    out: &mut Vec<f64>,
+    input: &str,
+    fp32: bool,
+) -> Result<(), ApiError> {
     match value {
         Value::Array(items) => items
             .iter()
-            .try_for_each(|item| flatten_numbers(item, out, input)),
+            .try_for_each(|item| flatten_numbers(item, out, input, fp32)),
         Value::Number(n) => {
             let v = n.as_f64().ok_or_else(|| {
                 ApiError::BadRequest(format!("input '{input}': {n} is not a number we can read"))
             })?;
-            out.push(v as f32);
+            if !fp32 {
+                out.push(v);
+                return Ok(());
+            }
+            let narrowed = v as f32;
+            if narrowed.is_infinite() {
+                return Err(ApiError::BadRequest(format!(
+                    "input '{input}': {n} is beyond the float32 range of an FP32 tensor; send the tensor as FP64"
+                )));
+            }
+            out.push(f64::from(narrowed));
             Ok(())
         }
         other => Err(ApiError::BadRequest(format!(

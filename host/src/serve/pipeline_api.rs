@@ -166,7 +166,7 @@ async fn transform(
     state: &AppState,
     version: &Arc<LoadedVersion>,
     events: Vec<Event>,
-) -> Result<Vec<f32>, ApiError> {
+) -> Result<Vec<f64>, ApiError> {
     let Some(pipeline) = &version.pipeline else {
         return Err(ApiError::Model("not a pipeline".into()));
     };
@@ -193,14 +193,14 @@ async fn transform(
 async fn explain(
     state: &AppState,
     version: &Arc<LoadedVersion>,
-    rows: &[f32],
+    rows: &[f64],
     width: usize,
     which: &[usize],
-) -> Result<Vec<Vec<f32>>, ApiError> {
+) -> Result<Vec<Vec<f64>>, ApiError> {
     if which.is_empty() {
         return Ok(Vec::new());
     }
-    let subset: Vec<f32> = which
+    let subset: Vec<f64> = which
         .iter()
         .flat_map(|&i| rows[i * width..(i + 1) * width].iter().copied())
         .collect();
@@ -218,8 +218,8 @@ async fn explain(
 /// The `top` features with the largest positive contributions, largest first.
 fn top_reasons(
     features: &[crate::bindings::edgescore::scoring::types::Feature],
-    row: &[f32],
-    contributions: &[f32],
+    row: &[f64],
+    contributions: &[f64],
     top: usize,
 ) -> Vec<Value> {
     let mut order: Vec<usize> = (0..features.len())
@@ -240,6 +240,6 @@ fn top_reasons(
 }
 
 /// A feature value as JSON: `null` for a missing one.
-fn number(v: f32) -> Value {
+fn number(v: f64) -> Value {
     if v.is_nan() { Value::Null } else { json!(v) }
 }

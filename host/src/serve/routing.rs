@@ -23,7 +23,12 @@ pub const ROUTING_FILE: &str = "routing.toml";
 /// primary = 3                       # omitted: the highest valid version
 /// canary = { version = 4, percent = 10 }
 /// shadow = 5
+/// allow_schema_change = true        # omitted: false
 /// ```
+///
+/// `allow_schema_change` lets a version whose features (names, kinds,
+/// order) differ from the serving version's load; without it such a version
+/// is rejected, since every existing client would be refused by it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSpec {
@@ -33,6 +38,8 @@ pub struct RoutingSpec {
     pub canary: Option<CanarySpec>,
     #[serde(default)]
     pub shadow: Option<u64>,
+    #[serde(default)]
+    pub allow_schema_change: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +61,37 @@ impl RoutingSpec {
             _ => Ok(()),
         }
     }
+
+    /// Reads a routing file's text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let spec: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// The routing file the server writes after an admin change: a comment
+    /// saying so, then the spec (empty when it asks for nothing).
+    pub fn to_toml(&self) -> Result<String, String> {
+        let mut text = String::from(
+            "# Written by edgescore serve for an admin routing change; edit freely,\n\
+             # it is read again when it changes. Keys: primary, canary = { version, percent },\n\
+             # shadow, allow_schema_change.\n",
+        );
+        text.push_str(&toml::to_string(self).map_err(|e| e.to_string())?);
+        Ok(text)
+    }
+}
+
+/// Why a routing change was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingError {
+    /// The change does not apply (no canary to promote, a version that is
+    /// not ready, a percentage over 100): the caller's to fix.
+    #[error("{0}")]
+    Refused(String),
+    /// The routing file could not be written; nothing changed.
+    #[error("the routing change was not made: {0}")]
+    NotPersisted(String),
 }
 
 /// The versions one model's requests go to, fixed for the route's lifetime.
@@ -169,6 +207,36 @@ mod tests {
         assert!(
             (800..1200).contains(&random_under_ten),
             "{random_under_ten} of 10000"
+        );
+    }
+
+    #[test]
+    fn the_written_routing_file_reads_back_as_the_same_spec() {
+        for spec in [
+            RoutingSpec::default(),
+            RoutingSpec {
+                primary: Some(3),
+                canary: Some(CanarySpec {
+                    version: 4,
+                    percent: 10,
+                }),
+                shadow: Some(5),
+                allow_schema_change: true,
+            },
+            RoutingSpec {
+                primary: Some(1),
+                ..RoutingSpec::default()
+            },
+        ] {
+            let text = spec.to_toml().expect("serializes");
+            assert_eq!(RoutingSpec::from_toml(&text), Ok(spec), "{text}");
+        }
+        assert_eq!(
+            RoutingSpec::from_toml("allow_schema_change = true"),
+            Ok(RoutingSpec {
+                allow_schema_change: true,
+                ..RoutingSpec::default()
+            })
         );
     }
 

@@ -92,7 +92,7 @@ async fn run_score(
 fn rows_from_objects(
     objects: &[Map<String, Value>],
     loaded: &LoadedVersion,
-) -> Result<Vec<f32>, ApiError> {
+) -> Result<Vec<f64>, ApiError> {
     let features = &loaded.manifest().features;
     let mut rows = Vec::with_capacity(objects.len() * features.len());
     for (r, object) in objects.iter().enumerate() {
@@ -108,18 +108,16 @@ fn rows_from_objects(
         }
         for feature in features {
             let value = match object.get(&feature.name) {
-                None | Some(Value::Null) => f32::NAN,
-                Some(Value::Bool(b)) => f32::from(u8::from(*b)),
-                Some(Value::Number(n)) => {
-                    let v = n.as_f64().unwrap_or(f64::NAN) as f32;
-                    if v.is_infinite() {
-                        return Err(ApiError::BadRequest(format!(
-                            "row {r}, feature '{}': {n} is out of float32 range",
-                            feature.name
-                        )));
-                    }
-                    v
-                }
+                None | Some(Value::Null) => f64::NAN,
+                Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+                // JSON numbers are float64, as the model reads them (each
+                // family narrows as its library does).
+                Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "row {r}, feature '{}': {n} is not a number edgescore can read",
+                        feature.name
+                    ))
+                })?,
                 Some(other) => {
                     return Err(ApiError::BadRequest(format!(
                         "row {r}, feature '{}': expected a number, true/false or null, found {other}",

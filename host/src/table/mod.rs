@@ -98,14 +98,15 @@ pub fn read(path: &Path) -> Result<Table> {
 pub struct FeatureColumns<'a> {
     pub names: &'a [String],
     /// Row-major, `names.len()` per row; NaN is a missing value.
-    pub rows: &'a [f32],
+    pub rows: &'a [f64],
 }
 
 /// Writes `other` (a table, e.g. the input's ids and labels) with
 /// `features` appended as columns, row by row, to `path` in the format its
 /// extension names. The file appears only when complete. Missing features
 /// are empty CSV cells or Parquet nulls; CSV features are written in the
-/// shortest text that reads back as the same `f32`.
+/// shortest text that reads back as the same `f64`, Parquet features as
+/// `double`.
 pub fn write_with_features(path: &Path, other: &Table, features: FeatureColumns<'_>) -> Result<()> {
     match Format::of(path) {
         Format::Csv => csv_table::write(path, other, features),

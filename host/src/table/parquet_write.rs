@@ -1,14 +1,13 @@
 //! Writing Parquet tables: each column typed by what it holds, features as
-//! nullable `float` (the models' `f32`), Snappy-compressed, in row groups.
+//! nullable `double` (the models' `f64` rows), Snappy-compressed, in row
+//! groups.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
-use parquet::data_type::{
-    BoolType, ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int64Type,
-};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DataType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::types::Type;
@@ -113,7 +112,7 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
         fields.push(Arc::new(kind.schema(name).map_err(write_error)?));
     }
     for name in features.names {
-        let feature = Type::primitive_type_builder(name, PhysicalType::FLOAT)
+        let feature = Type::primitive_type_builder(name, PhysicalType::DOUBLE)
             .with_repetition(Repetition::OPTIONAL)
             .build()
             .map_err(write_error)?;
@@ -154,7 +153,7 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
                 let values = (start..end).map(|r| features.rows[r * width + f]);
                 let present = values.clone().filter(|v| !v.is_nan()).collect::<Vec<_>>();
                 let levels = values.map(|v| i16::from(!v.is_nan())).collect::<Vec<_>>();
-                write_column::<FloatType>(&mut group, &present, &levels).map_err(write_error)?;
+                write_column::<DoubleType>(&mut group, &present, &levels).map_err(write_error)?;
             }
             group.close().map_err(write_error)?;
         }

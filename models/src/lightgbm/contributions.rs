@@ -16,6 +16,8 @@ impl Tree {
 }
 
 impl ShapTree for Tree {
+    type Input = f64;
+
     fn leaf_value(&self, node: usize) -> Option<f64> {
         if self.splits.is_empty() {
             return self.leaves.first().copied();
@@ -40,7 +42,7 @@ impl ShapTree for Tree {
 
     /// The same rules as scoring (LightGBM's `NumericalDecision` on the row
     /// as its C API builds it, and `CategoricalDecision`).
-    fn taken_child(&self, node: usize, row: &[f32]) -> usize {
+    fn taken_child(&self, node: usize, row: &[f64]) -> usize {
         let go_left = match self.splits[node] {
             Split::Numeric {
                 feature,
@@ -49,7 +51,7 @@ impl ShapTree for Tree {
                 default_left,
                 ..
             } => {
-                let x = f64::from(row[feature as usize]);
+                let x = row[feature as usize];
                 let nan = x.is_nan();
                 let value = if nan || x.abs() <= ZERO_THRESHOLD {
                     0.0
@@ -95,7 +97,7 @@ impl LightGbmModel {
 
     /// Adds one row's contributions into `phi` (features, then the bias).
     /// Needs [`LightGbmModel::has_counts`].
-    pub(crate) fn contributions_into(&self, row: &[f32], phi: &mut [f64]) {
+    pub(crate) fn contributions_into(&self, row: &[f64], phi: &mut [f64]) {
         let mut scratch = ShapScratch::default();
         for tree in &self.trees {
             if tree.splits.is_empty() {

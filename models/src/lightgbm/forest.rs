@@ -114,23 +114,24 @@ pub(super) fn flatten(trees: &[Tree]) -> Forest {
 
 impl FlatNode for LgbNode {
     type Leaf = f64;
+    type Input = f64;
 
     #[inline(always)]
     fn step<const CATEGORICAL_SPLITS: bool>(
         self,
         forest: &Forest,
         index: u32,
-        rows: &[f32],
+        rows: &[f64],
         row: usize,
     ) -> u32 {
-        let x32 = rows[row + (self.feature & FEATURE_MASK) as usize];
+        let x = rows[row + (self.feature & FEATURE_MASK) as usize];
         if CATEGORICAL_SPLITS && self.feature & CATEGORICAL != 0 {
-            return self.categorical_step(forest, index, x32);
+            return self.categorical_step(forest, index, x);
         }
-        // LightGBM's `NumericalDecision` on the row as its C API builds it:
-        // |x| <= 1e-35 is 0.0; NaN is 0.0 unless the missing type is NaN.
-        // The flags are picked out bit by bit so the step has no branches.
-        let x = f64::from(x32);
+        // LightGBM's `NumericalDecision` on the row as its C API builds it,
+        // in float64: |x| <= 1e-35 is 0.0; NaN is 0.0 unless the missing
+        // type is NaN. The flags are picked out bit by bit so the step has
+        // no branches.
         let nan = x.is_nan();
         let value = if nan || x.abs() <= ZERO_THRESHOLD {
             0.0
@@ -152,9 +153,10 @@ impl FlatNode for LgbNode {
 
 impl LgbNode {
     /// LightGBM's `CategoricalDecision`: NaN and negative codes go right; the
-    /// code truncates toward zero; a code in the bitset goes left.
+    /// code truncates toward zero (one too large for an `i32` is outside
+    /// every bitset); a code in the bitset goes left.
     #[cold]
-    fn categorical_step(self, forest: &Forest, index: u32, x: f32) -> u32 {
+    fn categorical_step(self, forest: &Forest, index: u32, x: f64) -> u32 {
         let code = x as i32;
         if x.is_nan() || code < 0 {
             return self.right;

@@ -216,6 +216,16 @@ impl LightGbmModel {
         self.trees.len()
     }
 
+    /// The levels walked to score one row (see `Model::steps_per_row`).
+    pub(crate) fn steps_per_row(&self) -> u64 {
+        self.forest.steps_per_row()
+    }
+
+    /// TreeSHAP's work for one row (see `Model::contribution_steps_per_row`).
+    pub(crate) fn contribution_steps_per_row(&self) -> u64 {
+        self.forest.contribution_steps_per_row()
+    }
+
     /// Every numeric split as (feature, threshold).
     pub(crate) fn split_thresholds(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
         self.trees
@@ -230,7 +240,7 @@ impl LightGbmModel {
     }
 
     /// Raw scores for `rows`, each the float64 sum of its leaves in tree order.
-    pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
+    pub(crate) fn raw_into(&self, rows: &[f64], out: &mut [f64]) {
         let width = self.schema.kinds.len();
         for (block, out_block) in rows
             .chunks(width * ROW_LANES)

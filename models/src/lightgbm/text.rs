@@ -4,6 +4,16 @@
 //! tree, then `end of trees` and sections (importances, parameters) that
 //! prediction does not need. Numbers are read with Rust's correctly rounded
 //! parsers, as LightGBM's own `fast_double_parser` reads them.
+//!
+//! The header's `tree_sizes` gives each tree block's length in bytes, and
+//! LightGBM 4 (`GBDT::LoadModelFromString`) finds tree `i` at the sum of the
+//! sizes before it, counting from the first `Tree=` line, and reads exactly as
+//! many trees as the list has sizes; it stops with "expect a tree here" where
+//! no `Tree=` line starts, and reads past the end of a file cut short. So a
+//! file is refused unless its blocks are the ones `tree_sizes` describes,
+//! numbered `Tree=0` up in order and closed by `end of trees`: a cut file
+//! would otherwise score with fewer trees. The last size locates nothing, so
+//! LightGBM never reads it and neither does this parser.
 
 use std::collections::HashMap;
 
@@ -14,15 +24,19 @@ use crate::{FeatureKind, Format, ModelError};
 
 const FORMAT: Format = Format::LightGbmText;
 
+/// What to do about a file whose trees are not the ones its header describes.
+const SAVE_AGAIN: &str = "save it again with LightGBM's save_model";
+
 /// Parses and validates a LightGBM text model.
 pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| invalid(format!("the file is not UTF-8 text ({e})")))?;
-    let body = text.split("\nend of trees").next().unwrap_or(text);
-    let mut blocks = body.split("\nTree=");
-    let header = parse_block(blocks.next().unwrap_or(""));
+    let layout = Layout::of(text);
+    let header = parse_block(layout.header);
 
-    if header.contains_key("average_output") || body.lines().any(|l| l.trim() == "average_output") {
+    if header.contains_key("average_output")
+        || layout.header.lines().any(|l| l.trim() == "average_output")
+    {
         return Err(ModelError::unsupported(
             FORMAT,
             "random forest mode (average_output)",
@@ -68,11 +82,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
         None => Vec::new(),
     };
     kinds.resize(num_features, FeatureKind::Numeric);
-    let mut trees = Vec::new();
-    for block in blocks {
-        let (id_line, rest) = block.split_once('\n').unwrap_or((block, ""));
-        let at = format!("tree {}", id_line.trim());
-        let tree = parse_tree(&parse_block(rest), &at)?;
+    // Only one tree per iteration is scored (above), so any number of trees
+    // makes whole iterations.
+    let sizes = layout.check_trees(&header)?;
+    let mut trees = Vec::with_capacity(layout.trees.len());
+    for (i, block) in layout.trees.iter().enumerate() {
+        let tree = parse_tree(&parse_block(block.body), &format!("tree {i}"))?;
         for split in &tree.splits {
             if let Split::Categorical { feature, .. } = split
                 && let Some(kind) = kinds.get_mut(*feature as usize)
@@ -82,10 +97,143 @@ pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
         }
         trees.push(tree);
     }
-    if trees.is_empty() {
-        return Err(invalid("the model has no trees (no `Tree=` block)".into()));
+    // After the trees, so that an edit inside one is named for what it broke.
+    if let Some(sizes) = sizes {
+        layout.check_offsets(&sizes)?;
     }
     LightGbmModel::new(Schema { names, kinds }, objective, trees)
+}
+
+/// Where the parts of the file lie: the header, each `Tree=` block, and the
+/// `end of trees` line if there is one.
+struct Layout<'a> {
+    header: &'a str,
+    trees: Vec<TreeBlock<'a>>,
+    terminated: bool,
+    crlf: bool,
+}
+
+struct TreeBlock<'a> {
+    /// What follows `Tree=` on the block's first line.
+    label: &'a str,
+    /// Where the block starts, in bytes from the start of the first block.
+    offset: usize,
+    /// The block's lines after the `Tree=` line.
+    body: &'a str,
+}
+
+impl<'a> Layout<'a> {
+    /// Splits `text` at every line that starts with `Tree=` (LightGBM's header
+    /// ends at the first one) up to the line `end of trees`.
+    fn of(text: &'a str) -> Self {
+        let mut starts = Vec::new();
+        let mut end = None;
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            let content = line.trim_end_matches(['\n', '\r']);
+            if content.starts_with("Tree=") {
+                starts.push(at);
+            } else if content == "end of trees" {
+                end = Some(at);
+                break;
+            }
+            at += line.len();
+        }
+        let trees_end = end.unwrap_or(text.len());
+        let first = starts.first().copied().unwrap_or(trees_end);
+        let trees = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| {
+                let block = &text[start..starts.get(i + 1).copied().unwrap_or(trees_end)];
+                let (id_line, body) = block.split_once('\n').unwrap_or((block, ""));
+                TreeBlock {
+                    label: id_line.strip_prefix("Tree=").unwrap_or(id_line).trim(),
+                    offset: start - first,
+                    body,
+                }
+            })
+            .collect();
+        Layout {
+            header: &text[..first],
+            trees,
+            terminated: end.is_some(),
+            crlf: text.contains("\r\n"),
+        }
+    }
+
+    /// The blocks are the trees the header's `tree_sizes` lists (if it has
+    /// one), numbered in order, all of them there. Returns the sizes.
+    fn check_trees(&self, header: &HashMap<&str, &str>) -> Result<Option<Vec<usize>>, ModelError> {
+        let held = self.trees.len();
+        let sizes: Option<Vec<usize>> = if header.contains_key("tree_sizes") {
+            Some(list(header, "tree_sizes", "header")?)
+        } else {
+            None
+        };
+        if let Some(sizes) = &sizes
+            && sizes.len() > held
+        {
+            return Err(invalid(format!(
+                "the file lists {} trees in tree_sizes but holds {held}; it looks truncated: {SAVE_AGAIN}",
+                sizes.len()
+            )));
+        }
+        if held == 0 {
+            return Err(invalid("the model has no trees (no `Tree=` block)".into()));
+        }
+        for (i, block) in self.trees.iter().enumerate() {
+            if block.label.parse::<usize>() != Ok(i) {
+                return Err(invalid(format!(
+                    "tree {i} is headed `Tree={}`: LightGBM numbers its trees from 0 in order, \
+                     so trees are missing, repeated or out of order; {SAVE_AGAIN}",
+                    block.label
+                )));
+            }
+        }
+        if let Some(sizes) = &sizes
+            && sizes.len() < held
+        {
+            return Err(invalid(format!(
+                "the file holds {held} trees but tree_sizes lists {}, and LightGBM reads only \
+                 the trees it lists; {SAVE_AGAIN}",
+                sizes.len()
+            )));
+        }
+        if !self.terminated {
+            return Err(invalid(format!(
+                "no `end of trees` line after tree {}; the file looks truncated: {SAVE_AGAIN}",
+                held - 1
+            )));
+        }
+        Ok(sizes)
+    }
+
+    /// Each tree starts where `tree_sizes` puts it, as LightGBM looks for it.
+    fn check_offsets(&self, sizes: &[usize]) -> Result<(), ModelError> {
+        let mut expected = 0_usize;
+        for (i, (block, size)) in self.trees.iter().zip(sizes).enumerate() {
+            if block.offset != expected {
+                let cause = if self.crlf {
+                    "the file has Windows (CRLF) line endings, which change the size of every \
+                     tree (LightGBM refuses it too): convert them back to LF"
+                        .to_owned()
+                } else {
+                    format!(
+                        "the file was changed after LightGBM wrote it (LightGBM refuses it too); \
+                         {SAVE_AGAIN}"
+                    )
+                };
+                return Err(invalid(format!(
+                    "tree_sizes says tree {i} starts {expected} bytes after tree 0, but it starts \
+                     {} bytes after: {cause}",
+                    block.offset
+                )));
+            }
+            expected = expected.saturating_add(*size);
+        }
+        Ok(())
+    }
 }
 
 /// `binary sigmoid:1`, `regression`: the objective and its parameters.

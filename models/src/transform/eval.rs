@@ -206,7 +206,7 @@ impl TransformPlan {
         &self,
         events: Vec<Vec<(String, EventValue)>>,
         store: &mut dyn WindowStore,
-        rows: &mut Vec<f32>,
+        rows: &mut Vec<f64>,
     ) -> Result<(), TransformError> {
         let mut windows: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.entities.len());
         let mut steps = vec![f64::NAN; self.steps.len()];
@@ -228,7 +228,7 @@ impl TransformPlan {
                     .iter()
                     .zip(&steps)
                     .filter(|(s, _)| s.emit)
-                    .map(|(_, v)| *v as f32),
+                    .map(|(_, v)| *v),
             );
         }
         Ok(())

@@ -6,6 +6,8 @@ use super::{Node, Tree, XGBoostModel};
 use crate::tree_shap::{ShapScratch, ShapTree, add_contributions};
 
 impl ShapTree for Tree {
+    type Input = f32;
+
     fn leaf_value(&self, node: usize) -> Option<f64> {
         match self.nodes[node] {
             Node::Leaf { value } => Some(f64::from(value)),
@@ -30,7 +32,7 @@ impl ShapTree for Tree {
     }
 
     /// The same rule as scoring: `x < threshold` left, NaN by the default,
-    /// a category in the set right.
+    /// a category in the set right (on the row already cast to `f32`).
     fn taken_child(&self, node: usize, row: &[f32]) -> usize {
         match self.nodes[node] {
             Node::Numeric {
@@ -80,12 +82,13 @@ impl XGBoostModel {
 
     /// Adds one row's contributions into `phi` (features, then the bias).
     /// Needs [`XGBoostModel::has_covers`].
-    pub(crate) fn contributions_into(&self, row: &[f32], phi: &mut [f64]) {
+    pub(crate) fn contributions_into(&self, row: &[f64], phi: &mut [f64]) {
         let bias = phi.len() - 1;
         phi[bias] += f64::from(self.base_margin);
+        let row = super::narrow(row);
         let mut scratch = ShapScratch::default();
         for tree in &self.trees {
-            add_contributions(tree, row, phi, &mut scratch);
+            add_contributions(tree, &row, phi, &mut scratch);
         }
     }
 }

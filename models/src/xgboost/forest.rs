@@ -115,6 +115,7 @@ pub(super) fn flatten(trees: &[Tree]) -> Forest {
 
 impl FlatNode for XgbNode {
     type Leaf = f32;
+    type Input = f32;
 
     #[inline(always)]
     fn step<const CATEGORICAL_SPLITS: bool>(

@@ -41,9 +41,13 @@ struct GradientBooster {
     model: Option<GbTreeModel>,
 }
 
+/// A `gbtree` booster's `model`. Absent in a `dart` booster (which nests a
+/// whole gbtree); a `gblinear` one holds `weights` instead of `trees`, so
+/// `trees` is optional here to let the booster's name be checked first.
 #[derive(Deserialize)]
 struct GbTreeModel {
-    trees: Vec<TreeJson>,
+    #[serde(default)]
+    trees: Option<Vec<TreeJson>>,
     #[serde(default)]
     tree_info: Vec<i64>,
 }
@@ -90,20 +94,49 @@ struct TreeJson {
 
 /// Parses and validates an XGBoost JSON model.
 pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
+    // XGBoost's own loader wants `{` as the very first byte and refuses a
+    // byte order mark (3.2: c_api.cc, "Check failed: str[0] == '{'"), so a
+    // BOM is refused here too, by name rather than as a JSON syntax error.
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Err(ModelError::invalid(
+            FORMAT,
+            "the file starts with a UTF-8 byte order mark (BOM), and XGBoost refuses it too: \
+             remove the first 3 bytes, or save the model again with Booster.save_model",
+        ));
+    }
     let file: File = serde_json::from_slice(bytes).map_err(|source| ModelError::Json {
         format: FORMAT,
         source,
     })?;
     let learner = file.learner;
 
-    if learner.gradient_booster.name != "gbtree" {
-        return Err(ModelError::unsupported(
-            FORMAT,
-            format!(
-                "booster '{}' (edgescore scores 'gbtree' models; 'dart' and 'gblinear' are not supported)",
-                learner.gradient_booster.name
-            ),
-        ));
+    match learner.gradient_booster.name.as_str() {
+        "gbtree" => {}
+        "gblinear" => {
+            return Err(ModelError::unsupported(
+                FORMAT,
+                "an XGBoost linear booster (booster 'gblinear'), which edgescore does not score \
+                 yet: retrain with booster='gbtree', or write it as an edgescore linear JSON \
+                 model (\"format\": \"edgescore-linear\", see models/src/linear.rs) with the \
+                 first num_feature weights as coefficients, the last weight plus the base_score \
+                 margin as intercept and impute 0 for every feature (it then computes in float64, \
+                 where XGBoost uses float32)",
+            ));
+        }
+        "dart" => {
+            return Err(ModelError::unsupported(
+                FORMAT,
+                "an XGBoost DART booster (booster 'dart'), whose trees XGBoost scales by their \
+                 weight_drop when it predicts, which edgescore does not score yet: retrain with \
+                 booster='gbtree'",
+            ));
+        }
+        other => {
+            return Err(ModelError::unsupported(
+                FORMAT,
+                format!("booster '{other}' (edgescore scores booster 'gbtree')"),
+            ));
+        }
     }
     let objective = Objective::from_name(&learner.objective.name).ok_or_else(|| {
         let supported: Vec<_> = Objective::ALL.iter().map(|o| o.name()).collect();
@@ -143,11 +176,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
     let num_features = parse_count("num_feature", &param.num_feature)?;
     let base_score = parse_base_score(&param.base_score)?;
 
-    let model = learner
+    let (tree_info, trees) = learner
         .gradient_booster
         .model
+        .and_then(|model| model.trees.map(|trees| (model.tree_info, trees)))
         .ok_or_else(|| ModelError::invalid(FORMAT, "gradient_booster has no 'model' with trees"))?;
-    if let Some(bad) = model.tree_info.iter().find(|&&class| class != 0) {
+    if let Some(bad) = tree_info.iter().find(|&&class| class != 0) {
         return Err(ModelError::unsupported(
             FORMAT,
             format!(
@@ -155,8 +189,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
             ),
         ));
     }
-    let trees = model
-        .trees
+    let trees = trees
         .into_iter()
         .enumerate()
         .map(|(t, tree)| {

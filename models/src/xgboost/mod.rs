@@ -1,6 +1,7 @@
 //! XGBoost `gbtree` models, evaluated the way XGBoost's CPU predictor does.
 //!
 //! The rules that make re-implementations drift, each kept here:
+//! - each input value is cast to float32 first (`1e300` becomes `+inf`);
 //! - a split goes left when `x < split_condition`, strictly, in float32;
 //! - a missing value (NaN) follows `default_left`;
 //! - a categorical split sends a category *in* its set to the right, and a
@@ -21,6 +22,15 @@ use crate::{Format, ModelError, OutputKind};
 
 use crate::lanes::ROW_LANES;
 use forest::Forest;
+
+/// Up to this many feature values (a row of 256 features, or 64 rows of 4)
+/// are cast to `f32` on the stack rather than in a heap buffer.
+const STACK_VALUES: usize = 256;
+
+/// `row` as XGBoost reads it: each value cast to the nearest `f32`.
+fn narrow(row: &[f64]) -> Vec<f32> {
+    row.iter().map(|&x| x as f32).collect()
+}
 
 /// The XGBoost objectives edgescore scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +241,16 @@ impl XGBoostModel {
         self.trees.len()
     }
 
+    /// The levels walked to score one row (see `Model::steps_per_row`).
+    pub(crate) fn steps_per_row(&self) -> u64 {
+        self.forest.steps_per_row()
+    }
+
+    /// TreeSHAP's work for one row (see `Model::contribution_steps_per_row`).
+    pub(crate) fn contribution_steps_per_row(&self) -> u64 {
+        self.forest.contribution_steps_per_row()
+    }
+
     /// Every numeric split as (feature, threshold).
     pub(crate) fn split_thresholds(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
         self.trees
@@ -245,16 +265,31 @@ impl XGBoostModel {
     }
 
     /// Margins for `rows` (row-major, `out.len()` rows), summed in float32.
-    pub(crate) fn raw_into(&self, rows: &[f32], out: &mut [f64]) {
+    /// Each value is first cast to `f32`, as XGBoost casts its input (so
+    /// `1e300` is `+inf`), one block of rows at a time.
+    pub(crate) fn raw_into(&self, rows: &[f64], out: &mut [f64]) {
         let width = self.schema.kinds.len();
+        let block_values = width * ROW_LANES.min(out.len());
+        let mut stack = [0.0_f32; STACK_VALUES];
+        let mut heap = Vec::new();
+        let narrowed: &mut [f32] = if block_values <= STACK_VALUES {
+            &mut stack[..block_values]
+        } else {
+            heap.resize(block_values, 0.0);
+            &mut heap
+        };
         let mut acc = [0.0_f32; ROW_LANES];
         for (block, out_block) in rows
             .chunks(width * ROW_LANES)
             .zip(out.chunks_mut(ROW_LANES))
         {
+            let narrowed = &mut narrowed[..block.len()];
+            for (n, &x) in narrowed.iter_mut().zip(block) {
+                *n = x as f32;
+            }
             let acc = &mut acc[..out_block.len()];
             acc.fill(self.base_margin);
-            self.forest.accumulate(block, width, acc);
+            self.forest.accumulate(narrowed, width, acc);
             for (o, a) in out_block.iter_mut().zip(acc.iter()) {
                 *o = f64::from(*a);
             }

@@ -33,8 +33,9 @@ pub struct IoSet {
     pub input_path: PathBuf,
     /// The input file's header: the feature names, in the model's order.
     pub header: Vec<String>,
-    /// Row-major values, NaN where the cell is empty.
-    pub rows: Vec<f32>,
+    /// Row-major values, NaN where the cell is empty: the float64 values the
+    /// reference library was given (each cell is their shortest decimal).
+    pub rows: Vec<f64>,
     pub num_rows: usize,
     /// The reference prediction (probability or regression value) per row.
     pub expected_score: Vec<f64>,
@@ -52,6 +53,9 @@ pub enum Tolerance {
     BitExact,
     /// `|got - expected| <= bound`.
     Absolute(f64),
+    /// `|got - expected| <= bound * max(1, |expected|)`: absolute near
+    /// zero, relative for large values (a linear model fed `1e300`).
+    Relative(f64),
 }
 
 /// Which output of a model is compared.
@@ -70,13 +74,13 @@ impl Case {
     /// - LightGBM sums leaves in float64 in tree order, as edgescore does:
     ///   the raw score is bit-exact; the probability may differ by an ulp of
     ///   `exp` (glibc's against the portable one edgescore uses);
-    /// - scikit-learn's BLAS sums the dot product in its own order.
+    /// - scikit-learn's BLAS sums the dot product in its own order (relative
+    ///   to the size of the result, which `1e300` inputs make huge).
     pub fn tolerance(&self, output: Output) -> Tolerance {
         match (self.library, output) {
             (Library::XGBoost, _) | (Library::LightGbm, Output::Raw) => Tolerance::BitExact,
-            (Library::LightGbm, Output::Score) | (Library::ScikitLearn, _) => {
-                Tolerance::Absolute(1e-12)
-            }
+            (Library::LightGbm, Output::Score) => Tolerance::Absolute(1e-12),
+            (Library::ScikitLearn, _) => Tolerance::Relative(1e-12),
         }
     }
 }
@@ -168,7 +172,7 @@ fn read_set(dir: &Path, set: &str) -> IoSet {
         rows.extend(
             cells
                 .iter()
-                .map(|c| if c.is_empty() { f32::NAN } else { parse(c) }),
+                .map(|c| if c.is_empty() { f64::NAN } else { parse(c) }),
         );
         num_rows += 1;
     }
@@ -239,6 +243,7 @@ pub fn check_scores(what: &str, got: &[f64], expected: &[f64], tolerance: Tolera
         let ok = match tolerance {
             Tolerance::BitExact => g.to_bits() == e.to_bits() || (g.is_nan() && e.is_nan()),
             Tolerance::Absolute(bound) => (g - e).abs() <= bound,
+            Tolerance::Relative(bound) => (g - e).abs() <= bound * e.abs().max(1.0),
         };
         worst = worst.max((g - e).abs());
         if !ok {
