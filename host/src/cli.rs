@@ -209,6 +209,7 @@ pub(crate) struct ServeArgs {
     pub(crate) alert_webhook_ca: Option<PathBuf>,
 
     /// A TOML file of settings (listen, registry, admin_token, max_body_bytes,
+    /// max_rows_per_request, max_text_bytes, max_fields_per_event,
     /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
     /// cache_dir, feature_store, alert_log, alert_log_max_bytes,
     /// alert_webhook, alert_webhook_ca). Command-line options win over it.

@@ -37,6 +37,8 @@ pub struct AppState {
     /// The admin bearer token; admin routes answer 401 when it is `None`.
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
+    /// Rows, transactions, text and fields one request may carry.
+    pub request_limits: super::config::RequestLimits,
     pub body_timeout: Duration,
     /// Set once the first registry scan has finished.
     pub ready: AtomicBool,

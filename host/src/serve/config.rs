@@ -6,6 +6,9 @@
 //! registry = "/srv/models"
 //! admin_token = "..."          # or the EDGESCORE_ADMIN_TOKEN environment variable
 //! max_body_bytes = 4194304     # 4 MiB
+//! max_rows_per_request = 10000 # rows (/v1, /v2) or transactions (pipelines)
+//! max_text_bytes = 1024        # per text value of an event (ids, names)
+//! max_fields_per_event = 256
 //! body_timeout_ms = 10000
 //! header_timeout_ms = 10000     # slow clients are disconnected
 //! poll_interval_ms = 1000
@@ -37,6 +40,14 @@ pub struct ServeConfig {
     pub registry: Option<PathBuf>,
     pub admin_token: Option<String>,
     pub max_body_bytes: usize,
+    /// The most rows (`/v1`, `/v2`) or transactions (pipelines) one
+    /// request may carry; more is a 413 naming the limit.
+    pub max_rows_per_request: usize,
+    /// The longest text value (an id, a merchant name) an event may carry,
+    /// in bytes; longer is a 400 naming the field and the limit.
+    pub max_text_bytes: usize,
+    /// The most fields one event may have; more is a 400.
+    pub max_fields_per_event: usize,
     pub body_timeout_ms: u64,
     /// A client must send a request's headers within this time.
     pub header_timeout_ms: u64,
@@ -73,6 +84,9 @@ impl Default for ServeConfig {
             registry: None,
             admin_token: None,
             max_body_bytes: 4 << 20,
+            max_rows_per_request: 10_000,
+            max_text_bytes: 1024,
+            max_fields_per_event: 256,
             body_timeout_ms: 10_000,
             header_timeout_ms: 10_000,
             poll_interval_ms: 1_000,
@@ -92,7 +106,31 @@ impl Default for ServeConfig {
     }
 }
 
+/// What one request may carry, beyond the body size: checked before the
+/// request costs anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    pub max_rows: usize,
+    pub max_text_bytes: usize,
+    pub max_fields_per_event: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        ServeConfig::default().request_limits()
+    }
+}
+
 impl ServeConfig {
+    /// The request limits this configuration sets.
+    pub fn request_limits(&self) -> RequestLimits {
+        RequestLimits {
+            max_rows: self.max_rows_per_request,
+            max_text_bytes: self.max_text_bytes,
+            max_fields_per_event: self.max_fields_per_event,
+        }
+    }
+
     /// Reads a TOML file; unknown keys are errors (they are usually typos).
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)

@@ -102,6 +102,7 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
         metrics,
         admin_token: config.admin_token(),
         max_body_bytes: config.max_body_bytes,
+        request_limits: config.request_limits(),
         body_timeout: config.body_timeout(),
         ready: AtomicBool::new(false),
         canary_max_error_rate: config.canary_max_error_rate,
