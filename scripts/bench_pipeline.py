@@ -55,7 +55,7 @@ def replay(port, csv_path, threads, limit, rate=None):
         rows = list(csv.DictReader(f))[:limit]
     bodies = []
     for row in rows:
-        t = {k: v for k, v in row.items() if v != "" and k not in ("is_fraud", "pattern")}
+        t = {k: v for k, v in row.items() if v != "" and k not in ("transaction_id", "is_fraud", "pattern")}
         t["amount"] = float(t["amount"])
         bodies.append(json.dumps({"transactions": [t]}))
     latencies = [[] for _ in range(threads)]

@@ -743,3 +743,523 @@ fn invalid_arguments_are_usage_errors() {
     let out = edgescore(&["score"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Asserts `out` failed with exit status 1 and one short line on stderr
+/// containing every one of `words`; returns the line.
+fn one_clear_line(what: &str, out: &Output, words: &[&str]) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    assert!(
+        stderr.len() < 2_000,
+        "{what}: {} bytes on stderr: {}...",
+        stderr.len(),
+        &stderr[..200.min(stderr.len())]
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    for word in words {
+        assert!(
+            stderr.contains(word),
+            "{what}: should mention {word:?}: {stderr}"
+        );
+    }
+    stderr
+}
+
+/// A small transform spec: a timestamp, a card and an amount in; the amount out.
+const TRANSFORM_SPEC: &str = r#"name = "tiny"
+version = "3"
+time = "ts"
+
+[inputs]
+ts = { type = "timestamp", required = true }
+card = { type = "text", required = true }
+amount = { type = "number" }
+
+[[features]]
+name = "amount"
+value = "amount"
+"#;
+
+/// Builds [`TRANSFORM_SPEC`] into `dir/tiny.wasm`.
+fn built_transform(dir: &Path) -> PathBuf {
+    let spec = dir.join("tiny.toml");
+    std::fs::write(&spec, TRANSFORM_SPEC).expect("write spec");
+    let wasm = dir.join("tiny.wasm");
+    let built = edgescore(&[
+        "build",
+        "--transform",
+        path_str(&spec),
+        "--output",
+        path_str(&wasm),
+    ]);
+    assert!(
+        built.status.success(),
+        "build --transform: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    wasm
+}
+
+/// The quickstart model built into `dir/<name>.wasm`.
+fn built_model(dir: &Path, name: &str) -> PathBuf {
+    let wasm = dir.join(format!("{name}.wasm"));
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let built = edgescore(&[
+        "build",
+        "--model",
+        path_str(&model),
+        "--name",
+        name,
+        "--version",
+        "1",
+        "--output",
+        path_str(&wasm),
+    ]);
+    assert!(
+        built.status.success(),
+        "build --model: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    wasm
+}
+
+#[test]
+fn a_huge_bad_cell_or_column_name_is_cut_short_in_the_message() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let huge = "x".repeat(10_000_000);
+    let good_row = "10,3,0.1,400,1,5,0,0,4,12,0.8,0.1";
+
+    let bad_cell = tmp.path().join("bad_cell.csv");
+    std::fs::write(
+        &bad_cell,
+        format!("{QUICKSTART_HEADER}\n{good_row}\n10,{huge},0.1,400,1,5,0,0,4,12,0.8,0.1\n"),
+    )
+    .expect("write");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&bad_cell),
+    ]);
+    one_clear_line(
+        "10 MB cell",
+        &out,
+        &["column 'hour'", "is not a number", "10000000 characters"],
+    );
+
+    // A column name is a cell of the header.
+    let bad_header = tmp.path().join("bad_header.csv");
+    std::fs::write(
+        &bad_header,
+        format!("{QUICKSTART_HEADER},{huge}\n{good_row},1\n"),
+    )
+    .expect("write");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&bad_header),
+    ]);
+    one_clear_line(
+        "10 MB column name",
+        &out,
+        &["not features of the model", "10000000 characters"],
+    );
+    let duplicate = tmp.path().join("duplicate.csv");
+    std::fs::write(
+        &duplicate,
+        format!("{QUICKSTART_HEADER},{huge},{huge}\n{good_row},1,1\n"),
+    )
+    .expect("write");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&duplicate),
+    ]);
+    one_clear_line(
+        "10 MB duplicate column name",
+        &out,
+        &["appears twice", "10000000 characters"],
+    );
+}
+
+#[test]
+fn a_huge_bad_event_cell_is_cut_short_in_the_message() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let transform = built_transform(tmp.path());
+    let huge = "7".repeat(5_000_000) + &"x".repeat(5_000_000);
+    let events = tmp.path().join("events.csv");
+    std::fs::write(
+        &events,
+        format!("ts,card,amount\n2026-01-01T00:00:00Z,c1,{huge}\n"),
+    )
+    .expect("write");
+    let out = edgescore(&[
+        "transform",
+        "--transform",
+        path_str(&transform),
+        "--input",
+        path_str(&events),
+        "--output",
+        path_str(&tmp.path().join("features.csv")),
+    ]);
+    one_clear_line("10 MB event cell", &out, &["column 'amount'"]);
+}
+
+#[test]
+fn an_unterminated_quote_is_named_not_counted_as_cells() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let good_row = "10,3,0.1,400,1,5,0,0,4,12,0.8,0.1";
+    // The quote opened on line 3 swallows every line after it.
+    let input = tmp.path().join("quote.csv");
+    std::fs::write(
+        &input,
+        format!("{QUICKSTART_HEADER}\n{good_row}\n10,\"3,0.1,400,1,5,0,0,4,12,0.8,0.1\n{good_row}\n{good_row}\n"),
+    )
+    .expect("write");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+    ]);
+    let line = one_clear_line(
+        "score",
+        &out,
+        &["line 3", "a quoted cell is never closed (unterminated \")"],
+    );
+    assert!(!line.contains("cells where the header has"), "{line}");
+
+    // The same in the offline commands' tables, even when the swallowed
+    // lines leave the cell count right.
+    let transform = built_transform(tmp.path());
+    let events = tmp.path().join("events.csv");
+    std::fs::write(
+        &events,
+        "ts,card,amount\n2026-01-01T00:00:00Z,c1,5\n2026-01-01T00:00:01Z,\"c1,5\n2026-01-01T00:00:02Z,c1,5\n",
+    )
+    .expect("write");
+    let output = tmp.path().join("features.csv");
+    let out = edgescore(&[
+        "transform",
+        "--transform",
+        path_str(&transform),
+        "--input",
+        path_str(&events),
+        "--output",
+        path_str(&output),
+    ]);
+    one_clear_line(
+        "transform",
+        &out,
+        &["line 3", "a quoted cell is never closed (unterminated \")"],
+    );
+    assert!(!output.exists());
+}
+
+#[test]
+fn build_refuses_versions_a_registry_would_not_serve() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let output = tmp.path().join("out.wasm");
+    for version in ["0", "010", "1.5", "-1", "+2", "latest", "v2", "1e3"] {
+        let out = edgescore(&[
+            "build",
+            "--model",
+            path_str(&model),
+            "--name",
+            "fraud",
+            &format!("--version={version}"),
+            "--output",
+            path_str(&output),
+        ]);
+        one_clear_line(
+            version,
+            &out,
+            &[
+                &format!("invalid --version '{version}'"),
+                "positive whole number without leading zeros",
+            ],
+        );
+        assert!(!output.exists(), "{version}: a component was written");
+    }
+}
+
+#[test]
+fn score_writes_parquet_for_a_parquet_output() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    for (raw, name, column) in [(false, "scores.parquet", "score"), (true, "raw.pq", "raw")] {
+        let mut args = vec![
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        let expected = parse_output(column, &edgescore(&args), column);
+        let output = tmp.path().join(name);
+        args.extend(["--output", path_str(&output)]);
+        let out = edgescore(&args);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&output).expect("written");
+        assert_eq!(&bytes[..4], b"PAR1", "{name} is not Parquet");
+
+        let reader = SerializedFileReader::new(std::fs::File::open(&output).expect("open"))
+            .expect("a Parquet file");
+        let schema = reader.metadata().file_metadata().schema_descr();
+        assert_eq!(schema.num_columns(), 1, "{name}");
+        let only = schema.column(0);
+        assert_eq!(only.name(), column);
+        assert_eq!(only.physical_type(), parquet::basic::Type::DOUBLE);
+        assert_eq!(only.max_def_level(), 1, "{name}: nullable");
+
+        let table = edgescore::table::read(&output).expect("reads back");
+        let scores: Vec<f64> = table
+            .rows
+            .iter()
+            .map(|r| match r.cells[..] {
+                [edgescore::table::Cell::Number(x)] => x,
+                ref other => panic!("{name}: {other:?}"),
+            })
+            .collect();
+        check_scores(
+            name,
+            &scores,
+            &expected,
+            edgescore_test_support::Tolerance::BitExact,
+        );
+    }
+}
+
+#[test]
+fn transform_refuses_a_header_that_names_a_column_twice() {
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let transform = built_transform(tmp.path());
+    let run = |input: &Path| {
+        edgescore(&[
+            "transform",
+            "--transform",
+            path_str(&transform),
+            "--input",
+            path_str(input),
+            "--output",
+            path_str(&tmp.path().join("features.csv")),
+        ])
+    };
+
+    let csv = tmp.path().join("events.csv");
+    std::fs::write(&csv, "ts,card,amount,card\n2026-01-01T00:00:00Z,c1,5,c2\n").expect("write");
+    one_clear_line(
+        "CSV",
+        &run(&csv),
+        &["column 'card' appears twice", "rename or remove one"],
+    );
+
+    // Parquet allows two columns of one name; edgescore does not.
+    let parquet_path = tmp.path().join("events.parquet");
+    let schema = parquet::schema::parser::parse_message_type(
+        "message events { REQUIRED BYTE_ARRAY ts (UTF8); REQUIRED BYTE_ARRAY card (UTF8); \
+         REQUIRED DOUBLE amount; REQUIRED BYTE_ARRAY card (UTF8); }",
+    )
+    .expect("schema");
+    let file = std::fs::File::create(&parquet_path).expect("create");
+    let mut writer = parquet::file::writer::SerializedFileWriter::new(
+        file,
+        Arc::new(schema),
+        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
+    )
+    .expect("writer");
+    let mut group = writer.next_row_group().expect("row group");
+    let text = |s: &str| parquet::data_type::ByteArray::from(s);
+    for c in 0..4 {
+        let mut column = group.next_column().expect("column").expect("four columns");
+        if c == 2 {
+            column
+                .typed::<parquet::data_type::DoubleType>()
+                .write_batch(&[5.0], None, None)
+                .expect("write");
+        } else {
+            let value = ["2026-01-01T00:00:00Z", "c1", "", "c2"][c];
+            column
+                .typed::<parquet::data_type::ByteArrayType>()
+                .write_batch(&[text(value)], None, None)
+                .expect("write");
+        }
+        column.close().expect("close");
+    }
+    group.close().expect("close");
+    writer.close().expect("close");
+    one_clear_line(
+        "Parquet",
+        &run(&parquet_path),
+        &["column 'card' appears twice", "rename or remove one"],
+    );
+}
+
+#[test]
+fn a_transform_component_is_described_and_never_called_unbuilt() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let transform = built_transform(tmp.path());
+    let inspected = edgescore(&["inspect", path_str(&transform)]);
+    let text = String::from_utf8_lossy(&inspected.stdout);
+    assert!(
+        inspected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&inspected.stderr)
+    );
+    for expected in [
+        "kind       transform",
+        "name       tiny",
+        "version    3",
+        "inputs     3",
+        "ts  timestamp, required",
+        "amount  number",
+        "outputs    1",
+        "0  amount  numeric",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("not built by"), "{text}");
+
+    let json = edgescore(&["inspect", path_str(&transform), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(json["kind"], "transform");
+    assert_eq!(json["transform"]["name"], "tiny");
+    assert_eq!(json["transform"]["version"], "3");
+    assert_eq!(json["transform"]["outputs"][0]["name"], "amount");
+    let inputs = json["transform"]["inputs"].as_array().expect("inputs");
+    assert!(
+        inputs
+            .iter()
+            .any(|i| i["name"] == "ts" && i["type"] == "timestamp" && i["required"] == true),
+        "{inputs:?}"
+    );
+
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    let scored = edgescore(&[
+        "score",
+        "--component",
+        path_str(&transform),
+        "--input",
+        path_str(&input),
+    ]);
+    let line = one_clear_line(
+        "score --component <transform>",
+        &scored,
+        &[
+            "this is a transform component (built by `edgescore build --transform`)",
+            "use it in a pipeline, or with `edgescore transform --transform",
+        ],
+    );
+    assert!(!line.contains("edgescore-manifest"), "{line}");
+
+    // And the other way round: a model is not a transform.
+    let model = built_model(tmp.path(), "fraud");
+    let inspected = edgescore(&["inspect", path_str(&model)]);
+    assert!(String::from_utf8_lossy(&inspected.stdout).contains("kind       scorer"));
+    let events = tmp.path().join("events.csv");
+    std::fs::write(&events, "ts,card,amount\n2026-01-01T00:00:00Z,c1,5\n").expect("write");
+    let transformed = edgescore(&[
+        "transform",
+        "--transform",
+        path_str(&model),
+        "--input",
+        path_str(&events),
+        "--output",
+        path_str(&tmp.path().join("features.csv")),
+    ]);
+    one_clear_line(
+        "transform --transform <model>",
+        &transformed,
+        &["this is a model component", "edgescore score --component"],
+    );
+}
+
+#[test]
+fn score_keeps_the_compiled_cache_within_its_bound() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let input = repo_root().join("examples/quickstart/transactions.csv");
+    let entries = || {
+        std::fs::read_dir(&cache)
+            .expect("cache folder")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .count()
+    };
+    for name in ["first", "second"] {
+        let component = built_model(tmp.path(), name);
+        let out = edgescore(&[
+            "score",
+            "--component",
+            path_str(&component),
+            "--input",
+            path_str(&input),
+            "--cache-dir",
+            path_str(&cache),
+            "--cache-max-mib",
+            "0",
+        ]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Only the entry just stored survives a bound of nothing.
+        assert_eq!(entries(), 1, "{name}");
+    }
+}
+
+/// `--output` naming the input, however spelled, is refused before anything
+/// is read or written (`atomic_file::refuse_input_as_output`).
+#[test]
+fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = repo_root().join("examples/quickstart/fraud_xgboost.json");
+    let original =
+        std::fs::read(repo_root().join("examples/quickstart/transactions.csv")).expect("input");
+    let input = tmp.path().join("x.csv");
+    std::fs::write(&input, &original).expect("copy");
+    let dotted = tmp.path().join(".").join("x.csv");
+    for output in [&input, &dotted] {
+        let out = edgescore(&[
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+            "--output",
+            path_str(output),
+        ]);
+        one_clear_line(
+            &format!("--output {}", output.display()),
+            &out,
+            &["is the input", "name another output file"],
+        );
+        assert_eq!(
+            std::fs::read(&input).expect("still there"),
+            original,
+            "--output {} changed the input",
+            output.display()
+        );
+    }
+}

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgescore::feature_store::{
-    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, RedisStore, StoreError,
-    Window,
+    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, Receipt, RedisStore,
+    StoreError, Window,
 };
 
 fn window(name: &str, aggregate: Aggregate, seconds: u32) -> Window {
@@ -47,15 +47,18 @@ fn windows_count_sum_distinct_and_gap(make: MakeStore<'_>) {
     let w = windows();
     let first = store
         .observe("card", "c1", &event(0, 10.0, "m1"), &w)
-        .expect("observe");
+        .expect("observe")
+        .values;
     assert_eq!(first, vec![Some(1.0), Some(10.0), Some(1.0), None]);
     let second = store
         .observe("card", "c1", &event(600, 5.0, "m2"), &w)
-        .expect("observe");
+        .expect("observe")
+        .values;
     assert_eq!(second, vec![Some(2.0), Some(15.0), Some(2.0), Some(600.0)]);
     let third = store
         .observe("card", "c1", &event(600 + 3600, 1.0, "m1"), &w)
-        .expect("observe");
+        .expect("observe")
+        .values;
     // (t - 3600 s, t] excludes the first event.
     assert_eq!(third, vec![Some(1.0), Some(1.0), Some(1.0), Some(3600.0)]);
     let read = store
@@ -94,6 +97,7 @@ fn retention_and_the_per_entity_cap_bound_memory(make: MakeStore<'_>) {
         retention_seconds: 3600,
         max_events_per_entity: 3,
         max_entities: 1000,
+        ..EmbeddedLimits::default()
     });
     let w = vec![window("count", Aggregate::Count, 3600)];
     for s in 0..10 {
@@ -206,15 +210,129 @@ fn same_stream_same_bits(a: &dyn FeatureStore, b: &dyn FeatureStore) {
             a.observe("n", &entity, &e, &w),
             b.observe("n", &entity, &e, &w),
         );
-        let bits = |r: &Result<Vec<Option<f64>>, StoreError>| {
+        let bits = |r: &Result<edgescore::feature_store::Observed, StoreError>| {
             r.as_ref()
                 .expect("observe")
+                .values
                 .iter()
                 .map(|v| v.map(f64::to_bits))
                 .collect::<Vec<_>>()
         };
         assert_eq!(bits(&ra), bits(&rb), "event {i}: {ra:?} vs {rb:?}");
     }
+}
+
+/// A card's normal history, then one event dated 9999-12-31 (and one a
+/// week ahead): every later event still counts, itself included, and the
+/// gap to the last event is to the last one before it in time.
+fn a_future_event_does_not_blind_later_ones(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    let w = vec![
+        window("count-10m", Aggregate::Count, 600),
+        window("count-24h", Aggregate::Count, 86_400),
+        window("sum-1h", Aggregate::Sum, 3600),
+        window("merchants-1h", Aggregate::DistinctCount, 3600),
+        window("since-last", Aggregate::SecondsSinceLast, 86_400),
+    ];
+    // Dated now: "ahead" is ahead of the store's clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    for s in [0, 60, 120] {
+        store
+            .observe("card", "c", &event(now + s, 10.0, "m1"), &w)
+            .expect("observe");
+    }
+    // 9999-12-31T23:59:59Z, and 8 days ahead.
+    for far in [253_402_300_799, now + 8 * 86_400] {
+        store
+            .observe("card", "c", &event(far, 1.0, "m9"), &w)
+            .expect("observe");
+    }
+    // A burst after it: each event counts all of the card's recent ones.
+    for (k, s) in [180, 190, 200, 210].into_iter().enumerate() {
+        let got = store
+            .observe("card", "c", &event(now + s, 900.0, "m2"), &w)
+            .expect("observe")
+            .values;
+        let count = (4 + k) as f64;
+        assert_eq!(
+            got,
+            vec![
+                Some(count),
+                Some(count),
+                Some(30.0 + 900.0 * (k + 1) as f64),
+                Some(2.0),
+                Some(if k == 0 { 60.0 } else { 10.0 }),
+            ],
+            "burst event {k}"
+        );
+    }
+}
+
+/// Forgetting a receipt removes that event and no other, not even one of
+/// the same time, value and key; forgetting again, or an unknown entity's
+/// event, changes nothing.
+fn forget_takes_back_exactly_the_observed_events(make: MakeStore<'_>) {
+    let store = make(EmbeddedLimits::default());
+    let w = windows();
+    let mut receipts = Vec::new();
+    for s in [0, 60, 60, 120] {
+        let observed = store
+            .observe("card", "c1", &event(s, 2.5, "m1"), &w)
+            .expect("observe");
+        assert_eq!(observed.receipt.timestamp_ms, s * 1000);
+        receipts.push(observed.receipt);
+    }
+    let other = store
+        .observe("card", "c2", &event(60, 1.0, "m1"), &w)
+        .expect("observe")
+        .receipt;
+    assert_eq!(
+        store.read("card", "c1", 120_000, &w).expect("read"),
+        vec![Some(4.0), Some(10.0), Some(1.0), Some(0.0)]
+    );
+    // The second of the two identical events at 60 s, and the last one.
+    store
+        .forget(&[receipts[2].clone(), receipts[3].clone()])
+        .expect("forget");
+    assert_eq!(
+        store.read("card", "c1", 120_000, &w).expect("read"),
+        vec![Some(2.0), Some(5.0), Some(1.0), Some(60.0)]
+    );
+    store
+        .forget(&[
+            receipts[2].clone(),
+            Receipt {
+                entity: "nobody".into(),
+                ..receipts[0].clone()
+            },
+        ])
+        .expect("forgetting again changes nothing");
+    assert_eq!(
+        store.read("card", "c1", 120_000, &w).expect("read")[0],
+        Some(2.0)
+    );
+    assert_eq!(
+        store.read("card", "c2", 120_000, &w).expect("read")[0],
+        Some(1.0)
+    );
+    // Everything forgotten: the entity is as if never seen.
+    store
+        .forget(&[receipts[0].clone(), receipts[1].clone(), other])
+        .expect("forget");
+    for entity in ["c1", "c2"] {
+        assert_eq!(
+            store.read("card", entity, 120_000, &w).expect("read"),
+            vec![Some(0.0), Some(0.0), Some(0.0), None]
+        );
+    }
+    let again = store
+        .observe("card", "c1", &event(180, 1.0, "m3"), &w)
+        .expect("observe")
+        .values;
+    assert_eq!(again, vec![Some(1.0), Some(1.0), Some(1.0), None]);
 }
 
 fn embedded(limits: EmbeddedLimits) -> Arc<dyn FeatureStore> {
@@ -229,6 +347,53 @@ fn embedded_store_suite() {
     malformed_requests_are_refused(&embedded);
     concurrent_observers_all_count(&embedded);
     lookups_return_what_was_put(&embedded);
+    a_future_event_does_not_blind_later_ones(&embedded);
+    forget_takes_back_exactly_the_observed_events(&embedded);
+}
+
+/// 100 entities named by 100 KB ids in a store of 1 MiB: the oldest are
+/// evicted, the bytes stay within the budget, and a forgotten entity
+/// gives its bytes back.
+#[test]
+fn embedded_memory_is_bounded_in_bytes() {
+    let store = EmbeddedStore::new(EmbeddedLimits {
+        max_bytes: 1 << 20,
+        ..EmbeddedLimits::default()
+    });
+    let w = windows();
+    let mut last = None;
+    for i in 0..100 {
+        let id = format!("{i:03}{}", "x".repeat(100_000));
+        last = Some(
+            store
+                .observe("card", &id, &event(i, 1.0, "m"), &w)
+                .expect("observe")
+                .receipt,
+        );
+        assert!(store.bytes() <= 1 << 20, "{} bytes", store.bytes());
+    }
+    assert!(
+        (5..=10).contains(&store.entities()),
+        "{} entities",
+        store.entities()
+    );
+    let newest = format!("099{}", "x".repeat(100_000));
+    assert_eq!(
+        store.read("card", &newest, 99_000, &w).expect("read")[0],
+        Some(1.0)
+    );
+    let oldest = format!("000{}", "x".repeat(100_000));
+    assert_eq!(
+        store.read("card", &oldest, 99_000, &w).expect("read")[0],
+        Some(0.0)
+    );
+    let before = store.bytes();
+    store.forget(&[last.expect("observed")]).expect("forget");
+    assert!(
+        before - store.bytes() > 200_000,
+        "{before} -> {}",
+        store.bytes()
+    );
 }
 
 /// A `redis-server` of our own on a free port, no persistence; killed on drop.
@@ -309,6 +474,8 @@ fn redis_store_suite() {
     malformed_requests_are_refused(&make);
     concurrent_observers_all_count(&make);
     lookups_return_what_was_put(&make);
+    a_future_event_does_not_blind_later_ones(&make);
+    forget_takes_back_exactly_the_observed_events(&make);
     // Late events need two stores at once: two databases.
     let late_a = Arc::new(RedisStore::connect(&format!("{}1", redis.url)).expect("db 1"));
     let late_b = Arc::new(RedisStore::connect(&format!("{}2", redis.url)).expect("db 2"));
@@ -386,4 +553,192 @@ fn observe_as_a_child_process() {
             .observe("card", "shared", &event(i, 1.0, "k"), &w)
             .expect("observe");
     }
+}
+
+/// A store in front of another that can be told to fail the n-th
+/// observation from now, or to take a while over each (the call deadline
+/// interrupts the guest once the host call returns).
+struct Unreliable {
+    inner: Arc<dyn FeatureStore>,
+    fail_in: std::sync::atomic::AtomicUsize,
+    sleep_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Unreliable {
+    fn new(inner: Arc<dyn FeatureStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            fail_in: 0.into(),
+            sleep_ms: 0.into(),
+        })
+    }
+}
+
+impl FeatureStore for Unreliable {
+    fn lookup(&self, n: &str, e: &str, names: &[String]) -> Result<Vec<Option<f64>>, StoreError> {
+        self.inner.lookup(n, e, names)
+    }
+
+    fn observe(
+        &self,
+        namespace: &str,
+        entity: &str,
+        event: &Observation,
+        windows: &[Window],
+    ) -> Result<edgescore::feature_store::Observed, StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        std::thread::sleep(Duration::from_millis(self.sleep_ms.load(SeqCst)));
+        if self.fail_in.load(SeqCst) == 1 {
+            self.fail_in.store(0, SeqCst);
+            return Err(StoreError::Unavailable("the test made it fail".into()));
+        }
+        let _ = self
+            .fail_in
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1).filter(|_| n > 1));
+        self.inner.observe(namespace, entity, event, windows)
+    }
+
+    fn forget(&self, receipts: &[Receipt]) -> Result<(), StoreError> {
+        self.inner.forget(receipts)
+    }
+
+    fn is_remote(&self) -> bool {
+        self.inner.is_remote()
+    }
+
+    fn put(&self, n: &str, e: &str, name: &str, value: f64) -> Result<(), StoreError> {
+        self.inner.put(n, e, name, value)
+    }
+
+    fn read(
+        &self,
+        n: &str,
+        e: &str,
+        timestamp_ms: i64,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        self.inner.read(n, e, timestamp_ms, windows)
+    }
+}
+
+/// `count` transactions of `card`, a second apart, ending a minute ago.
+fn transactions(card: &str, count: usize) -> Vec<edgescore::event_fields::JsonEvent> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    (0..count)
+        .map(|i| {
+            let at = now - 60_000 - (count - i) as i64 * 1000;
+            serde_json::from_value(serde_json::json!({
+                "timestamp": edgescore_models::transform::format_rfc3339_ms(at),
+                "card_id": card,
+                "amount": 25.0,
+                "merchant_id": format!("m{i}"),
+                "country": "US",
+                "home_country": "US",
+            }))
+            .expect("event")
+        })
+        .collect()
+}
+
+/// The fraud pipeline's transform (`examples/fraud`) on `store`, through
+/// the server's own path (`LoadedPipeline`): a request that fails half way
+/// leaves nothing in the store, an uncommitted one is taken back when
+/// dropped, a committed one stays; a request whose calls run past the
+/// deadline is retried in smaller calls and counts every transaction once.
+fn pipeline_requests_are_all_or_nothing(store: Arc<dyn FeatureStore>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let engine = edgescore::engine::ScoringEngine::new(edgescore::limits::Limits::default())
+        .expect("engine");
+    let unreliable = Unreliable::new(store.clone());
+    let shared: Arc<dyn FeatureStore> = unreliable.clone();
+    let version = edgescore::serve::loaded_version::LoadedVersion::load(
+        &engine,
+        None,
+        Some(&shared),
+        "fraud",
+        1,
+        &edgescore_test_support::repo_root().join("examples/fraud"),
+    )
+    .expect("the fraud pipeline loads");
+    let pipeline = version.pipeline.as_ref().expect("a pipeline");
+    let limits = edgescore::serve::config::RequestLimits::default();
+    let events = |card: &str, n: usize| {
+        pipeline
+            .events_from_json(&transactions(card, n), &limits)
+            .expect("valid transactions")
+    };
+    let count = |card: &str| {
+        let w = vec![window("day", Aggregate::Count, 86_400)];
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64;
+        store.read("card", card, now, &w).expect("read")[0]
+    };
+    let txn_24h = pipeline
+        .transform
+        .info()
+        .outputs
+        .iter()
+        .position(|f| f.name == "card_txn_24h")
+        .expect("card_txn_24h");
+    let width = pipeline.transform.info().outputs.len();
+
+    // The 10th observation fails (3 per transaction: card, card-country,
+    // card-device): the request fails and the first three transactions'
+    // observations are taken back.
+    unreliable.fail_in.store(10, SeqCst);
+    let failed = pipeline.transform(&events("c-failed", 6));
+    assert!(failed.is_err(), "the store failed: {failed:?}");
+    assert_eq!(
+        count("c-failed"),
+        Some(0.0),
+        "nothing stays of a failed request"
+    );
+
+    // Dropped uncommitted: taken back. Committed: kept, each once.
+    let (_, observed) = pipeline
+        .transform(&events("c-dropped", 4))
+        .expect("transform");
+    assert_eq!(count("c-dropped"), Some(4.0));
+    drop(observed);
+    assert_eq!(
+        count("c-dropped"),
+        Some(0.0),
+        "an uncommitted request is taken back"
+    );
+    let (rows, observed) = pipeline.transform(&events("c-kept", 4)).expect("transform");
+    observed.commit();
+    assert_eq!(count("c-kept"), Some(4.0));
+    assert_eq!(rows[3 * width + txn_24h], 4.0);
+
+    // 1 ms per observation: a call of 4 transactions takes 12 ms, past the
+    // 10 ms deadline; it is taken back and retried one transaction a call.
+    unreliable.sleep_ms.store(1, SeqCst);
+    let (rows, observed) = pipeline
+        .transform(&events("c-slow", 12))
+        .expect("retried in smaller calls");
+    unreliable.sleep_ms.store(0, SeqCst);
+    observed.commit();
+    let counted: Vec<f64> = rows.chunks(width).map(|row| row[txn_24h]).collect();
+    assert_eq!(
+        counted,
+        (1..=12).map(f64::from).collect::<Vec<_>>(),
+        "each transaction counted once"
+    );
+    assert_eq!(count("c-slow"), Some(12.0));
+}
+
+#[test]
+fn embedded_pipeline_requests_are_all_or_nothing() {
+    pipeline_requests_are_all_or_nothing(embedded(EmbeddedLimits::default()));
+}
+
+#[test]
+fn redis_pipeline_requests_are_all_or_nothing() {
+    let Some(redis) = Redis::start() else { return };
+    pipeline_requests_are_all_or_nothing(redis.store(EmbeddedLimits::default()));
 }

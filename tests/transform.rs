@@ -111,6 +111,23 @@ fn broken_specs_are_refused_with_line_and_reason() {
             "{features}\n→ {error}\nwanted: {reason}"
         );
     }
+    // A timestamp's default as an integer (no unit) or a date that does
+    // not exist.
+    for (default, reason) in [
+        ("1767225600", "names no unit"),
+        ("\"2026-02-30T00:00:00Z\"", "not a timestamp"),
+    ] {
+        let spec = HEADER.replace(
+            "[entities.card]",
+            &format!("issued = {{ type = \"timestamp\", default = {default} }}\n\n[entities.card]"),
+        );
+        let error = compile(&format!(
+            "{spec}[[features]]\nname = \"x\"\nvalue = \"amount\"\n"
+        ))
+        .expect_err(default);
+        assert_eq!(error.line, 11, "{error}");
+        assert!(error.message.contains(reason), "{error}");
+    }
     // A bad default type, in the inputs.
     let spec = HEADER.replace(r#"default = "US""#, "default = 3");
     let error = compile(&format!(
@@ -139,6 +156,7 @@ fn instance(bytes: &[u8], grants: Grants) -> edgescore::transform_component::Tra
             store: Some(Arc::new(EmbeddedStore::default())),
             grants,
             component: "test".into(),
+            ..FeatureAccess::default()
         })
         .expect("instance")
 }

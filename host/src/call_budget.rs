@@ -8,10 +8,11 @@
 //! the deadline (a machine much slower or busier than the estimate assumes),
 //! a pure scoring call is retried in two halves on a fresh instance, down to
 //! one row; a single row that cannot finish is the only deadline error, and
-//! it names the row. Transform calls record their events in the feature
-//! store, so they are never retried: their size adapts instead
+//! it names the row. Transform calls are sized as they go
 //! ([`AdaptiveCalls`]), from the time the calls before took, to an eighth
-//! of the deadline.
+//! of the deadline; one that still runs over is taken back (its
+//! observations forgotten by the feature store) and retried in smaller
+//! calls on a fresh instance.
 
 use std::time::Duration;
 
@@ -111,8 +112,9 @@ impl AdaptiveCalls {
 /// (one item per row). `call` is given a slice of whole rows; it must use a
 /// fresh instance after a trap (a trapped instance is poisoned). A call that
 /// runs past its deadline is retried in two halves, down to a single row,
-/// whose deadline error becomes [`ComponentError::RowDeadline`] naming the
-/// row (counted from 0 within `rows`).
+/// which gets one more try; its second deadline error becomes
+/// [`ComponentError::RowDeadline`] naming the row (counted from 0 within
+/// `rows`).
 ///
 /// Only for calls without side effects: a retried call runs its rows again.
 pub fn score_in_calls<T>(
@@ -144,10 +146,19 @@ fn score_splitting<T>(
         Err(ComponentError::Deadline { deadline_ms }) => {
             let count = rows.len() / width;
             if count <= 1 {
-                return Err(ComponentError::RowDeadline {
-                    row: first_row,
-                    deadline_ms,
-                });
+                // A busy machine can stall one call past the deadline, not
+                // two in a row: a single row gets one more try.
+                return match call(rows) {
+                    Ok(scored) => {
+                        out.extend(scored);
+                        Ok(())
+                    }
+                    Err(ComponentError::Deadline { .. }) => Err(ComponentError::RowDeadline {
+                        row: first_row,
+                        deadline_ms,
+                    }),
+                    Err(e) => Err(e),
+                };
             }
             let half = count / 2;
             let (front, back) = rows.split_at(half * width);

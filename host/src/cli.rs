@@ -36,7 +36,8 @@ pub(crate) enum Command {
     ///
     /// The output is a CSV with the header `score` (or `raw` with --raw) and
     /// one value per input row, printed as the shortest decimal that reads
-    /// back to the same number.
+    /// back to the same number; or, for an --output named .parquet or .pq,
+    /// Parquet with one nullable double column `score` (or `raw`).
     #[command(verbatim_doc_comment)]
     Score(ScoreArgs),
 
@@ -60,7 +61,8 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Build(BuildArgs),
 
-    /// Show a component's manifest, imports, exports, size and hashes.
+    /// Show what a component is (a model or a transform), its manifest or
+    /// the transform's inputs and outputs, imports, exports, size and hashes.
     Inspect(InspectArgs),
 
     /// Serve a registry of components over HTTP, with hot swap.
@@ -180,7 +182,9 @@ pub(crate) struct EvalArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// The registry folder (default: the embedded demo registry).
+    /// The registry folder (default: the embedded demo registry, written to
+    /// the temporary folder as edgescore-demo-registry-<pid>-...; removed on
+    /// exit, or by the next demo server if this one crashed).
     #[arg(long, value_name = "DIR")]
     pub(crate) registry: Option<PathBuf>,
 
@@ -194,7 +198,8 @@ pub(crate) struct ServeArgs {
     pub(crate) feature_store: Option<String>,
 
     /// Append review and block decisions to this JSON-lines file (rotated;
-    /// default edgescore-alerts.jsonl in the working folder).
+    /// created with the first alert; default edgescore-alerts.jsonl in the
+    /// working folder).
     #[arg(long, value_name = "FILE")]
     pub(crate) alert_log: Option<std::path::PathBuf>,
 
@@ -241,7 +246,8 @@ pub(crate) struct BuildArgs {
     #[arg(long, conflicts_with = "transform")]
     pub(crate) name: Option<String>,
 
-    /// The deployment version (letters, digits, '.', '_', '-'). With --model.
+    /// The deployment version: a positive whole number without leading
+    /// zeros (1, 2, 10), as registry version folders are named. With --model.
     #[arg(long, conflicts_with = "transform")]
     pub(crate) version: Option<String>,
 
@@ -273,8 +279,8 @@ pub(crate) struct ScoreArgs {
     )]
     pub(crate) model: Option<PathBuf>,
 
-    /// A component built by `edgescore build`. Scores inside the sandbox,
-    /// under the call deadline and memory cap.
+    /// A model component built by `edgescore build --model`. Scores inside
+    /// the sandbox, under the call deadline and memory cap.
     #[arg(long, value_name = "WASM")]
     pub(crate) component: Option<PathBuf>,
 
@@ -283,9 +289,10 @@ pub(crate) struct ScoreArgs {
     #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) input: PathBuf,
 
-    /// Where to write the scores; standard output when absent. The file is
-    /// replaced only after every row has been scored.
-    #[arg(long, value_name = "CSV")]
+    /// Where to write the scores: CSV, or Parquet (one nullable double
+    /// column) for a .parquet or .pq name; CSV on standard output when
+    /// absent. The file is replaced only after every row has been scored.
+    #[arg(long, value_name = "CSV|PARQUET")]
     pub(crate) output: Option<PathBuf>,
 
     /// The model format, when detection from the file's content is not wanted.
@@ -310,6 +317,12 @@ pub(crate) struct ScoreArgs {
     /// $XDG_CACHE_HOME/edgescore/compiled or ~/.cache/edgescore/compiled).
     #[arg(long, value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+
+    /// With --component: the most the compiled-component cache may hold, in
+    /// MiB; beyond it the least recently used entries are removed (default
+    /// 1024, or $EDGESCORE_CACHE_MAX_MIB).
+    #[arg(long, value_name = "MIB", conflicts_with = "no_cache")]
+    pub(crate) cache_max_mib: Option<u64>,
 
     /// With --component: compile every time, neither reading nor writing the cache.
     #[arg(long, conflicts_with = "cache_dir")]

@@ -10,6 +10,12 @@
 //! An entry is `MAGIC | sha256(payload) | payload`. Before wasmtime sees a
 //! payload, its hash is checked, so a truncated, corrupted or foreign file is
 //! detected, reported as [`CacheOutcome::Replaced`], recompiled and rewritten.
+//!
+//! The folder is bounded in size ([`DEFAULT_MAX_BYTES`], or
+//! `EDGESCORE_CACHE_MAX_MIB`, or [`CompiledCache::with_max_bytes`]): each
+//! use of an entry sets its modification time, and after a store the least
+//! recently used entries are removed until the folder fits. An entry being
+//! removed while another process reads it costs that process a compile.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -19,6 +25,17 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 const MAGIC: &[u8; 8] = b"ESCWASM1";
+
+/// How large the cache folder may grow by default: 1 GiB (a compiled
+/// component is a few MiB, so hundreds of them).
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// The environment variable that sets the bound, in MiB, where the command
+/// line or configuration does not.
+pub const MAX_MIB_VARIABLE: &str = "EDGESCORE_CACHE_MAX_MIB";
+
+/// The extension of an entry file.
+const ENTRY_EXTENSION: &str = "cwasm";
 
 /// What happened when a component was loaded through the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,16 +49,43 @@ pub enum CacheOutcome {
     Replaced,
 }
 
-/// A folder of compiled components.
+/// A folder of compiled components, bounded in size.
 #[derive(Debug, Clone)]
 pub struct CompiledCache {
     dir: PathBuf,
+    max_bytes: u64,
 }
 
 impl CompiledCache {
-    /// A cache in `dir` (created when first written).
+    /// A cache in `dir` (created when first written), bounded by
+    /// [`CompiledCache::default_max_bytes`].
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            max_bytes: Self::default_max_bytes(),
+        }
+    }
+
+    /// The same cache bounded to `max_bytes`: after each store, the least
+    /// recently used entries are removed until the entries left take at
+    /// most that much (the entry just stored always stays).
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The bound: `$EDGESCORE_CACHE_MAX_MIB` MiB when that is set to a
+    /// whole number, else [`DEFAULT_MAX_BYTES`].
+    pub fn default_max_bytes() -> u64 {
+        std::env::var(MAX_MIB_VARIABLE)
+            .ok()
+            .and_then(|mib| mib.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_MAX_BYTES, |mib| mib.saturating_mul(1 << 20))
+    }
+
+    /// How large the folder's entries may grow, in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
     }
 
     /// The default folder: `$XDG_CACHE_HOME/edgescore/compiled`, else
@@ -66,7 +110,7 @@ impl CompiledCache {
                 .chain_update(engine_hash.finish().to_le_bytes())
                 .finalize(),
         );
-        self.dir.join(format!("{key}.cwasm"))
+        self.dir.join(format!("{key}.{ENTRY_EXTENSION}"))
     }
 
     /// Loads `bytes` compiled, from the cache when a valid entry exists,
@@ -82,11 +126,16 @@ impl CompiledCache {
         if let Some(entry) = &existing
             && let Some(component) = deserialize_checked(engine, entry)
         {
+            // Recently used: the last to be evicted. A cache that cannot be
+            // written keeps its order.
+            let _ = touch(&path);
             return Ok((component, CacheOutcome::Hit));
         }
         let component = Component::new(engine, bytes)?;
-        if let Ok(payload) = component.serialize() {
-            let _ = store(&path, &payload);
+        if let Ok(payload) = component.serialize()
+            && store(&path, &payload).is_ok()
+        {
+            evict(&self.dir, self.max_bytes, &path);
         }
         let outcome = if existing.is_some() {
             CacheOutcome::Replaced
@@ -132,10 +181,132 @@ fn store(path: &Path, payload: &[u8]) -> crate::Result<()> {
     crate::atomic_file::write_atomically(path, &entry)
 }
 
+/// Sets the entry's modification time to now: its last use.
+fn touch(path: &Path) -> std::io::Result<()> {
+    std::fs::File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(std::time::SystemTime::now())
+}
+
+/// Removes the least recently used entries of `dir` (oldest modification
+/// time first) until the entries left take at most `max_bytes`, never
+/// `keep`. Other files (a store's temporary files) are left alone, and so
+/// is an entry that cannot be removed: the cache stays usable either way.
+fn evict(dir: &Path, max_bytes: u64, keep: &Path) {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, u64, PathBuf)> = listing
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            if path.extension()? != ENTRY_EXTENSION {
+                return None;
+            }
+            let metadata = entry.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            Some((metadata.modified().ok()?, metadata.len(), path))
+        })
+        .collect();
+    let mut total: u64 = entries.iter().map(|(_, len, _)| len).sum();
+    if total <= max_bytes {
+        return;
+    }
+    // Oldest first; the name breaks ties so the order is the same for everyone.
+    entries.sort();
+    for (_, len, path) in entries {
+        if total <= max_bytes {
+            break;
+        }
+        if path == keep {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => total -= len,
+            // Another process removed it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => total -= len,
+            Err(_) => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guests::HOSTILE_COMPONENT;
+    use crate::guests::{HOSTILE_COMPONENT, UNPROVIDED_IMPORT_COMPONENT};
+    use std::time::{Duration, SystemTime};
+
+    /// Sets `path`'s modification time to `seconds` after the epoch.
+    fn age(path: &Path, seconds: u64) {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .expect("open")
+            .set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+            .expect("set mtime");
+    }
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_entries_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, len: usize, seconds: u64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, vec![0u8; len]).expect("write");
+            age(&path, seconds);
+            path
+        };
+        let oldest = file("a.cwasm", 100, 1_000);
+        let old = file("b.cwasm", 100, 2_000);
+        let newer = file("c.cwasm", 100, 3_000);
+        let newest = file("d.cwasm", 100, 4_000);
+        let other = file(".edgescore-tmp", 10_000, 1);
+        // Using the oldest makes it the most recent.
+        touch(&oldest).expect("touch");
+
+        evict(dir.path(), 250, &newest);
+        let left: Vec<bool> = [&oldest, &old, &newer, &newest, &other]
+            .iter()
+            .map(|p| p.exists())
+            .collect();
+        assert_eq!(left, [true, false, false, true, true]);
+
+        // The entry just stored stays even when it alone is over the bound.
+        evict(dir.path(), 0, &newest);
+        assert!(newest.exists() && !oldest.exists() && other.exists());
+    }
+
+    #[test]
+    fn a_bounded_cache_keeps_what_was_used_last() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = engine();
+        // Room for one entry at a time.
+        let cache = CompiledCache::new(dir.path()).with_max_bytes(1);
+        let outcome = |bytes: &[u8]| cache.load(&engine, bytes).expect("loads").1;
+        assert_eq!(outcome(HOSTILE_COMPONENT), CacheOutcome::Miss);
+        assert_eq!(outcome(HOSTILE_COMPONENT), CacheOutcome::Hit);
+        assert_eq!(outcome(UNPROVIDED_IMPORT_COMPONENT), CacheOutcome::Miss);
+        assert!(!cache.entry_path(&engine, HOSTILE_COMPONENT).exists());
+        assert_eq!(outcome(UNPROVIDED_IMPORT_COMPONENT), CacheOutcome::Hit);
+        assert_eq!(outcome(HOSTILE_COMPONENT), CacheOutcome::Miss);
+
+        // A hit marks the entry as just used.
+        let entry = cache.entry_path(&engine, HOSTILE_COMPONENT);
+        age(&entry, 1_000);
+        assert_eq!(outcome(HOSTILE_COMPONENT), CacheOutcome::Hit);
+        let used = std::fs::metadata(&entry)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert!(used > SystemTime::now() - Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn the_bound_defaults_to_a_gibibyte() {
+        let cache = CompiledCache::new("unused");
+        if std::env::var_os(MAX_MIB_VARIABLE).is_none() {
+            assert_eq!(cache.max_bytes(), DEFAULT_MAX_BYTES);
+        }
+        assert_eq!(cache.with_max_bytes(5 << 20).max_bytes(), 5 << 20);
+    }
 
     fn engine() -> Engine {
         let mut config = wasmtime::Config::new();

@@ -42,9 +42,16 @@ pub enum BuildError {
     #[error("{0}")]
     Model(#[from] crate::Error),
     #[error(
-        "invalid --{what} '{value}': use 1 to 128 characters from letters, digits, '.', '_' and '-'"
+        "invalid --{what} {}: use 1 to 128 characters from letters, digits, '.', '_' and '-'",
+        crate::csv_rows::quoted(value)
     )]
     Name { what: &'static str, value: String },
+    #[error(
+        "invalid --version {}: a version is a positive whole number without leading zeros (1, 2, 10), \
+         the only version folders a registry serves; give the next one after the versions already deployed",
+        crate::csv_rows::quoted(value)
+    )]
+    Version { value: String },
     #[error("pre-initialising the scorer failed: {0}")]
     Wizer(String),
     #[error("the built component does not score like the model: {0}")]
@@ -55,7 +62,7 @@ pub enum BuildError {
 /// exactly as the native model did. Returns the component's bytes.
 pub fn build_component(request: &BuildRequest<'_>) -> Result<Vec<u8>, BuildError> {
     check_name("name", request.name)?;
-    check_name("version", request.version)?;
+    check_version(request.version)?;
     let bytes = std::fs::read(request.model).map_err(|source| crate::Error::ReadModel {
         path: request.model.to_owned(),
         source,
@@ -284,6 +291,20 @@ impl ComponentInstanceState for SnapshotSource<'_> {
     }
 }
 
+/// A version as the registry reads its folders: a positive integer without
+/// leading zeros that fits a `u64` (`1`, `12`; not `0`, `010`, `+1`, `1.5`,
+/// `latest`).
+fn check_version(value: &str) -> Result<(), BuildError> {
+    let digits = value.bytes().all(|b| b.is_ascii_digit());
+    if digits && !value.starts_with('0') && value.parse::<u64>().is_ok() {
+        Ok(())
+    } else {
+        Err(BuildError::Version {
+            value: value.to_owned(),
+        })
+    }
+}
+
 fn check_name(what: &'static str, value: &str) -> Result<(), BuildError> {
     let ok = (1..=128).contains(&value.len())
         && value
@@ -296,5 +317,33 @@ fn check_name(what: &'static str, value: &str) -> Result<(), BuildError> {
             what,
             value: value.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_positive_integers_without_leading_zeros() {
+        for good in ["1", "2", "10", "18446744073709551615"] {
+            assert!(check_version(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "0",
+            "00",
+            "010",
+            "+1",
+            "-1",
+            "1.5",
+            "1e3",
+            " 1",
+            "latest",
+            "v1",
+            "18446744073709551616",
+        ] {
+            assert!(check_version(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -12,7 +12,10 @@
 //!   read as the nearest `f64` (each model family then narrows it as its
 //!   library does);
 //! - blank lines are skipped, so in a one-column file a missing value is
-//!   written `NaN` or `""`.
+//!   written `NaN` or `""`;
+//! - a quoted cell that is never closed is an error naming the line it
+//!   opens on (the `csv` crate alone would end it silently at the end of
+//!   the file, swallowing every line after it).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,7 +42,7 @@ pub struct CsvOptions {
 /// A CSV being read row by row into feature vectors.
 #[derive(Debug)]
 pub struct CsvRows<R> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<QuoteTracker<R>>,
     path: PathBuf,
     header: Vec<String>,
     /// For each model feature, the CSV column that holds it.
@@ -56,13 +59,11 @@ impl<R: Read> CsvRows<R> {
             .has_headers(true)
             .flexible(false)
             .trim(csv::Trim::All)
-            .from_reader(input);
-        let header: Vec<String> = reader
+            .from_reader(QuoteTracker::new(input));
+        let header = reader
             .headers()
-            .map_err(|e| csv_error(path, &e))?
-            .iter()
-            .map(str::to_owned)
-            .collect();
+            .map(|h| h.iter().map(str::to_owned).collect());
+        let header: Vec<String> = checked(path, reader.get_ref(), header)?;
         if header.is_empty() || header.iter().all(String::is_empty) {
             return Err(Error::Csv {
                 path: path.to_owned(),
@@ -90,10 +91,8 @@ impl<R: Read> CsvRows<R> {
     pub fn read_batch(&mut self, max_rows: usize, out: &mut Vec<f64>) -> Result<usize> {
         let mut n = 0;
         while n < max_rows {
-            let more = self
-                .reader
-                .read_record(&mut self.record)
-                .map_err(|e| csv_error(&self.path, &e))?;
+            let more = self.reader.read_record(&mut self.record);
+            let more = checked(&self.path, self.reader.get_ref(), more)?;
             if !more {
                 break;
             }
@@ -204,6 +203,27 @@ pub fn quoted(cell: &str) -> String {
     }
 }
 
+/// `result` of reading from a CSV as this module reports it: an unclosed
+/// quote first (it is what makes the cell count wrong, when it is wrong),
+/// then the `csv` crate's error.
+pub(crate) fn checked<T, R>(
+    path: &Path,
+    input: &QuoteTracker<R>,
+    result: Result<T, csv::Error>,
+) -> Result<T> {
+    if let Some(line) = input.unclosed_quote() {
+        return Err(Error::Csv {
+            path: path.to_owned(),
+            message: format!(
+                "line {line}: a quoted cell is never closed (unterminated \"); close it with a \" \
+                 (a quote inside a quoted cell is written \"\")"
+            ),
+        });
+    }
+    result.map_err(|e| csv_error(path, &e))
+}
+
+/// The `csv` crate's error as one line that names the line at fault.
 fn csv_error(path: &Path, e: &csv::Error) -> Error {
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
@@ -211,7 +231,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
             expected_len,
             len,
         } => format!(
-            "line {}: {len} cells where the header has {expected_len}",
+            "line {}: {len} cells where the header has {expected_len}; give every row one cell per column",
             pos.as_ref().map_or(0, csv::Position::line)
         ),
         csv::ErrorKind::Utf8 { pos, .. } => format!(
@@ -226,9 +246,126 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
     }
 }
 
+/// Reads through to a CSV's bytes, following its quoting as the `csv`
+/// crate parses it (RFC 4180: a `"` opens a quoted cell only at the start
+/// of a cell, and `""` inside one is a quote), to tell at the end of the
+/// input whether a quoted cell was left open.
+#[derive(Debug)]
+pub(crate) struct QuoteTracker<R> {
+    inner: R,
+    state: QuoteState,
+    /// Line breaks read so far.
+    line_breaks: u64,
+    /// The one-based line the open quoted cell began on.
+    opened_on: u64,
+    /// Leading bytes that matched a byte order mark (its length once the
+    /// start has been passed).
+    prefix: usize,
+    at_end: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    /// At the start of a cell (or a line).
+    CellStart,
+    /// In a cell that did not start with a quote.
+    Unquoted,
+    /// In a quoted cell.
+    Quoted,
+    /// Just after a quote in a quoted cell: it closed the cell, or it is
+    /// the first of a doubled quote.
+    QuoteInQuoted,
+}
+
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
+impl<R> QuoteTracker<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            state: QuoteState::CellStart,
+            line_breaks: 0,
+            opened_on: 0,
+            prefix: 0,
+            at_end: false,
+        }
+    }
+
+    /// The line a quoted cell opened on, once the whole input has been read
+    /// and that cell was never closed.
+    pub(crate) fn unclosed_quote(&self) -> Option<u64> {
+        (self.at_end && self.state == QuoteState::Quoted).then_some(self.opened_on)
+    }
+
+    fn follow(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            // The `csv` crate skips a UTF-8 byte order mark at the start.
+            if self.prefix < BYTE_ORDER_MARK.len() {
+                if BYTE_ORDER_MARK[self.prefix] == byte {
+                    self.prefix += 1;
+                    continue;
+                }
+                if self.prefix > 0 {
+                    // Part of a mark: the start of an unquoted cell.
+                    self.state = QuoteState::Unquoted;
+                }
+                self.prefix = BYTE_ORDER_MARK.len();
+            }
+            if byte == b'\n' {
+                self.line_breaks += 1;
+            }
+            self.state = match (self.state, byte) {
+                (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::CellStart, b'"') => {
+                    self.opened_on = self.line_breaks + 1;
+                    QuoteState::Quoted
+                }
+                (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+                (_, b',' | b'\n' | b'\r') => QuoteState::CellStart,
+                _ => QuoteState::Unquoted,
+            };
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteTracker<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.at_end = true;
+        }
+        self.follow(&buf[..n]);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line of the unclosed quote in `text`, read to the end.
+    fn unclosed(text: &[u8]) -> Option<u64> {
+        let mut tracker = QuoteTracker::new(text);
+        std::io::copy(&mut tracker, &mut std::io::sink()).expect("reads");
+        tracker.unclosed_quote()
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_found_where_it_opens() {
+        assert_eq!(unclosed(b"a,b\n1,2\n"), None);
+        assert_eq!(unclosed(b"a,b\n1,\"2\n3,4\n"), Some(2));
+        assert_eq!(unclosed(b"a,b\n1,2\n3,\"4"), Some(3));
+        assert_eq!(unclosed(b"\"a,b\n1,2\n"), Some(1));
+        // Closed, doubled and mid-cell quotes are not open ones.
+        assert_eq!(unclosed(b"a,b\n\"x, \"\"y\"\"\",2\n"), None);
+        assert_eq!(unclosed(b"a,b\n\"multi\nline\",2\n"), None);
+        assert_eq!(unclosed(b"a,b\n5\" screen,2\n"), None);
+        assert_eq!(unclosed(b"a,b\n\"x\"y\",2\n"), None);
+        assert_eq!(unclosed(b"\xef\xbb\xbf\"a\",b\n1,2\n"), None);
+        assert_eq!(unclosed(b"\xef\xbb\xbf\"a,b\n1,2\n"), Some(1));
+        assert_eq!(unclosed(b"a\r\n\"1\r\n"), Some(2));
+    }
 
     #[test]
     fn cells() {

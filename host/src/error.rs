@@ -53,7 +53,10 @@ pub enum Error {
     )]
     UnknownColumns { path: PathBuf, unknown: Vec<String> },
 
-    #[error("{path}: column '{name}' appears twice in the header")]
+    #[error(
+        "{path}: column {} appears twice in the header; rename or remove one of them",
+        crate::csv_rows::quoted(name)
+    )]
     DuplicateColumn { path: PathBuf, name: String },
 
     #[error(
@@ -65,7 +68,11 @@ pub enum Error {
         got: usize,
     },
 
-    #[error("{path}: row {row}{}, column '{column}': {problem}", line_suffix(*line))]
+    #[error(
+        "{path}: row {row}{}, column {}: {problem}",
+        line_suffix(*line),
+        crate::csv_rows::quoted(column)
+    )]
     Cell {
         path: PathBuf,
         /// One-based data row (the header is not a row).
@@ -115,10 +122,18 @@ fn line_suffix(line: u64) -> String {
     }
 }
 
+/// Names from a file, each quoted and cut short when it is huge; the first
+/// few of a long list, then how many more.
 fn quoted(names: &[String]) -> String {
-    names
+    const LISTED: usize = 10;
+    let mut text = names
         .iter()
-        .map(|n| format!("'{n}'"))
+        .take(LISTED)
+        .map(|n| crate::csv_rows::quoted(n))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if names.len() > LISTED {
+        text.push_str(&format!(" and {} more", names.len() - LISTED));
+    }
+    text
 }

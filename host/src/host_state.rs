@@ -16,7 +16,7 @@ use wasmtime_wasi::{WasiCtxView, WasiView};
 use crate::component_scorer::ComponentError;
 use crate::deny_all_wasi::{self, DenyAllWasi};
 use crate::engine::ScoringEngine;
-use crate::feature_store::FeatureStore;
+use crate::feature_store::{FeatureStore, Receipt};
 
 /// The WIT name of the feature-store import.
 pub const FEATURE_STORE_IMPORT: &str = "edgescore:scoring/feature-store@0.2.0";
@@ -50,6 +50,14 @@ pub struct FeatureAccess {
     pub grants: Grants,
     /// For error messages: the component the grant is for.
     pub component: String,
+    /// Whether what a run of calls observed is kept until its caller takes
+    /// it ([`crate::transform_component::TransformInstance::take_observed`])
+    /// to commit or undo (a request that must be all or nothing); otherwise
+    /// each call's is let go once the call succeeds (an offline replay).
+    pub undoable: bool,
+    /// Where each observation's receipt is recorded: every instance gets
+    /// its own ([`crate::transform_component::TransformComponent::instantiate`]).
+    pub journal: Option<Journal>,
 }
 
 impl std::fmt::Debug for FeatureAccess {
@@ -57,7 +65,39 @@ impl std::fmt::Debug for FeatureAccess {
         f.debug_struct("FeatureAccess")
             .field("grants", &self.grants)
             .field("component", &self.component)
+            .field("undoable", &self.undoable)
             .finish_non_exhaustive()
+    }
+}
+
+/// The receipts of what one instance observed, in order. Shared between
+/// the instance's store data (which records) and the host's handle on the
+/// instance (which reads it even after a call trapped).
+#[derive(Debug, Clone, Default)]
+pub struct Journal(Arc<std::sync::Mutex<Vec<Receipt>>>);
+
+impl Journal {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Receipt>> {
+        // A panic while the lock is held leaves the list whole (pushes and
+        // drains only), so a poisoned lock is still read.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn record(&self, receipt: Receipt) {
+        self.entries().push(receipt);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries().len()
+    }
+
+    /// The receipts from `from` on, taken out.
+    pub(crate) fn take_from(&self, from: usize) -> Vec<Receipt> {
+        let mut entries = self.entries();
+        let from = from.min(entries.len());
+        entries.split_off(from)
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use edgescore::compiled_cache::{CacheOutcome, CompiledCache};
 use edgescore::component_build::{BuildRequest, build_component, build_transform};
+use edgescore::component_info::{ComponentInfo, ComponentKind};
 use edgescore::component_scorer::ScorerComponent;
 use edgescore::csv_rows::CsvOptions;
 use edgescore::engine::ScoringEngine;
@@ -79,11 +80,15 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
             engine = ScoringEngine::new(limits)
                 .map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))?;
             let cache = (!args.no_cache).then(|| {
-                CompiledCache::new(
+                let cache = CompiledCache::new(
                     args.cache_dir
                         .clone()
                         .unwrap_or_else(CompiledCache::default_dir),
-                )
+                );
+                match args.cache_max_mib {
+                    Some(mib) => cache.with_max_bytes(mib.saturating_mul(1 << 20)),
+                    None => cache,
+                }
             });
             let component = load_component(&engine, path, cache.as_ref())?;
             let scorer = RowScorer::component(component);
@@ -105,6 +110,14 @@ fn load_component(
 ) -> anyhow::Result<ScorerComponent> {
     let bytes = std::fs::read(path)
         .map_err(|e| anyhow::anyhow!("cannot read component {}: {e}", path.display()))?;
+    if ComponentInfo::read(&bytes).is_ok_and(|info| info.kind == ComponentKind::Transform) {
+        anyhow::bail!(
+            "cannot score with {}: this is a transform component (built by `edgescore build --transform`), \
+             not a model: use it in a pipeline, or with `edgescore transform --transform {}`",
+            path.display(),
+            path.display()
+        );
+    }
     let component =
         ScorerComponent::load(engine, &bytes, cache).and_then(|(component, outcome)| {
             if outcome == Some(CacheOutcome::Replaced) {

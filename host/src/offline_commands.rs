@@ -3,6 +3,8 @@
 use std::io::Write;
 
 use anyhow::Context;
+use edgescore::component_info::{ComponentInfo, ComponentKind};
+use edgescore::csv_rows::quoted;
 use edgescore::engine::ScoringEngine;
 use edgescore::limits::Limits;
 use edgescore::offline::eval::{Labeled, Report};
@@ -33,6 +35,15 @@ pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
         (None, Some(path)) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read the transform {}", path.display()))?;
+            if ComponentInfo::read(&bytes).is_ok_and(|info| info.kind == ComponentKind::Scorer) {
+                anyhow::bail!(
+                    "cannot transform with {}: this is a model component (built by `edgescore build --model`), \
+                     not a transform: score with it (`edgescore score --component {}`), or give the \
+                     transform built by `edgescore build --transform`",
+                    path.display(),
+                    path.display()
+                );
+            }
             TransformComponent::new(&engine, &bytes)
                 .with_context(|| format!("cannot load the transform {}", path.display()))?
         }
@@ -74,11 +85,21 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let pipeline = OfflinePipeline::load(&engine, &args.pipeline)?;
     let (file, scores) = pipeline.score_file(&args.input)?;
     let Some(label_column) = file.other.header.iter().position(|h| *h == args.label) else {
+        let mut columns: Vec<String> = file
+            .other
+            .header
+            .iter()
+            .take(10)
+            .map(|h| quoted(h))
+            .collect();
+        if file.other.header.len() > columns.len() {
+            columns.push(format!("{} more", file.other.header.len() - columns.len()));
+        }
         anyhow::bail!(
-            "{}: no column '{}' to take labels from (columns besides the transform's inputs: {})",
+            "{}: no column {} to take labels from; name one with --label (columns besides the transform's inputs: {})",
             args.input.display(),
-            args.label,
-            file.other.header.join(", ")
+            quoted(&args.label),
+            columns.join(", ")
         );
     };
     let mut data = Vec::with_capacity(scores.len());
@@ -86,10 +107,10 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
         let cell = &cells.cells[label_column];
         let Some(positive) = label_of(cell) else {
             anyhow::bail!(
-                "{}: event {row} (in time order) has label {:?} in '{}': use 1/0 or true/false",
+                "{}: event {row} (in time order) has label {} in {}: use 1/0 or true/false",
                 args.input.display(),
-                cell.to_text(),
-                args.label
+                quoted(&cell.to_text()),
+                quoted(&args.label)
             );
         };
         data.push(Labeled { score, positive });

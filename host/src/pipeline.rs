@@ -27,7 +27,16 @@
 //!
 //! [feature_store]                # namespaces the transform may use
 //! namespaces = ["card", "card-country"]
+//!
+//! [events]                       # how events are read, online and offline
+//! max_skew_seconds = 300         # an event time further ahead of the clock is refused
+//! timestamp_unit = "ms"          # integer timestamps' unit (s, ms, us, ns); none: refused
+//! allow_unknown_fields = false   # fields the transform does not read are refused
 //! ```
+//!
+//! The `[events]` rules ([`EventRules`]) travel with the transform
+//! ([`TransformComponent::event_rules`]), so the server and the offline
+//! commands read a pipeline's events alike.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +44,7 @@ use serde::Deserialize;
 
 use crate::component_scorer::{ComponentError, ScorerComponent};
 use crate::engine::ScoringEngine;
+use crate::event_fields::EventRules;
 use crate::host_state::Grants;
 use crate::transform_component::TransformComponent;
 
@@ -54,6 +64,9 @@ pub struct PipelineSpec {
     pub reasons: Reasons,
     #[serde(default)]
     pub feature_store: FeatureStoreGrant,
+    /// How events are read and checked (`[events]`).
+    #[serde(default)]
+    pub events: EventRules,
 }
 
 fn default_transform() -> PathBuf {
@@ -222,12 +235,18 @@ pub fn load_parts(
         crate::component_build::build_transform(&transform_path)
             .map_err(|e| build_error(&transform_path, &e))?
     };
-    let transform = TransformComponent::new(engine, &transform_bytes).map_err(|source| {
-        PipelineError::Transform {
+    let transform = TransformComponent::new(engine, &transform_bytes)
+        .map_err(|source| PipelineError::Transform {
             path: transform_path.display().to_string(),
             source,
-        }
-    })?;
+        })?
+        .with_event_rules(spec.events.clone());
+    spec.events
+        .check(&transform.info().inputs)
+        .map_err(|message| PipelineError::Spec {
+            path: dir.join(PIPELINE_FILE).display().to_string(),
+            message,
+        })?;
     let model_path = dir.join(&spec.model);
     let model_bytes = if is_wasm(&model_path) {
         read(&model_path)?

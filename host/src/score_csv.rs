@@ -10,6 +10,7 @@ use crate::atomic_file::AtomicFile;
 use crate::component_scorer::ComponentError;
 use crate::csv_rows::{CsvOptions, CsvRows};
 use crate::row_scorer::{RowScorer, ScoreFailure};
+use crate::table::Format;
 use crate::{Error, Result};
 
 /// Inputs at least this large show a progress bar (when stderr is a terminal).
@@ -24,7 +25,8 @@ pub struct ScoreOptions {
 /// Scores every row of the CSV at `input` (`-` for standard input) with
 /// `scorer` and writes a CSV with a `score` (or `raw`) header and one value
 /// per row, each printed as the shortest decimal that reads back to the same
-/// `f64`.
+/// `f64`; or, for an `output` named `.parquet` or `.pq`, a Parquet file of
+/// one nullable `double` column `score` (or `raw`).
 ///
 /// With `output` the file appears only once every row has been scored (it is
 /// written to a temporary file beside it and renamed), so a failure never
@@ -40,7 +42,7 @@ pub fn score_csv(
     let progress = ProgressBar::hidden();
     let reader: Box<dyn Read> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
-    } else if crate::table::Format::of(input) == crate::table::Format::Parquet {
+    } else if Format::of(input) == Format::Parquet {
         // Read whole and scored through the same CSV path, cell for cell.
         Box::new(std::io::Cursor::new(crate::table::read(input)?.to_csv()?))
     } else {
@@ -70,18 +72,29 @@ fn write_output<R: Read>(
     rows: &mut CsvRows<R>,
     output: Option<&Path>,
 ) -> Result<u64> {
+    let header = if scorer.is_raw() { "raw" } else { "score" };
     let Some(path) = output else {
         let stdout = Path::new("<stdout>");
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let n = write_scores(scorer, rows, &mut out).map_err(|e| e.at(stdout))?;
+        let n = write_csv(scorer, rows, header, &mut out).map_err(|e| e.at(stdout))?;
         out.flush().map_err(|source| Error::WriteOutput {
             path: stdout.to_owned(),
             source,
         })?;
         return Ok(n);
     };
+    if Format::of(path) == Format::Parquet {
+        let mut scores = Vec::new();
+        let n = score_rows(scorer, rows, |batch| {
+            scores.extend_from_slice(batch);
+            Ok(())
+        })
+        .map_err(|e| e.at(path))?;
+        crate::table::write_parquet_column(path, header, &scores)?;
+        return Ok(n);
+    }
     let mut file = AtomicFile::create(path)?;
-    let n = write_scores(scorer, rows, file.writer()).map_err(|e| e.at(path))?;
+    let n = write_csv(scorer, rows, header, file.writer()).map_err(|e| e.at(path))?;
     file.commit()?;
     Ok(n)
 }
@@ -149,12 +162,29 @@ fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
     }
 }
 
-fn write_scores<R: Read>(
+/// Writes `header` and then each score on a line of its own.
+fn write_csv<R: Read>(
     scorer: &mut RowScorer,
     rows: &mut CsvRows<R>,
+    header: &str,
     out: &mut impl Write,
 ) -> Result<u64, WriteError> {
-    writeln!(out, "{}", if scorer.is_raw() { "raw" } else { "score" }).map_err(WriteError::Io)?;
+    writeln!(out, "{header}").map_err(WriteError::Io)?;
+    score_rows(scorer, rows, |scores| {
+        for s in scores {
+            writeln!(out, "{s}")?;
+        }
+        Ok(())
+    })
+}
+
+/// Scores every row in batches, handing each batch's scores to `sink`.
+/// Returns how many rows were scored.
+fn score_rows<R: Read>(
+    scorer: &mut RowScorer,
+    rows: &mut CsvRows<R>,
+    mut sink: impl FnMut(&[f64]) -> std::io::Result<()>,
+) -> Result<u64, WriteError> {
     let batch_rows = scorer.batch_rows();
     let mut values = Vec::with_capacity(batch_rows * scorer.schema().width);
     let mut total = 0u64;
@@ -167,9 +197,7 @@ fn write_scores<R: Read>(
         let scores = scorer
             .score(&values)
             .map_err(|e| WriteError::Other(locate(e, rows.path(), total)))?;
-        for s in scores {
-            writeln!(out, "{s}").map_err(WriteError::Io)?;
-        }
+        sink(&scores).map_err(WriteError::Io)?;
         total += n as u64;
     }
 }

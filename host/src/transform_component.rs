@@ -7,6 +7,11 @@
 //! made with the feature store it may reach and the namespaces granted to
 //! it; every call runs under the engine's limits, and a call that traps
 //! poisons the instance.
+//!
+//! Every observation an instance makes is recorded in its journal, so a
+//! call that ran past its deadline is taken back and retried in smaller
+//! calls, and a request that fails later takes back all it observed
+//! ([`TransformInstance::take_observed`]).
 
 use wasmtime::component::Component;
 
@@ -16,7 +21,9 @@ use crate::bindings::transformer::exports::edgescore::scoring::transform::{
 use crate::bindings::transformer::{Transformer, TransformerPre};
 use crate::component_scorer::ComponentError;
 use crate::engine::ScoringEngine;
-use crate::host_state::{self, FeatureAccess, HostState};
+use crate::event_fields::EventRules;
+use crate::feature_store::Uncommitted;
+use crate::host_state::{self, FeatureAccess, HostState, Journal};
 use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
 
 /// A transform component, checked and prepared for fast instantiation.
@@ -25,6 +32,8 @@ pub struct TransformComponent {
     pre: TransformerPre<HostState>,
     sha256: String,
     limits: InstanceLimits,
+    /// How its events are read (a pipeline's `[events]`, or the defaults).
+    events: EventRules,
 }
 
 impl std::fmt::Debug for TransformComponent {
@@ -58,6 +67,7 @@ impl TransformComponent {
             pre,
             sha256: crate::digest::sha256_hex(bytes),
             limits: InstanceLimits::of(engine),
+            events: EventRules::default(),
         };
         let mut instance = loaded.instantiate(FeatureAccess::default())?;
         loaded.info = instance
@@ -77,11 +87,32 @@ impl TransformComponent {
         &self.info
     }
 
+    /// The same transform, its events read by `rules` (a pipeline's
+    /// `[events]`).
+    pub fn with_event_rules(mut self, rules: EventRules) -> Self {
+        self.events = rules;
+        self
+    }
+
+    /// How its events are read: the pipeline's `[events]`, or the defaults
+    /// for a transform loaded on its own.
+    pub fn event_rules(&self) -> &EventRules {
+        &self.events
+    }
+
     /// Turns any number of events into feature rows on `instance`, in
     /// calls sized to an eighth of the call deadline as they go
-    /// ([`crate::call_budget::AdaptiveCalls`]); a transform call records its
-    /// events, so none is ever retried. `progress` hears of each call's
-    /// events. A deadline error names the events of the call.
+    /// ([`crate::call_budget::AdaptiveCalls`]). A call that runs past the
+    /// deadline is taken back (what it observed is forgotten) and its
+    /// events are retried in smaller calls on a fresh instance, which then
+    /// replaces `instance`; only a single event that alone runs past the
+    /// deadline twice in a row fails, naming it. `progress` hears of each
+    /// call's events.
+    ///
+    /// What the calls observed stays in the instance's journal for
+    /// [`TransformInstance::take_observed`] when its feature access is
+    /// `undoable`, including on failure; otherwise it is let go after each
+    /// call.
     pub fn transform_all(
         &self,
         instance: &mut TransformInstance,
@@ -91,26 +122,37 @@ impl TransformComponent {
         let mut rows = Vec::with_capacity(events.len() * self.info.outputs.len());
         let mut calls = self.limits.call_budget().adaptive();
         let mut start = 0;
+        // Whether the event at `start` alone already ran past the deadline
+        // once (a busy machine can stall one call; not two in a row).
+        let mut alone_once = false;
         while start < events.len() {
             let end = (start + calls.size()).min(events.len());
             let began = std::time::Instant::now();
-            let mut part =
-                instance
-                    .transform_at(&events[start..end], start)
-                    .map_err(|e| match e {
-                        ComponentError::Deadline { deadline_ms } => {
-                            ComponentError::EventsDeadline {
-                                first: start,
-                                last: end - 1,
-                                deadline_ms,
-                            }
-                        }
-                        other => other,
-                    })?;
-            calls.record(end - start, began.elapsed());
-            rows.append(&mut part);
-            progress(end - start);
-            start = end;
+            let mark = instance.journal.len();
+            match instance.transform_at(&events[start..end], start) {
+                Ok(mut part) => {
+                    calls.record(end - start, began.elapsed());
+                    rows.append(&mut part);
+                    progress(end - start);
+                    start = end;
+                    alone_once = false;
+                }
+                Err(ComponentError::Deadline { .. }) if end - start > 1 || !alone_once => {
+                    // At least the deadline went by: the next calls shrink.
+                    calls.record(end - start, began.elapsed());
+                    alone_once = end - start == 1;
+                    instance.forget_from(mark)?;
+                    *instance = self.instantiate_with(instance.features.clone())?;
+                }
+                Err(ComponentError::Deadline { deadline_ms }) => {
+                    return Err(ComponentError::EventsDeadline {
+                        first: start,
+                        last: end - 1,
+                        deadline_ms,
+                    });
+                }
+                Err(other) => return Err(other),
+            }
         }
         Ok(rows)
     }
@@ -134,16 +176,39 @@ impl TransformComponent {
         }
     }
 
-    /// A fresh instance reaching `features`, in its own store.
+    /// A fresh instance reaching `features`, in its own store, with a
+    /// journal of its own.
     pub fn instantiate(
         &self,
         features: FeatureAccess,
     ) -> Result<TransformInstance, ComponentError> {
+        self.instantiate_with(FeatureAccess {
+            journal: Some(Journal::default()),
+            ..features
+        })
+    }
+
+    /// A fresh instance reaching `features`, recording into its journal
+    /// (a replacement keeps the journal of the instance it replaces).
+    fn instantiate_with(
+        &self,
+        features: FeatureAccess,
+    ) -> Result<TransformInstance, ComponentError> {
+        let journal = features.journal.clone().unwrap_or_default();
+        let features = FeatureAccess {
+            journal: Some(journal.clone()),
+            ..features
+        };
         Ok(TransformInstance {
-            sandbox: SandboxedInstance::new(self.pre.engine(), self.limits, features, |store| {
-                self.pre.instantiate(store)
-            })?,
+            sandbox: SandboxedInstance::new(
+                self.pre.engine(),
+                self.limits,
+                features.clone(),
+                |store| self.pre.instantiate(store),
+            )?,
             width: self.info.outputs.len(),
+            journal,
+            features,
         })
     }
 }
@@ -153,9 +218,39 @@ impl TransformComponent {
 pub struct TransformInstance {
     sandbox: SandboxedInstance<Transformer>,
     width: usize,
+    /// What it observed and has not handed over (shared with its store data).
+    journal: Journal,
+    /// What it was made with, to make its replacement after a trap.
+    features: FeatureAccess,
 }
 
 impl TransformInstance {
+    /// Hands over what it observed since last asked: to commit when the
+    /// request succeeds, or to undo (dropping it undoes).
+    pub fn take_observed(&mut self) -> Uncommitted {
+        Uncommitted::new(self.features.store.clone(), self.journal.take_from(0))
+    }
+
+    /// Forgets what it observed from journal entry `mark` on.
+    fn forget_from(&mut self, mark: usize) -> Result<(), ComponentError> {
+        let receipts = self.journal.take_from(mark);
+        let Some(store) = self
+            .features
+            .store
+            .as_ref()
+            .filter(|_| !receipts.is_empty())
+        else {
+            return Ok(());
+        };
+        store.forget(&receipts).map_err(|e| {
+            // Kept, so that whoever undoes the rest tries these again.
+            for receipt in receipts {
+                self.journal.record(receipt);
+            }
+            ComponentError::FeatureStore(e.to_string())
+        })
+    }
+
     /// Like [`TransformInstance::transform`] for events that start at index
     /// `first` of a longer sequence: a bad event's message counts from there.
     pub fn transform_at(
@@ -177,12 +272,17 @@ impl TransformInstance {
         })
     }
 
-    /// Turns `events` into row-major feature rows, one per event.
+    /// Turns `events` into row-major feature rows, one per event. What it
+    /// observed is kept for [`TransformInstance::take_observed`] when its
+    /// feature access is `undoable` or the call failed, else let go.
     pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
         let result = self.sandbox.call(|store, b| {
             b.edgescore_scoring_transform()
                 .call_transform(store, events)
         })?;
+        if result.is_ok() && !self.features.undoable {
+            self.journal.take_from(0);
+        }
         match result {
             Ok(rows) if rows.len() != events.len() * self.width => {
                 self.sandbox.poison();

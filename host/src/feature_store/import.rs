@@ -47,9 +47,14 @@ impl wit::Host for HostState {
             value: event.value,
             distinct_key: event.distinct_key,
         };
-        self.granted(&namespace)?
+        let observed = self
+            .granted(&namespace)?
             .observe(&namespace, &entity, &event, &from_wit(windows))
-            .map_err(to_wit)
+            .map_err(to_wit)?;
+        if let Some(journal) = &self.features.journal {
+            journal.record(observed.receipt);
+        }
+        Ok(observed.values)
     }
 
     fn read(

@@ -8,15 +8,21 @@
 //! script, which Redis runs atomically: two nodes observing the same card at
 //! once both count, and each sees the other's event or not, never half.
 //! Sums add in time order in Lua's doubles, so the embedded and the Redis
-//! store give bit-identical aggregates. Keys expire after the retention, so
+//! store give bit-identical aggregates. Retention is measured back from the
+//! event being observed, or from the host's clock when the event is dated
+//! ahead of it, as in the embedded store: one event dated far ahead cannot
+//! push the others out. Keys expire after the retention, so
 //! memory is bounded by the active entities; point features (`lookup`) live
-//! in a hash `es:<namespace>:<entity>:points`.
+//! in a hash `es:<namespace>:<entity>:points`. An observation's receipt is
+//! its time and sequence, which name its member exactly: `forget` removes
+//! that member and no other.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    Aggregate, EmbeddedLimits, FeatureStore, Observation, StoreError, Window, check_request,
+    Aggregate, EmbeddedLimits, FeatureStore, Observation, Observed, Receipt, StoreError, Window,
+    check_request,
 };
 
 /// How long a call may wait on Redis before it fails as unavailable.
@@ -25,24 +31,26 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Observes (ARGV[7] = "1") or reads one entity's windows.
 ///
 /// KEYS: the events set, the sequence counter. ARGV: time, value, has
-/// distinct key, distinct key, retention ms, max events, observe, then per
-/// window its aggregate code (c, s, d, g) and length in ms.
+/// distinct key, distinct key, retention ms, max events, observe, the
+/// host's clock in ms, then per window its aggregate code (c, s, d, g) and
+/// length in ms. An observation answers the event's sequence number first,
+/// then the windows.
 const SCRIPT: &str = r#"
 local events, counter = KEYS[1], KEYS[2]
 local t = tonumber(ARGV[1])
 local observe = ARGV[7] == "1"
+local out = {}
 if observe then
   local seq = redis.call("INCR", counter)
   local member = ARGV[1] .. ":" .. string.format("%020d", seq) .. ":" .. ARGV[2] .. ":" .. ARGV[3] .. ARGV[4]
   redis.call("ZADD", events, t, member)
-  local newest = tonumber(redis.call("ZRANGE", events, -1, -1, "WITHSCORES")[2])
-  redis.call("ZREMRANGEBYSCORE", events, "-inf", newest - tonumber(ARGV[5]))
+  redis.call("ZREMRANGEBYSCORE", events, "-inf", math.min(t, tonumber(ARGV[8])) - tonumber(ARGV[5]))
   redis.call("ZREMRANGEBYRANK", events, 0, -(tonumber(ARGV[6]) + 1))
   redis.call("PEXPIRE", events, ARGV[5])
   redis.call("PEXPIRE", counter, ARGV[5])
+  table.insert(out, tostring(seq))
 end
-local out = {}
-local i = 8
+local i = 9
 while i <= #ARGV do
   local kind, span = ARGV[i], tonumber(ARGV[i + 1])
   local members = redis.call("ZRANGEBYSCORE", events, "(" .. (t - span), t)
@@ -84,12 +92,33 @@ end
 return out
 "#;
 
+/// Removes the members that receipts name. KEYS: one events set per
+/// receipt; ARGV: that receipt's time and sequence number, in pairs. A
+/// member starts with its time and zero-padded sequence, which no other
+/// member of the set shares.
+const FORGET: &str = r#"
+for i, events in ipairs(KEYS) do
+  local t = ARGV[2 * i - 1]
+  local prefix = t .. ":" .. string.format("%020d", tonumber(ARGV[2 * i])) .. ":"
+  for _, m in ipairs(redis.call("ZRANGEBYSCORE", events, t, t)) do
+    if string.sub(m, 1, #prefix) == prefix then
+      redis.call("ZREM", events, m)
+    end
+  end
+end
+return 0
+"#;
+
+/// Receipts forgotten per script call (each call holds the keys it touches).
+const FORGET_PER_CALL: usize = 512;
+
 /// Online features in Redis. Connections are pooled; a call that finds
 /// Redis unreachable fails as `unavailable` (the transform then refuses the
 /// event; the host answers 503, not a wrong score).
 pub struct RedisStore {
     client: redis::Client,
     script: redis::Script,
+    forget: redis::Script,
     limits: EmbeddedLimits,
     idle: Mutex<Vec<redis::Connection>>,
 }
@@ -114,6 +143,7 @@ impl RedisStore {
         let store = Self {
             client,
             script: redis::Script::new(SCRIPT),
+            forget: redis::Script::new(FORGET),
             limits,
             idle: Mutex::new(Vec::new()),
         };
@@ -163,6 +193,8 @@ impl RedisStore {
         super::check_retention(windows, self.limits.retention_seconds)
     }
 
+    /// Runs the script: with `event`, observes it and answers its sequence
+    /// number and the windows; without, reads the windows at `timestamp_ms`.
     fn run(
         &self,
         namespace: &str,
@@ -170,7 +202,7 @@ impl RedisStore {
         timestamp_ms: i64,
         event: Option<&Observation>,
         windows: &[Window],
-    ) -> Result<Vec<Option<f64>>, StoreError> {
+    ) -> Result<(Option<u64>, Vec<Option<f64>>), StoreError> {
         check_request(namespace, entity, windows)?;
         self.check_windows(windows)?;
         let key = format!("es:{namespace}:{entity}");
@@ -187,7 +219,8 @@ impl RedisStore {
             .arg(distinct.unwrap_or(""))
             .arg(i64::from(self.limits.retention_seconds) * 1000)
             .arg(self.limits.max_events_per_entity)
-            .arg(if event.is_some() { "1" } else { "0" });
+            .arg(if event.is_some() { "1" } else { "0" })
+            .arg(super::now_ms());
         for w in windows {
             let code = match w.aggregate {
                 Aggregate::Count => "c",
@@ -197,15 +230,26 @@ impl RedisStore {
             };
             invocation.arg(code).arg(i64::from(w.seconds) * 1000);
         }
-        let values: Vec<String> = self.with_connection(|c| invocation.invoke(c))?;
-        if values.len() != windows.len() {
+        let mut values: Vec<String> = self.with_connection(|c| invocation.invoke(c))?;
+        let sequence = match event {
+            Some(_) if !values.is_empty() => {
+                let first = values.remove(0);
+                Some(first.parse::<u64>().map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "Redis returned {first:?}, not a sequence number"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        if values.len() != windows.len() || (event.is_some() && sequence.is_none()) {
             return Err(StoreError::Unavailable(format!(
                 "Redis returned {} values for {} windows",
                 values.len(),
                 windows.len()
             )));
         }
-        values
+        let values = values
             .iter()
             .map(|v| match v.as_str() {
                 "" => Ok(None),
@@ -213,7 +257,8 @@ impl RedisStore {
                     StoreError::Unavailable(format!("Redis returned {text:?}, not a number"))
                 }),
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((sequence, values))
     }
 }
 
@@ -258,9 +303,33 @@ impl FeatureStore for RedisStore {
         entity: &str,
         event: &Observation,
         windows: &[Window],
-    ) -> Result<Vec<Option<f64>>, StoreError> {
+    ) -> Result<Observed, StoreError> {
         super::check_observation(event)?;
-        self.run(namespace, entity, event.timestamp_ms, Some(event), windows)
+        let (sequence, values) =
+            self.run(namespace, entity, event.timestamp_ms, Some(event), windows)?;
+        Ok(Observed {
+            values,
+            receipt: Receipt {
+                namespace: namespace.to_owned(),
+                entity: entity.to_owned(),
+                timestamp_ms: event.timestamp_ms,
+                sequence: sequence.unwrap_or_default(),
+            },
+        })
+    }
+
+    fn forget(&self, receipts: &[Receipt]) -> Result<(), StoreError> {
+        for part in receipts.chunks(FORGET_PER_CALL) {
+            let mut invocation = self.forget.prepare_invoke();
+            for r in part {
+                invocation
+                    .key(format!("es:{}:{}", r.namespace, r.entity))
+                    .arg(r.timestamp_ms)
+                    .arg(r.sequence);
+            }
+            self.with_connection(|c| invocation.invoke::<i64>(c))?;
+        }
+        Ok(())
     }
 
     fn read(
@@ -271,5 +340,6 @@ impl FeatureStore for RedisStore {
         windows: &[Window],
     ) -> Result<Vec<Option<f64>>, StoreError> {
         self.run(namespace, entity, timestamp_ms, None, windows)
+            .map(|(_, values)| values)
     }
 }

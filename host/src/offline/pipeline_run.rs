@@ -53,13 +53,11 @@ impl OfflinePipeline {
 
     /// Replays the events of `input` through the transform (in time order)
     /// and scores every row with the model. Returns the file (events and
-    /// other columns, in time order) and one score per event.
+    /// other columns, in time order) and one score per event. An event
+    /// dated too far ahead is left out (reported on standard error).
     pub fn score_file(&self, input: &Path) -> Result<(EventsFile, Vec<f64>)> {
-        let file = EventsFile::read(
-            input,
-            &self.transform.info().inputs,
-            self.transform.time_input(),
-        )?;
+        let file = EventsFile::read(input, &super::event_reader(&self.transform)?)?;
+        super::report_refused(input, &file.refused);
         let rows = super::replay(&self.transform, &file.events)?;
         let width = self.transform.info().outputs.len();
         let mut instance = None;

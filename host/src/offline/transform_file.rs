@@ -8,17 +8,19 @@ use crate::transform_component::TransformComponent;
 
 use super::events_file::EventsFile;
 
-/// Runs `transform` over the events in `input` and writes `output` (CSV, or
-/// Parquet for a `.parquet` name): the input's other columns (ids, labels:
-/// everything the transform does not read) and then one column per
-/// feature, one row per event in event-time order. A missing feature value
+/// Runs `transform` over the events in `input` (read by its event rules)
+/// and writes `output` (CSV, or Parquet for a `.parquet` name): the input's
+/// other columns (ids, labels: everything the transform does not read) and
+/// then one column per feature, one row per event in event-time order. An
+/// event dated too far ahead is left out and reported on standard error. A missing feature value
 /// is an empty cell or a null, which `edgescore score` reads back as
 /// missing. The file appears only when complete; `output` naming the same
 /// file as `input` is refused before anything is read. Returns how many
 /// events were transformed.
 pub fn transform_file(transform: &TransformComponent, input: &Path, output: &Path) -> Result<u64> {
     crate::atomic_file::refuse_input_as_output(output, [input])?;
-    let file = EventsFile::read(input, &transform.info().inputs, transform.time_input())?;
+    let file = EventsFile::read(input, &super::event_reader(transform)?)?;
+    super::report_refused(input, &file.refused);
     let rows = super::replay(transform, &file.events)?;
     let names: Vec<String> = transform
         .info()

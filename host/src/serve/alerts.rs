@@ -10,6 +10,10 @@
 //! the log whatever the webhook does. Nothing is dropped silently: an alert
 //! the full queue cannot take, a post that gives up, a write that fails is
 //! counted in the metrics and logged.
+//!
+//! The log file is created with the first alert, so a server that never
+//! decides review or block (no pipeline served) leaves no file behind; its
+//! path is checked at start-up all the same. Every error about it names it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,8 +54,10 @@ pub struct Alerts {
 }
 
 impl Alerts {
-    /// Starts the writer (and webhook sender) threads. A webhook URL or CA
-    /// file that cannot work is refused here, not found out alert by alert.
+    /// Starts the writer (and webhook sender) threads. A log path that
+    /// cannot work (its folder missing, a folder, a file that cannot be
+    /// appended to), a webhook URL or CA file that cannot work is refused
+    /// here, not found out alert by alert; the error names it.
     pub fn start(config: AlertConfig) -> std::io::Result<Self> {
         let agent = config
             .webhook
@@ -61,7 +67,13 @@ impl Alerts {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let counters = std::sync::Arc::new(AlertCounters::default());
         let (log, log_rx) = sync_channel(QUEUE);
-        let writer = LogWriter::open(config.log.clone(), config.max_log_bytes)?;
+        check_log_path(&config.log)?;
+        let writer = LogWriter {
+            path: config.log.clone(),
+            max_bytes: config.max_log_bytes,
+            file: None,
+            size: 0,
+        };
         {
             let counters = counters.clone();
             std::thread::Builder::new()
@@ -104,24 +116,71 @@ impl Alerts {
     }
 }
 
+/// Whether alerts can be appended to `path`: an existing file is opened
+/// for appending (nothing is created); otherwise its folder must exist.
+fn check_log_path(path: &Path) -> std::io::Result<()> {
+    let named = |e: std::io::Error, what: &str| {
+        std::io::Error::new(
+            e.kind(),
+            format!("the alert log {}: {what}{e}", path.display()),
+        )
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the alert log {} is a folder; name a file", path.display()),
+        )),
+        Ok(_) => std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| named(e, "cannot append to it: ")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let folder = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            match std::fs::metadata(folder) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "the alert log {} cannot be created: {} is not a folder",
+                        path.display(),
+                        folder.display()
+                    ),
+                )),
+                Err(e) => Err(named(
+                    e,
+                    &format!("cannot be created in {}: ", folder.display()),
+                )),
+            }
+        }
+        Err(e) => Err(named(e, "")),
+    }
+}
+
 /// Appends lines to the log, rotating it to `<log>.1` (keeping one old file)
-/// when it would pass the size limit.
+/// when it would pass the size limit. The file is opened with the first
+/// write.
 struct LogWriter {
     path: PathBuf,
     max_bytes: u64,
-    file: std::fs::File,
+    /// `None` until the first alert.
+    file: Option<std::fs::File>,
     size: u64,
 }
 
 impl LogWriter {
-    fn open(path: PathBuf, max_bytes: u64) -> std::io::Result<Self> {
-        let file = open_append(&path)?;
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(Self {
-            path,
-            max_bytes,
-            file,
-            size,
+    /// The open log file (opened, or created, the first time).
+    fn file(&mut self) -> std::io::Result<&mut std::fs::File> {
+        if self.file.is_none() {
+            let file = open_append(&self.path)?;
+            self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            self.file = Some(file);
+        }
+        self.file.as_mut().ok_or_else(|| {
+            std::io::Error::other(format!("the alert log {} is not open", self.path.display()))
         })
     }
 
@@ -156,6 +215,7 @@ impl LogWriter {
 
     fn write(&mut self, lines: &[String]) -> std::io::Result<()> {
         let bytes: u64 = lines.iter().map(|l| l.len() as u64 + 1).sum();
+        self.file()?;
         if self.size > 0 && self.size + bytes > self.max_bytes {
             self.rotate()?;
         }
@@ -164,17 +224,23 @@ impl LogWriter {
             buffer.push_str(line);
             buffer.push('\n');
         }
-        self.file.write_all(buffer.as_bytes())?;
-        self.file.sync_data()?;
+        let file = self.file()?;
+        file.write_all(buffer.as_bytes())?;
+        file.sync_data()?;
         self.size += bytes;
         Ok(())
     }
 
     fn rotate(&mut self) -> std::io::Result<()> {
         let rotated = rotated_path(&self.path);
-        std::fs::rename(&self.path, &rotated)?;
-        self.file = open_append(&self.path)?;
-        self.size = 0;
+        std::fs::rename(&self.path, &rotated).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot rename it to {}: {e}", rotated.display()),
+            )
+        })?;
+        self.file = None;
+        self.file()?;
         Ok(())
     }
 }

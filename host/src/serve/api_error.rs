@@ -21,8 +21,15 @@ pub enum ApiError {
     /// The model exists but no version of it is serving.
     #[error("{0}")]
     NotReady(String),
-    #[error("the request body is larger than the limit of {limit} bytes")]
+    #[error(
+        "the request body is larger than the limit of {limit} bytes (max_body_bytes in the server's config)"
+    )]
     TooLarge { limit: usize },
+    /// More rows (or transactions) than one request may carry.
+    #[error(
+        "the request carries more than {limit} {what}, the limit (max_rows_per_request in the server's config); send at most {limit} {what} per request"
+    )]
+    TooManyRows { limit: usize, what: &'static str },
     #[error("the request body did not arrive within {seconds} s")]
     Timeout { seconds: u64 },
     #[error("this route needs the admin bearer token (Authorization: Bearer <token>)")]
@@ -47,7 +54,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotReady(_) => StatusCode::BAD_REQUEST,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::TooManyRows { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Timeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::AdminDisabled => StatusCode::UNAUTHORIZED,
@@ -64,6 +71,7 @@ impl ApiError {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::NotReady(_) => "not_ready",
             Self::TooLarge { .. } => "too_large",
+            Self::TooManyRows { .. } => "too_many_rows",
             Self::Timeout { .. } => "timeout",
             Self::Unauthorized => "unauthorized",
             Self::AdminDisabled => "admin_disabled",

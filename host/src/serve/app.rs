@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::http::HeaderMap;
+use axum::body::{Body, Bytes, HttpBody as _};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 
@@ -17,7 +20,7 @@ use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::{ModelSlot, Registry};
 use super::routing::Route;
-use super::{admin, open_inference, pipeline_api, simple_api};
+use super::{admin, listing, open_inference, pipeline_api, simple_api};
 
 /// Requests with more rows than this are scored off the async workers.
 const INLINE_ROWS: usize = 64;
@@ -91,8 +94,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v2/repository/models/{model}/unload",
             post(admin::repository_unload),
         )
+        .route("/v1/models", get(listing::models))
         .route("/v1/models/{model}", get(simple_api::model_status))
         .route("/v1/models/{model}/score", post(simple_api::score))
+        .route("/v1/pipelines/{pipeline}", get(listing::pipeline))
         .route("/v1/pipelines/{pipeline}/score", post(pipeline_api::score))
         .route(
             "/admin/models/{model}/routing",
@@ -103,7 +108,37 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(admin::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_declared_oversize,
+        ))
         .with_state(state)
+}
+
+/// Answers 413 to a request whose `Content-Length` is over
+/// `max_body_bytes` before anything reads its body, on every route. hyper
+/// sends `100 Continue` only when a body is first read, so a client that
+/// sent `Expect: 100-continue` gets the 413 instead and never sends the body.
+async fn refuse_declared_oversize(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > state.max_body_bytes as u64 => {
+            let refused = ApiError::TooLarge {
+                limit: state.max_body_bytes,
+            };
+            state.metrics.error(refused.kind());
+            refused.into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -141,9 +176,14 @@ impl AppState {
             .map_err(|e| ApiError::Model(format!("a scoring task failed: {e}")))?
     }
 
-    /// Reads a request body of at most `max_body_bytes`, within `body_timeout`.
+    /// Reads a request body of at most `max_body_bytes`, within
+    /// `body_timeout`. A body whose declared length is over the limit is
+    /// refused before any of it is read.
     pub async fn read_body(&self, body: Body) -> Result<Bytes, ApiError> {
         let limit = self.max_body_bytes;
+        if body.size_hint().lower() > limit as u64 {
+            return Err(ApiError::TooLarge { limit });
+        }
         match tokio::time::timeout(self.body_timeout, axum::body::to_bytes(body, limit)).await {
             Err(_) => Err(ApiError::Timeout {
                 seconds: self.body_timeout.as_secs(),

@@ -66,7 +66,8 @@ pub struct ServeConfig {
     /// default) or a `redis://host:port[/db]` URL shared by a fleet.
     pub feature_store: String,
     /// Where `review` and `block` decisions are appended (JSON lines,
-    /// rotated); `None`: `edgescore-alerts.jsonl` in the working folder.
+    /// rotated; created with the first alert); `None`:
+    /// `edgescore-alerts.jsonl` in the working folder.
     pub alert_log: Option<PathBuf>,
     /// Rotate the alert log when it reaches this size.
     pub alert_log_max_bytes: u64,

@@ -12,9 +12,11 @@ use crate::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use crate::compiled_cache::CompiledCache;
 use crate::component_scorer::{ComponentError, ScorerComponent, ScorerInstance};
 use crate::engine::ScoringEngine;
-use crate::feature_store::FeatureStore;
+use crate::event_fields::{Clock, EventError, EventReader, EventRules, JsonEvent};
+use crate::feature_store::{FeatureStore, Uncommitted};
 use crate::host_state::FeatureAccess;
 use crate::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
+use crate::serve::config::RequestLimits;
 use crate::serve::registry::COMPONENT_FILE;
 use crate::transform_component::{TransformComponent, TransformInstance};
 
@@ -55,23 +57,65 @@ impl LoadedPipeline {
         self.features.store.as_ref().is_some_and(|s| s.is_remote())
     }
 
+    /// Reads a request's transactions as the transform's events, by the
+    /// pipeline's `[events]` rules with the server's text and field limits,
+    /// against the server's clock; the first refused, with its index.
+    pub fn events_from_json(
+        &self,
+        transactions: &[JsonEvent],
+        limits: &RequestLimits,
+    ) -> Result<Vec<Event>, (usize, EventError)> {
+        let rules = EventRules {
+            max_text_bytes: limits.max_text_bytes,
+            max_fields: limits.max_fields_per_event,
+            ..self.transform.event_rules().clone()
+        };
+        let reader = EventReader::new(
+            &self.transform.info().inputs,
+            &rules,
+            Clock::system("the server's clock"),
+        )
+        // Checked when the pipeline loaded.
+        .map_err(|e| (0, EventError::Invalid(e)))?;
+        transactions
+            .iter()
+            .enumerate()
+            .map(|(i, t)| reader.event_from_json(t).map_err(|e| (i, e)))
+            .collect()
+    }
+
     /// Turns `events` into feature rows in a warm transform instance, in
     /// calls sized to fit the call deadline
-    /// ([`TransformComponent::transform_all`]).
-    pub fn transform(&self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
+    /// ([`TransformComponent::transform_all`]), with what they observed in
+    /// the feature store, uncommitted: the caller commits it once the whole
+    /// request has succeeded, and dropping it takes it back. When the
+    /// transform fails, what it observed is taken back before the error is
+    /// returned: a failed request leaves nothing in the store.
+    pub fn transform(&self, events: &[Event]) -> Result<(Vec<f64>, Uncommitted), ComponentError> {
         let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut instance = match taken {
             Some(instance) => instance,
             None => self.transform.instantiate(self.features.clone())?,
         };
         let result = self.transform.transform_all(&mut instance, events, |_| {});
+        let observed = instance.take_observed();
         if !instance.is_poisoned()
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < max_idle()
         {
             idle.push(instance);
         }
-        result
+        match result {
+            Ok(rows) => Ok((rows, observed)),
+            Err(e) => {
+                observed.undo().map_err(|undo| {
+                    ComponentError::FeatureStore(format!(
+                        "{e}; then taking back what the request observed failed: {undo}"
+                    ))
+                })?;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -128,6 +172,8 @@ impl LoadedVersion {
                 store: feature_store.cloned(),
                 grants: parts.spec.grants(),
                 component: format!("pipeline '{model}' version {version}"),
+                undoable: true,
+                journal: None,
             };
             let warm = parts.transform.instantiate(features.clone())?;
             loaded.pipeline = Some(LoadedPipeline {

@@ -7,7 +7,8 @@
 //! - [`registry_watch`]: file-system events and polling that keep it in step;
 //! - [`loaded_version`]: one validated version and its warm instances;
 //! - [`app`]: the HTTP router and what its routes share;
-//! - [`open_inference`], [`simple_api`], [`admin`]: the routes;
+//! - [`open_inference`], [`simple_api`], [`listing`], [`admin`]: the routes;
+//!   [`bounded_json`]: request bodies whose rows are counted as they are read;
 //! - [`schema`]: what a version's clients send, compared before a swap;
 //! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions.
 
@@ -15,7 +16,9 @@ pub mod admin;
 pub mod alerts;
 pub mod api_error;
 pub mod app;
+pub mod bounded_json;
 pub mod config;
+pub mod listing;
 pub mod loaded_version;
 pub mod metrics;
 pub mod names;
@@ -28,7 +31,6 @@ pub mod schema;
 pub mod simple_api;
 pub mod webhook;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -59,7 +61,13 @@ pub const DEMO_NAME: &str = "fraud";
 const DEMO_TRANSACTION: &str = r#"{"transactions": [{"timestamp": "2026-03-01T03:12:00Z", "card_id": "c00042", "amount": 1450.0, "merchant_id": "m40511", "merchant_category": "electronics", "channel": "online", "country": "NG", "home_country": "US", "device_id": "x91"}]}"#;
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
+///
+/// The address is taken first: a port already in use is reported before
+/// anything else is done (building the demo, validating the registry).
 pub fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(config.listen)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let (root, _demo_dir) = match &config.registry {
         Some(root) => {
             anyhow::ensure!(
@@ -130,19 +138,17 @@ pub fn run(config: ServeConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let served = runtime.block_on(serve(config.listen, config.header_timeout(), state));
+    let served = runtime.block_on(serve(listener, config.header_timeout(), state));
     drop(watch);
     served
 }
 
 async fn serve(
-    listen: SocketAddr,
+    listener: std::net::TcpListener,
     header_timeout: std::time::Duration,
     state: Arc<AppState>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     // The URL line is what scripts and tests wait for: standard output.
@@ -244,22 +250,108 @@ async fn shutdown_signal() {
     log("shutting down: draining in-flight requests");
 }
 
+/// The prefix of demo registry folders in the temporary folder.
+const DEMO_PREFIX: &str = "edgescore-demo-registry-";
+
 /// A temporary registry holding the fraud example pipeline as version 1,
 /// from the sources embedded in the binary (built when the registry loads it).
+///
+/// It is removed when the server stops. A server that crashed cannot
+/// remove its own, so the folder's name carries its owner
+/// (`edgescore-demo-registry-<pid>-<start time>-<random>`) and each demo
+/// server first removes those of owners that are gone
+/// ([`remove_stale_demo_registries`]).
 fn demo_registry() -> anyhow::Result<tempfile::TempDir> {
+    let temp = std::env::temp_dir();
+    remove_stale_demo_registries(&temp);
+    let pid = std::process::id();
+    let prefix = match process_start(pid) {
+        Some(start) => format!("{DEMO_PREFIX}{pid}-{start}-"),
+        None => DEMO_PREFIX.to_owned(),
+    };
     let dir = tempfile::Builder::new()
-        .prefix("edgescore-demo-registry-")
-        .tempdir()?;
+        .prefix(&prefix)
+        .tempdir_in(&temp)
+        .map_err(|e| {
+            anyhow::anyhow!("cannot create the demo registry in {}: {e}", temp.display())
+        })?;
     let version_dir: PathBuf = dir.path().join(DEMO_NAME).join("1");
-    std::fs::create_dir_all(version_dir.join("model"))?;
-    std::fs::write(version_dir.join("transform.toml"), DEMO_TRANSFORM)?;
-    std::fs::write(version_dir.join("model").join("xgboost.json"), DEMO_MODEL)?;
-    std::fs::write(
-        version_dir.join(crate::pipeline::PIPELINE_FILE),
-        DEMO_PIPELINE,
-    )?;
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(version_dir.join("model"))?;
+        std::fs::write(version_dir.join("transform.toml"), DEMO_TRANSFORM)?;
+        std::fs::write(version_dir.join("model").join("xgboost.json"), DEMO_MODEL)?;
+        std::fs::write(
+            version_dir.join(crate::pipeline::PIPELINE_FILE),
+            DEMO_PIPELINE,
+        )
+    };
+    write().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write the demo registry {}: {e}",
+            dir.path().display()
+        )
+    })?;
     log("building the demo fraud pipeline (transform and model) into components");
     Ok(dir)
+}
+
+/// Removes the demo registries in `temp` whose owner (the pid and start
+/// time in the name) is no longer running: left by a server that crashed
+/// or was killed. Only this user's folders are touched, and nothing at all
+/// where processes cannot be looked up (no `/proc`).
+#[cfg(unix)]
+fn remove_stale_demo_registries(temp: &std::path::Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    // `/proc/self` belongs to this process's user.
+    let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let Some(owner) = name.to_str().and_then(|n| n.strip_prefix(DEMO_PREFIX)) else {
+            continue;
+        };
+        let mut parts = owner.splitn(3, '-');
+        let (Some(Ok(pid)), Some(Ok(start))) = (
+            parts.next().map(str::parse::<u32>),
+            parts.next().map(str::parse::<u64>),
+        ) else {
+            continue;
+        };
+        let path = entry.path();
+        let ours = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == me);
+        if !ours || process_start(pid) == Some(start) {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => log(&format!(
+                "removed {}, the demo registry of a server that is gone (pid {pid})",
+                path.display()
+            )),
+            Err(e) => log(&format!(
+                "cannot remove {}, the demo registry of a server that is gone: {e}",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Elsewhere no owner can be looked up, so nothing is removed.
+#[cfg(not(unix))]
+fn remove_stale_demo_registries(_temp: &std::path::Path) {}
+
+/// When process `pid` started (clock ticks after boot: field 22 of
+/// `/proc/<pid>/stat`), which tells it from a later process given the same
+/// pid. `None` when it is not running or `/proc` is not there.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces and
+    // parentheses itself: the fields after it follow the last ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// The feature store `spec` names: `embedded` or a Redis URL.

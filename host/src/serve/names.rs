@@ -22,6 +22,16 @@ pub fn parse_version(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
+/// Why a folder named `text`, which [`parse_version`] refuses, is not a
+/// version folder.
+pub fn why_not_a_version(text: &str) -> &'static str {
+    if text.len() > 19 && !text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) {
+        "version folders have at most 19 digits"
+    } else {
+        "version folders are positive integers without leading zeros"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +63,21 @@ mod tests {
         ] {
             assert_eq!(parse_version(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn ignored_version_folders_are_told_why() {
+        for bad in ["latest", "010", "1.5", "0", "v2"] {
+            assert_eq!(parse_version(bad), None, "{bad:?}");
+            assert_eq!(
+                why_not_a_version(bad),
+                "version folders are positive integers without leading zeros",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            why_not_a_version("99999999999999999999"),
+            "version folders have at most 19 digits"
+        );
     }
 }

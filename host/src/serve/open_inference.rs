@@ -99,7 +99,7 @@ fn metadata(state: &AppState, model: &str, version: Option<&str>) -> Result<Json
         }],
         "outputs": [{ "name": OUTPUT, "datatype": "FP32", "shape": [-1] }],
         "parameters": {
-            "serving_version": loaded.version.to_string(),
+            "serving_version": loaded.version,
             "model_kind": manifest.model_kind,
             "objective": manifest.objective,
             "output": manifest.output,
@@ -220,7 +220,12 @@ async fn run_infer(
         .or(request.id.as_deref());
     let target = state.target(model, version, key)?;
     let loaded = target.version.clone();
-    let rows = read_input(&request, binary_part, &loaded)?;
+    let rows = read_input(
+        &request,
+        binary_part,
+        &loaded,
+        state.request_limits.max_rows,
+    )?;
     let binary_output = wants_binary_output(&request)?;
     let num_rows = rows.len() / loaded.manifest().features.len().max(1);
     let scores = score_rows(state, target, rows, "v2_infer").await?;
@@ -300,10 +305,16 @@ fn split_body<'a>(headers: &HeaderMap, body: &'a Bytes) -> Result<(&'a [u8], &'a
 
 /// The one input tensor as row-major `f64` rows of the model's width: FP64
 /// values as they are, FP32 values widened exactly.
+///
+/// Nothing is allocated from the declared shape: it must first agree with
+/// the data actually sent (JSON numbers counted, or binary bytes, in
+/// overflow-checked arithmetic: a 400 naming both), and its rows must be
+/// within `max_rows` (a 413 naming `max_rows_per_request`).
 fn read_input(
     request: &InferRequest,
     binary: &[u8],
     loaded: &LoadedVersion,
+    max_rows: usize,
 ) -> Result<Vec<f64>, ApiError> {
     let width = loaded.manifest().features.len();
     let [input] = request.inputs.as_slice() else {
@@ -312,101 +323,134 @@ fn read_input(
             request.inputs.len()
         )));
     };
+    let name = &input.name;
     let rows = match input.shape.as_slice() {
-        &[rows, features] if rows >= 0 && features == width as i64 => rows as usize,
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "input '{}' has shape {other:?}; this model takes [rows, {width}] ({width} features: {})",
-                input.name,
-                loaded
-                    .manifest()
-                    .features
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    };
-    let count = rows
-        .checked_mul(width)
-        .ok_or_else(|| ApiError::BadRequest(format!("input '{}': shape too large", input.name)))?;
-    let element = match input.datatype.as_str() {
+        &[rows, features] if features == width as i64 => u64::try_from(rows).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "input '{name}' has shape {:?}; this model takes [rows, {width}] ({width} features: {})",
+            input.shape,
+            loaded
+                .manifest()
+                .features
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    let element: u64 = match input.datatype.as_str() {
         "FP32" => 4,
         "FP64" => 8,
         other => {
             return Err(ApiError::BadRequest(format!(
-                "input '{}' has datatype {other}; send FP32 or FP64",
-                input.name
+                "input '{name}' has datatype {other}; send FP32 or FP64"
             )));
         }
     };
+    // `None` when the shape declares more values than a u64 can count:
+    // no data can match it.
+    let declared = rows.checked_mul(width as u64);
+    let shape = format!("[{rows}, {width}]");
     let binary_size = input
         .parameters
         .as_ref()
         .and_then(|p| p.get("binary_data_size"));
-    let values: Vec<f64> = match (binary_size, &input.data) {
+    let data = match (binary_size, &input.data) {
         (Some(size), None) => {
             let size = size.as_u64().ok_or_else(|| {
                 ApiError::BadRequest("binary_data_size must be a byte count".into())
-            })? as usize;
-            if size != binary.len() {
+            })?;
+            if size != binary.len() as u64 {
                 return Err(ApiError::BadRequest(format!(
-                    "input '{}' announces {size} bytes of binary data but {} follow the JSON header",
-                    input.name,
+                    "input '{name}' announces {size} bytes of binary data but {} follow the JSON header",
                     binary.len()
                 )));
             }
-            if size != count * element {
+            let needed = declared.and_then(|count| count.checked_mul(element));
+            if needed != Some(size) {
+                let needed = needed.map_or_else(
+                    || "more bytes than can exist".to_owned(),
+                    |n| format!("{n} bytes"),
+                );
                 return Err(ApiError::BadRequest(format!(
-                    "input '{}' of shape [{rows}, {width}] {} needs {} bytes of binary data, got {size}",
-                    input.name,
-                    input.datatype,
-                    count * element
+                    "input '{name}' of shape {shape} {} needs {needed} of binary data, but {size} bytes were sent: the shape must match the data",
+                    input.datatype
                 )));
             }
-            if element == 4 {
-                binary
-                    .chunks_exact(4)
-                    .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                    .collect()
-            } else {
-                binary
-                    .chunks_exact(8)
-                    .map(|b| {
-                        let mut eight = [0u8; 8];
-                        eight.copy_from_slice(b);
-                        f64::from_le_bytes(eight)
-                    })
-                    .collect()
-            }
+            Data::Binary
         }
         (None, Some(data)) => {
-            let mut values = Vec::with_capacity(count);
-            flatten_numbers(data, &mut values, &input.name, element == 4)?;
-            if values.len() != count {
+            let sent = count_numbers(data);
+            if declared != Some(sent) {
+                let values = declared.map_or_else(
+                    || "more values than can exist".to_owned(),
+                    |n| format!("{n} values"),
+                );
                 return Err(ApiError::BadRequest(format!(
-                    "input '{}' has shape [{rows}, {width}] ({count} values) but its data has {}",
-                    input.name,
-                    values.len()
+                    "input '{name}' has shape {shape} ({values}) but its data has {sent}: the shape must match the data"
                 )));
             }
-            values
+            Data::Json(data)
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::BadRequest(format!(
-                "input '{}' has both data and binary_data_size; send one",
-                input.name
+                "input '{name}' has both data and binary_data_size; send one"
             )));
         }
         (None, None) => {
             return Err(ApiError::BadRequest(format!(
-                "input '{}' has no data (and no binary_data_size)",
-                input.name
+                "input '{name}' has no data (and no binary_data_size)"
             )));
         }
     };
-    Ok(values)
+    // The shape matches data that fitted in the body; it may still hold
+    // more rows than a request may.
+    if rows > max_rows as u64 {
+        return Err(ApiError::TooManyRows {
+            limit: max_rows,
+            what: "rows",
+        });
+    }
+    match data {
+        Data::Binary if element == 4 => Ok(binary
+            .chunks_exact(4)
+            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+            .collect()),
+        Data::Binary => Ok(binary
+            .chunks_exact(8)
+            .map(|b| {
+                let mut eight = [0u8; 8];
+                eight.copy_from_slice(b);
+                f64::from_le_bytes(eight)
+            })
+            .collect()),
+        Data::Json(data) => {
+            // At most `max_rows` rows: the capacity is bounded.
+            let mut values = Vec::with_capacity(rows as usize * width);
+            flatten_numbers(data, &mut values, name, element == 4)?;
+            Ok(values)
+        }
+    }
+}
+
+/// Where an input tensor's values are.
+enum Data<'a> {
+    /// After the JSON header.
+    Binary,
+    /// In the JSON `data`, flat or nested.
+    Json(&'a Value),
+}
+
+/// How many values a JSON `data` holds: its leaves, at any depth (a leaf
+/// that is not a number is refused when the values are read).
+fn count_numbers(value: &Value) -> u64 {
+    match value {
+        Value::Array(items) => items.iter().map(count_numbers).sum(),
+        _ => 1,
+    }
 }
 
 /// Appends every number of a flat or nested JSON array; for an FP32

@@ -7,19 +7,27 @@
 //!  "key": "c42", "features": false}
 //! ```
 //!
-//! Fields are the transform's inputs by name (others are ignored, as a
-//! transaction carries more than one transform reads); `key` makes the
-//! canary split deterministic; `"features": true` adds the feature row the
-//! transform computed; `"explain": true` gives reasons for allowed
-//! transactions too (by default only review and block carry them). The
-//! transform observes each transaction into the
-//! feature store (it happened), then the model scores the rows; the
-//! decision applies the pipeline's thresholds, and the reasons are the
-//! features that pushed the score up most (their contributions to the raw
-//! margin, from TreeSHAP or the linear terms). Review and block decisions
-//! are sent to the alert log and webhook. A pipeline's shadow, if any,
-//! scores the primary's feature rows with its model only, so the feature
-//! store never counts a transaction twice.
+//! Fields are the transform's inputs by name; `key` makes the canary split
+//! deterministic; `"features": true` adds the feature row the transform
+//! computed; `"explain": true` gives reasons for allowed transactions too
+//! (by default only review and block carry them). The transform observes
+//! each transaction into the feature store (it happened), then the model
+//! scores the rows; the decision applies the pipeline's thresholds, and the
+//! reasons are the features that pushed the score up most (their
+//! contributions to the raw margin, from TreeSHAP or the linear terms).
+//! Review and block decisions are sent to the alert log and webhook. A
+//! pipeline's shadow, if any, scores the primary's feature rows with its
+//! model only, so the feature store never counts a transaction twice.
+//!
+//! A request is all or nothing. Before anything is transformed, it is
+//! refused whole when it carries more than `max_rows_per_request`
+//! transactions (413) or when any transaction breaks the event rules
+//! ([`crate::event_fields`]: types, required fields, text lengths, fields
+//! per event, unknown or repeated fields, a time too far ahead of the
+//! server's clock), with a 400 naming the transaction, the field and the
+//! fix. A request that fails later (a deadline, the feature store) takes
+//! back what it observed, and sends no alert, so a retry counts each
+//! transaction once.
 
 use std::sync::Arc;
 
@@ -30,19 +38,22 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api_error::ApiError;
-use super::app::{AppState, score_rows_with};
+use super::app::{AppState, Target, score_rows_with};
+use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::LoadedVersion;
 use crate::bindings::transformer::exports::edgescore::scoring::transform::Event;
-use crate::event_fields::event_from_json;
+use crate::event_fields::JsonEvent;
+use crate::feature_store::Uncommitted;
 use crate::pipeline::Decision;
 
 /// Transactions transformed on the async worker; more go to the blocking pool.
 const INLINE_EVENTS: usize = 16;
 
+/// A request's fields besides `transactions` (read with a bound on their
+/// number, see [`bounded_json`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PipelineRequest {
-    transactions: Vec<Map<String, Value>>,
+struct PipelineOptions {
     #[serde(default)]
     key: Option<String>,
     /// Include each transaction's feature row.
@@ -73,12 +84,19 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         )));
     }
     let body = state.read_body(body).await?;
-    let request: PipelineRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected {{\"transactions\": [{{\"<field>\": <value>, ...}}, ...]}}: {e}"
-        ))
-    })?;
-    if request.transactions.is_empty() {
+    let (transactions, request): (Vec<JsonEvent>, PipelineOptions) =
+        bounded_json::parse(&body, "transactions", state.request_limits.max_rows).map_err(|e| {
+            match e {
+                BoundedJsonError::TooMany { limit } => ApiError::TooManyRows {
+                    limit,
+                    what: "transactions",
+                },
+                BoundedJsonError::Json(e) => ApiError::BadRequest(format!(
+                    "expected {{\"transactions\": [{{\"<field>\": <value>, ...}}, ...]}}: {e}"
+                )),
+            }
+        })?;
+    if transactions.is_empty() {
         return Err(ApiError::BadRequest("\"transactions\" is empty".into()));
     }
     let target = state.target(name, None, request.key.as_deref())?;
@@ -89,20 +107,56 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
             version.version
         )));
     };
-    let inputs = &pipeline.transform.info().inputs;
-    let events: Vec<Event> = request
-        .transactions
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            event_from_json(inputs, t)
-                .map_err(|e| ApiError::BadRequest(format!("transaction {i}: {e}")))
-        })
-        .collect::<Result<_, _>>()?;
+    let events = pipeline
+        .events_from_json(&transactions, &state.request_limits)
+        .map_err(|(i, e)| ApiError::BadRequest(format!("transaction {i}: {e}")))?;
 
-    let rows = transform(state, &version, events).await?;
+    let (rows, observed) = transform(state, &version, events).await?;
+    let results = match decide(state, target, &request, rows).await {
+        Ok(results) => {
+            observed.commit();
+            results
+        }
+        Err(e) => {
+            undo(observed).await;
+            return Err(e);
+        }
+    };
+    for (i, (result, decision)) in results.iter().enumerate() {
+        if *decision != Decision::Allow
+            && let Some(alerts) = &state.alerts
+        {
+            alerts.send(&json!({
+                "pipeline": name,
+                "version": version.version,
+                "decision": decision,
+                "score": result["score"],
+                "reasons": result["reasons"],
+                "transaction": transactions[i],
+            }));
+        }
+        state.metrics.decision(name, decision.name());
+    }
+    Ok(Json(json!({
+        "pipeline": name,
+        "version": version.version,
+        "results": results.into_iter().map(|(r, _)| r).collect::<Vec<_>>(),
+    })))
+}
+
+/// Scores the feature rows, decides and explains: each transaction's
+/// result and decision.
+async fn decide(
+    state: &Arc<AppState>,
+    target: Target,
+    request: &PipelineOptions,
+    rows: Vec<f64>,
+) -> Result<Vec<(Value, Decision)>, ApiError> {
+    let version = target.version.clone();
+    let Some(pipeline) = &version.pipeline else {
+        return Err(ApiError::Model("not a pipeline".into()));
+    };
     let scored = score_rows_with(state, target, rows.clone(), "pipeline", false).await?;
-
     let spec = &pipeline.spec;
     let features = &pipeline.transform.info().outputs;
     let width = features.len();
@@ -138,26 +192,29 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
                 .collect::<Map<_, _>>()
                 .into();
         }
-        if decision != Decision::Allow
-            && let Some(alerts) = &state.alerts
-        {
-            alerts.send(&json!({
-                "pipeline": name,
-                "version": version.version,
-                "decision": decision,
-                "score": score,
-                "reasons": result["reasons"],
-                "transaction": request.transactions[i],
-            }));
-        }
-        state.metrics.decision(name, decision.name());
-        results.push(result);
+        results.push((result, decision));
     }
-    Ok(Json(json!({
-        "pipeline": name,
-        "version": version.version.to_string(),
-        "results": results,
-    })))
+    Ok(results)
+}
+
+/// Takes back what a failed request observed (off the async workers for a
+/// remote store); a failure to is logged, as the request's own error is
+/// what the client hears.
+async fn undo(observed: Uncommitted) {
+    let result = if observed.is_remote() {
+        tokio::task::spawn_blocking(move || observed.undo())
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::feature_store::StoreError::Unavailable(format!(
+                    "the task failed: {e}"
+                )))
+            })
+    } else {
+        observed.undo()
+    };
+    if let Err(e) = result {
+        eprintln!("edgescore: could not take back the observations of a failed request: {e}");
+    }
 }
 
 /// Runs the version's transform, off the async workers for a large batch
@@ -166,7 +223,7 @@ async fn transform(
     state: &AppState,
     version: &Arc<LoadedVersion>,
     events: Vec<Event>,
-) -> Result<Vec<f64>, ApiError> {
+) -> Result<(Vec<f64>, Uncommitted), ApiError> {
     let Some(pipeline) = &version.pipeline else {
         return Err(ApiError::Model("not a pipeline".into()));
     };

@@ -44,7 +44,7 @@ use arc_swap::ArcSwapOption;
 use super::loaded_version::LoadedVersion;
 use super::log;
 use super::metrics::Metrics;
-use super::names::{is_valid_model_name, parse_version};
+use super::names::{is_valid_model_name, parse_version, why_not_a_version};
 use super::routing::{Canary, ROUTING_FILE, Route, RoutingError, RoutingSpec};
 use super::schema::FeatureSchema;
 use crate::atomic_file::AtomicFile;
@@ -102,6 +102,9 @@ struct SlotState {
     routing_error: Option<String>,
     /// Unloaded through the repository API: nothing serves until loaded again.
     unloaded: bool,
+    /// Folders of the model that are not versions (`latest`, `010`), with
+    /// why: logged once when first seen, listed by `GET /v1/models/<m>`.
+    ignored: BTreeMap<String, &'static str>,
 }
 
 #[derive(Debug)]
@@ -244,6 +247,15 @@ impl ModelSlot {
                 .get(&version)
                 .is_some_and(|e| e.held_schema.is_some())
         })
+    }
+
+    /// The model's folders that are not versions, by name, with why they
+    /// are ignored. Hidden folders (a leading `.`) are not listed.
+    pub fn ignored_folders(&self) -> Vec<(String, &'static str)> {
+        self.state
+            .lock()
+            .map(|s| s.ignored.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// Every known version, lowest first.
@@ -661,9 +673,15 @@ impl Registry {
     fn scan_model(&self, slot: &ModelSlot, force: bool) {
         let dir = self.config.root.join(&slot.name);
         let mut found: BTreeMap<u64, Fingerprint> = BTreeMap::new();
+        let mut ignored: BTreeMap<String, &'static str> = BTreeMap::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for entry in entries.filter_map(Result::ok) {
-                let Some(version) = entry.file_name().to_str().and_then(parse_version) else {
+                let name = entry.file_name();
+                let Some(version) = name.to_str().and_then(parse_version) else {
+                    let name = name.to_string_lossy();
+                    if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        ignored.insert(name.to_string(), why_not_a_version(&name));
+                    }
                     continue;
                 };
                 if let Some(fingerprint) = version_fingerprint(&entry.path()) {
@@ -675,6 +693,16 @@ impl Registry {
         // Decide what to validate while holding the lock; validate without it.
         let mut to_validate = Vec::new();
         if let Ok(mut state) = slot.state.lock() {
+            for (folder, why) in &ignored {
+                if !state.ignored.contains_key(folder) {
+                    log(&format!(
+                        "model {}: folder {} ignored: {why}",
+                        slot.name,
+                        dir.join(folder).display()
+                    ));
+                }
+            }
+            state.ignored = ignored;
             self.refresh_routing(slot, &mut state);
             state.versions.retain(|version, _| {
                 let keep = found.contains_key(version);

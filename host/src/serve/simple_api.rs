@@ -7,7 +7,9 @@
 //! entity id) makes the canary split deterministic. The answer gives each
 //! row's score and the version that scored it, and with
 //! `"contributions": true` each feature's contribution to the raw margin
-//! (SHAP values) and the `bias`; they add up to the margin.
+//! (SHAP values) and the `bias`; they add up to the margin. A request of
+//! more than `max_rows_per_request` rows is refused (413) as soon as the
+//! row past the limit is read.
 
 use std::sync::Arc;
 
@@ -20,13 +22,15 @@ use serde_json::{Map, Value, json};
 use super::admin::routing_json;
 use super::api_error::ApiError;
 use super::app::{AppState, score_rows_with};
+use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::LoadedVersion;
 use super::registry::VersionStatus;
 
+/// A request's fields besides `rows` (read with a bound on their number,
+/// see [`bounded_json`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ScoreRequest {
-    rows: Vec<Map<String, Value>>,
+struct ScoreOptions {
     #[serde(default)]
     contributions: bool,
     /// The canary split's key (a transaction or entity id); chance without one.
@@ -52,13 +56,19 @@ async fn run_score(
     // Unknown model: answered before the body is read.
     state.find_version(model, None)?;
     let body = state.read_body(body).await?;
-    let request: ScoreRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}}: {e}"
-        ))
-    })?;
+    let limit = state.request_limits.max_rows;
+    let (objects, request): (Vec<Map<String, Value>>, ScoreOptions) =
+        bounded_json::parse(&body, "rows", limit).map_err(|e| match e {
+            BoundedJsonError::TooMany { limit } => ApiError::TooManyRows {
+                limit,
+                what: "rows",
+            },
+            BoundedJsonError::Json(e) => ApiError::BadRequest(format!(
+                "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}}: {e}"
+            )),
+        })?;
     let target = state.target(model, None, request.key.as_deref())?;
-    let rows = rows_from_objects(&request.rows, &target.version)?;
+    let rows = rows_from_objects(&objects, &target.version)?;
     let version = target.version.version;
     let names: Vec<String> = target
         .version
@@ -131,7 +141,8 @@ fn rows_from_objects(
     Ok(rows)
 }
 
-/// `GET /v1/models/{model}`: every version with its state, and which serves.
+/// `GET /v1/models/{model}`: every version with its state, which serves,
+/// and the model's folders that are not versions (`ignored`, with why).
 pub async fn model_status(
     State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
@@ -164,5 +175,10 @@ pub async fn model_status(
     let mut answer = routing_json(&slot);
     answer["features"] = json!(features);
     answer["versions"] = json!(versions);
+    answer["ignored"] = slot
+        .ignored_folders()
+        .into_iter()
+        .map(|(folder, reason)| json!({ "folder": folder, "reason": reason }))
+        .collect();
     Ok(Json(answer))
 }

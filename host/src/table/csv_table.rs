@@ -5,27 +5,29 @@ use std::path::Path;
 
 use super::{Cell, FeatureColumns, Row, Table};
 use crate::atomic_file::AtomicFile;
+use crate::csv_rows::{QuoteTracker, checked};
 use crate::{Error, Result};
 
 pub(super) fn read(path: &Path) -> Result<Table> {
-    let csv_error = |message: String| Error::Csv {
+    let file = std::fs::File::open(path).map_err(|source| Error::ReadInput {
         path: path.to_owned(),
-        message,
-    };
+        source,
+    })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_path(path)
-        .map_err(|e| csv_error(e.to_string()))?;
-    let header: Vec<String> = reader
+        .from_reader(QuoteTracker::new(file));
+    let header = reader
         .headers()
-        .map_err(|e| csv_error(e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
+        .map(|h| h.iter().map(|h| h.trim().to_owned()).collect());
+    let header: Vec<String> = checked(path, reader.get_ref(), header)?;
     let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| csv_error(e.to_string()))?;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record);
+        if !checked(path, reader.get_ref(), more)? {
+            break;
+        }
         let cells = record
             .iter()
             .map(|c| {

@@ -85,12 +85,22 @@ impl Format {
     }
 }
 
-/// Reads the table at `path` (a CSV with a header, or Parquet with flat columns).
+/// Reads the table at `path` (a CSV with a header, or Parquet with flat
+/// columns). A header that names a column twice is refused: which of the
+/// two a reader by name would take is anybody's guess.
 pub fn read(path: &Path) -> Result<Table> {
-    match Format::of(path) {
-        Format::Csv => csv_table::read(path),
-        Format::Parquet => parquet_read::read(path),
+    let table = match Format::of(path) {
+        Format::Csv => csv_table::read(path)?,
+        Format::Parquet => parquet_read::read(path)?,
+    };
+    let mut seen = std::collections::HashSet::new();
+    if let Some(name) = table.header.iter().find(|h| !seen.insert(h.as_str())) {
+        return Err(crate::Error::DuplicateColumn {
+            path: path.to_owned(),
+            name: name.clone(),
+        });
     }
+    Ok(table)
 }
 
 /// Feature rows to write next to the columns they came with.
@@ -112,6 +122,13 @@ pub fn write_with_features(path: &Path, other: &Table, features: FeatureColumns<
         Format::Csv => csv_table::write(path, other, features),
         Format::Parquet => parquet_write::write(path, other, features),
     }
+}
+
+/// Writes `values` to `path` as a Parquet file of one nullable `double`
+/// column named `name` (NaN is written as a null), whatever the path's
+/// extension. The file appears only when complete.
+pub fn write_parquet_column(path: &Path, name: &str, values: &[f64]) -> Result<()> {
+    parquet_write::write_doubles(path, name, values)
 }
 
 #[cfg(test)]

@@ -100,7 +100,8 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
         return Err(Error::WriteOutput {
             path: path.to_owned(),
             source: std::io::Error::other(format!(
-                "two columns would be named '{name}' (an input column has a feature's name); rename one"
+                "two columns would be named {} (an input column has a feature's name); rename one",
+                crate::csv_rows::quoted(name)
             )),
         });
     }
@@ -112,12 +113,60 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
         fields.push(Arc::new(kind.schema(name).map_err(write_error)?));
     }
     for name in features.names {
-        let feature = Type::primitive_type_builder(name, PhysicalType::DOUBLE)
-            .with_repetition(Repetition::OPTIONAL)
-            .build()
-            .map_err(write_error)?;
-        fields.push(Arc::new(feature));
+        fields.push(Arc::new(double_schema(name).map_err(write_error)?));
     }
+    let width = features.names.len();
+    write_row_groups(path, fields, other.rows.len(), |group, start, end| {
+        for (c, &kind) in kinds.iter().enumerate() {
+            let cells = other.rows[start..end].iter().map(|r| &r.cells[c]);
+            write_cells(group, kind, cells)?;
+        }
+        for f in 0..width {
+            let values = (start..end).map(|r| features.rows[r * width + f]);
+            write_doubles_column(group, values)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `values` as one nullable `double` column named `name`.
+pub(super) fn write_doubles(path: &Path, name: &str, values: &[f64]) -> Result<()> {
+    let field = double_schema(name).map_err(|e| Error::WriteOutput {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    })?;
+    write_row_groups(
+        path,
+        vec![Arc::new(field)],
+        values.len(),
+        |group, start, end| write_doubles_column(group, values[start..end].iter().copied()),
+    )
+}
+
+/// A nullable `double` column.
+fn double_schema(name: &str) -> parquet::errors::Result<Type> {
+    Type::primitive_type_builder(name, PhysicalType::DOUBLE)
+        .with_repetition(Repetition::OPTIONAL)
+        .build()
+}
+
+/// Writes a file of `fields` and `total` rows atomically, in row groups of
+/// [`ROW_GROUP`] rows: `write_group` writes every column of rows
+/// `start..end` into the group it is given.
+fn write_row_groups(
+    path: &Path,
+    fields: Vec<Arc<Type>>,
+    total: usize,
+    mut write_group: impl FnMut(
+        &mut SerializedRowGroupWriter<'_, &mut (dyn Write + Send)>,
+        usize,
+        usize,
+    ) -> parquet::errors::Result<()>,
+) -> Result<()> {
+    let write_error = |e: parquet::errors::ParquetError| Error::WriteOutput {
+        path: path.to_owned(),
+        source: std::io::Error::other(e),
+    };
     let schema = Type::group_type_builder("schema")
         .with_fields(fields)
         .build()
@@ -129,12 +178,10 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
 
     let mut out = AtomicFile::create(path)?;
     {
-        let mut writer =
-            SerializedFileWriter::new(out.writer(), Arc::new(schema), Arc::new(properties))
-                .map_err(write_error)?;
-        let width = features.names.len();
+        let sink: &mut (dyn Write + Send) = out.writer();
+        let mut writer = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
+            .map_err(write_error)?;
         // An empty table still gets one (empty) row group, so readers see the schema.
-        let total = other.rows.len();
         let groups: Vec<(usize, usize)> = if total == 0 {
             vec![(0, 0)]
         } else {
@@ -145,16 +192,7 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
         };
         for (start, end) in groups {
             let mut group = writer.next_row_group().map_err(write_error)?;
-            for (c, &kind) in kinds.iter().enumerate() {
-                let cells = other.rows[start..end].iter().map(|r| &r.cells[c]);
-                write_cells(&mut group, kind, cells).map_err(write_error)?;
-            }
-            for f in 0..width {
-                let values = (start..end).map(|r| features.rows[r * width + f]);
-                let present = values.clone().filter(|v| !v.is_nan()).collect::<Vec<_>>();
-                let levels = values.map(|v| i16::from(!v.is_nan())).collect::<Vec<_>>();
-                write_column::<DoubleType>(&mut group, &present, &levels).map_err(write_error)?;
-            }
+            write_group(&mut group, start, end).map_err(write_error)?;
             group.close().map_err(write_error)?;
         }
         writer.close().map_err(write_error)?;
@@ -164,6 +202,16 @@ pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) ->
         source,
     })?;
     out.commit()
+}
+
+/// Writes one nullable `double` column: NaN is a null.
+fn write_doubles_column<W: Write + Send>(
+    group: &mut SerializedRowGroupWriter<'_, W>,
+    values: impl Iterator<Item = f64> + Clone,
+) -> parquet::errors::Result<()> {
+    let present = values.clone().filter(|v| !v.is_nan()).collect::<Vec<_>>();
+    let levels = values.map(|v| i16::from(!v.is_nan())).collect::<Vec<_>>();
+    write_column::<DoubleType>(group, &present, &levels)
 }
 
 /// Writes one column's cells as `kind` (present values and definition levels).

@@ -154,9 +154,19 @@ impl<'a> Compiler<'a> {
             (InputType::Number, toml::Value::Float(x)) => Some(EventValue::Number(*x)),
             (InputType::Number, toml::Value::Integer(i)) => Some(EventValue::Number(*i as f64)),
             (InputType::Text, toml::Value::String(s)) => Some(EventValue::Text(s.clone())),
-            (InputType::Timestamp, toml::Value::Integer(i)) => Some(EventValue::Timestamp(*i)),
+            (InputType::Timestamp, toml::Value::Integer(_)) => {
+                return self.error(
+                    value.span().start,
+                    format!(
+                        "the default of input '{name}' is an integer, which names no unit: give a time as RFC 3339 text, such as \"2026-01-01T00:00:00Z\""
+                    ),
+                );
+            }
             (InputType::Timestamp, toml::Value::String(s)) => {
                 parse_rfc3339_ms(s).map(EventValue::Timestamp)
+            }
+            (InputType::Timestamp, toml::Value::Datetime(d)) => {
+                parse_rfc3339_ms(&d.to_string()).map(EventValue::Timestamp)
             }
             _ => None,
         };

@@ -75,7 +75,11 @@ impl EventValue {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (a space may replace `T`;
-/// no offset means UTC) into milliseconds since the Unix epoch.
+/// no offset means UTC) into milliseconds since the Unix epoch. A date or a
+/// time that does not exist is refused, never rolled over: `2026-02-30`,
+/// `24:00:00` and an offset of `+24:00` are not times. Digits of the
+/// fraction past milliseconds are dropped; a second of 60 (a leap second,
+/// which RFC 3339 allows) reads as the next second.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.trim().as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
@@ -94,7 +98,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -121,7 +125,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
                 return None;
             }
             let v = |a: u8, b: u8| i64::from(a - b'0') * 10 + i64::from(b - b'0');
-            let minutes = v(digits[0], digits[1]) * 60 + v(digits[2], digits[3]);
+            let (hours, minutes) = (v(digits[0], digits[1]), v(digits[2], digits[3]));
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = hours * 60 + minutes;
             if *sign == b'+' { minutes } else { -minutes }
         }
         _ => return None,
@@ -129,6 +137,16 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(seconds * 1000 + millis)
+}
+
+/// The days of `month` (1 to 12) in the proleptic Gregorian `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
 }
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DDTHH:MM:SS.fffZ`, which
@@ -199,25 +217,38 @@ pub enum TransformError {
 }
 
 impl TransformPlan {
-    /// Appends one feature row per event to `rows`, in event order. Each
-    /// event's windows are observed before the next event is read, so a
-    /// batch gives the same rows as its events one at a time.
+    /// Appends one feature row per event to `rows`, in event order. Every
+    /// event is checked before any is observed, so a malformed event in a
+    /// batch records nothing of the batch. Each event's windows are then
+    /// observed before the next event's, so a batch gives the same rows as
+    /// its events one at a time.
     pub fn transform(
         &self,
         events: Vec<Vec<(String, EventValue)>>,
         store: &mut dyn WindowStore,
         rows: &mut Vec<f64>,
     ) -> Result<(), TransformError> {
+        let resolved: Vec<Vec<EventValue>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| self.resolve_inputs(index, event))
+            .collect::<Result<_, _>>()?;
         let mut windows: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.entities.len());
         let mut steps = vec![f64::NAN; self.steps.len()];
-        for (index, event) in events.into_iter().enumerate() {
-            let inputs = self.resolve_inputs(index, event)?;
+        for (index, inputs) in resolved.iter().enumerate() {
             windows.clear();
             for entity in &self.entities {
-                windows.push(self.observe(entity, &inputs, store)?);
+                windows.push(self.observe(entity, inputs, store).map_err(|e| match e {
+                    TransformError::FeatureStore(m) => {
+                        TransformError::FeatureStore(format!("event {index}: {m}"))
+                    }
+                    TransformError::BadInput(m) => {
+                        TransformError::BadInput(format!("event {index}: {m}"))
+                    }
+                })?);
             }
             for (i, step) in self.steps.iter().enumerate() {
-                let value = step.op.apply(&inputs, &steps, &windows);
+                let value = step.op.apply(inputs, &steps, &windows);
                 steps[i] = match step.default {
                     Some(d) if value.is_nan() => d,
                     _ => value,
@@ -269,7 +300,7 @@ impl TransformPlan {
     }
 
     /// Observes the event into one entity's windows; all missing when a key
-    /// input is missing (there is no entity to count it for).
+    /// input is missing or empty (there is no entity to count it for).
     fn observe(
         &self,
         entity: &EntityPlan,
@@ -278,7 +309,7 @@ impl TransformPlan {
     ) -> Result<Vec<Option<f64>>, TransformError> {
         let mut key = String::new();
         for (i, &input) in entity.key.iter().enumerate() {
-            let Some(part) = inputs[input].text() else {
+            let Some(part) = inputs[input].text().filter(|t| !t.is_empty()) else {
                 return Ok(vec![None; entity.windows.len()]);
             };
             if i > 0 {
@@ -419,15 +450,136 @@ mod tests {
             Some(951_782_400_000)
         );
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59Z"), Some(-1000));
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("9999-12-31T23:59:59Z"),
+            Some(253_402_300_799_000)
+        );
         for bad in [
             "",
             "2026-11-21",
             "2026-13-01T00:00:00Z",
             "2026-11-21T10:30:00Q",
             "x026-11-21T10:30:00Z",
+            // Dates and times that do not exist are refused, not rolled over.
+            "2026-02-30T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2100-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-01-00T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T23:60:00Z",
+            "2026-01-01T00:00:61Z",
+            "2026-01-01T00:00:00+24:00",
+            "2026-01-01T00:00:00+01:60",
         ] {
             assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
         }
+    }
+
+    /// Records what is observed.
+    #[derive(Default)]
+    struct Recorder(Vec<(String, i64)>);
+
+    impl WindowStore for Recorder {
+        fn observe(
+            &mut self,
+            _namespace: &str,
+            entity: &str,
+            timestamp_ms: i64,
+            _value: f64,
+            _distinct_key: Option<&str>,
+            windows: &[WindowPlan],
+        ) -> Result<Vec<Option<f64>>, String> {
+            self.0.push((entity.to_owned(), timestamp_ms));
+            Ok(vec![Some(self.0.len() as f64); windows.len()])
+        }
+    }
+
+    fn plan() -> TransformPlan {
+        use super::super::plan::{Aggregate, InputPlan};
+        let input = |name: &str, ty, required| InputPlan {
+            name: name.into(),
+            ty,
+            required,
+            default: None,
+        };
+        TransformPlan {
+            name: "t".into(),
+            version: "1".into(),
+            inputs: vec![
+                input("ts", InputType::Timestamp, true),
+                input("card", InputType::Text, false),
+            ],
+            time: Some(0),
+            entities: vec![EntityPlan {
+                namespace: "card".into(),
+                key: vec![1],
+                value: None,
+                distinct: None,
+                windows: vec![WindowPlan {
+                    name: "n".into(),
+                    aggregate: Aggregate::Count,
+                    seconds: 60,
+                }],
+            }],
+            steps: vec![super::super::plan::StepPlan {
+                name: "n".into(),
+                op: Op::Window {
+                    entity: 0,
+                    window: 0,
+                },
+                default: None,
+                emit: true,
+                categorical: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_bad_event_in_a_batch_observes_nothing_of_the_batch() {
+        let event = |ts: EventValue, card: &str| {
+            vec![
+                ("ts".to_owned(), ts),
+                ("card".to_owned(), EventValue::Text(card.into())),
+            ]
+        };
+        let mut store = Recorder::default();
+        let mut rows = Vec::new();
+        let result = plan().transform(
+            vec![
+                event(EventValue::Timestamp(0), "a"),
+                event(EventValue::Text("2026-02-30T00:00:00Z".into()), "b"),
+            ],
+            &mut store,
+            &mut rows,
+        );
+        assert!(
+            matches!(&result, Err(TransformError::BadInput(m)) if m.starts_with("event 1:")),
+            "{result:?}"
+        );
+        assert!(store.0.is_empty() && rows.is_empty(), "{:?}", store.0);
+    }
+
+    #[test]
+    fn an_empty_key_is_no_entity() {
+        let mut store = Recorder::default();
+        let mut rows = Vec::new();
+        plan()
+            .transform(
+                vec![vec![
+                    ("ts".to_owned(), EventValue::Timestamp(0)),
+                    ("card".to_owned(), EventValue::Text(String::new())),
+                ]],
+                &mut store,
+                &mut rows,
+            )
+            .expect("transform");
+        assert!(store.0.is_empty());
+        assert!(rows[0].is_nan());
     }
 
     #[test]
