@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The component benchmark of an earlier commit and of the working tree, run
+# in alternating rounds on this machine (see BENCHMARKS.md, "The float64
+# boundary"). Usage: scripts/bench_before_after.sh <commit> [rounds]
+set -euo pipefail
+commit=${1:?usage: $0 <commit> [rounds]}
+rounds=${2:-8}
+here=$(cd "$(dirname "$0")/.." && pwd)
+old=$(mktemp -d)
+trap 'git -C "$here" worktree remove --force "$old/tree" >/dev/null 2>&1 || true; rm -rf "$old"' EXIT
+git -C "$here" worktree add --detach "$old/tree" "$commit" >/dev/null
+filter='component_vs_native/(native|component)/(1|10000)$'
+bench_binary() { # <tree> <target dir>: builds, prints the bench binary's path
+    (cd "$1" && CARGO_TARGET_DIR=$2 cargo bench -p edgescore --bench component --no-run --message-format=json 2>/dev/null) |
+        sed -n 's/.*"executable":"\([^"]*component-[^"]*\)".*/\1/p' | tail -1
+}
+# Separate target directories: cargo names path crates by their place in
+# the workspace, so two checkouts sharing one would reuse each other's.
+new_bin=$(bench_binary "$here" "$here/target")
+old_bin=$(bench_binary "$old/tree" "$old/target")
+for round in $(seq 1 "$rounds"); do
+    for which in before after; do
+        if [ $which = before ]; then bin=$old_bin; dir=$old/tree; else bin=$new_bin; dir=$here; fi
+        echo "=== round $round: $which"
+        (cd "$dir/host" && taskset -c 1 "$bin" --bench "$filter" --noplot \
+            --measurement-time 2 --sample-size 10 --warm-up-time 1 2>&1 |
+            grep -E "^component_vs_native|time:" | grep -v "%")
+    done
+done
