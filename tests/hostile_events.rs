@@ -16,7 +16,6 @@
 //!   `edgescore transform` takes to the same bits; one it refuses, the
 //!   other refuses.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -41,15 +40,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("edgescore serve starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("URL line");
-        let url = first
-            .trim()
-            .strip_prefix("edgescore serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+        let url = edgescore_test_support::served::announced_url(&mut child);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
@@ -95,21 +86,8 @@ impl Server {
 }
 
 impl Drop for Server {
-    /// SIGTERM (the server removes its demo registry), then killed if it
-    /// has not stopped within 10 s.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        edgescore_test_support::served::stop_gracefully(&mut self.child, Duration::from_secs(10));
     }
 }
 

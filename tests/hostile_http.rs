@@ -12,7 +12,7 @@
 //! that are not versions listed with why, and the listings
 //! (`GET /v1/models`, `GET /v1/pipelines/<p>`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -69,16 +69,7 @@ impl Server {
             None => command.stderr(Stdio::inherit()),
         };
         let mut child = command.spawn().expect("edgescore serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("reads the URL line");
-        let url = first
-            .trim()
-            .strip_prefix("edgescore serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .to_owned();
+        let url = edgescore_test_support::served::announced_url(&mut child);
         Self { child, url }
     }
 
@@ -106,18 +97,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        edgescore_test_support::served::stop_gracefully(&mut self.child, Duration::from_secs(10));
     }
 }
 

@@ -15,7 +15,6 @@
 #[path = "../examples/fraud/generate.rs"]
 mod generate;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,15 +54,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("edgescore serve starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut first)
-            .expect("URL line");
-        let url = first
-            .trim()
-            .strip_prefix("edgescore serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
+        let url = edgescore_test_support::served::announced_url(&mut child);
         Self { child, url }
     }
 

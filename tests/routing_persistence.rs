@@ -10,7 +10,6 @@
 //!   the reason, in the listing, the index and the metrics) unless the
 //!   routing allows schema changes, and a restart decides the same.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -50,16 +49,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("edgescore serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("reads the URL line");
-        let url = first
-            .trim()
-            .strip_prefix("edgescore serving on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-            .to_owned();
+        let url = edgescore_test_support::served::announced_url(&mut child);
         Self { child, url }
     }
 
@@ -118,18 +108,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        edgescore_test_support::served::stop_gracefully(&mut self.child, Duration::from_secs(5));
     }
 }
 

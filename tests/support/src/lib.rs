@@ -5,6 +5,8 @@
 //! `models/test_cases/generate.py` from the reference libraries. Tests call
 //! [`cases`] and compare what they computed with [`check_scores`].
 
+pub mod served;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
