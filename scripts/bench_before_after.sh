@@ -11,7 +11,10 @@ trap 'git -C "$here" worktree remove --force "$old/tree" >/dev/null 2>&1 || true
 git -C "$here" worktree add --detach "$old/tree" "$commit" >/dev/null
 filter='component_vs_native/(native|component)/(1|10000)$'
 bench_binary() { # <tree> <target dir>: builds, prints the bench binary's path
-    (cd "$1" && CARGO_TARGET_DIR=$2 cargo bench -p edgescore --bench component --no-run --message-format=json 2>/dev/null) |
+    # The bench moved from the `edgescore` package to `edgescore-runtime`.
+    local package=edgescore
+    [ -d "$1/host/runtime" ] && package=edgescore-runtime
+    (cd "$1" && CARGO_TARGET_DIR=$2 cargo bench -p $package --bench component --no-run --message-format=json 2>/dev/null) |
         sed -n 's/.*"executable":"\([^"]*component-[^"]*\)".*/\1/p' | tail -1
 }
 # Separate target directories: cargo names path crates by their place in
@@ -22,7 +25,7 @@ for round in $(seq 1 "$rounds"); do
     for which in before after; do
         if [ $which = before ]; then bin=$old_bin; dir=$old/tree; else bin=$new_bin; dir=$here; fi
         echo "=== round $round: $which"
-        (cd "$dir/host" && taskset -c 1 "$bin" --bench "$filter" --noplot \
+        (cd "$dir" && taskset -c 1 "$bin" --bench "$filter" --noplot \
             --measurement-time 2 --sample-size 10 --warm-up-time 1 2>&1 |
             grep -E "^component_vs_native|time:" | grep -v "%")
     done

@@ -679,7 +679,7 @@ fn bad_component_files_are_refused_with_a_reason() {
         ),
         (
             "component without a manifest",
-            edgescore::guests::SCORER_TEMPLATE_COMPONENT.to_vec(),
+            edgescore_runtime::guests::SCORER_TEMPLATE_COMPONENT.to_vec(),
             "no `edgescore-manifest` section",
         ),
     ];
@@ -1031,12 +1031,12 @@ fn score_writes_parquet_for_a_parquet_output() {
         assert_eq!(only.physical_type(), parquet::basic::Type::DOUBLE);
         assert_eq!(only.max_def_level(), 1, "{name}: nullable");
 
-        let table = edgescore::table::read(&output).expect("reads back");
+        let table = edgescore_offline::table::read(&output).expect("reads back");
         let scores: Vec<f64> = table
             .rows
             .iter()
             .map(|r| match r.cells[..] {
-                [edgescore::table::Cell::Number(x)] => x,
+                [edgescore_offline::table::Cell::Number(x)] => x,
                 ref other => panic!("{name}: {other:?}"),
             })
             .collect();

@@ -9,10 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use edgescore::feature_store::{
-    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, Receipt, RedisStore,
-    StoreError, Window,
+use edgescore_runtime::feature_store::{
+    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, Receipt, StoreError,
+    Window,
 };
+use edgescore_serve::redis_store::RedisStore;
 
 fn window(name: &str, aggregate: Aggregate, seconds: u32) -> Window {
     Window {
@@ -210,7 +211,7 @@ fn same_stream_same_bits(a: &dyn FeatureStore, b: &dyn FeatureStore) {
             a.observe("n", &entity, &e, &w),
             b.observe("n", &entity, &e, &w),
         );
-        let bits = |r: &Result<edgescore::feature_store::Observed, StoreError>| {
+        let bits = |r: &Result<edgescore_runtime::feature_store::Observed, StoreError>| {
             r.as_ref()
                 .expect("observe")
                 .values
@@ -585,7 +586,7 @@ impl FeatureStore for Unreliable {
         entity: &str,
         event: &Observation,
         windows: &[Window],
-    ) -> Result<edgescore::feature_store::Observed, StoreError> {
+    ) -> Result<edgescore_runtime::feature_store::Observed, StoreError> {
         use std::sync::atomic::Ordering::SeqCst;
         std::thread::sleep(Duration::from_millis(self.sleep_ms.load(SeqCst)));
         if self.fail_in.load(SeqCst) == 1 {
@@ -622,7 +623,7 @@ impl FeatureStore for Unreliable {
 }
 
 /// `count` transactions of `card`, a second apart, ending a minute ago.
-fn transactions(card: &str, count: usize) -> Vec<edgescore::event_fields::JsonEvent> {
+fn transactions(card: &str, count: usize) -> Vec<edgescore_runtime::event_fields::JsonEvent> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -650,11 +651,12 @@ fn transactions(card: &str, count: usize) -> Vec<edgescore::event_fields::JsonEv
 /// deadline is retried in smaller calls and counts every transaction once.
 fn pipeline_requests_are_all_or_nothing(store: Arc<dyn FeatureStore>) {
     use std::sync::atomic::Ordering::SeqCst;
-    let engine = edgescore::engine::ScoringEngine::new(edgescore::limits::Limits::default())
-        .expect("engine");
+    let engine =
+        edgescore_runtime::engine::ScoringEngine::new(edgescore_runtime::limits::Limits::default())
+            .expect("engine");
     let unreliable = Unreliable::new(store.clone());
     let shared: Arc<dyn FeatureStore> = unreliable.clone();
-    let version = edgescore::serve::loaded_version::LoadedVersion::load(
+    let version = edgescore_serve::loaded_version::LoadedVersion::load(
         &engine,
         None,
         Some(&shared),
@@ -664,7 +666,7 @@ fn pipeline_requests_are_all_or_nothing(store: Arc<dyn FeatureStore>) {
     )
     .expect("the fraud pipeline loads");
     let pipeline = version.pipeline.as_ref().expect("a pipeline");
-    let limits = edgescore::serve::config::RequestLimits::default();
+    let limits = edgescore_serve::config::RequestLimits::default();
     let events = |card: &str, n: usize| {
         pipeline
             .events_from_json(&transactions(card, n), &limits)

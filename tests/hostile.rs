@@ -1,15 +1,16 @@
 //! Hostile components are contained: each misbehaviour ends that call with a
 //! clear error, the instance is discarded, and other components in the same
 //! process keep scoring. (wasmtime's test-programs pattern: the programs are
-//! in `guest/hostile`, built by `host/build.rs`.)
+//! in `guest/hostile`, built by `tests/programs/build.rs`.)
 
 use std::time::Instant;
 
-use edgescore::component_scorer::{ComponentError, ScorerComponent};
-use edgescore::engine::ScoringEngine;
-use edgescore::limits::Limits;
-use edgescore::{guests, manifest_section};
 use edgescore_models::{Manifest, ManifestFeature};
+use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
+use edgescore_runtime::engine::ScoringEngine;
+use edgescore_runtime::limits::Limits;
+use edgescore_runtime::manifest_section;
+use edgescore_test_programs as guests;
 use std::net::TcpListener;
 
 fn hostile(engine: &ScoringEngine) -> ScorerComponent {
@@ -43,13 +44,13 @@ fn with_manifest(component: &[u8]) -> Vec<u8> {
 
 fn healthy(engine: &ScoringEngine) -> ScorerComponent {
     let model = edgescore_test_support::repo_root().join("examples/quickstart/fraud_xgboost.json");
-    let request = edgescore::component_build::BuildRequest {
+    let request = edgescore_runtime::component_build::BuildRequest {
         model: &model,
         format: None,
         name: "q",
         version: "1",
     };
-    let bytes = edgescore::component_build::build_component(&request).expect("builds");
+    let bytes = edgescore_runtime::component_build::build_component(&request).expect("builds");
     ScorerComponent::new(engine, &bytes).expect("loads")
 }
 

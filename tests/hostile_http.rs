@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgescore::component_build::{BuildRequest, build_component};
+use edgescore_runtime::component_build::{BuildRequest, build_component};
 use edgescore_test_support::repo_root;
 use serde_json::{Value, json};
 

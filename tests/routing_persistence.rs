@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgescore::component_build::{BuildRequest, build_component};
-use edgescore::{guests, manifest_section};
 use edgescore_models::{Manifest, ManifestFeature, Model};
+use edgescore_runtime::component_build::{BuildRequest, build_component};
+use edgescore_runtime::manifest_section;
+use edgescore_test_programs as guests;
 use edgescore_test_support::repo_root;
 use serde_json::{Value, json};
 

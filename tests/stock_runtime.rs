@@ -12,8 +12,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use edgescore::component_build::{BuildRequest, build_component};
 use edgescore_models::Model;
+use edgescore_runtime::component_build::{BuildRequest, build_component};
 use edgescore_test_support::{Output, Tolerance, cases, check_scores, repo_root};
 
 /// Whether jco can run here; `Err` says what is missing.

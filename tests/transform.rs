@@ -6,17 +6,17 @@
 
 use std::sync::Arc;
 
-use edgescore::bindings::transformer::exports::edgescore::scoring::transform::{
+use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::{
     Event, Field, FieldValue,
 };
-use edgescore::component_scorer::ComponentError;
-use edgescore::engine::ScoringEngine;
-use edgescore::feature_store::EmbeddedStore;
-use edgescore::guests;
-use edgescore::host_state::{FeatureAccess, Grants};
-use edgescore::limits::Limits;
-use edgescore::transform_component::TransformComponent;
-use edgescore::transform_spec::compile;
+use edgescore_runtime::component_scorer::ComponentError;
+use edgescore_runtime::engine::ScoringEngine;
+use edgescore_runtime::feature_store::EmbeddedStore;
+use edgescore_runtime::host_state::{FeatureAccess, Grants};
+use edgescore_runtime::limits::Limits;
+use edgescore_runtime::transform_component::TransformComponent;
+use edgescore_spec::compile;
+use edgescore_test_programs as guests;
 
 const HEADER: &str = r#"name = "t"
 version = "1"
@@ -148,7 +148,10 @@ fn event(fields: Vec<(&str, FieldValue)>) -> Event {
         .collect()
 }
 
-fn instance(bytes: &[u8], grants: Grants) -> edgescore::transform_component::TransformInstance {
+fn instance(
+    bytes: &[u8],
+    grants: Grants,
+) -> edgescore_runtime::transform_component::TransformInstance {
     let engine = ScoringEngine::new(Limits::default()).expect("engine");
     let component = TransformComponent::new(&engine, bytes).expect("loads");
     component
@@ -230,7 +233,7 @@ default = -1.0
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("spec.toml");
     std::fs::write(&path, spec).expect("write");
-    let bytes = edgescore::component_build::build_transform(&path).expect("builds");
+    let bytes = edgescore_runtime::component_build::build_transform(&path).expect("builds");
     let mut transform = instance(&bytes, Grants::All);
     // 2026-11-21T10:30:00Z is a Saturday; an hour later the same card again.
     let t0 = 1_795_257_000_000;

@@ -1,0 +1,127 @@
+// Builds guest crates into components, shared by the build scripts of
+// `edgescore-runtime` (the production templates) and
+// `edgescore-test-programs` (the test guests), each of which `include!`s
+// this file.
+//
+// wasmtime's test-programs pattern: the guest workspace (`guest/`) is built
+// by a nested cargo with its own target directory (`target/guest`, shared by
+// every profile) and each component is written to `OUT_DIR`; a generated
+// `guests.rs` holds one `<NAME>_COMPONENT` constant per guest. Guests for
+// `wasm32-unknown-unknown` are made into components with `wit-component`,
+// so they import nothing at all; guests for `wasm32-wasip2` are already
+// components (the linker writes them). A missing wasm target is added with
+// rustup.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target of guests made into components by `wit-component`.
+const BARE: &str = "wasm32-unknown-unknown";
+/// The target of guests that import WASI (the linker writes the component).
+const WASI: &str = "wasm32-wasip2";
+
+/// Builds `guests` (crate, constant, target) from the repository at `root`
+/// and writes `guests.rs` with their constants into `OUT_DIR`.
+fn build_components(root: &Path, guests: &[(&str, &str, &str)]) {
+    let guest = root.join("guest");
+    let out = PathBuf::from(env("OUT_DIR"));
+    for dir in ["guest", "models/src", "models/Cargo.toml", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+
+    let target_dir = root.join("target").join("guest");
+    for target in [BARE, WASI] {
+        let names: Vec<&str> = guests
+            .iter()
+            .filter(|(_, _, t)| *t == target)
+            .map(|(name, _, _)| *name)
+            .collect();
+        if !names.is_empty() {
+            ensure_target(target);
+            build_guests(&guest, &target_dir, target, &names);
+        }
+    }
+
+    let mut constants = String::new();
+    for (name, constant, target) in guests {
+        let module_path = target_dir
+            .join(target)
+            .join("release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        let built = std::fs::read(&module_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", module_path.display()));
+        let component = if *target == BARE {
+            wit_component::ComponentEncoder::default()
+                .module(&built)
+                .and_then(|encoder| encoder.validate(true).encode())
+                .unwrap_or_else(|e| panic!("making {name} a component: {e:?}"))
+        } else {
+            built
+        };
+        let file = out.join(format!("{name}.component.wasm"));
+        std::fs::write(&file, component).expect("write component");
+        constants.push_str(&format!(
+            "/// The `{name}` guest as a component.\npub const {constant}_COMPONENT: &[u8] = include_bytes!({:?});\n",
+            file.display().to_string()
+        ));
+    }
+    std::fs::write(out.join("guests.rs"), constants).expect("write guests.rs");
+}
+
+
+/// Builds, in release, every guest crate meant for `target`.
+fn build_guests(guest: &Path, target_dir: &Path, target: &str, names: &[&str]) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(guest)
+        .args(["build", "--release", "--locked", "--target", target])
+        .arg("--target-dir")
+        .arg(target_dir);
+    for name in names {
+        build.args(["-p", name]);
+    }
+    // The outer build's settings are for the host, not the guest.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+    ] {
+        build.env_remove(var);
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "building the {target} guest components failed"
+    );
+}
+
+/// Adds the wasm target with rustup when the toolchain lacks it.
+fn ensure_target(target: &str) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if Path::new(&sysroot)
+        .join("lib/rustlib")
+        .join(target)
+        .exists()
+    {
+        return;
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", target])
+        .status();
+    assert!(
+        status.is_ok_and(|s| s.success()),
+        "the {target} target is missing and `rustup target add {target}` failed"
+    );
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by cargo"))
+}

@@ -1,0 +1,23 @@
+//! Offline runs over files: scoring a CSV or Parquet file, replaying a
+//! pipeline's transform over a history of events, and evaluating a pipeline
+//! against labels with metrics and plots.
+//!
+//! - [`table`]: CSV and Parquet tables of typed cells, read whole, written atomically;
+//! - [`csv_rows`]: an input CSV as row-major `f64` rows in the model's feature order;
+//! - [`row_scorer`], [`score_csv`]: `edgescore score`, natively or through a component;
+//! - [`events_file`], [`replay`], [`transform_file`]: `edgescore transform`;
+//! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`.
+
+pub mod csv_rows;
+pub mod error;
+pub mod eval;
+pub mod events_file;
+pub mod pipeline_run;
+pub mod plot;
+pub mod replay;
+pub mod row_scorer;
+pub mod score_csv;
+pub mod table;
+pub mod transform_file;
+
+pub use error::{Error, Result};

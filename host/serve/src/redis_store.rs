@@ -1,0 +1,345 @@
+//! The Redis-backed feature store: the same windows as the embedded store,
+//! kept in Redis so a fleet of edge nodes shares them.
+//!
+//! Each entity's events are a sorted set (`es:<namespace>:<entity>`) scored
+//! by event time; a member is `<time>:<sequence>:<value>:<distinct key>`,
+//! the sequence (from one counter per entity) ordering events of the same
+//! millisecond by arrival, as the embedded store does. Every call is one Lua
+//! script, which Redis runs atomically: two nodes observing the same card at
+//! once both count, and each sees the other's event or not, never half.
+//! Sums add in time order in Lua's doubles, so the embedded and the Redis
+//! store give bit-identical aggregates. Retention is measured back from the
+//! event being observed, or from the host's clock when the event is dated
+//! ahead of it, as in the embedded store: one event dated far ahead cannot
+//! push the others out. Keys expire after the retention, so
+//! memory is bounded by the active entities; point features (`lookup`) live
+//! in a hash `es:<namespace>:<entity>:points`. An observation's receipt is
+//! its time and sequence, which name its member exactly: `forget` removes
+//! that member and no other.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use edgescore_runtime::feature_store::{
+    Aggregate, EmbeddedLimits, FeatureStore, Observation, Observed, Receipt, StoreError, Window,
+    check_request,
+};
+
+/// How long a call may wait on Redis before it fails as unavailable.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Observes (ARGV[7] = "1") or reads one entity's windows.
+///
+/// KEYS: the events set, the sequence counter. ARGV: time, value, has
+/// distinct key, distinct key, retention ms, max events, observe, the
+/// host's clock in ms, then per window its aggregate code (c, s, d, g) and
+/// length in ms. An observation answers the event's sequence number first,
+/// then the windows.
+const SCRIPT: &str = r#"
+local events, counter = KEYS[1], KEYS[2]
+local t = tonumber(ARGV[1])
+local observe = ARGV[7] == "1"
+local out = {}
+if observe then
+  local seq = redis.call("INCR", counter)
+  local member = ARGV[1] .. ":" .. string.format("%020d", seq) .. ":" .. ARGV[2] .. ":" .. ARGV[3] .. ARGV[4]
+  redis.call("ZADD", events, t, member)
+  redis.call("ZREMRANGEBYSCORE", events, "-inf", math.min(t, tonumber(ARGV[8])) - tonumber(ARGV[5]))
+  redis.call("ZREMRANGEBYRANK", events, 0, -(tonumber(ARGV[6]) + 1))
+  redis.call("PEXPIRE", events, ARGV[5])
+  redis.call("PEXPIRE", counter, ARGV[5])
+  table.insert(out, tostring(seq))
+end
+local i = 9
+while i <= #ARGV do
+  local kind, span = ARGV[i], tonumber(ARGV[i + 1])
+  local members = redis.call("ZRANGEBYSCORE", events, "(" .. (t - span), t)
+  local result = false
+  if kind == "c" then
+    result = #members
+  elseif kind == "s" then
+    local sum = 0
+    for _, m in ipairs(members) do
+      local _, _, value = string.match(m, "^([^:]*):([^:]*):([^:]*):")
+      sum = sum + tonumber(value)
+    end
+    result = sum
+  elseif kind == "d" then
+    local seen, n = {}, 0
+    for _, m in ipairs(members) do
+      local has, key = string.match(m, "^[^:]*:[^:]*:[^:]*:(.)(.*)$")
+      if has == "1" and not seen[key] then
+        seen[key] = true
+        n = n + 1
+      end
+    end
+    result = n
+  else
+    local back = observe and 1 or 0
+    local previous = members[#members - back]
+    if previous then
+      local ts = tonumber(string.match(previous, "^([^:]*):"))
+      result = (t - ts) / 1000
+    end
+  end
+  if result then
+    table.insert(out, string.format("%.17g", result))
+  else
+    table.insert(out, "")
+  end
+  i = i + 2
+end
+return out
+"#;
+
+/// Removes the members that receipts name. KEYS: one events set per
+/// receipt; ARGV: that receipt's time and sequence number, in pairs. A
+/// member starts with its time and zero-padded sequence, which no other
+/// member of the set shares.
+const FORGET: &str = r#"
+for i, events in ipairs(KEYS) do
+  local t = ARGV[2 * i - 1]
+  local prefix = t .. ":" .. string.format("%020d", tonumber(ARGV[2 * i])) .. ":"
+  for _, m in ipairs(redis.call("ZRANGEBYSCORE", events, t, t)) do
+    if string.sub(m, 1, #prefix) == prefix then
+      redis.call("ZREM", events, m)
+    end
+  end
+end
+return 0
+"#;
+
+/// Receipts forgotten per script call (each call holds the keys it touches).
+const FORGET_PER_CALL: usize = 512;
+
+/// Online features in Redis. Connections are pooled; a call that finds
+/// Redis unreachable fails as `unavailable` (the transform then refuses the
+/// event; the host answers 503, not a wrong score).
+pub struct RedisStore {
+    client: redis::Client,
+    script: redis::Script,
+    forget: redis::Script,
+    limits: EmbeddedLimits,
+    idle: Mutex<Vec<redis::Connection>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port[/db]`) and checks Redis answers.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::with_limits(url, EmbeddedLimits::default())
+    }
+
+    /// Like [`RedisStore::connect`] with the retention and per-entity cap of `limits`.
+    pub fn with_limits(url: &str, limits: EmbeddedLimits) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let store = Self {
+            client,
+            script: redis::Script::new(SCRIPT),
+            forget: redis::Script::new(FORGET),
+            limits,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut connection = store.connection()?;
+        redis::cmd("PING")
+            .query::<String>(&mut connection)
+            .map_err(unavailable)?;
+        store.give_back(connection);
+        Ok(store)
+    }
+
+    fn connection(&self) -> Result<redis::Connection, StoreError> {
+        if let Some(c) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(c);
+        }
+        let connection = self
+            .client
+            .get_connection_with_timeout(TIMEOUT)
+            .map_err(unavailable)?;
+        connection
+            .set_read_timeout(Some(TIMEOUT))
+            .and_then(|()| connection.set_write_timeout(Some(TIMEOUT)))
+            .map_err(unavailable)?;
+        Ok(connection)
+    }
+
+    fn give_back(&self, connection: redis::Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < 64
+        {
+            idle.push(connection);
+        }
+    }
+
+    /// Runs `f` on a pooled connection; a connection that failed is dropped.
+    fn with_connection<R>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
+    ) -> Result<R, StoreError> {
+        let mut connection = self.connection()?;
+        let result = f(&mut connection).map_err(unavailable)?;
+        self.give_back(connection);
+        Ok(result)
+    }
+
+    fn check_windows(&self, windows: &[Window]) -> Result<(), StoreError> {
+        edgescore_runtime::feature_store::check_retention(windows, self.limits.retention_seconds)
+    }
+
+    /// Runs the script: with `event`, observes it and answers its sequence
+    /// number and the windows; without, reads the windows at `timestamp_ms`.
+    fn run(
+        &self,
+        namespace: &str,
+        entity: &str,
+        timestamp_ms: i64,
+        event: Option<&Observation>,
+        windows: &[Window],
+    ) -> Result<(Option<u64>, Vec<Option<f64>>), StoreError> {
+        check_request(namespace, entity, windows)?;
+        self.check_windows(windows)?;
+        let key = format!("es:{namespace}:{entity}");
+        let mut invocation = self.script.prepare_invoke();
+        invocation.key(&key).key(format!("{key}:seq"));
+        let (value, distinct) = match event {
+            Some(e) => (e.value, e.distinct_key.as_deref()),
+            None => (0.0, None),
+        };
+        invocation
+            .arg(timestamp_ms)
+            .arg(format!("{value:?}"))
+            .arg(if distinct.is_some() { "1" } else { "0" })
+            .arg(distinct.unwrap_or(""))
+            .arg(i64::from(self.limits.retention_seconds) * 1000)
+            .arg(self.limits.max_events_per_entity)
+            .arg(if event.is_some() { "1" } else { "0" })
+            .arg(edgescore_runtime::feature_store::now_ms());
+        for w in windows {
+            let code = match w.aggregate {
+                Aggregate::Count => "c",
+                Aggregate::Sum => "s",
+                Aggregate::DistinctCount => "d",
+                Aggregate::SecondsSinceLast => "g",
+            };
+            invocation.arg(code).arg(i64::from(w.seconds) * 1000);
+        }
+        let mut values: Vec<String> = self.with_connection(|c| invocation.invoke(c))?;
+        let sequence = match event {
+            Some(_) if !values.is_empty() => {
+                let first = values.remove(0);
+                Some(first.parse::<u64>().map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "Redis returned {first:?}, not a sequence number"
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        if values.len() != windows.len() || (event.is_some() && sequence.is_none()) {
+            return Err(StoreError::Unavailable(format!(
+                "Redis returned {} values for {} windows",
+                values.len(),
+                windows.len()
+            )));
+        }
+        let values = values
+            .iter()
+            .map(|v| match v.as_str() {
+                "" => Ok(None),
+                text => text.parse::<f64>().map(Some).map_err(|_| {
+                    StoreError::Unavailable(format!("Redis returned {text:?}, not a number"))
+                }),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((sequence, values))
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl FeatureStore for RedisStore {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn lookup(
+        &self,
+        namespace: &str,
+        entity: &str,
+        names: &[String],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        check_request(namespace, entity, &[])?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = format!("es:{namespace}:{entity}:points");
+        self.with_connection(|c| redis::cmd("HMGET").arg(&key).arg(names).query(c))
+    }
+
+    fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError> {
+        check_request(namespace, entity, &[])?;
+        let key = format!("es:{namespace}:{entity}:points");
+        self.with_connection(|c| {
+            redis::cmd("HSET")
+                .arg(&key)
+                .arg(name)
+                .arg(format!("{value:?}"))
+                .query::<()>(c)
+        })
+    }
+
+    fn observe(
+        &self,
+        namespace: &str,
+        entity: &str,
+        event: &Observation,
+        windows: &[Window],
+    ) -> Result<Observed, StoreError> {
+        edgescore_runtime::feature_store::check_observation(event)?;
+        let (sequence, values) =
+            self.run(namespace, entity, event.timestamp_ms, Some(event), windows)?;
+        Ok(Observed {
+            values,
+            receipt: Receipt {
+                namespace: namespace.to_owned(),
+                entity: entity.to_owned(),
+                timestamp_ms: event.timestamp_ms,
+                sequence: sequence.unwrap_or_default(),
+            },
+        })
+    }
+
+    fn forget(&self, receipts: &[Receipt]) -> Result<(), StoreError> {
+        for part in receipts.chunks(FORGET_PER_CALL) {
+            let mut invocation = self.forget.prepare_invoke();
+            for r in part {
+                invocation
+                    .key(format!("es:{}:{}", r.namespace, r.entity))
+                    .arg(r.timestamp_ms)
+                    .arg(r.sequence);
+            }
+            self.with_connection(|c| invocation.invoke::<i64>(c))?;
+        }
+        Ok(())
+    }
+
+    fn read(
+        &self,
+        namespace: &str,
+        entity: &str,
+        timestamp_ms: i64,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, StoreError> {
+        self.run(namespace, entity, timestamp_ms, None, windows)
+            .map(|(_, values)| values)
+    }
+}
