@@ -304,7 +304,7 @@ default = -1.0
         (wrong, "field 'card' must be a text"),
     ] {
         match transform.transform(&[bad]) {
-            Err(ComponentError::BadInput { message, .. }) => {
+            Err(ComponentError::BadEvent { message, .. }) => {
                 assert!(message.contains(phrase), "{message}")
             }
             other => panic!("expected bad input, got {other:?}"),
@@ -360,7 +360,8 @@ fn rust_sdk_transform_runs_and_respects_its_grant() {
         Grants::Namespaces(vec!["device".into()]),
     );
     match denied.transform(&[one(0)]) {
-        Err(ComponentError::FeatureStore(message)) => {
+        Err(error @ ComponentError::FeatureStore { .. }) => {
+            let message = error.to_string();
             assert!(
                 message.contains("namespace 'card' is not granted"),
                 "{message}"

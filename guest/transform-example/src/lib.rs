@@ -8,7 +8,7 @@
 
 use edgescore_transform_sdk::{
     Aggregate, Event, Feature, FeatureKind, FieldSpec, FieldType, Fields, Observation, Transform,
-    TransformError, TransformInfo, Window, export_transform, observe,
+    TransformError, TransformInfo, Window, export_transform,
 };
 
 /// Mean Earth radius, km.
@@ -69,7 +69,7 @@ impl Transform for DistanceFromHome {
                 value: 0.0,
                 distinct_key: None,
             };
-            let count = observe("card", card, &observation, &window)?[0].unwrap_or(f64::NAN);
+            let count = fields.observe("card", card, &observation, &window)?[0].unwrap_or(f64::NAN);
             rows.extend([distance, count]);
         }
         Ok(rows)

@@ -39,14 +39,12 @@ pub mod bindings {
     });
 }
 
-pub use bindings::edgescore::scoring::feature_store::{
-    self, Aggregate, Observation, StoreError, Window,
-};
-pub use bindings::edgescore::scoring::types::{Feature, FeatureKind};
+pub use bindings::edgescore::scoring::feature_store::{self, Aggregate, Observation, Window};
+pub use bindings::edgescore::scoring::types::{BadInput, Feature, FeatureKind, StoreError};
 pub use bindings::export_transform;
 pub use bindings::exports::edgescore::scoring::transform::{
-    Event, Field, FieldSpec, FieldType, FieldValue, Guest as Transform, TransformError,
-    TransformInfo,
+    Event, Field, FieldSpec, FieldType, FieldValue, Guest as Transform, StoreFailure,
+    TransformError, TransformInfo,
 };
 
 /// Typed access to one event's fields, with errors that name the event and
@@ -72,10 +70,16 @@ impl<'a> Fields<'a> {
     }
 
     fn wrong(&self, name: &str, expected: &str) -> TransformError {
-        TransformError::BadInput(format!(
-            "event {}: field '{name}' must be {expected}",
-            self.index
-        ))
+        self.bad_input(name, format!("field '{name}' must be {expected}"))
+    }
+
+    /// A bad-input error for field `name` of this event.
+    pub fn bad_input(&self, name: &str, message: String) -> TransformError {
+        TransformError::BadInput(BadInput {
+            row: Some(self.index as u32),
+            feature: Some(name.to_owned()),
+            message,
+        })
     }
 
     /// A number (an integer is widened).
@@ -131,26 +135,24 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&self, name: &str) -> TransformError {
-        TransformError::BadInput(format!(
-            "event {}: required field '{name}' is missing",
-            self.index
-        ))
+        self.bad_input(name, format!("required field '{name}' is missing"))
     }
-}
 
-/// Records an event in the host's feature store and returns each window's
-/// aggregate including it; a store failure becomes a transform error.
-pub fn observe(
-    namespace: &str,
-    entity: &str,
-    event: &Observation,
-    windows: &[Window],
-) -> Result<Vec<Option<f64>>, TransformError> {
-    feature_store::observe(namespace, entity, event, windows).map_err(|e| {
-        TransformError::FeatureStore(match e {
-            StoreError::Unavailable(m) => format!("the feature store is unavailable: {m}"),
-            StoreError::Denied(m) => format!("the feature store refused: {m}"),
-            StoreError::Invalid(m) => format!("the feature store refused the request: {m}"),
+    /// Records this event in the host's feature store and returns each
+    /// window's aggregate including it; a store failure becomes a transform
+    /// error naming this event.
+    pub fn observe(
+        &self,
+        namespace: &str,
+        entity: &str,
+        event: &Observation,
+        windows: &[Window],
+    ) -> Result<Vec<Option<f64>>, TransformError> {
+        feature_store::observe(namespace, entity, event, windows).map_err(|error| {
+            TransformError::FeatureStore(StoreFailure {
+                event: self.index as u32,
+                error,
+            })
         })
-    })
+    }
 }

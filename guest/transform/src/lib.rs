@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use edgescore_models::transform::{
-    Aggregate, EventValue, InputType, TransformError as PlanError, TransformPlan, WindowPlan,
-    WindowStore,
+    Aggregate, EventValue, InputType, StoreFailure as Failure, TransformError as PlanError,
+    TransformPlan, WindowPlan, WindowStore,
 };
 
 wit_bindgen::generate!({
@@ -19,10 +19,10 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use edgescore::scoring::feature_store::{self, Observation, StoreError, Window};
-use edgescore::scoring::types::{Feature, FeatureKind};
+use edgescore::scoring::feature_store::{self, Observation, Window};
+use edgescore::scoring::types::{BadInput, Feature, FeatureKind, StoreError};
 use exports::edgescore::scoring::transform::{
-    Event, FieldSpec, FieldType, FieldValue, TransformError, TransformInfo,
+    Event, FieldSpec, FieldType, FieldValue, StoreFailure, TransformError, TransformInfo,
 };
 
 /// The plan; set once by `initialize`, before the snapshot.
@@ -102,8 +102,25 @@ impl exports::edgescore::scoring::transform::Guest for Transform {
             .collect();
         plan.transform(events, &mut ImportedStore, &mut rows)
             .map_err(|e| match e {
-                PlanError::BadInput(m) => TransformError::BadInput(m),
-                PlanError::FeatureStore(m) => TransformError::FeatureStore(m),
+                PlanError::BadInput {
+                    event,
+                    field,
+                    message,
+                } => TransformError::BadInput(BadInput {
+                    row: Some(event as u32),
+                    feature: field,
+                    message,
+                }),
+                PlanError::FeatureStore { event, failure } => {
+                    TransformError::FeatureStore(StoreFailure {
+                        event: event as u32,
+                        error: match failure {
+                            Failure::Unavailable(m) => StoreError::Unavailable(m),
+                            Failure::Denied(m) => StoreError::Denied(m),
+                            Failure::Invalid(m) => StoreError::Invalid(m),
+                        },
+                    })
+                }
             })?;
         Ok(rows)
     }
@@ -132,7 +149,7 @@ impl WindowStore for ImportedStore {
         value: f64,
         distinct_key: Option<&str>,
         windows: &[WindowPlan],
-    ) -> Result<Vec<Option<f64>>, String> {
+    ) -> Result<Vec<Option<f64>>, Failure> {
         let windows: Vec<Window> = windows
             .iter()
             .map(|w| Window {
@@ -152,9 +169,9 @@ impl WindowStore for ImportedStore {
             distinct_key: distinct_key.map(str::to_owned),
         };
         feature_store::observe(namespace, entity, &event, &windows).map_err(|e| match e {
-            StoreError::Unavailable(m) => format!("the feature store is unavailable: {m}"),
-            StoreError::Denied(m) => format!("the feature store refused: {m}"),
-            StoreError::Invalid(m) => format!("the feature store refused the request: {m}"),
+            StoreError::Unavailable(m) => Failure::Unavailable(m),
+            StoreError::Denied(m) => Failure::Denied(m),
+            StoreError::Invalid(m) => Failure::Invalid(m),
         })
     }
 }

@@ -5,8 +5,9 @@ use std::io::Write;
 use anyhow::Context;
 use edgescore_offline::csv_rows::quoted;
 use edgescore_offline::eval::{Labeled, Report};
-use edgescore_offline::pipeline_run::OfflinePipeline;
+use edgescore_offline::pipeline_run;
 use edgescore_offline::table::Cell;
+use edgescore_offline::transform_file::Transformer;
 use edgescore_offline::{plot, transform_file};
 use edgescore_runtime::component_info::{ComponentInfo, ComponentKind};
 use edgescore_runtime::engine::ScoringEngine;
@@ -33,8 +34,12 @@ pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
     )?;
     let engine = engine(args.deadline_ms)?;
     let started = std::time::Instant::now();
-    let transform = match (&args.pipeline, &args.transform) {
-        (Some(pipeline), _) => OfflinePipeline::load(&engine, pipeline)?.transform,
+    let pipeline = match &args.pipeline {
+        Some(path) => Some(pipeline_run::load(&engine, path)?),
+        None => None,
+    };
+    let alone = match (&pipeline, &args.transform) {
+        (Some(_), _) => None,
         (None, Some(path)) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read the transform {}", path.display()))?;
@@ -47,16 +52,24 @@ pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
                     path.display()
                 );
             }
-            TransformComponent::new(&engine, &bytes)
-                .with_context(|| format!("cannot load the transform {}", path.display()))?
+            Some(
+                TransformComponent::new(&engine, &bytes)
+                    .with_context(|| format!("cannot load the transform {}", path.display()))?,
+            )
         }
         (None, None) => anyhow::bail!("give --pipeline or --transform"),
     };
-    let events = transform_file::transform_file(&transform, &args.input, &args.output)?;
+    let transformer = match (&pipeline, &alone) {
+        (Some(pipeline), _) => Transformer::Pipeline(pipeline),
+        (None, Some(transform)) => Transformer::Alone(transform),
+        (None, None) => unreachable!("one of the two was loaded above"),
+    };
+    let events = transform_file::transform_file(transformer, &args.input, &args.output)?;
+    let info = transformer.component().info();
     eprintln!(
         "transformed {events} events with {} {} in {:.1} s; wrote {}",
-        transform.info().name,
-        transform.info().version,
+        info.name,
+        info.version,
         started.elapsed().as_secs_f64(),
         args.output.display()
     );
@@ -85,8 +98,8 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
         edgescore_runtime::atomic_file::refuse_input_as_output(scores, [args.input.as_path()])?;
     }
     let engine = engine(args.deadline_ms)?;
-    let pipeline = OfflinePipeline::load(&engine, &args.pipeline)?;
-    let (file, scores) = pipeline.score_file(&args.input)?;
+    let pipeline = pipeline_run::load(&engine, &args.pipeline)?;
+    let (file, scores) = pipeline_run::score_file(&pipeline, &args.input)?;
     let Some(label_column) = file.other.header.iter().position(|h| *h == args.label) else {
         let mut columns: Vec<String> = file
             .other
@@ -127,18 +140,23 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.plots)
         .with_context(|| format!("cannot create {}", args.plots.display()))?;
     let base_rate = report.positives as f64 / report.events.max(1) as f64;
-    for (name, png) in [
-        ("roc.png", plot::roc_png(&report.roc, report.roc_auc)?),
+    for (name, plot) in [
+        ("roc", plot::roc(&report.roc, report.roc_auc)?),
         (
-            "precision_recall.png",
-            plot::pr_png(&report.pr, report.pr_auc, base_rate)?,
+            "precision_recall",
+            plot::precision_recall(&report.pr, report.pr_auc, base_rate)?,
         ),
-        ("score_distribution.png", plot::distribution_png(&data)?),
+        ("score_distribution", plot::score_distribution(&data)?),
     ] {
-        edgescore_runtime::atomic_file::write_atomically(&args.plots.join(name), &png)?;
+        let path = args.plots.join(name);
+        edgescore_runtime::atomic_file::write_atomically(&path.with_extension("png"), &plot.png)?;
+        edgescore_runtime::atomic_file::write_atomically(
+            &path.with_extension("svg"),
+            plot.svg.as_bytes(),
+        )?;
     }
     eprintln!(
-        "wrote roc.png, precision_recall.png, score_distribution.png to {}",
+        "wrote roc, precision_recall and score_distribution (.png and .svg) to {}",
         args.plots.display()
     );
 

@@ -27,22 +27,29 @@ use edgescore_runtime::feature_store::{EmbeddedLimits, EmbeddedStore};
 use edgescore_runtime::host_state::{FeatureAccess, Grants};
 use edgescore_runtime::transform_component::TransformComponent;
 
-/// Runs `transform` over `events` (already in time order) against a fresh
-/// embedded store, returning the row-major feature rows. Shows a progress
-/// bar on standard error when it is a terminal.
+/// The feature store an offline run replays history into: in process,
+/// fresh, and keeping every entity (history holds many more cards than an
+/// edge node sees at once, and evicting one would change its later
+/// features).
+pub fn history_store() -> EmbeddedStore {
+    EmbeddedStore::new(EmbeddedLimits {
+        max_entities: usize::MAX,
+        max_bytes: usize::MAX,
+        ..EmbeddedLimits::default()
+    })
+}
+
+/// Runs a transform given alone (no pipeline) over `events` (already in
+/// time order) against a fresh [`history_store`] it may use whole,
+/// returning the row-major feature rows. Shows a progress bar on standard
+/// error when it is a terminal. (A pipeline's transform runs through
+/// [`edgescore_runtime::pipeline::Pipeline::transform`], within its grant.)
 pub fn replay(
     transform: &TransformComponent,
     events: &[Vec<Field>],
 ) -> Result<Vec<f64>, ComponentError> {
-    let store = Arc::new(EmbeddedStore::new(EmbeddedLimits {
-        // History holds many more cards than an edge node sees at once,
-        // and evicting one would change its later features.
-        max_entities: usize::MAX,
-        max_bytes: usize::MAX,
-        ..EmbeddedLimits::default()
-    }));
     let mut instance = transform.instantiate(FeatureAccess {
-        store: Some(store),
+        store: Some(Arc::new(history_store())),
         grants: Grants::All,
         component: format!("transform '{}'", transform.info().name),
         ..FeatureAccess::default()

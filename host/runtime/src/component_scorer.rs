@@ -13,6 +13,7 @@ use crate::bindings::edgescore::scoring::types::{ModelInfo, Score, ScoreError, S
 use crate::bindings::{Scorer, ScorerPre};
 use crate::compiled_cache::{CacheOutcome, CompiledCache};
 use crate::engine::ScoringEngine;
+use crate::feature_store::StoreError;
 use crate::host_state::{self, FeatureAccess, HostState};
 use crate::manifest_section;
 use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
@@ -43,6 +44,14 @@ pub enum ComponentError {
         feature: Option<String>,
         message: String,
     },
+    /// A transform refused an event (its index, counted from the first
+    /// event of the caller's sequence; the field at fault).
+    #[error("{}{message}", event_prefix(*event))]
+    BadEvent {
+        event: Option<usize>,
+        field: Option<String>,
+        message: String,
+    },
     /// The call ran past its deadline and was interrupted.
     #[error("the component ran past its {deadline_ms} ms call deadline and was stopped")]
     Deadline { deadline_ms: u128 },
@@ -65,9 +74,20 @@ pub enum ComponentError {
     /// The call trapped (a panic, an out-of-bounds access, memory exhausted, ...).
     #[error("the component trapped: {0}")]
     Trap(String),
-    /// The feature store failed or refused the component's access.
-    #[error("{0}")]
-    FeatureStore(String),
+    /// The feature store failed or refused the component's access (while
+    /// observing event `event` of the call, when a transform says which).
+    #[error("{}{error}", event_prefix(*event))]
+    FeatureStore {
+        event: Option<usize>,
+        error: StoreError,
+    },
+    /// A request failed, and taking back what it had observed in the
+    /// feature store failed too.
+    #[error("{error}; then taking back what the request observed failed: {undo}")]
+    UndoFailed {
+        error: Box<ComponentError>,
+        undo: StoreError,
+    },
     /// The component reported a failure of its own.
     #[error("the component failed: {0}")]
     Internal(String),
@@ -83,6 +103,48 @@ pub enum ComponentError {
     /// The instance trapped earlier and may not be used again.
     #[error("this instance trapped earlier and was discarded")]
     Poisoned,
+}
+
+impl ComponentError {
+    /// The error of a call whose events start at index `first` of a longer
+    /// sequence, with the event it names counted from the sequence's start.
+    pub fn counting_events_from(self, first: usize) -> Self {
+        match self {
+            Self::BadEvent {
+                event: Some(event),
+                field,
+                message,
+            } => Self::BadEvent {
+                event: Some(event + first),
+                field,
+                message,
+            },
+            Self::FeatureStore {
+                event: Some(event),
+                error,
+            } => Self::FeatureStore {
+                event: Some(event + first),
+                error,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether the feature store (not the component, not the caller) is
+    /// what failed: a service the caller may retry once it is back.
+    pub fn store_unavailable(&self) -> bool {
+        match self {
+            Self::FeatureStore { error, .. } => matches!(error, StoreError::Unavailable(_)),
+            Self::UndoFailed { error, undo } => {
+                error.store_unavailable() || matches!(undo, StoreError::Unavailable(_))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn event_prefix(event: Option<usize>) -> String {
+    event.map_or_else(String::new, |e| format!("event {e}: "))
 }
 
 fn location(row: Option<u32>, feature: Option<&str>) -> String {

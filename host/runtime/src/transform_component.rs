@@ -247,29 +247,23 @@ impl TransformInstance {
             for receipt in receipts {
                 self.journal.record(receipt);
             }
-            ComponentError::FeatureStore(e.to_string())
+            ComponentError::FeatureStore {
+                event: None,
+                error: e,
+            }
         })
     }
 
     /// Like [`TransformInstance::transform`] for events that start at index
-    /// `first` of a longer sequence: a bad event's message counts from there.
+    /// `first` of a longer sequence: the event an error names counts from
+    /// there.
     pub fn transform_at(
         &mut self,
         events: &[Event],
         first: usize,
     ) -> Result<Vec<f64>, ComponentError> {
-        self.transform(events).map_err(|e| match e {
-            ComponentError::BadInput {
-                row,
-                feature,
-                message,
-            } => ComponentError::BadInput {
-                row,
-                feature,
-                message: renumber(&message, first),
-            },
-            other => other,
-        })
+        self.transform(events)
+            .map_err(|e| e.counting_events_from(first))
     }
 
     /// Turns `events` into row-major feature rows, one per event. What it
@@ -294,14 +288,15 @@ impl TransformInstance {
                 )))
             }
             Ok(rows) => Ok(rows),
-            Err(TransformError::BadInput(message)) => Err(ComponentError::BadInput {
-                row: None,
-                feature: None,
-                message,
+            Err(TransformError::BadInput(b)) => Err(ComponentError::BadEvent {
+                event: b.row.map(|r| r as usize),
+                field: b.feature,
+                message: b.message,
             }),
-            Err(TransformError::FeatureStore(message)) => {
-                Err(ComponentError::FeatureStore(message))
-            }
+            Err(TransformError::FeatureStore(failure)) => Err(ComponentError::FeatureStore {
+                event: Some(failure.event as usize),
+                error: crate::feature_store::import::from_wit_error(failure.error),
+            }),
             Err(TransformError::Internal(message)) => Err(ComponentError::Internal(message)),
         }
     }
@@ -310,20 +305,4 @@ impl TransformInstance {
     pub fn is_poisoned(&self) -> bool {
         self.sandbox.is_poisoned()
     }
-}
-
-/// Rewrites a leading "event N:" (the component counts the events of one
-/// call) to count from `offset`.
-fn renumber(message: &str, offset: usize) -> String {
-    if offset == 0 {
-        return message.to_owned();
-    }
-    message
-        .strip_prefix("event ")
-        .and_then(|rest| rest.split_once(':'))
-        .and_then(|(n, rest)| n.parse::<usize>().ok().map(|n| (n, rest)))
-        .map_or_else(
-            || message.to_owned(),
-            |(n, rest)| format!("event {}:{rest}", n + offset),
-        )
 }

@@ -84,10 +84,10 @@ impl ApiError {
 impl From<ComponentError> for ApiError {
     fn from(e: ComponentError) -> Self {
         match e {
-            ComponentError::BadInput { .. } => Self::BadRequest(e.to_string()),
-            ComponentError::FeatureStore(ref m) if m.contains("unavailable") => {
-                Self::Unavailable(e.to_string())
+            ComponentError::BadInput { .. } | ComponentError::BadEvent { .. } => {
+                Self::BadRequest(e.to_string())
             }
+            _ if e.store_unavailable() => Self::Unavailable(e.to_string()),
             _ => Self::Model(e.to_string()),
         }
     }

@@ -49,12 +49,12 @@ pub async fn pipeline(
 
 fn describe_pipeline(state: &AppState, name: &str) -> Result<Json<Value>, ApiError> {
     let serving = state.find_version(name, None)?;
-    let Some(pipeline) = &serving.pipeline else {
+    let Some(pipeline) = serving.pipeline() else {
         return Err(ApiError::NotFound(format!(
             "'{name}' is a model, not a pipeline: GET /v1/models/{name} describes it"
         )));
     };
-    let info = pipeline.transform.info();
+    let info = pipeline.transform_component().info();
     let inputs: Vec<Value> = info
         .inputs
         .iter()
@@ -83,7 +83,7 @@ fn describe_pipeline(state: &AppState, name: &str) -> Result<Json<Value>, ApiErr
 }
 
 fn kind(version: &LoadedVersion) -> &'static str {
-    if version.pipeline.is_some() {
+    if version.pipeline().is_some() {
         "pipeline"
     } else {
         "model"

@@ -1,24 +1,21 @@
 //! One version of one model (or pipeline), validated and ready to score,
-//! with its pools of warm instances.
+//! with its pools of warm instances: a model, or a pipeline.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 use edgescore_models::Manifest;
-
-use std::sync::Arc;
 
 use crate::config::RequestLimits;
 use crate::registry::COMPONENT_FILE;
 use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use edgescore_runtime::compiled_cache::CompiledCache;
-use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent, ScorerInstance};
+use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
 use edgescore_runtime::engine::ScoringEngine;
-use edgescore_runtime::event_fields::{Clock, EventError, EventReader, EventRules, JsonEvent};
-use edgescore_runtime::feature_store::{FeatureStore, Uncommitted};
-use edgescore_runtime::host_state::FeatureAccess;
-use edgescore_runtime::pipeline::{self, PIPELINE_FILE, PipelineError, PipelineSpec};
-use edgescore_runtime::transform_component::{TransformComponent, TransformInstance};
+use edgescore_runtime::event_fields::{Clock, EventError, EventRules, JsonEvent};
+use edgescore_runtime::feature_store::FeatureStore;
+use edgescore_runtime::pipeline::{PIPELINE_FILE, Pipeline, PipelineError, StoreAccess};
+use edgescore_runtime::pooled_scorer::PooledScorer;
 
 /// A version that passed validation: it compiled, instantiated within the
 /// limits and reproduced its embedded golden vectors bit for bit.
@@ -30,93 +27,60 @@ use edgescore_runtime::transform_component::{TransformComponent, TransformInstan
 pub struct LoadedVersion {
     pub model: String,
     pub version: u64,
-    /// SHA-256 of the component file, hex.
+    /// SHA-256 of the component file (a pipeline's: of its model), hex.
     pub sha256: String,
-    component: ScorerComponent,
-    /// Warm instances not in use. Taken for a call and put back after it,
-    /// unless the call trapped.
-    idle: Mutex<Vec<ScorerInstance>>,
-    /// For a pipeline version: the transform that feeds the model.
-    pub pipeline: Option<LoadedPipeline>,
+    pub deployment: Deployment,
 }
 
-/// The transform half of a pipeline version, with its pool of instances
-/// (each bound to the feature store and the pipeline's grant).
+/// What a version deploys: a model alone, or a pipeline (a transform that
+/// feeds a model).
 #[derive(Debug)]
-pub struct LoadedPipeline {
-    pub spec: PipelineSpec,
-    pub transform: TransformComponent,
-    features: FeatureAccess,
-    idle: Mutex<Vec<TransformInstance>>,
+pub enum Deployment {
+    Model(PooledScorer),
+    Pipeline(Pipeline),
 }
 
-impl LoadedPipeline {
-    /// Whether the feature store is across the network (calls then run on
-    /// the blocking pool, never on an async worker).
-    pub fn store_is_remote(&self) -> bool {
-        self.features.store.as_ref().is_some_and(|s| s.is_remote())
+impl LoadedVersion {
+    /// The pipeline, when the version deploys one.
+    pub fn pipeline(&self) -> Option<&Pipeline> {
+        match &self.deployment {
+            Deployment::Model(_) => None,
+            Deployment::Pipeline(pipeline) => Some(pipeline),
+        }
     }
 
-    /// Reads a request's transactions as the transform's events, by the
-    /// pipeline's `[events]` rules with the server's text and field limits,
-    /// against the server's clock; the first refused, with its index.
-    pub fn events_from_json(
-        &self,
-        transactions: &[JsonEvent],
-        limits: &RequestLimits,
-    ) -> Result<Vec<Event>, (usize, EventError)> {
-        let rules = EventRules {
-            max_text_bytes: limits.max_text_bytes,
-            max_fields: limits.max_fields_per_event,
-            ..self.transform.event_rules().clone()
-        };
-        let reader = EventReader::new(
-            &self.transform.info().inputs,
-            &rules,
-            Clock::system("the server's clock"),
-        )
+    /// The model that scores feature rows: the version's own, or its
+    /// pipeline's.
+    pub fn scorer(&self) -> &PooledScorer {
+        match &self.deployment {
+            Deployment::Model(scorer) => scorer,
+            Deployment::Pipeline(pipeline) => pipeline.model(),
+        }
+    }
+}
+
+/// Reads a request's transactions as `pipeline`'s events, by its `[events]`
+/// rules with the server's text and field limits, against the server's
+/// clock; the first refused, with its index.
+pub fn events_from_json(
+    pipeline: &Pipeline,
+    transactions: &[JsonEvent],
+    limits: &RequestLimits,
+) -> Result<Vec<Event>, (usize, EventError)> {
+    let rules = EventRules {
+        max_text_bytes: limits.max_text_bytes,
+        max_fields: limits.max_fields_per_event,
+        ..pipeline.event_rules().clone()
+    };
+    let reader = pipeline
+        .event_reader(&rules, Clock::system("the server's clock"))
         // Checked when the pipeline loaded.
         .map_err(|e| (0, EventError::Invalid(e)))?;
-        transactions
-            .iter()
-            .enumerate()
-            .map(|(i, t)| reader.event_from_json(t).map_err(|e| (i, e)))
-            .collect()
-    }
-
-    /// Turns `events` into feature rows in a warm transform instance, in
-    /// calls sized to fit the call deadline
-    /// ([`TransformComponent::transform_all`]), with what they observed in
-    /// the feature store, uncommitted: the caller commits it once the whole
-    /// request has succeeded, and dropping it takes it back. When the
-    /// transform fails, what it observed is taken back before the error is
-    /// returned: a failed request leaves nothing in the store.
-    pub fn transform(&self, events: &[Event]) -> Result<(Vec<f64>, Uncommitted), ComponentError> {
-        let taken = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let mut instance = match taken {
-            Some(instance) => instance,
-            None => self.transform.instantiate(self.features.clone())?,
-        };
-        let result = self.transform.transform_all(&mut instance, events, |_| {});
-        let observed = instance.take_observed();
-        if !instance.is_poisoned()
-            && let Ok(mut idle) = self.idle.lock()
-            && idle.len() < max_idle()
-        {
-            idle.push(instance);
-        }
-        match result {
-            Ok(rows) => Ok((rows, observed)),
-            Err(e) => {
-                observed.undo().map_err(|undo| {
-                    ComponentError::FeatureStore(format!(
-                        "{e}; then taking back what the request observed failed: {undo}"
-                    ))
-                })?;
-                Err(e)
-            }
-        }
-    }
+    transactions
+        .iter()
+        .enumerate()
+        .map(|(i, t)| reader.event_from_json(t).map_err(|e| (i, e)))
+        .collect()
 }
 
 /// Why a version was not loaded.
@@ -137,25 +101,11 @@ pub enum ValidationError {
     WrongModel { expected: String, found: String },
 }
 
-/// Idle instances kept per version: twice the cores (calls run on the async
-/// workers and, for large requests, the blocking pool), at most 64. More
-/// concurrent calls instantiate fresh ones (microseconds) and drop them
-/// afterwards. Bounded so that many loaded versions cannot take every slot
-/// of the engine's instance pool.
-fn max_idle() -> usize {
-    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *MAX.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(4, |n| n.get() * 2)
-            .clamp(2, 64)
-    })
-}
-
 impl LoadedVersion {
     /// Reads, compiles and validates the version folder `dir` as version
     /// `version` of `model`: its `model.wasm`, or the pipeline its
     /// `pipeline.toml` describes (whose transform reaches `feature_store`
-    /// within the pipeline's grant).
+    /// within the pipeline's grant, each request all or nothing).
     pub fn load(
         engine: &ScoringEngine,
         cache: Option<&CompiledCache>,
@@ -165,24 +115,24 @@ impl LoadedVersion {
         dir: &Path,
     ) -> Result<Self, ValidationError> {
         if dir.join(PIPELINE_FILE).is_file() {
-            let parts = pipeline::load_parts(engine, dir, model, &version.to_string())?;
-            let mut loaded = Self::from_bytes(engine, cache, model, version, &parts.model_bytes)?;
-            pipeline::check_fit(&parts.transform, &loaded.component)?;
-            let features = FeatureAccess {
+            let access = StoreAccess {
                 store: feature_store.cloned(),
-                grants: parts.spec.grants(),
-                component: format!("pipeline '{model}' version {version}"),
                 undoable: true,
-                journal: None,
             };
-            let warm = parts.transform.instantiate(features.clone())?;
-            loaded.pipeline = Some(LoadedPipeline {
-                spec: parts.spec,
-                transform: parts.transform,
-                features,
-                idle: Mutex::new(vec![warm]),
+            let pipeline = Pipeline::load(engine, cache, dir, model, &version.to_string(), access)?;
+            let found = &pipeline.model().manifest().name;
+            if found != model {
+                return Err(ValidationError::WrongModel {
+                    expected: model.to_owned(),
+                    found: found.clone(),
+                });
+            }
+            return Ok(Self {
+                model: model.to_owned(),
+                version,
+                sha256: pipeline.model_sha256().to_owned(),
+                deployment: Deployment::Pipeline(pipeline),
             });
-            return Ok(loaded);
         }
         let path = dir.join(COMPONENT_FILE);
         let bytes = std::fs::read(&path).map_err(|source| ValidationError::Read {
@@ -207,28 +157,21 @@ impl LoadedVersion {
                 found: component.manifest().name.clone(),
             });
         }
-        component.verify_golden()?;
-        let warm = component.instantiate()?;
         Ok(Self {
             model: model.to_owned(),
             version,
             sha256: edgescore_runtime::digest::sha256_hex(bytes),
-            component,
-            idle: Mutex::new(vec![warm]),
-            pipeline: None,
+            deployment: Deployment::Model(PooledScorer::validated(component)?),
         })
     }
 
     pub fn manifest(&self) -> &Manifest {
-        self.component.manifest()
+        self.scorer().manifest()
     }
 
-    /// Scores row-major `rows` in a warm instance (or a fresh one when all
-    /// are busy), in calls that each fit the deadline
-    /// ([`ScorerComponent::score_all`]). A trapped instance is dropped,
-    /// never returned to the pool.
+    /// Scores row-major `rows` ([`PooledScorer::score`]).
     pub fn score(&self, rows: &[f64]) -> Result<Vec<f64>, ComponentError> {
-        self.with_instance(|instance| self.component.score_all(instance, rows))
+        self.scorer().score(rows)
     }
 
     /// Like [`LoadedVersion::score`], with each row's contributions.
@@ -236,27 +179,11 @@ impl LoadedVersion {
         &self,
         rows: &[f64],
     ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
-        self.with_instance(|instance| self.component.score_all_with_contributions(instance, rows))
+        self.scorer().score_with_contributions(rows)
     }
 
-    fn with_instance<R>(
-        &self,
-        call: impl FnOnce(&mut Option<ScorerInstance>) -> Result<R, ComponentError>,
-    ) -> Result<R, ComponentError> {
-        let mut instance = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let result = call(&mut instance);
-        if let Some(instance) = instance
-            && !instance.is_poisoned()
-            && let Ok(mut idle) = self.idle.lock()
-            && idle.len() < max_idle()
-        {
-            idle.push(instance);
-        }
-        result
-    }
-
-    /// How many warm instances wait idle.
+    /// How many warm scorer instances wait idle.
     pub fn idle_instances(&self) -> usize {
-        self.idle.lock().map(|idle| idle.len()).unwrap_or(0)
+        self.scorer().idle_instances()
     }
 }

@@ -40,11 +40,11 @@ use serde_json::{Map, Value, json};
 use super::api_error::ApiError;
 use super::app::{AppState, Target, score_rows_with};
 use super::bounded_json::{self, BoundedJsonError};
-use super::loaded_version::LoadedVersion;
+use super::loaded_version::{LoadedVersion, events_from_json};
 use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use edgescore_runtime::event_fields::JsonEvent;
 use edgescore_runtime::feature_store::Uncommitted;
-use edgescore_runtime::pipeline::Decision;
+use edgescore_runtime::pipeline::{Decision, Outcome, Pipeline, Reason};
 
 /// Transactions transformed on the async worker; more go to the blocking pool.
 const INLINE_EVENTS: usize = 16;
@@ -78,7 +78,7 @@ pub async fn score(
 
 async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json<Value>, ApiError> {
     let serving = state.find_version(name, None)?;
-    if serving.pipeline.is_none() {
+    if serving.pipeline().is_none() {
         return Err(ApiError::NotFound(format!(
             "'{name}' is a model, not a pipeline: score feature rows with POST /v1/models/{name}/score"
         )));
@@ -101,90 +101,32 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
     }
     let target = state.target(name, None, request.key.as_deref())?;
     let version = target.version.clone();
-    let Some(pipeline) = &version.pipeline else {
-        return Err(ApiError::Model(format!(
-            "version {} of '{name}' is a model, not a pipeline (a routing mixes the two)",
-            version.version
-        )));
-    };
-    let events = pipeline
-        .events_from_json(&transactions, &state.request_limits)
+    let pipeline = pipeline_of(&version)?;
+    let events = events_from_json(pipeline, &transactions, &state.request_limits)
         .map_err(|(i, e)| ApiError::BadRequest(format!("transaction {i}: {e}")))?;
 
     let (rows, observed) = transform(state, &version, events).await?;
-    let results = match decide(state, target, &request, rows).await {
-        Ok(results) => {
+    let outcomes = match decide(state, target, &request, rows.clone()).await {
+        Ok(outcomes) => {
             observed.commit();
-            results
+            outcomes
         }
         Err(e) => {
             undo(observed).await;
             return Err(e);
         }
     };
-    for (i, (result, decision)) in results.iter().enumerate() {
-        if *decision != Decision::Allow
-            && let Some(alerts) = &state.alerts
-        {
-            alerts.send(&json!({
-                "pipeline": name,
-                "version": version.version,
-                "decision": decision,
-                "score": result["score"],
-                "reasons": result["reasons"],
-                "transaction": transactions[i],
-            }));
-        }
-        state.metrics.decision(name, decision.name());
-    }
-    Ok(Json(json!({
-        "pipeline": name,
-        "version": version.version,
-        "results": results.into_iter().map(|(r, _)| r).collect::<Vec<_>>(),
-    })))
-}
-
-/// Scores the feature rows, decides and explains: each transaction's
-/// result and decision.
-async fn decide(
-    state: &Arc<AppState>,
-    target: Target,
-    request: &PipelineOptions,
-    rows: Vec<f64>,
-) -> Result<Vec<(Value, Decision)>, ApiError> {
-    let version = target.version.clone();
-    let Some(pipeline) = &version.pipeline else {
-        return Err(ApiError::Model("not a pipeline".into()));
-    };
-    let scored = score_rows_with(state, target, rows.clone(), "pipeline", false).await?;
-    let spec = &pipeline.spec;
-    let features = &pipeline.transform.info().outputs;
+    let features = pipeline.features();
     let width = features.len();
-    let decisions: Vec<Decision> = scored
-        .scores
-        .iter()
-        .map(|&s| spec.decision.decide(s))
-        .collect();
-    let explained: Vec<usize> = (0..decisions.len())
-        .filter(|&i| request.explain || decisions[i] != Decision::Allow)
-        .collect();
-    let contributions = explain(state, &version, &rows, width, &explained).await?;
-    let mut results = Vec::with_capacity(scored.scores.len());
-    for (i, &score) in scored.scores.iter().enumerate() {
-        let decision = decisions[i];
-        let row = &rows[i * width..(i + 1) * width];
-        let reasons = explained
-            .iter()
-            .position(|&e| e == i)
-            .and_then(|k| contributions.get(k))
-            .map(|c| top_reasons(features, row, c, spec.reasons.top))
-            .unwrap_or_default();
+    let mut results = Vec::with_capacity(outcomes.len());
+    for (i, outcome) in outcomes.iter().enumerate() {
         let mut result = json!({
-            "score": score,
-            "decision": decision,
-            "reasons": reasons,
+            "score": outcome.score,
+            "decision": outcome.decision,
+            "reasons": outcome.reasons.iter().map(reason_json).collect::<Vec<_>>(),
         });
         if request.features {
+            let row = &rows[i * width..(i + 1) * width];
             result["features"] = features
                 .iter()
                 .zip(row)
@@ -192,9 +134,58 @@ async fn decide(
                 .collect::<Map<_, _>>()
                 .into();
         }
-        results.push((result, decision));
+        if outcome.decision != Decision::Allow
+            && let Some(alerts) = &state.alerts
+        {
+            alerts.send(&json!({
+                "pipeline": name,
+                "version": version.version,
+                "decision": outcome.decision,
+                "score": outcome.score,
+                "reasons": result["reasons"],
+                "transaction": transactions[i],
+            }));
+        }
+        state.metrics.decision(name, outcome.decision.name());
+        results.push(result);
     }
-    Ok(results)
+    Ok(Json(json!({
+        "pipeline": name,
+        "version": version.version,
+        "results": results,
+    })))
+}
+
+/// The pipeline a routed version deploys (a routing that mixes a model
+/// into a pipeline's slot is refused here).
+fn pipeline_of(version: &LoadedVersion) -> Result<&Pipeline, ApiError> {
+    version.pipeline().ok_or_else(|| {
+        ApiError::Model(format!(
+            "version {} of '{}' is a model, not a pipeline (a routing mixes the two)",
+            version.version, version.model
+        ))
+    })
+}
+
+/// Scores the feature rows through the routing (canary accounting, shadow
+/// comparison), then decides and explains each with the target version's
+/// pipeline.
+async fn decide(
+    state: &Arc<AppState>,
+    target: Target,
+    request: &PipelineOptions,
+    rows: Vec<f64>,
+) -> Result<Vec<Outcome>, ApiError> {
+    let version = target.version.clone();
+    let scored = score_rows_with(state, target, rows.clone(), "pipeline", false).await?;
+    let explain_all = request.explain;
+    state
+        .run_heavy(move || {
+            pipeline_of(&version)?
+                .outcomes(&rows, &scored.scores, explain_all)
+                .map_err(ApiError::from)
+        })
+        .await
 }
 
 /// Takes back what a failed request observed (off the async workers for a
@@ -224,17 +215,16 @@ async fn transform(
     version: &Arc<LoadedVersion>,
     events: Vec<Event>,
 ) -> Result<(Vec<f64>, Uncommitted), ApiError> {
-    let Some(pipeline) = &version.pipeline else {
-        return Err(ApiError::Model("not a pipeline".into()));
-    };
+    let pipeline = pipeline_of(version)?;
     let remote = pipeline.store_is_remote();
     if events.len() <= INLINE_EVENTS && !remote {
-        return pipeline.transform(&events).map_err(ApiError::from);
+        return pipeline.transform(&events, |_| {}).map_err(ApiError::from);
     }
     let version = version.clone();
-    let work = move || match &version.pipeline {
-        Some(p) => p.transform(&events).map_err(ApiError::from),
-        None => Err(ApiError::Model("not a pipeline".into())),
+    let work = move || {
+        pipeline_of(&version)?
+            .transform(&events, |_| {})
+            .map_err(ApiError::from)
     };
     if remote {
         tokio::task::spawn_blocking(work)
@@ -245,55 +235,12 @@ async fn transform(
     }
 }
 
-/// Contributions of the rows `which` (TreeSHAP for trees: about a
-/// millisecond a row for the demo model, hence only when needed).
-async fn explain(
-    state: &AppState,
-    version: &Arc<LoadedVersion>,
-    rows: &[f64],
-    width: usize,
-    which: &[usize],
-) -> Result<Vec<Vec<f64>>, ApiError> {
-    if which.is_empty() {
-        return Ok(Vec::new());
-    }
-    let subset: Vec<f64> = which
-        .iter()
-        .flat_map(|&i| rows[i * width..(i + 1) * width].iter().copied())
-        .collect();
-    let version = version.clone();
-    state
-        .run_heavy(move || {
-            version
-                .score_with_contributions(&subset)
-                .map(|(_, contributions)| contributions)
-                .map_err(ApiError::from)
-        })
-        .await
-}
-
-/// The `top` features with the largest positive contributions, largest first.
-fn top_reasons(
-    features: &[edgescore_runtime::bindings::edgescore::scoring::types::Feature],
-    row: &[f64],
-    contributions: &[f64],
-    top: usize,
-) -> Vec<Value> {
-    let mut order: Vec<usize> = (0..features.len())
-        .filter(|&f| contributions.get(f).is_some_and(|c| *c > 0.0))
-        .collect();
-    order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
-    order
-        .into_iter()
-        .take(top)
-        .map(|f| {
-            json!({
-                "feature": features[f].name,
-                "value": number(row[f]),
-                "contribution": contributions[f],
-            })
-        })
-        .collect()
+fn reason_json(reason: &Reason) -> Value {
+    json!({
+        "feature": reason.feature,
+        "value": number(reason.value),
+        "contribution": reason.contribution,
+    })
 }
 
 /// A feature value as JSON: `null` for a missing one.

@@ -30,9 +30,9 @@ struct Field {
 
 impl FeatureSchema {
     pub fn of(version: &LoadedVersion) -> Self {
-        if let Some(pipeline) = &version.pipeline {
+        if let Some(pipeline) = version.pipeline() {
             let fields = pipeline
-                .transform
+                .transform_component()
                 .info()
                 .inputs
                 .iter()

@@ -202,18 +202,34 @@ pub trait WindowStore {
         value: f64,
         distinct_key: Option<&str>,
         windows: &[WindowPlan],
-    ) -> Result<Vec<Option<f64>>, String>;
+    ) -> Result<Vec<Option<f64>>, StoreFailure>;
 }
 
-/// Why a transform failed.
+/// Why the window store failed (the WIT `store-error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreFailure {
+    #[error("the feature store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the feature store refused: {0}")]
+    Denied(String),
+    #[error("the feature store refused the request: {0}")]
+    Invalid(String),
+}
+
+/// Why a transform failed, and the event (its index in the batch) it failed
+/// on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransformError {
-    /// An event is malformed; the message names the event and the field.
-    #[error("{0}")]
-    BadInput(String),
-    /// The feature store failed or refused.
-    #[error("{0}")]
-    FeatureStore(String),
+    /// An event is malformed: `field` (when one is at fault) and what to fix.
+    #[error("event {event}: {message}")]
+    BadInput {
+        event: usize,
+        field: Option<String>,
+        message: String,
+    },
+    /// The feature store failed or refused while the event was observed.
+    #[error("event {event}: {failure}")]
+    FeatureStore { event: usize, failure: StoreFailure },
 }
 
 impl TransformPlan {
@@ -238,14 +254,7 @@ impl TransformPlan {
         for (index, inputs) in resolved.iter().enumerate() {
             windows.clear();
             for entity in &self.entities {
-                windows.push(self.observe(entity, inputs, store).map_err(|e| match e {
-                    TransformError::FeatureStore(m) => {
-                        TransformError::FeatureStore(format!("event {index}: {m}"))
-                    }
-                    TransformError::BadInput(m) => {
-                        TransformError::BadInput(format!("event {index}: {m}"))
-                    }
-                })?);
+                windows.push(self.observe(index, entity, inputs, store)?);
             }
             for (i, step) in self.steps.iter().enumerate() {
                 let value = step.op.apply(inputs, &steps, &windows);
@@ -280,18 +289,24 @@ impl TransformPlan {
                     .position(|(name, _)| *name == input.name)
                     .map(|at| std::mem::replace(&mut event[at].1, EventValue::Null))
                     .unwrap_or(EventValue::Null);
-                let value = given.coerce(input.ty).map_err(|wrong| {
-                    TransformError::BadInput(format!(
-                        "event {index}: field '{}' must be {} but is {}",
-                        input.name,
-                        article(input.ty),
-                        wrong.describe()
-                    ))
-                })?;
+                let value = given
+                    .coerce(input.ty)
+                    .map_err(|wrong| TransformError::BadInput {
+                        event: index,
+                        field: Some(input.name.clone()),
+                        message: format!(
+                            "field '{}' must be {} but is {}",
+                            input.name,
+                            article(input.ty),
+                            wrong.describe()
+                        ),
+                    })?;
                 match (value, &input.default) {
-                    (EventValue::Null, _) if input.required => Err(TransformError::BadInput(
-                        format!("event {index}: required field '{}' is missing", input.name),
-                    )),
+                    (EventValue::Null, _) if input.required => Err(TransformError::BadInput {
+                        event: index,
+                        field: Some(input.name.clone()),
+                        message: format!("required field '{}' is missing", input.name),
+                    }),
                     (EventValue::Null, Some(default)) => Ok(default.clone()),
                     (value, _) => Ok(value),
                 }
@@ -303,6 +318,7 @@ impl TransformPlan {
     /// input is missing or empty (there is no entity to count it for).
     fn observe(
         &self,
+        index: usize,
         entity: &EntityPlan,
         inputs: &[EventValue],
         store: &mut dyn WindowStore,
@@ -323,8 +339,10 @@ impl TransformPlan {
                 EventValue::Timestamp(ms) => Some(ms),
                 _ => None,
             })
-            .ok_or_else(|| {
-                TransformError::BadInput("the event has no time, which windows need".into())
+            .ok_or_else(|| TransformError::BadInput {
+                event: index,
+                field: None,
+                message: "the event has no time, which windows need".into(),
             })?;
         let value = entity
             .value
@@ -341,7 +359,10 @@ impl TransformPlan {
                 distinct.as_deref(),
                 &entity.windows,
             )
-            .map_err(TransformError::FeatureStore)
+            .map_err(|failure| TransformError::FeatureStore {
+                event: index,
+                failure,
+            })
     }
 }
 
@@ -493,7 +514,7 @@ mod tests {
             _value: f64,
             _distinct_key: Option<&str>,
             windows: &[WindowPlan],
-        ) -> Result<Vec<Option<f64>>, String> {
+        ) -> Result<Vec<Option<f64>>, StoreFailure> {
             self.0.push((entity.to_owned(), timestamp_ms));
             Ok(vec![Some(self.0.len() as f64); windows.len()])
         }
@@ -558,7 +579,7 @@ mod tests {
             &mut rows,
         );
         assert!(
-            matches!(&result, Err(TransformError::BadInput(m)) if m.starts_with("event 1:")),
+            matches!(&result, Err(TransformError::BadInput { event: 1, field: Some(f), .. }) if f == "ts"),
             "{result:?}"
         );
         assert!(store.0.is_empty() && rows.is_empty(), "{:?}", store.0);

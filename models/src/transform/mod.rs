@@ -12,7 +12,9 @@
 mod eval;
 mod plan;
 
-pub use eval::{EventValue, TransformError, WindowStore, format_rfc3339_ms, parse_rfc3339_ms};
+pub use eval::{
+    EventValue, StoreFailure, TransformError, WindowStore, format_rfc3339_ms, parse_rfc3339_ms,
+};
 pub use plan::{
     Aggregate, EntityPlan, InputPlan, InputType, Op, Operand, StepPlan, TransformPlan, WindowPlan,
 };

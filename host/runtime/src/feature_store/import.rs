@@ -93,3 +93,12 @@ fn to_wit(e: StoreError) -> wit::StoreError {
         StoreError::Invalid(m) => wit::StoreError::Invalid(m),
     }
 }
+
+/// A store error as the component reported it back, typed again.
+pub(crate) fn from_wit_error(e: wit::StoreError) -> StoreError {
+    match e {
+        wit::StoreError::Unavailable(m) => StoreError::Unavailable(m),
+        wit::StoreError::Denied(m) => StoreError::Denied(m),
+        wit::StoreError::Invalid(m) => StoreError::Invalid(m),
+    }
+}

@@ -14,7 +14,7 @@
 //! request is all or nothing.
 
 mod embedded;
-mod import;
+pub(crate) mod import;
 
 pub use embedded::{EmbeddedLimits, EmbeddedStore};
 
