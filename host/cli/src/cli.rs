@@ -117,8 +117,8 @@ pub(crate) enum Command {
     /// prints the confusion matrix at the pipeline's review and block
     /// thresholds, precision, recall, F1, ROC-AUC and PR-AUC (average
     /// precision). Accuracy is not reported: at fraud's imbalance it says
-    /// nothing. Writes roc.png, precision_recall.png and
-    /// score_distribution.png to --plots.
+    /// nothing. Writes roc, precision_recall and score_distribution, each
+    /// as .png and .svg, to --plots.
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
 }
@@ -166,7 +166,7 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "COLUMN")]
     pub(crate) label: String,
 
-    /// The folder the PNG plots are written to (created if needed).
+    /// The folder the plots (PNG and SVG) are written to (created if needed).
     #[arg(long, value_name = "DIR", default_value = "eval-plots")]
     pub(crate) plots: PathBuf,
 
