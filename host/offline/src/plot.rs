@@ -13,8 +13,9 @@
 //! download of every DejaVu face) and `epaint_default_fonts` (tied to egui's
 //! releases, with emoji faces and the Ubuntu font licence): it is one
 //! 200 KB face selected by a feature, with no dependencies, and the face is
-//! under Apache-2.0, the licence of this project. SVG files name the family
-//! `sans-serif` and leave the face to the viewer.
+//! under Apache-2.0, the licence of this project. SVG files keep their text
+//! as text and ask for Noto Sans, the face their layout was measured with,
+//! then any sans-serif face.
 
 use std::sync::OnceLock;
 
@@ -27,8 +28,9 @@ use crate::eval::{Curve, Labeled, Metric};
 /// The size of every plot, in pixels (the SVG's user units too).
 pub const WIDTH: u32 = 800;
 pub const HEIGHT: u32 = 600;
-/// The family the embedded face is registered under, and the one SVG names.
-const FONT: &str = "sans-serif";
+/// The name the embedded face is registered under, which SVG files give as
+/// their CSS `font-family` list.
+const FONT: &str = "Noto Sans, sans-serif";
 /// The score histogram's number of bins over [0, 1].
 const BINS: usize = 50;
 
@@ -295,15 +297,11 @@ impl Chart {
             .draw()?;
         for line in &self.lines {
             let style = line.color.stroke_width(if line.dashed { 2 } else { 3 });
+            let points = thin(&line.points, self.y_max);
             let series = if line.dashed {
-                chart.draw_series(DashedLineSeries::new(
-                    line.points.iter().copied(),
-                    8,
-                    6,
-                    style,
-                ))?
+                chart.draw_series(DashedLineSeries::new(points, 8, 6, style))?
             } else {
-                chart.draw_series(LineSeries::new(line.points.iter().copied(), style))?
+                chart.draw_series(LineSeries::new(points, style))?
             };
             series
                 .label(line.label.as_str())
@@ -330,6 +328,29 @@ impl Chart {
         }
         root.present()
     }
+}
+
+/// A polyline less each point that falls in the same cell of a
+/// `CELLS` x `CELLS` grid over the axes as the point kept before it; the
+/// first and last points are always kept. A curve over every threshold of a
+/// large file has tens of thousands of points, far more than the plot has
+/// pixels, and each would be written out in the SVG.
+fn thin(points: &[(f64, f64)], y_max: f64) -> Vec<(f64, f64)> {
+    const CELLS: f64 = 2000.0;
+    let cell = |(x, y): (f64, f64)| {
+        (
+            (x * CELLS).round() as i64,
+            (y / y_max * CELLS).round() as i64,
+        )
+    };
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    for (i, &point) in points.iter().enumerate() {
+        let last = i + 1 == points.len();
+        if last || kept.last().is_none_or(|&k| cell(k) != cell(point)) {
+            kept.push(point);
+        }
+    }
+    kept
 }
 
 /// Registers the embedded face under [`FONT`], once per process.
@@ -457,6 +478,25 @@ mod tests {
         check(&plot, &["Precision-recall curve (AP undefined)", why]);
         let empty = score_distribution(&[]).expect("plot");
         check(&empty, &["legit: 0 events, fullest bin 0"]);
+    }
+
+    /// A curve with a point per event keeps about a point per cell of the
+    /// grid, its ends, and its corners.
+    #[test]
+    fn a_long_curve_is_thinned_to_the_plot_resolution() {
+        let n = 100_000;
+        let curve: Curve = (0..=n)
+            .map(|i| f64::from(i) / f64::from(n))
+            .map(|x| (x, x.sqrt()))
+            .collect();
+        let thinned = thin(&curve, 1.0);
+        assert!(thinned.len() < 4_100, "{} points", thinned.len());
+        assert_eq!(thinned.first(), curve.first());
+        assert_eq!(thinned.last(), curve.last());
+        let step = [(0.0, 1.0), (0.5, 1.0), (0.5, 0.2), (1.0, 0.2)];
+        assert_eq!(thin(&step, 1.0), step);
+        let plot = roc(&curve, Metric::Value(0.66)).expect("plot");
+        assert!(plot.svg.len() < 200_000, "{} bytes of SVG", plot.svg.len());
     }
 
     #[test]
