@@ -16,17 +16,65 @@
 //! in a hash `es:<namespace>:<entity>:points`. An observation's receipt is
 //! its time and sequence, which name its member exactly: `forget` removes
 //! that member and no other.
+//!
+//! A component's call deadline cannot interrupt a host call, so every call
+//! here bounds its own waits: setting up a new connection and each wait for
+//! Redis's reply take at most [`RedisOptions::timeout`], below the call
+//! deadline; past it the call fails as [`StoreError::Unavailable`] (the
+//! host answers 503) instead of stalling the component. The connection of a
+//! failed call is dropped, and when Redis could not be reached or did not
+//! answer, so are the idle ones: the next call connects anew, so a Redis
+//! that comes back is used again. An observation whose reply timed out may
+//! still be applied, when a stalled Redis catches up: the request fails,
+//! and the event counts without a score, as when a host dies after
+//! observing.
 
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use edgescore_runtime::feature_store::{
     Aggregate, EmbeddedLimits, FeatureStore, Observation, Observed, Receipt, StoreError, Window,
     check_request,
 };
+use parking_lot::Mutex;
 
-/// How long a call may wait on Redis before it fails as unavailable.
-const TIMEOUT: Duration = Duration::from_secs(2);
+#[cfg(test)]
+mod tests;
+
+/// How long the first connection and its `PING` may take, at start-up and
+/// not inside a component call (a name to resolve, a Redis still starting).
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How a [`RedisStore`] talks to Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// The longest one call waits on Redis before it fails as
+    /// [`StoreError::Unavailable`]: the set-up of a new connection and each
+    /// wait for a reply share it (a call that finds its script not loaded
+    /// yet waits twice more, each bounded by it). Keep it below the call
+    /// deadline ([`edgescore_runtime::limits::Limits::call_deadline`]).
+    ///
+    /// The default is half the default deadline, 5 ms of 10: a component
+    /// whose store call stalls gets the error and fails with a 503 before
+    /// the deadline interrupts it, with the other half left for its own
+    /// work; a healthy Redis nearby answers in well under a millisecond, so
+    /// 5 ms means a stalled or unreachable one, not a slow call.
+    pub timeout: Duration,
+    /// The retention and per-entity cap (Redis bounds memory by expiry:
+    /// `max_entities` and `max_bytes` do not apply).
+    pub limits: EmbeddedLimits,
+    /// Idle connections kept for the next calls.
+    pub max_idle: usize,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            timeout: edgescore_runtime::limits::Limits::default().call_deadline / 2,
+            limits: EmbeddedLimits::default(),
+            max_idle: 64,
+        }
+    }
+}
 
 /// Observes (ARGV[7] = "1") or reads one entity's windows.
 ///
@@ -113,84 +161,139 @@ return 0
 const FORGET_PER_CALL: usize = 512;
 
 /// Online features in Redis. Connections are pooled; a call that finds
-/// Redis unreachable fails as `unavailable` (the transform then refuses the
-/// event; the host answers 503, not a wrong score).
+/// Redis unreachable, or that Redis does not answer within
+/// [`RedisOptions::timeout`], fails as `unavailable` (the transform then
+/// refuses the event; the host answers 503, not a wrong score).
 pub struct RedisStore {
     client: redis::Client,
     script: redis::Script,
     forget: redis::Script,
-    limits: EmbeddedLimits,
+    options: RedisOptions,
     idle: Mutex<Vec<redis::Connection>>,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
-            .field("limits", &self.limits)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port[/db]`) and checks Redis answers.
+    /// Connects to `url` (`redis://host:port[/db]`) with the default
+    /// [`RedisOptions`] and checks Redis answers.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::with_limits(url, EmbeddedLimits::default())
+        Self::connect_with(url, RedisOptions::default())
     }
 
     /// Like [`RedisStore::connect`] with the retention and per-entity cap of `limits`.
     pub fn with_limits(url: &str, limits: EmbeddedLimits) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        Self::connect_with(
+            url,
+            RedisOptions {
+                limits,
+                ..RedisOptions::default()
+            },
+        )
+    }
+
+    /// Connects to `url` with `options` and checks Redis answers (waiting
+    /// up to 2 s, or the timeout when longer: this is start-up, not a
+    /// component call). Fails as unavailable when it does not.
+    pub fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| redis_error(&e))?;
         let store = Self {
             client,
             script: redis::Script::new(SCRIPT),
             forget: redis::Script::new(FORGET),
-            limits,
+            options,
             idle: Mutex::new(Vec::new()),
         };
-        let mut connection = store.connection()?;
-        redis::cmd("PING")
-            .query::<String>(&mut connection)
-            .map_err(unavailable)?;
+        let timeout = STARTUP_TIMEOUT.max(options.timeout);
+        let mut connection = store
+            .client
+            .get_connection_with_timeout(timeout)
+            .map_err(|e| redis_error(&e))?;
+        connection
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| connection.set_write_timeout(Some(timeout)))
+            .and_then(|()| redis::cmd("PING").query::<String>(&mut connection))
+            .map_err(|e| redis_error(&e))?;
         store.give_back(connection);
         Ok(store)
     }
 
-    fn connection(&self) -> Result<redis::Connection, StoreError> {
-        if let Some(c) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
-            return Ok(c);
-        }
-        let connection = self
-            .client
-            .get_connection_with_timeout(TIMEOUT)
-            .map_err(unavailable)?;
-        connection
-            .set_read_timeout(Some(TIMEOUT))
-            .and_then(|()| connection.set_write_timeout(Some(TIMEOUT)))
-            .map_err(unavailable)?;
-        Ok(connection)
-    }
-
     fn give_back(&self, connection: redis::Connection) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < 64
-        {
+        let mut idle = self.idle.lock();
+        if idle.len() < self.options.max_idle {
             idle.push(connection);
         }
     }
 
-    /// Runs `f` on a pooled connection; a connection that failed is dropped.
+    /// Runs `f` on a pooled connection, or a new one, each wait bounded by
+    /// what is left of the timeout. A connection whose call failed is
+    /// dropped: a reply may still be on its way, which the next command
+    /// would read as its own.
     fn with_connection<R>(
         &self,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
     ) -> Result<R, StoreError> {
-        let mut connection = self.connection()?;
-        let result = f(&mut connection).map_err(unavailable)?;
-        self.give_back(connection);
-        Ok(result)
+        let started = Instant::now();
+        let pooled = self.idle.lock().pop();
+        let mut connection = match pooled {
+            Some(connection) => connection,
+            None => self
+                .client
+                .get_connection_with_timeout(self.options.timeout)
+                .map_err(|e| self.failed(&e))?,
+        };
+        let Some(left) = self
+            .options
+            .timeout
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
+        else {
+            self.give_back(connection);
+            return Err(StoreError::Unavailable(format!(
+                "connecting to Redis took the whole timeout of {:?}",
+                self.options.timeout
+            )));
+        };
+        let result = connection
+            .set_read_timeout(Some(left))
+            .and_then(|()| connection.set_write_timeout(Some(left)))
+            .and_then(|()| f(&mut connection));
+        match result {
+            Ok(value) => {
+                self.give_back(connection);
+                Ok(value)
+            }
+            Err(e) => Err(self.failed(&e)),
+        }
+    }
+
+    /// What a call that failed with `e` answers. When Redis could not be
+    /// reached or did not answer, the idle connections are dropped too
+    /// (they lead to the same Redis): the next call connects anew.
+    fn failed(&self, e: &redis::RedisError) -> StoreError {
+        if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+            self.idle.lock().clear();
+        }
+        if e.is_timeout() {
+            return StoreError::Unavailable(format!(
+                "Redis did not answer within {:?}: {e}",
+                self.options.timeout
+            ));
+        }
+        redis_error(e)
     }
 
     fn check_windows(&self, windows: &[Window]) -> Result<(), StoreError> {
-        edgescore_runtime::feature_store::check_retention(windows, self.limits.retention_seconds)
+        edgescore_runtime::feature_store::check_retention(
+            windows,
+            self.options.limits.retention_seconds,
+        )
     }
 
     /// Runs the script: with `event`, observes it and answers its sequence
@@ -217,8 +320,8 @@ impl RedisStore {
             .arg(format!("{value:?}"))
             .arg(if distinct.is_some() { "1" } else { "0" })
             .arg(distinct.unwrap_or(""))
-            .arg(i64::from(self.limits.retention_seconds) * 1000)
-            .arg(self.limits.max_events_per_entity)
+            .arg(i64::from(self.options.limits.retention_seconds) * 1000)
+            .arg(self.options.limits.max_events_per_entity)
             .arg(if event.is_some() { "1" } else { "0" })
             .arg(edgescore_runtime::feature_store::now_ms());
         for w in windows {
@@ -262,8 +365,8 @@ impl RedisStore {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn redis_error(e: &redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("Redis: {e}"))
 }
 
 impl FeatureStore for RedisStore {
