@@ -1,129 +1,84 @@
-//! Prometheus metrics of the server, kept in memory and written in the
-//! Prometheus text format by `GET /metrics`.
+//! Prometheus metrics of the server, kept in a `prometheus-client`
+//! [`Registry`] and written by `GET /metrics` in the Prometheus text format
+//! (version 0.0.4, the content type the handler declares).
+//!
+//! # A request allocates nothing for a series it has seen
+//!
+//! A `prometheus-client` [`Family`](prometheus_client::metrics::family::Family)
+//! finds a series by its label set, and building a label set that holds a
+//! model's name means a `String` per call. So:
+//!
+//! - Label sets made only of `&'static str` (an error's kind) are looked up
+//!   in their family directly: the key is built on the stack.
+//! - Everything labelled by a model is reached through one `ModelSeries`
+//!   per model, kept in a map read under a shared lock and found by `&str`.
+//!   It holds handles (clones sharing the family's atomics) to the model's
+//!   series, made in their family the first time each is observed, and per
+//!   version and endpoint the same again. Pipelines' decisions likewise.
+//!   After a model's first request, scoring it costs read locks, `Arc`
+//!   counts and atomic adds; only the first request of a new model,
+//!   version, endpoint or decision copies names into a label set.
+//!
+//! Series are made when first observed, not registered at zero in advance:
+//! the set of error kinds belongs to `ApiError`, and a series that exists
+//! only once something happened is what the tests (and dashboards) read
+//! (`kind="model_failure"` absent means no model failed).
+//!
+//! # No lock poisoning
+//!
+//! Every lock here and in `prometheus-client` is a `parking_lot` lock, and
+//! the handles live in [`OnceLock`](std::sync::OnceLock)s: a panic elsewhere
+//! poisons nothing, so `/metrics` keeps answering.
+//!
+//! # The exposition
+//!
+//! Names, types, labels and bucket bounds are those of the hand-written
+//! exposition this replaced. The encoder differs from it in form only:
+//! a family with no series yet is left out (HELP and TYPE included), series
+//! of a family come in no fixed order, floats are written the way Go's
+//! client writes them (`le="5e-05"`, a sum of `1.0`) and label values are
+//! escaped.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+mod series;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Upper bounds (seconds) of the latency histogram buckets.
-const LATENCY_BUCKETS: [f64; 12] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
-];
-/// Upper bounds of the score histogram buckets (scores are mostly probabilities).
-const SCORE_BUCKETS: [f64; 10] = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+use parking_lot::RwLock;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::registry::Registry;
 
-#[derive(Debug, Clone, Default)]
-struct Histogram {
-    /// Count per bucket (not cumulative), then the overflow bucket.
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
-
-impl Histogram {
-    fn observe(&mut self, bounds: &[f64], value: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; bounds.len() + 1];
-        }
-        let bucket = bounds
-            .iter()
-            .position(|&b| value <= b)
-            .unwrap_or(bounds.len());
-        self.counts[bucket] += 1;
-        self.sum += value;
-        self.count += 1;
-    }
-
-    fn write(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64]) {
-        let mut cumulative = 0;
-        for (i, bound) in bounds.iter().enumerate() {
-            cumulative += self.counts.get(i).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{{labels}{}le=\"{bound}\"}} {cumulative}",
-                comma(labels)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{{labels}{}le=\"+Inf\"}} {}",
-            comma(labels),
-            self.count
-        );
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
-    }
-}
-
-fn comma(labels: &str) -> &'static str {
-    if labels.is_empty() { "" } else { "," }
-}
-
-/// How a model's shadow has compared with its primary.
-#[derive(Debug, Default, Clone, Copy)]
-struct ShadowCounts {
-    rows: u64,
-    disagreements: u64,
-    failures: u64,
-    skipped: u64,
-}
-
-impl ShadowCounts {
-    /// Each counter's metric name and help, in the order of [`Self::values`].
-    const METRICS: [(&str, &str); 4] = [
-        (
-            "edgescore_shadow_rows_total",
-            "Rows scored by a shadow version and compared with the primary",
-        ),
-        (
-            "edgescore_shadow_disagreements_total",
-            "Shadow rows whose score differed from the primary's by more than 1e-6",
-        ),
-        (
-            "edgescore_shadow_failures_total",
-            "Shadow calls that failed",
-        ),
-        (
-            "edgescore_shadow_skipped_total",
-            "Shadow calls not made because too many were in flight",
-        ),
-    ];
-
-    fn values(&self) -> [u64; 4] {
-        [self.rows, self.disagreements, self.failures, self.skipped]
-    }
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// (model, version, endpoint) -> requests answered.
-    requests: BTreeMap<(String, String, &'static str), u64>,
-    /// error kind -> count.
-    errors: BTreeMap<&'static str, u64>,
-    /// (model, version) -> latency.
-    latency: BTreeMap<(String, String), Histogram>,
-    /// model -> scores.
-    scores: BTreeMap<String, Histogram>,
-    swaps: BTreeMap<String, u64>,
-    canary_rollbacks: BTreeMap<String, u64>,
-    shadow: BTreeMap<String, ShadowCounts>,
-    /// model -> largest |shadow - primary| seen.
-    shadow_max_diff: BTreeMap<String, f64>,
-    rejected_loads: BTreeMap<String, u64>,
-    /// (model, version) -> idle instances, as last seen.
-    pool: BTreeMap<(String, String), u64>,
-    /// (pipeline, decision) -> transactions.
-    decisions: BTreeMap<(String, &'static str), u64>,
-}
+use series::{ErrorLabels, Families, ModelSeries, PipelineSeries, get_or_insert, raise_to};
 
 /// Every metric the server exports.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    state: Mutex<State>,
+    registry: Registry,
+    families: Families,
+    models: RwLock<HashMap<String, Arc<ModelSeries>>>,
+    pipelines: RwLock<HashMap<String, Arc<PipelineSeries>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let families = Families::register(&mut registry);
+        Self {
+            registry,
+            families,
+            models: RwLock::default(),
+            pipelines: RwLock::default(),
+        }
+    }
 }
 
 impl Metrics {
+    fn model(&self, model: &str) -> Arc<ModelSeries> {
+        get_or_insert(&self.models, model, || Arc::new(ModelSeries::new(model)))
+    }
+
     /// A request scored by `version` of `model` in `elapsed`, with its scores.
     pub fn scored(
         &self,
@@ -134,216 +89,132 @@ impl Metrics {
         scores: &[f64],
         idle_instances: usize,
     ) {
-        let Ok(mut s) = self.state.lock() else {
-            return;
-        };
-        let version = version.to_string();
-        *s.requests
-            .entry((model.to_owned(), version.clone(), endpoint))
-            .or_default() += 1;
-        s.latency
-            .entry((model.to_owned(), version.clone()))
-            .or_default()
-            .observe(&LATENCY_BUCKETS, elapsed.as_secs_f64());
-        let histogram = s.scores.entry(model.to_owned()).or_default();
+        let f = &self.families;
+        let series = self.model(model);
+        let version = series.version(f, version);
+        version.requests(f, endpoint).inc();
+        version.latency.observe(elapsed.as_secs_f64());
+        let histogram = series.scores(f);
         for &score in scores {
-            histogram.observe(&SCORE_BUCKETS, score);
+            histogram.observe(score);
         }
-        s.pool
-            .insert((model.to_owned(), version), idle_instances as u64);
+        version
+            .pool_idle
+            .set(i64::try_from(idle_instances).unwrap_or(i64::MAX));
     }
 
     /// A request that failed, by kind (`bad_request`, `not_found`, ...).
     pub fn error(&self, kind: &'static str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s.errors.entry(kind).or_default() += 1;
-        }
+        self.families
+            .errors
+            .get_or_create(&ErrorLabels { kind })
+            .inc();
     }
 
     /// The serving version of `model` changed.
     pub fn swap(&self, model: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s.swaps.entry(model.to_owned()).or_default() += 1;
-        }
+        self.model(model).swaps(&self.families).inc();
     }
 
     /// The canary of `model` was rolled back for failing too often.
     pub fn canary_rollback(&self, model: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s.canary_rollbacks.entry(model.to_owned()).or_default() += 1;
-        }
+        self.model(model).canary_rollbacks(&self.families).inc();
     }
 
     /// A shadow version scored the same rows as the primary: `disagreed`
     /// rows differed by more than the tolerance, at most `max_diff`.
     pub fn shadow_compared(&self, model: &str, rows: usize, disagreed: usize, max_diff: f64) {
-        if let Ok(mut s) = self.state.lock() {
-            let counts = s.shadow.entry(model.to_owned()).or_default();
-            counts.rows += rows as u64;
-            counts.disagreements += disagreed as u64;
-            let max = s.shadow_max_diff.entry(model.to_owned()).or_default();
-            *max = max.max(max_diff);
-        }
+        let series = self.model(model);
+        let shadow = series.shadow(&self.families);
+        shadow.rows.inc_by(rows as u64);
+        shadow.disagreements.inc_by(disagreed as u64);
+        raise_to(series.shadow_max_diff(&self.families), max_diff);
     }
 
     /// A shadow call failed (`skipped`: not attempted, too many in flight).
     pub fn shadow_failed(&self, model: &str, skipped: bool) {
-        if let Ok(mut s) = self.state.lock() {
-            let counts = s.shadow.entry(model.to_owned()).or_default();
-            if skipped {
-                counts.skipped += 1;
-            } else {
-                counts.failures += 1;
-            }
+        let series = self.model(model);
+        let shadow = series.shadow(&self.families);
+        if skipped {
+            shadow.skipped.inc();
+        } else {
+            shadow.failures.inc();
         }
+    }
+
+    /// A pipeline decided `decision` for one transaction.
+    pub fn decision(&self, pipeline: &str, decision: &'static str) {
+        get_or_insert(&self.pipelines, pipeline, || {
+            Arc::new(PipelineSeries::new(pipeline))
+        })
+        .decision(&self.families, decision)
+        .inc();
     }
 
     /// A version of `model` failed validation.
-    /// A pipeline decided `decision` for one transaction.
-    pub fn decision(&self, pipeline: &str, decision: &'static str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s.decisions
-                .entry((pipeline.to_owned(), decision))
-                .or_default() += 1;
-        }
-    }
-
     pub fn rejected_load(&self, model: &str) {
-        if let Ok(mut s) = self.state.lock() {
-            *s.rejected_loads.entry(model.to_owned()).or_default() += 1;
-        }
+        self.model(model).rejected_loads(&self.families).inc();
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition (0.0.4) of every metric.
     pub fn render(&self) -> String {
-        let Ok(s) = self.state.lock() else {
-            return String::new();
-        };
-        let mut out = String::new();
-        out.push_str("# HELP edgescore_requests_total Scoring requests answered, by model, version and endpoint.\n# TYPE edgescore_requests_total counter\n");
-        for ((model, version, endpoint), n) in &s.requests {
-            let _ = writeln!(
-                out,
-                "edgescore_requests_total{{model=\"{model}\",version=\"{version}\",endpoint=\"{endpoint}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP edgescore_errors_total Requests answered with an error, by kind.\n# TYPE edgescore_errors_total counter\n");
-        for (kind, n) in &s.errors {
-            let _ = writeln!(out, "edgescore_errors_total{{kind=\"{kind}\"}} {n}");
-        }
-        out.push_str("# HELP edgescore_request_duration_seconds Time to score a request, by model and version.\n# TYPE edgescore_request_duration_seconds histogram\n");
-        for ((model, version), h) in &s.latency {
-            h.write(
-                &mut out,
-                "edgescore_request_duration_seconds",
-                &format!("model=\"{model}\",version=\"{version}\""),
-                &LATENCY_BUCKETS,
-            );
-        }
-        out.push_str(
-            "# HELP edgescore_score Scores returned, by model.\n# TYPE edgescore_score histogram\n",
-        );
-        for (model, h) in &s.scores {
-            h.write(
-                &mut out,
-                "edgescore_score",
-                &format!("model=\"{model}\""),
-                &SCORE_BUCKETS,
-            );
-        }
-        out.push_str("# HELP edgescore_swaps_total Changes of the serving version, by model.\n# TYPE edgescore_swaps_total counter\n");
-        for (model, n) in &s.swaps {
-            let _ = writeln!(out, "edgescore_swaps_total{{model=\"{model}\"}} {n}");
-        }
-        out.push_str("# HELP edgescore_canary_rollbacks_total Canaries rolled back automatically for failing too often, by model.\n# TYPE edgescore_canary_rollbacks_total counter\n");
-        for (model, n) in &s.canary_rollbacks {
-            let _ = writeln!(
-                out,
-                "edgescore_canary_rollbacks_total{{model=\"{model}\"}} {n}"
-            );
-        }
-        for (i, (name, help)) in ShadowCounts::METRICS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}, by model.\n# TYPE {name} counter"
-            );
-            for (model, counts) in &s.shadow {
-                let _ = writeln!(out, "{name}{{model=\"{model}\"}} {}", counts.values()[i]);
-            }
-        }
-        out.push_str("# HELP edgescore_shadow_max_abs_difference Largest |shadow - primary| score seen, by model.\n# TYPE edgescore_shadow_max_abs_difference gauge\n");
-        for (model, max) in &s.shadow_max_diff {
-            let _ = writeln!(
-                out,
-                "edgescore_shadow_max_abs_difference{{model=\"{model}\"}} {max}"
-            );
-        }
-        out.push_str("# HELP edgescore_rejected_loads_total Versions that failed validation, by model.\n# TYPE edgescore_rejected_loads_total counter\n");
-        for (model, n) in &s.rejected_loads {
-            let _ = writeln!(
-                out,
-                "edgescore_rejected_loads_total{{model=\"{model}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP edgescore_instance_pool_idle Warm instances waiting, by model and version.\n# TYPE edgescore_instance_pool_idle gauge\n");
-        for ((model, version), n) in &s.pool {
-            let _ = writeln!(
-                out,
-                "edgescore_instance_pool_idle{{model=\"{model}\",version=\"{version}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP edgescore_decisions_total Pipeline decisions, by pipeline and decision.\n# TYPE edgescore_decisions_total counter\n");
-        for ((pipeline, decision), n) in &s.decisions {
-            let _ = writeln!(
-                out,
-                "edgescore_decisions_total{{pipeline=\"{pipeline}\",decision=\"{decision}\"}} {n}"
-            );
-        }
-        out
+        encode(&self.registry)
     }
 
-    /// The alert counters in the Prometheus text format.
+    /// The alert counters in the Prometheus text format (0.0.4), each
+    /// written even at zero.
     pub fn render_alerts(counters: &super::alerts::AlertCounters) -> String {
         use std::sync::atomic::Ordering::Relaxed;
-        let mut out = String::new();
+        let mut registry = Registry::default();
         for (name, help, value) in [
             (
-                "edgescore_alerts_logged_total",
-                "Alerts appended to the alert log.",
+                "edgescore_alerts_logged",
+                "Alerts appended to the alert log",
                 &counters.logged,
             ),
             (
-                "edgescore_alert_log_failures_total",
-                "Alerts the log could not take (written to the server log instead).",
+                "edgescore_alert_log_failures",
+                "Alerts the log could not take (written to the server log instead)",
                 &counters.log_failures,
             ),
             (
-                "edgescore_alerts_dropped_total",
-                "Alerts a full queue could not take.",
+                "edgescore_alerts_dropped",
+                "Alerts a full queue could not take",
                 &counters.queue_full,
             ),
             (
-                "edgescore_alert_webhook_delivered_total",
-                "Alerts the webhook accepted.",
+                "edgescore_alert_webhook_delivered",
+                "Alerts the webhook accepted",
                 &counters.webhook_delivered,
             ),
             (
-                "edgescore_alert_webhook_retries_total",
-                "Webhook attempts that failed and were retried.",
+                "edgescore_alert_webhook_retries",
+                "Webhook attempts that failed and were retried",
                 &counters.webhook_retries,
             ),
             (
-                "edgescore_alert_webhook_failed_total",
-                "Alerts the webhook never took (they are in the alert log).",
+                "edgescore_alert_webhook_failed",
+                "Alerts the webhook never took (they are in the alert log)",
                 &counters.webhook_failed,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                value.load(Relaxed)
-            );
+            registry.register(name, help, ConstCounter::new(value.load(Relaxed)));
         }
-        out
+        encode(&registry)
     }
 }
+
+/// `registry` in the Prometheus text format. Writing to a `String` does not
+/// fail and none of our label sets or metrics fails to encode; were one to,
+/// the error is logged and what was written before it is answered, rather
+/// than `/metrics` failing whole.
+fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    if let Err(e) = prometheus_text::encode(&mut out, registry) {
+        eprintln!("edgescore serve: encoding /metrics failed: {e}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
