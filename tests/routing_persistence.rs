@@ -11,7 +11,6 @@
 //!   routing allows schema changes, and a restart decides the same.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edgescore_models::{Manifest, ManifestFeature, Model};
@@ -19,121 +18,68 @@ use edgescore_runtime::component_build::{BuildRequest, build_component};
 use edgescore_runtime::manifest_section;
 use edgescore_test_programs as guests;
 use edgescore_test_support::repo_root;
+use edgescore_test_support::server::{Serve, Server};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "test-admin-token";
 /// Polls often, so hot swaps show within the test's patience.
 const CONFIG: &str = "poll_interval_ms = 100\nsettle_ms = 300\n";
 
-/// A running `edgescore serve`; stopped (SIGTERM, then killed) on drop.
-struct Server {
-    child: Child,
-    url: String,
+/// `edgescore serve` on a free port over `registry`, with a config file,
+/// the compiled cache and the admin token in `work`.
+fn start(registry: &Path, work: &Path) -> Server {
+    let config = work.join("serve.toml");
+    std::fs::write(&config, CONFIG).expect("config");
+    Serve::new(env!("CARGO_BIN_EXE_edgescore"))
+        .arg("--registry")
+        .arg(registry)
+        .arg("--config")
+        .arg(&config)
+        .env("EDGESCORE_ADMIN_TOKEN", TOKEN)
+        .env("XDG_CACHE_HOME", work.join("cache"))
+        .grace(Duration::from_secs(5))
+        .start()
 }
 
-impl Server {
-    /// Starts the server on a free port over `registry`, with a config
-    /// file, the compiled cache and the admin token in `work`.
-    fn start(registry: &Path, work: &Path) -> Self {
-        let config = work.join("serve.toml");
-        std::fs::write(&config, CONFIG).expect("config");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--registry")
-            .arg(registry)
-            .arg("--config")
-            .arg(&config)
-            .env("EDGESCORE_ADMIN_TOKEN", TOKEN)
-            .env("XDG_CACHE_HOME", work.join("cache"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("edgescore serve starts");
-        let url = edgescore_test_support::served::announced_url(&mut child);
-        Self { child, url }
-    }
+/// `POST path` with the admin token: status and JSON body.
+fn post(server: &Server, path: &str, body: Option<Value>) -> (u16, Value) {
+    let (status, text) = server.request(
+        "POST",
+        path,
+        &[
+            ("authorization", &format!("Bearer {TOKEN}")),
+            ("content-type", "application/json"),
+        ],
+        body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+    );
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
-    }
+/// An admin call that must succeed; its answer.
+fn admin(server: &Server, path: &str, body: Option<Value>) -> Value {
+    let (status, answer) = post(server, path, body);
+    assert_eq!(status, 200, "{path}: {answer}");
+    answer
+}
 
-    fn get(&self, path: &str) -> (u16, Value) {
-        let (status, text) = call("GET", &self.url(path), &[], None);
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    fn post(&self, path: &str, body: Option<Value>) -> (u16, Value) {
-        let (status, text) = call(
-            "POST",
-            &self.url(path),
-            &[
-                ("authorization", &format!("Bearer {TOKEN}")),
-                ("content-type", "application/json"),
-            ],
-            body.map(|b| b.to_string().into_bytes()),
-        );
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// An admin call that must succeed; its answer.
-    fn admin(&self, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = self.post(path, body);
-        assert_eq!(status, 200, "{path}: {answer}");
-        answer
-    }
-
-    fn metrics(&self) -> String {
-        call("GET", &self.url("/metrics"), &[], None).1
-    }
-
-    /// `GET /v1/models/<model>` once `done` holds for it (or panics after 30 s).
-    fn wait_for_model(&self, model: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (_, status) = self.get(&format!("/v1/models/{model}"));
-            if done(&status) {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "waited for {what}: {status}");
-            std::thread::sleep(Duration::from_millis(50));
+/// `GET /v1/models/<model>` once `done` holds for it (or panics after 30 s).
+fn wait_for_model(
+    server: &Server,
+    model: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status) = server.get(&format!("/v1/models/{model}"));
+        if done(&status) {
+            return status;
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        edgescore_test_support::served::stop_gracefully(&mut self.child, Duration::from_secs(5));
-    }
-}
-
-/// Status and body text of a request.
-fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let mut request = ureq::http::Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let request = request
-        .body(body.unwrap_or_default())
-        .expect("request builds");
-    match agent.run(request) {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let text = response.body_mut().read_to_string().unwrap_or_default();
-            (status, text)
-        }
-        Err(e) => (0, format!("transport error: {e}")),
+        assert!(Instant::now() < deadline, "waited for {what}: {status}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -218,7 +164,7 @@ fn hostile_as_fraud() -> Vec<u8> {
 /// The version that scored one fraud row with `key`.
 fn fraud_scored_by(server: &Server, key: &str, amount: f64) -> (u16, Value) {
     let body = json!({ "rows": [{ "amount": amount, "hour": 3 }], "key": key });
-    server.post("/v1/models/fraud/score", Some(body))
+    post(server, "/v1/models/fraud/score", Some(body))
 }
 
 fn swaps(server: &Server) -> String {
@@ -241,9 +187,9 @@ fn routing_changes_survive_a_restart() {
     let routing_file = registry.join("fraud").join("routing.toml");
 
     // Rollback: version 3 served, 2 serves; the file says so; a restart agrees.
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     assert_eq!(server.get("/v1/models/fraud").1["serving"], 3);
-    let answer = server.admin("/admin/models/fraud/rollback", None);
+    let answer = admin(&server, "/admin/models/fraud/rollback", None);
     assert_eq!(answer["serving"], 2, "{answer}");
     let written = std::fs::read_to_string(&routing_file).expect("routing.toml written");
     assert!(written.contains("primary = 2"), "{written}");
@@ -254,7 +200,7 @@ fn routing_changes_survive_a_restart() {
     assert!(server.get("/v1/models/fraud").1["routing_error"].is_null());
     drop(server);
 
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let status = server.get("/v1/models/fraud").1;
     assert_eq!(status["serving"], 2, "the rollback was lost: {status}");
     let (code, scored) = fraud_scored_by(&server, "k", 10.0);
@@ -262,13 +208,14 @@ fn routing_changes_survive_a_restart() {
     assert_eq!(scored["results"][0]["version"], 2, "{scored}");
 
     // A routing change: primary, canary and shadow come back as set.
-    let answer = server.admin(
+    let answer = admin(
+        &server,
         "/admin/models/fraud/routing",
         Some(json!({ "primary": 3, "canary": { "version": 1, "percent": 30 }, "shadow": 2 })),
     );
     assert_eq!(answer["canary"]["version"], 1, "{answer}");
     drop(server);
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let status = server.get("/v1/models/fraud").1;
     assert_eq!(status["serving"], 3, "{status}");
     assert_eq!(
@@ -279,25 +226,25 @@ fn routing_changes_survive_a_restart() {
     assert_eq!(status["shadow"], 2, "{status}");
 
     // Promote: the canary is the primary after a restart.
-    let answer = server.admin("/admin/models/fraud/promote", None);
+    let answer = admin(&server, "/admin/models/fraud/promote", None);
     assert_eq!(answer["serving"], 1, "{answer}");
     drop(server);
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let status = server.get("/v1/models/fraud").1;
     assert_eq!(status["serving"], 1, "{status}");
     assert!(status["canary"].is_null(), "{status}");
 
     // A hand edit after the server's writes is still read.
     std::fs::write(&routing_file, "primary = 3\n").expect("hand edit");
-    server.wait_for_model("fraud", "the hand edit", |s| s["serving"] == 3);
+    wait_for_model(&server, "fraud", "the hand edit", |s| s["serving"] == 3);
 
     // A change that cannot be written is refused, and nothing changes.
     std::fs::remove_file(&routing_file).expect("rm");
     std::fs::create_dir(&routing_file).expect("a folder where the file goes");
-    server.wait_for_model("fraud", "the routing folder to be noticed", |s| {
+    wait_for_model(&server, "fraud", "the routing folder to be noticed", |s| {
         !s["routing_error"].is_null()
     });
-    let (code, answer) = server.post("/admin/models/fraud/rollback", None);
+    let (code, answer) = post(&server, "/admin/models/fraud/rollback", None);
     assert_eq!(code, 503, "{answer}");
     assert!(
         answer["error"]
@@ -315,8 +262,9 @@ fn an_automatic_canary_rollback_survives_a_restart() {
     write_version(&registry, "fraud", 1, &fraud_component());
     write_version(&registry, "fraud", 2, &hostile_as_fraud());
 
-    let server = Server::start(&registry, tmp.path());
-    let answer = server.admin(
+    let server = start(&registry, tmp.path());
+    let answer = admin(
+        &server,
         "/admin/models/fraud/routing",
         Some(json!({ "primary": 1, "canary": { "version": 2, "percent": 50 } })),
     );
@@ -326,8 +274,9 @@ fn an_automatic_canary_rollback_survives_a_restart() {
         let (code, body) = fraud_scored_by(&server, &format!("t{i}"), 1.0);
         assert!(code == 200 || code == 500, "{code}: {body}");
     }
-    let status =
-        server.wait_for_model("fraud", "the automatic rollback", |s| s["canary"].is_null());
+    let status = wait_for_model(&server, "fraud", "the automatic rollback", |s| {
+        s["canary"].is_null()
+    });
     assert_eq!(status["serving"], 1, "{status}");
     // Written after the rollback took effect: wait for the file.
     let routing_file = registry.join("fraud").join("routing.toml");
@@ -339,7 +288,7 @@ fn an_automatic_canary_rollback_survives_a_restart() {
     }
     drop(server);
 
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let status = server.get("/v1/models/fraud").1;
     assert!(
         status["canary"].is_null(),
@@ -356,7 +305,7 @@ fn ready_only_while_every_model_serves() {
     write_version(&registry, "broken", 1, b"not a component");
     write_version(&registry, "broken", 2, b"\0asm truncated");
 
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let (code, body) = server.get("/v2/health/ready");
     assert_eq!(code, 503, "{body}");
     assert_eq!(body["ready"], false, "{body}");
@@ -373,11 +322,11 @@ fn ready_only_while_every_model_serves() {
     assert_eq!(code, 200, "{scored}");
 
     // Unloaded on purpose, it is not expected to serve; loaded, it is again.
-    server.admin("/v2/repository/models/broken/unload", None);
+    admin(&server, "/v2/repository/models/broken/unload", None);
     let (code, body) = server.get("/v2/health/ready");
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["ready"], true, "{body}");
-    server.admin("/v2/repository/models/broken/load", None);
+    admin(&server, "/v2/repository/models/broken/load", None);
     assert_eq!(server.get("/v2/health/ready").0, 503);
 
     // A valid version makes the server ready.
@@ -414,10 +363,10 @@ fn a_schema_change_is_rejected_unless_the_routing_allows_it() {
         &linear_component(tmp.path(), "lin", "1", &four),
     );
 
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     assert_eq!(server.get("/v1/models/lin").1["serving"], 1);
     let row = json!({ "rows": [{ "amount": 1.0, "hour": 2.0, "merchant_risk": 0.5, "card_age_days": 30.0 }] });
-    let (code, body) = server.post("/v1/models/lin/score", Some(row.clone()));
+    let (code, body) = post(&server, "/v1/models/lin/score", Some(row.clone()));
     assert_eq!(code, 200, "{body}");
 
     // A hot swap to 12 features: rejected with the reason, version 1 stays.
@@ -427,7 +376,7 @@ fn a_schema_change_is_rejected_unless_the_routing_allows_it() {
         2,
         &linear_component(tmp.path(), "lin", "2", &twelve),
     );
-    let status = server.wait_for_model("lin", "version 2 to be decided", |s| {
+    let status = wait_for_model(&server, "lin", "version 2 to be decided", |s| {
         s["versions"].as_array().is_some_and(|v| {
             v.iter()
                 .any(|v| v["version"] == 2 && v["status"] != "pending")
@@ -447,7 +396,7 @@ fn a_schema_change_is_rejected_unless_the_routing_allows_it() {
         "{reason}"
     );
     assert_eq!(status["serving"], 1, "{status}");
-    let (code, body) = server.post("/v1/models/lin/score", Some(row.clone()));
+    let (code, body) = post(&server, "/v1/models/lin/score", Some(row.clone()));
     assert_eq!(code, 200, "existing clients still served: {body}");
     assert!(
         server
@@ -456,7 +405,7 @@ fn a_schema_change_is_rejected_unless_the_routing_allows_it() {
         "{}",
         server.metrics()
     );
-    let (_, index) = server.post("/v2/repository/index", None);
+    let (_, index) = post(&server, "/v2/repository/index", None);
     assert!(
         index.as_array().is_some_and(|all| all.iter().any(|v| {
             v["name"] == "lin"
@@ -467,27 +416,32 @@ fn a_schema_change_is_rejected_unless_the_routing_allows_it() {
         "{index}"
     );
     // Naming it in the routing without allowing the change is refused.
-    let (code, answer) = server.post("/admin/models/lin/routing", Some(json!({ "primary": 2 })));
+    let (code, answer) = post(
+        &server,
+        "/admin/models/lin/routing",
+        Some(json!({ "primary": 2 })),
+    );
     assert_eq!(code, 400, "{answer}");
 
     // A restart decides the same (version order, each against the primary).
     drop(server);
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     let status = server.get("/v1/models/lin").1;
     assert_eq!(status["serving"], 1, "{status}");
 
     // Allowed through the admin routing: version 2 loads and serves, and
     // stays so after a restart.
-    let answer = server.admin(
+    let answer = admin(
+        &server,
         "/admin/models/lin/routing",
         Some(json!({ "allow_schema_change": true })),
     );
     assert_eq!(answer["serving"], 2, "{answer}");
     let body = json!({ "rows": [twelve.iter().map(|f| (f.to_string(), json!(1.0))).collect::<serde_json::Map<_, _>>()] });
-    let (code, scored) = server.post("/v1/models/lin/score", Some(body));
+    let (code, scored) = post(&server, "/v1/models/lin/score", Some(body));
     assert_eq!(code, 200, "{scored}");
     assert_eq!(scored["results"][0]["version"], 2, "{scored}");
     drop(server);
-    let server = Server::start(&registry, tmp.path());
+    let server = start(&registry, tmp.path());
     assert_eq!(server.get("/v1/models/lin").1["serving"], 2);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the Parquet fixtures of tests/pipeline.rs from events.csv, with the
-writers users have: pandas' defaults, and pyarrow with the types and
+"""Writes the Parquet fixtures of tests/pipeline/parquet.rs from events.csv,
+with the writers users have: pandas' defaults, and pyarrow with the types and
 compressions other tools choose. Every file holds the same events as
 events.csv, so `edgescore transform` and `edgescore eval` must give the same
 features and metrics from each.

@@ -1,11 +1,18 @@
-//! The golden cases of `models/test_cases`, read once and checked the same way by every test tier.
+//! What every test tier shares: the golden cases of `models/test_cases`,
+//! checked the same way on every scoring path, and (in [`server`]) the
+//! harness that runs `edgescore serve` for the server tiers.
 //!
 //! A case is a folder with a model file, `case.json` and one or more input
 //! sets `<set>.input.csv` / `<set>.expected.csv`, written by
-//! `models/test_cases/generate.py` from the reference libraries. Tests call
-//! [`cases`] and compare what they computed with [`check_scores`].
+//! `models/test_cases/generate.py` from the reference libraries. A tier
+//! generates one test per case and path with [`foreach_golden_case!`],
+//! reads the case with [`case`] and compares what it computed with
+//! [`check_scores`]; [`cases`] reads them all.
 
-pub mod served;
+pub mod server;
+
+// `foreach_golden_case!` and `GOLDEN_CASES`, listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/golden_cases.rs"));
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -90,6 +97,18 @@ impl Case {
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The golden case in folder `name` of `models/test_cases`. Panics when it
+/// is missing or malformed.
+pub fn case(name: &str) -> Case {
+    let dir = repo_root().join("models/test_cases").join(name);
+    assert!(
+        dir.join("case.json").is_file(),
+        "no golden case {name}: {} has no case.json",
+        dir.display()
+    );
+    read_case(&dir)
 }
 
 /// Every golden case, sorted by name. Panics when the folder is missing or

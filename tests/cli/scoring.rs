@@ -1,0 +1,339 @@
+//! `edgescore score` as a user runs it: a large model within the call
+//! deadline, columns matched by name, output written whole or not at all
+//! (CSV or Parquet), input from standard input, the compiled cache bound.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use edgescore_test_support::{Output as Compared, Tolerance, case, check_scores, repo_root};
+
+use crate::{
+    built_model, edgescore, one_clear_line, parse_output, path_str, quickstart_input,
+    quickstart_model,
+};
+
+/// A large model on a large file inside the sandbox: the 300-tree LightGBM
+/// benchmark model (depth 8, up to 255 leaves a tree) scores 100,000 rows
+/// with the default 10 ms call deadline, bit-identical to the native model,
+/// because the file goes in calls sized to fit the deadline.
+#[test]
+fn a_large_model_scores_a_large_file_within_the_default_deadline() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = repo_root().join("models/benches/data");
+    let gunzip = |name: &str| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(data.join(name)).expect("bench data"))
+            .read_to_string(&mut text)
+            .expect("gzip");
+        text
+    };
+    let model = tmp.path().join("lightgbm_300.txt");
+    std::fs::write(&model, gunzip("lightgbm_300x8_40f.txt.gz")).expect("model");
+    let rows = gunzip("rows_10k_40f.csv.gz");
+    let (_, body) = rows.split_once('\n').expect("header");
+    // LightGBM named the features Column_0..Column_39.
+    let header: Vec<String> = (0..40).map(|i| format!("Column_{i}")).collect();
+    let header = header.join(",");
+    let input = tmp.path().join("rows_100k.csv");
+    std::fs::write(&input, format!("{header}\n{}", body.repeat(10))).expect("rows");
+    let component = tmp.path().join("lightgbm_300.wasm");
+    let built = edgescore(&[
+        "build",
+        "--model",
+        path_str(&model),
+        "--name",
+        "large",
+        "--version",
+        "1",
+        "--output",
+        path_str(&component),
+    ]);
+    assert!(
+        built.status.success(),
+        "build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let native = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+    ]);
+    let native = parse_output("native", &native, "score");
+    assert_eq!(native.len(), 100_000);
+    let sandboxed = edgescore(&[
+        "score",
+        "--component",
+        path_str(&component),
+        "--input",
+        path_str(&input),
+    ]);
+    let sandboxed = parse_output("component, default deadline", &sandboxed, "score");
+    check_scores(
+        "100,000 rows, 300-tree LightGBM component",
+        &sandboxed,
+        &native,
+        Tolerance::BitExact,
+    );
+}
+
+#[test]
+fn columns_are_matched_by_name_in_any_order_and_extra_columns_can_be_skipped() {
+    let case = case("xgboost_binary_deep_nan");
+    let set = &case.sets[0];
+    let text = std::fs::read_to_string(&set.input_path).expect("input");
+    // Reverse the column order and add an id column.
+    let shuffled: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut cells: Vec<&str> = line.split(',').collect();
+            cells.reverse();
+            let id = if i == 0 {
+                "transaction_id".to_owned()
+            } else {
+                format!("tx{i}")
+            };
+            format!("{id},{}\n", cells.join(","))
+        })
+        .collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = tmp.path().join("shuffled.csv");
+    std::fs::write(&input, shuffled).expect("write");
+    let model = path_str(&case.model_path);
+
+    let refused = edgescore(&["score", "--model", model, "--input", path_str(&input)]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("'transaction_id'"));
+
+    let out = edgescore(&[
+        "score",
+        "--model",
+        model,
+        "--input",
+        path_str(&input),
+        "--ignore-extra-columns",
+    ]);
+    let scores = parse_output("shuffled", &out, "score");
+    check_scores(
+        "shuffled",
+        &scores,
+        &set.expected_score,
+        case.tolerance(Compared::Score),
+    );
+}
+
+#[test]
+fn output_file_is_written_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let good = quickstart_input();
+    let output = tmp.path().join("scores.csv");
+
+    let ok = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&good),
+        "--output",
+        path_str(&output),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let written = std::fs::read_to_string(&output).expect("output written");
+    let rows = std::fs::read_to_string(&good)
+        .expect("input")
+        .lines()
+        .count()
+        - 1;
+    assert_eq!(written.lines().count(), rows + 1);
+
+    // A bad row late in the file: the earlier output stays as it was, no temp file is left.
+    let mut bad = std::fs::read_to_string(&good).expect("input");
+    bad.push_str(&format!("oops{}\n", ",1".repeat(11)));
+    let bad_input = tmp.path().join("bad.csv");
+    std::fs::write(&bad_input, bad).expect("write");
+    let failed = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&bad_input),
+        "--output",
+        path_str(&output),
+    ]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&output).expect("still there"),
+        written
+    );
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".edgescore-"))
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn input_can_come_from_standard_input() {
+    use std::io::Write as _;
+    let model = quickstart_model();
+    let input = quickstart_input();
+    let from_file = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
+        .args(["score", "--model", path_str(&model), "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("edgescore runs");
+    let text = std::fs::read(&input).expect("input");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&text)
+        .expect("write stdin");
+    let from_stdin = child.wait_with_output().expect("finishes");
+    assert!(from_stdin.status.success());
+    assert_eq!(from_stdin.stdout, from_file.stdout);
+    assert!(from_file.stdout.len() > 100);
+}
+
+#[test]
+fn score_writes_parquet_for_a_parquet_output() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let input = quickstart_input();
+    for (raw, name, column) in [(false, "scores.parquet", "score"), (true, "raw.pq", "raw")] {
+        let mut args = vec![
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+        ];
+        if raw {
+            args.push("--raw");
+        }
+        let expected = parse_output(column, &edgescore(&args), column);
+        let output = tmp.path().join(name);
+        args.extend(["--output", path_str(&output)]);
+        let out = edgescore(&args);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&output).expect("written");
+        assert_eq!(&bytes[..4], b"PAR1", "{name} is not Parquet");
+
+        let reader = SerializedFileReader::new(std::fs::File::open(&output).expect("open"))
+            .expect("a Parquet file");
+        let schema = reader.metadata().file_metadata().schema_descr();
+        assert_eq!(schema.num_columns(), 1, "{name}");
+        let only = schema.column(0);
+        assert_eq!(only.name(), column);
+        assert_eq!(only.physical_type(), parquet::basic::Type::DOUBLE);
+        assert_eq!(only.max_def_level(), 1, "{name}: nullable");
+
+        let table = edgescore_offline::table::read(&output).expect("reads back");
+        let scores: Vec<f64> = table
+            .rows
+            .iter()
+            .map(|r| match r.cells[..] {
+                [edgescore_offline::table::Cell::Number(x)] => x,
+                ref other => panic!("{name}: {other:?}"),
+            })
+            .collect();
+        check_scores(name, &scores, &expected, Tolerance::BitExact);
+    }
+}
+
+#[test]
+fn score_keeps_the_compiled_cache_within_its_bound() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let input = quickstart_input();
+    let entries = || {
+        std::fs::read_dir(&cache)
+            .expect("cache folder")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+            .count()
+    };
+    for name in ["first", "second"] {
+        let component = built_model(tmp.path(), name);
+        let out = edgescore(&[
+            "score",
+            "--component",
+            path_str(&component),
+            "--input",
+            path_str(&input),
+            "--cache-dir",
+            path_str(&cache),
+            "--cache-max-mib",
+            "0",
+        ]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Only the entry just stored survives a bound of nothing.
+        assert_eq!(entries(), 1, "{name}");
+    }
+}
+
+/// `--output` naming the input, however spelled, is refused before anything
+/// is read or written (`atomic_file::refuse_input_as_output`).
+#[test]
+fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let original = std::fs::read(quickstart_input()).expect("input");
+    let input = tmp.path().join("x.csv");
+    std::fs::write(&input, &original).expect("copy");
+    let dotted = tmp.path().join(".").join("x.csv");
+    for output in [&input, &dotted] {
+        let out = edgescore(&[
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+            "--output",
+            path_str(output),
+        ]);
+        one_clear_line(
+            &format!("--output {}", output.display()),
+            &out,
+            &["is the input", "name another output file"],
+        );
+        assert_eq!(
+            std::fs::read(&input).expect("still there"),
+            original,
+            "--output {} changed the input",
+            output.display()
+        );
+    }
+}

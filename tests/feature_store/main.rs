@@ -1,0 +1,278 @@
+//! One suite for every feature store: the embedded store (needs nothing) and
+//! the Redis store against a real `redis-server` (started per test on a free
+//! port; CI installs it and sets EDGESCORE_REQUIRE_REDIS=1 so these cannot
+//! skip). The Redis suite also runs two host processes observing the same
+//! card at once: both count.
+//!
+//! `suite` holds the suite's checks, each taking a way to make a fresh
+//! store; `pipeline_requests` runs the fraud pipeline's requests on a store
+//! that fails or stalls when told to.
+
+mod pipeline_requests;
+mod suite;
+
+use suite::{
+    a_future_event_does_not_blind_later_ones, a_late_event_lands_in_its_place,
+    concurrent_observers_all_count, forget_takes_back_exactly_the_observed_events,
+    lookups_return_what_was_put, malformed_requests_are_refused,
+    retention_and_the_per_entity_cap_bound_memory, same_stream_same_bits,
+    windows_count_sum_distinct_and_gap,
+};
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edgescore_runtime::feature_store::{
+    Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, Window,
+};
+use edgescore_serve::redis_store::RedisStore;
+
+fn window(name: &str, aggregate: Aggregate, seconds: u32) -> Window {
+    Window {
+        name: name.into(),
+        aggregate,
+        seconds,
+    }
+}
+
+fn event(seconds: i64, value: f64, key: &str) -> Observation {
+    Observation {
+        timestamp_ms: seconds * 1000,
+        value,
+        distinct_key: Some(key.into()),
+    }
+}
+
+fn windows() -> Vec<Window> {
+    vec![
+        window("count-1h", Aggregate::Count, 3600),
+        window("sum-1h", Aggregate::Sum, 3600),
+        window("merchants-1h", Aggregate::DistinctCount, 3600),
+        window("since-last", Aggregate::SecondsSinceLast, 86_400),
+    ]
+}
+
+/// Makes a fresh, empty store with these limits.
+type MakeStore<'a> = &'a dyn Fn(EmbeddedLimits) -> Arc<dyn FeatureStore>;
+
+fn embedded(limits: EmbeddedLimits) -> Arc<dyn FeatureStore> {
+    Arc::new(EmbeddedStore::new(limits))
+}
+
+#[test]
+fn embedded_store_suite() {
+    windows_count_sum_distinct_and_gap(&embedded);
+    a_late_event_lands_in_its_place(&embedded);
+    retention_and_the_per_entity_cap_bound_memory(&embedded);
+    malformed_requests_are_refused(&embedded);
+    concurrent_observers_all_count(&embedded);
+    lookups_return_what_was_put(&embedded);
+    a_future_event_does_not_blind_later_ones(&embedded);
+    forget_takes_back_exactly_the_observed_events(&embedded);
+}
+
+/// 100 entities named by 100 KB ids in a store of 1 MiB: the oldest are
+/// evicted, the bytes stay within the budget, and a forgotten entity
+/// gives its bytes back.
+#[test]
+fn embedded_memory_is_bounded_in_bytes() {
+    let store = EmbeddedStore::new(EmbeddedLimits {
+        max_bytes: 1 << 20,
+        ..EmbeddedLimits::default()
+    });
+    let w = windows();
+    let mut last = None;
+    for i in 0..100 {
+        let id = format!("{i:03}{}", "x".repeat(100_000));
+        last = Some(
+            store
+                .observe("card", &id, &event(i, 1.0, "m"), &w)
+                .expect("observe")
+                .receipt,
+        );
+        assert!(store.bytes() <= 1 << 20, "{} bytes", store.bytes());
+    }
+    assert!(
+        (5..=10).contains(&store.entities()),
+        "{} entities",
+        store.entities()
+    );
+    let newest = format!("099{}", "x".repeat(100_000));
+    assert_eq!(
+        store.read("card", &newest, 99_000, &w).expect("read")[0],
+        Some(1.0)
+    );
+    let oldest = format!("000{}", "x".repeat(100_000));
+    assert_eq!(
+        store.read("card", &oldest, 99_000, &w).expect("read")[0],
+        Some(0.0)
+    );
+    let before = store.bytes();
+    store.forget(&[last.expect("observed")]).expect("forget");
+    assert!(
+        before - store.bytes() > 200_000,
+        "{before} -> {}",
+        store.bytes()
+    );
+}
+
+/// A `redis-server` of our own on a free port, no persistence; killed on drop.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    /// `None` when redis-server is not installed (and not required).
+    fn start() -> Option<Self> {
+        let required = std::env::var_os("EDGESCORE_REQUIRE_REDIS").is_some_and(|v| v == "1");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = match Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if !required => {
+                eprintln!(
+                    "skipping the Redis suite: cannot start redis-server ({e}); set EDGESCORE_REQUIRE_REDIS=1 to fail instead"
+                );
+                return None;
+            }
+            Err(e) => panic!("EDGESCORE_REQUIRE_REDIS=1 but redis-server does not start: {e}"),
+        };
+        let redis = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while RedisStore::connect(&redis.url).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    /// A store on a fresh, empty database.
+    fn store(&self, limits: EmbeddedLimits) -> Arc<dyn FeatureStore> {
+        let client = redis::Client::open(self.url.as_str()).expect("client");
+        let mut c = client.get_connection().expect("connection");
+        redis::cmd("FLUSHALL").query::<()>(&mut c).expect("flush");
+        Arc::new(RedisStore::with_limits(&self.url, limits).expect("connect"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn redis_store_suite() {
+    let Some(redis) = Redis::start() else { return };
+    let make = |limits| redis.store(limits);
+    windows_count_sum_distinct_and_gap(&make);
+    retention_and_the_per_entity_cap_bound_memory(&make);
+    malformed_requests_are_refused(&make);
+    concurrent_observers_all_count(&make);
+    lookups_return_what_was_put(&make);
+    a_future_event_does_not_blind_later_ones(&make);
+    forget_takes_back_exactly_the_observed_events(&make);
+    // Late events need two stores at once: two databases.
+    let late_a = Arc::new(RedisStore::connect(&format!("{}1", redis.url)).expect("db 1"));
+    let late_b = Arc::new(RedisStore::connect(&format!("{}2", redis.url)).expect("db 2"));
+    let pair = std::sync::Mutex::new(vec![late_a as Arc<dyn FeatureStore>, late_b]);
+    a_late_event_lands_in_its_place(&move |_| pair.lock().expect("lock").remove(0));
+}
+
+#[test]
+fn redis_and_embedded_agree_to_the_bit() {
+    let Some(redis) = Redis::start() else { return };
+    same_stream_same_bits(
+        &EmbeddedStore::default(),
+        &*redis.store(EmbeddedLimits::default()),
+    );
+}
+
+/// Events each host process observes.
+const PER_PROCESS: i64 = 400;
+
+/// Two `edgescore` host processes (this test binary, re-run as a child)
+/// observe the same card at the same moments: every event of both counts.
+#[test]
+fn two_host_processes_count_both() {
+    let Some(redis) = Redis::start() else { return };
+    let _ = redis.store(EmbeddedLimits::default());
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "observe_as_a_child_process",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env("EDGESCORE_TEST_REDIS_URL", &redis.url)
+                .spawn()
+                .expect("child")
+        })
+        .collect();
+    for mut child in children {
+        assert!(
+            child.wait().expect("wait").success(),
+            "a child process failed"
+        );
+    }
+    let store = RedisStore::connect(&redis.url).expect("connect");
+    let w = vec![
+        window("count", Aggregate::Count, 3600),
+        window("sum", Aggregate::Sum, 3600),
+    ];
+    assert_eq!(
+        store
+            .read("card", "shared", PER_PROCESS * 1000, &w)
+            .expect("read"),
+        vec![
+            Some(2.0 * PER_PROCESS as f64),
+            Some(2.0 * PER_PROCESS as f64)
+        ]
+    );
+}
+
+/// The child half of [`two_host_processes_count_both`]; does nothing when
+/// run on its own.
+#[test]
+#[ignore = "run by two_host_processes_count_both as a child process"]
+fn observe_as_a_child_process() {
+    let Ok(url) = std::env::var("EDGESCORE_TEST_REDIS_URL") else {
+        return;
+    };
+    let store = RedisStore::connect(&url).expect("connect");
+    let w = vec![window("count", Aggregate::Count, 3600)];
+    for i in 0..PER_PROCESS {
+        store
+            .observe("card", "shared", &event(i, 1.0, "k"), &w)
+            .expect("observe");
+    }
+}
