@@ -142,3 +142,92 @@ fn every_item_is_documented() {
         "undocumented WIT items: {undocumented:?}"
     );
 }
+
+/// Errors cross the WIT contract as typed values: a transform's refusal
+/// names the event and the field, a store failure the event and the typed
+/// store error; nothing travels as text to be parsed back.
+#[test]
+fn transform_errors_are_typed_records() {
+    let (resolve, pkg) = resolve();
+    let package = &resolve.packages[pkg];
+    let transform = &resolve.interfaces[package.interfaces["transform"]];
+    let error = &resolve.types[transform.types["transform-error"]];
+    let TypeDefKind::Variant(variant) = &error.kind else {
+        panic!("transform-error is not a variant: {:?}", error.kind);
+    };
+    let case_type = |name: &str| {
+        let case = variant
+            .cases
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("transform-error has no case {name}"));
+        match case.ty {
+            Some(wit_parser::Type::Id(id)) => resolve.types[id].name.clone(),
+            other => panic!("case {name} carries {other:?}, not a named type"),
+        }
+    };
+    assert_eq!(case_type("bad-input").as_deref(), Some("bad-input"));
+    assert_eq!(case_type("feature-store").as_deref(), Some("store-failure"));
+}
+
+/// No production code decides anything from an error's text: an error is
+/// classified by its type (the sources are read; test modules, which
+/// assert on messages, are left out).
+#[test]
+fn no_error_is_classified_by_its_text() {
+    let root = edgescore_test_support::repo_root();
+    let pattern = |line: &str| {
+        let receivers = ["e", "err", "error", "message", "msg", "source", "why"];
+        let methods = [".contains(", ".starts_with(", ".ends_with("];
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("//") || trimmed.starts_with("assert") {
+            return false;
+        }
+        methods.iter().any(|m| {
+            line.contains(&format!("to_string(){m}"))
+                || receivers.iter().any(|r| {
+                    line.match_indices(&format!("{r}{m}")).any(|(at, _)| {
+                        at == 0
+                            || !line.as_bytes()[at - 1].is_ascii_alphanumeric()
+                                && line.as_bytes()[at - 1] != b'_'
+                    })
+                })
+        })
+    };
+    let mut offenders = Vec::new();
+    let mut stack = vec![
+        root.join("host"),
+        root.join("models/src"),
+        root.join("guest"),
+    ];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "target" && name != "tests" && name != "benches" {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if !name.ends_with(".rs") || name == "tests.rs" || name == "build.rs" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read a source file");
+            let production = text.split("#[cfg(test)]").next().unwrap_or("");
+            for (i, line) in production.lines().enumerate() {
+                if pattern(line) {
+                    offenders.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "errors classified by their text (match the error's type instead):\n{}",
+        offenders.join("\n")
+    );
+}

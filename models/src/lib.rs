@@ -32,6 +32,7 @@ mod category_set;
 mod encoding;
 mod error;
 mod expf;
+pub mod fnv;
 mod format;
 mod lanes;
 mod lightgbm;

@@ -220,6 +220,18 @@ pub(crate) struct ServeArgs {
     /// alert_webhook, alert_webhook_ca). Command-line options win over it.
     #[arg(long, value_name = "TOML")]
     pub(crate) config: Option<PathBuf>,
+
+    /// How the server logs to standard error: `text` (one readable line per
+    /// event) or `json` (one JSON object per line, for a log collector).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// The server's log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,7 +19,7 @@ use edgescore_runtime::component_scorer::ScorerComponent;
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::limits::Limits;
 
-use crate::cli::{BuildArgs, Cli, Command, ScoreArgs, ServeArgs};
+use crate::cli::{BuildArgs, Cli, Command, LogFormat, ScoreArgs, ServeArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -181,6 +181,7 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    start_logging(args.log_format);
     let mut config = match &args.config {
         Some(path) => edgescore_serve::ServeConfig::from_file(path)?,
         None => edgescore_serve::ServeConfig::default(),
@@ -204,4 +205,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.alert_webhook = Some(url);
     }
     Ok(edgescore_serve::run(config)?)
+}
+
+/// Sends the server's log events (the `tracing` events of the library
+/// crates) to standard error, as text or JSON lines, at level INFO and up.
+fn start_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }

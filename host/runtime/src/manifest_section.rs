@@ -71,7 +71,7 @@ pub(crate) fn for_each_top_level(
 }
 
 fn serde_json_bytes(manifest: &Manifest) -> Vec<u8> {
-    serde_json::to_vec_pretty(manifest).unwrap_or_default()
+    serde_json::to_vec_pretty(manifest).expect("a manifest (strings, numbers, lists) serializes")
 }
 
 fn leb128(out: &mut Vec<u8>, mut value: u64) {

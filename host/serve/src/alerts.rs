@@ -107,9 +107,7 @@ impl Alerts {
                 Ok(()) => {}
                 Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                     self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                    super::log(&format!(
-                        "alert queue full or closed; alert not queued: {line}"
-                    ));
+                    tracing::info!("alert queue full or closed; alert not queued: {line}");
                 }
             }
         }
@@ -200,13 +198,13 @@ impl LogWriter {
                     counters
                         .log_failures
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    super::log(&format!(
+                    tracing::warn!(
                         "cannot append {} alerts to {}: {e}; they follow:",
                         batch.len(),
                         self.path.display()
-                    ));
+                    );
                     for line in &batch {
-                        super::log(line);
+                        tracing::warn!("{line}");
                     }
                 }
             }
@@ -277,9 +275,9 @@ fn post_forever(agent: &ureq::Agent, url: &str, queue: Receiver<String>, counter
                 }
                 Err(e) if attempt >= WEBHOOK_ATTEMPTS => {
                     counters.webhook_failed.fetch_add(1, Ordering::Relaxed);
-                    super::log(&format!(
+                    tracing::info!(
                         "alert webhook {url}: gave up after {attempt} attempts ({e}); the alert stays in the alert log: {alert}"
-                    ));
+                    );
                     break;
                 }
                 Err(_) => {

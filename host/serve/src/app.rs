@@ -1,10 +1,10 @@
-//! The HTTP application: shared state, the router, and what every scoring
-//! route shares (reading a bounded body, finding the version, scoring in
-//! deadline-sized calls).
+//! The HTTP application: shared state, the router, and what every route
+//! shares (reading a bounded body, finding the version, admin auth). The
+//! scoring path with its rollout effects is [`crate::scoring`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody as _};
@@ -13,24 +13,14 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt as _;
 use subtle::ConstantTimeEq;
 
 use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::{ModelSlot, Registry};
-use super::routing::Route;
 use super::{admin, listing, open_inference, pipeline_api, simple_api};
-
-/// Requests with more rows than this are scored off the async workers.
-const INLINE_ROWS: usize = 64;
-
-/// Shadow calls in flight at once; beyond it a shadow call is skipped
-/// (and counted), so a slow shadow can never hold up the primary.
-const MAX_SHADOW_IN_FLIGHT: usize = 64;
-
-/// Scores closer than this count as agreeing, shadow against primary.
-const SHADOW_TOLERANCE: f64 = 1e-6;
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -53,15 +43,6 @@ pub struct AppState {
     /// Turns for CPU-heavy calls (large batches, TreeSHAP reasons), one per
     /// core: more would time-slice each other past their call deadline.
     pub cpu_turns: tokio::sync::Semaphore,
-}
-
-/// Where one request is scored: the version, and the route it came from
-/// when the server chose it (not when the client named a version).
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub version: Arc<LoadedVersion>,
-    route: Option<Arc<Route>>,
-    canary: bool,
 }
 
 /// The router with every route of the server.
@@ -184,22 +165,18 @@ impl AppState {
         if body.size_hint().lower() > limit as u64 {
             return Err(ApiError::TooLarge { limit });
         }
-        match tokio::time::timeout(self.body_timeout, axum::body::to_bytes(body, limit)).await {
+        let limited = http_body_util::Limited::new(body, limit);
+        match tokio::time::timeout(self.body_timeout, limited.collect()).await {
             Err(_) => Err(ApiError::Timeout {
                 seconds: self.body_timeout.as_secs(),
             }),
-            Ok(Err(e)) => {
-                // `to_bytes` reports a body over the limit as http-body-util's
-                // `LengthLimitError`, whose message is this.
-                if e.to_string().contains("length limit exceeded") {
-                    Err(ApiError::TooLarge { limit })
-                } else {
-                    Err(ApiError::BadRequest(format!(
-                        "could not read the request body: {e}"
-                    )))
-                }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(ApiError::TooLarge { limit })
             }
-            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(e)) => Err(ApiError::BadRequest(format!(
+                "could not read the request body: {e}"
+            ))),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
         }
     }
 
@@ -239,35 +216,6 @@ impl AppState {
                 })
             }
         }
-    }
-
-    /// Where a request for `model` goes: the version the client named, or
-    /// the serving route's pick for `key` (canary or primary).
-    pub fn target(
-        &self,
-        model: &str,
-        version: Option<&str>,
-        key: Option<&str>,
-    ) -> Result<Target, ApiError> {
-        if version.is_some() {
-            return Ok(Target {
-                version: self.find_version(model, version)?,
-                route: None,
-                canary: false,
-            });
-        }
-        let slot = self.slot(model)?;
-        let route = slot.route().ok_or_else(|| {
-            ApiError::NotReady(format!(
-                "model '{model}' has no version serving (none valid, or unloaded); GET /v1/models/{model} shows why"
-            ))
-        })?;
-        let (version, canary) = route.pick(key);
-        Ok(Target {
-            version: version.clone(),
-            canary,
-            route: Some(route.clone()),
-        })
     }
 
     /// Checks the admin bearer token in constant time.
@@ -311,139 +259,4 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.readiness().is_ok()
     }
-}
-
-/// Scores row-major `rows` with the target's version, in calls that each
-/// fit the call deadline (`edgescore_runtime::call_budget`), off the async workers when
-/// the request is large.
-/// Records the request in the metrics, counts a canary's failures (rolling
-/// it back when they cross the threshold) and hands the rows to the shadow.
-pub async fn score_rows(
-    state: &Arc<AppState>,
-    target: Target,
-    rows: Vec<f64>,
-    endpoint: &'static str,
-) -> Result<Vec<f64>, ApiError> {
-    score_rows_with(state, target, rows, endpoint, false)
-        .await
-        .map(|scored| scored.scores)
-}
-
-/// Scores and, when asked, each row's contributions (one per feature, then
-/// the bias).
-#[derive(Debug)]
-pub struct Scored {
-    pub scores: Vec<f64>,
-    pub contributions: Option<Vec<Vec<f64>>>,
-}
-
-/// [`score_rows`], with each row's contributions when `contributions`.
-pub async fn score_rows_with(
-    state: &Arc<AppState>,
-    target: Target,
-    rows: Vec<f64>,
-    endpoint: &'static str,
-    contributions: bool,
-) -> Result<Scored, ApiError> {
-    let started = Instant::now();
-    let version = target.version.clone();
-    let shadow = target.route.as_ref().and_then(|r| r.shadow.clone());
-    let shadow_rows = shadow.as_ref().map(|_| rows.clone());
-    let result = score_blocking_if_large(state, version.clone(), rows, contributions).await;
-
-    if target.canary
-        && let (Some(route), Some(canary)) = (
-            &target.route,
-            target.route.as_ref().and_then(|r| r.canary.as_ref()),
-        )
-    {
-        let failed = matches!(result, Err(ApiError::Model(_)));
-        let (requests, failures) = canary.record(failed);
-        if requests >= state.canary_min_requests
-            && failures as f64 > state.canary_max_error_rate * requests as f64
-        {
-            super::log(&format!(
-                "model {}: canary version {} failed {failures} of {requests} requests; rolling it back",
-                version.model, version.version
-            ));
-            let (registry, route, model) =
-                (state.registry.clone(), route.clone(), version.model.clone());
-            tokio::task::spawn_blocking(move || registry.rollback_canary_of(&model, &route));
-        }
-    }
-    let scored = result?;
-    state.metrics.scored(
-        &version.model,
-        version.version,
-        endpoint,
-        started.elapsed(),
-        &scored.scores,
-        version.idle_instances(),
-    );
-    if let (Some(shadow), Some(rows)) = (shadow, shadow_rows) {
-        run_shadow(state, shadow, rows, scored.scores.clone());
-    }
-    Ok(scored)
-}
-
-async fn score_blocking_if_large(
-    state: &AppState,
-    version: Arc<LoadedVersion>,
-    rows: Vec<f64>,
-    with_contributions: bool,
-) -> Result<Scored, ApiError> {
-    let width = version.manifest().features.len();
-    let large = rows.len() > INLINE_ROWS * width;
-    let score = move || -> Result<Scored, ApiError> {
-        if with_contributions {
-            let (scores, contributions) = version.score_with_contributions(&rows)?;
-            return Ok(Scored {
-                scores,
-                contributions: Some(contributions),
-            });
-        }
-        Ok(Scored {
-            scores: version.score(&rows)?,
-            contributions: None,
-        })
-    };
-    if large {
-        state.run_heavy(score).await
-    } else {
-        score()
-    }
-}
-
-/// Scores `rows` with the shadow version off the request path and records
-/// how its scores compare with the primary's. Never affects the response.
-fn run_shadow(
-    state: &Arc<AppState>,
-    shadow: Arc<LoadedVersion>,
-    rows: Vec<f64>,
-    primary: Vec<f64>,
-) {
-    let model = shadow.model.clone();
-    if state.shadow_in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_SHADOW_IN_FLIGHT {
-        state.shadow_in_flight.fetch_sub(1, Ordering::AcqRel);
-        state.metrics.shadow_failed(&model, true);
-        return;
-    }
-    let state = state.clone();
-    tokio::spawn(async move {
-        match score_blocking_if_large(&state, shadow, rows, false).await {
-            Ok(Scored { scores, .. }) if scores.len() == primary.len() => {
-                let diffs = scores.iter().zip(&primary).map(|(a, b)| (a - b).abs());
-                let disagreed = diffs
-                    .clone()
-                    .filter(|d| d.is_nan() || *d > SHADOW_TOLERANCE)
-                    .count();
-                let max = diffs.fold(0.0, f64::max);
-                state
-                    .metrics
-                    .shadow_compared(&model, scores.len(), disagreed, max);
-            }
-            _ => state.metrics.shadow_failed(&model, false),
-        }
-        state.shadow_in_flight.fetch_sub(1, Ordering::AcqRel);
-    });
 }

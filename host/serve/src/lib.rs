@@ -28,8 +28,10 @@ pub mod pipeline_api;
 pub mod redis_store;
 pub mod registry;
 pub mod registry_watch;
+pub mod rollout;
 pub mod routing;
 pub mod schema;
+pub mod scoring;
 pub mod simple_api;
 pub mod webhook;
 
@@ -48,11 +50,6 @@ use metrics::Metrics;
 use redis_store::RedisStore;
 use registry::{Registry, RegistryConfig};
 use registry_watch::RegistryWatch;
-
-/// One line on standard error, prefixed so it stands out among other output.
-pub fn log(message: &str) {
-    eprintln!("edgescore serve: {message}");
-}
 
 /// The demo model the embedded default registry serves.
 /// The fraud example pipeline, embedded: the demo `edgescore serve` serves.
@@ -122,15 +119,12 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         cpu_turns: AppState::one_turn_per_core(),
     });
 
-    log(&format!("loading the registry {}", root.display()));
+    tracing::info!("loading the registry {}", root.display());
     registry.scan(true);
     for slot in registry.models() {
         match slot.serving() {
-            Some(v) => log(&format!(
-                "model {}: serving version {}",
-                slot.name, v.version
-            )),
-            None => log(&format!("model {}: no valid version", slot.name)),
+            Some(v) => tracing::info!("model {}: serving version {}", slot.name, v.version),
+            None => tracing::info!("model {}: no valid version", slot.name),
         }
     }
     state.set_ready();
@@ -176,7 +170,7 @@ async fn serve(
         let _ = out.flush();
     }
     accept_until_shutdown(listener, app::router(state), header_timeout).await;
-    log("stopped after draining in-flight requests");
+    tracing::info!("stopped after draining in-flight requests");
     Ok(())
 }
 
@@ -200,7 +194,7 @@ async fn accept_until_shutdown(
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors, say: wait, do not spin.
-                        log(&format!("accept failed: {e}"));
+                        tracing::warn!("accept failed: {e}");
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
                     }
@@ -226,7 +220,7 @@ async fn accept_until_shutdown(
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN_LIMIT) => {
-            log("some connections were still busy after 30 s; stopping anyway");
+            tracing::warn!("some connections were still busy after 30 s; stopping anyway");
         }
     }
 }
@@ -251,7 +245,7 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    log("shutting down: draining in-flight requests");
+    tracing::info!("shutting down: draining in-flight requests");
 }
 
 /// The prefix of demo registry folders in the temporary folder.
@@ -294,7 +288,7 @@ fn demo_registry() -> Result<tempfile::TempDir, ServeError> {
         path: dir.path().to_owned(),
         source,
     })?;
-    log("building the demo fraud pipeline (transform and model) into components");
+    tracing::info!("building the demo fraud pipeline (transform and model) into components");
     Ok(dir)
 }
 
@@ -330,14 +324,14 @@ fn remove_stale_demo_registries(temp: &std::path::Path) {
             continue;
         }
         match std::fs::remove_dir_all(&path) {
-            Ok(()) => log(&format!(
+            Ok(()) => tracing::info!(
                 "removed {}, the demo registry of a server that is gone (pid {pid})",
                 path.display()
-            )),
-            Err(e) => log(&format!(
+            ),
+            Err(e) => tracing::warn!(
                 "cannot remove {}, the demo registry of a server that is gone: {e}",
                 path.display()
-            )),
+            ),
         }
     }
 }

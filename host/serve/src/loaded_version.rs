@@ -34,6 +34,8 @@ pub struct LoadedVersion {
 
 /// What a version deploys: a model alone, or a pipeline (a transform that
 /// feeds a model).
+// One per loaded version, behind an `Arc`: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Deployment {
     Model(PooledScorer),

@@ -25,8 +25,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api_error::ApiError;
-use super::app::{AppState, score_rows};
+use super::app::AppState;
 use super::loaded_version::LoadedVersion;
+use super::scoring::score_rows;
 
 /// The request header that announces binary tensor data: the JSON header's length.
 const HEADER_LENGTH: &str = "inference-header-content-length";

@@ -38,9 +38,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::api_error::ApiError;
-use super::app::{AppState, Target, score_rows_with};
+use super::app::AppState;
 use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::{LoadedVersion, events_from_json};
+use super::scoring::{Target, score_rows_with};
 use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use edgescore_runtime::event_fields::JsonEvent;
 use edgescore_runtime::feature_store::Uncommitted;
@@ -204,7 +205,7 @@ async fn undo(observed: Uncommitted) {
         observed.undo()
     };
     if let Err(e) = result {
-        eprintln!("edgescore: could not take back the observations of a failed request: {e}");
+        tracing::warn!("could not take back the observations of a failed request: {e}");
     }
 }
 

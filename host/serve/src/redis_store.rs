@@ -19,15 +19,17 @@
 //!
 //! A component's call deadline cannot interrupt a host call, so every call
 //! here bounds its own waits: setting up a new connection and each wait for
-//! Redis's reply take at most [`RedisOptions::timeout`], below the call
-//! deadline; past it the call fails as [`StoreError::Unavailable`] (the
-//! host answers 503) instead of stalling the component. The connection of a
-//! failed call is dropped, and when Redis could not be reached or did not
-//! answer, so are the idle ones: the next call connects anew, so a Redis
-//! that comes back is used again. An observation whose reply timed out may
-//! still be applied, when a stalled Redis catches up: the request fails,
-//! and the event counts without a score, as when a host dies after
-//! observing.
+//! Redis's reply take at most [`RedisOptions::timeout`] in the operations a
+//! component calls (below the call deadline), [`RedisOptions::host_timeout`]
+//! in those only the host calls; past it the call fails as
+//! [`StoreError::Unavailable`] (the host answers 503) instead of stalling
+//! the component. The connection of a failed call is dropped, and when
+//! Redis could not be reached or did not answer, so are the idle ones: the
+//! next call connects anew, so a Redis that comes back is used again.
+//!
+//! An observation whose reply timed out may still be applied, when a
+//! stalled Redis catches up: the request fails, and the event counts
+//! without a score, as when a host dies after observing.
 
 use std::time::{Duration, Instant};
 
@@ -40,17 +42,14 @@ use parking_lot::Mutex;
 #[cfg(test)]
 mod tests;
 
-/// How long the first connection and its `PING` may take, at start-up and
-/// not inside a component call (a name to resolve, a Redis still starting).
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// How a [`RedisStore`] talks to Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// The longest one call waits on Redis before it fails as
-    /// [`StoreError::Unavailable`]: the set-up of a new connection and each
-    /// wait for a reply share it (a call that finds its script not loaded
-    /// yet waits twice more, each bounded by it). Keep it below the call
+    /// The longest one call a component makes (`lookup`, `observe`, `read`)
+    /// waits on Redis before it fails as [`StoreError::Unavailable`]: the
+    /// set-up of a new connection and each wait for a reply share it (a
+    /// call that finds its script not loaded yet waits twice more, each
+    /// bounded by it). Keep it below the call
     /// deadline ([`edgescore_runtime::limits::Limits::call_deadline`]).
     ///
     /// The default is half the default deadline, 5 ms of 10: a component
@@ -59,6 +58,11 @@ pub struct RedisOptions {
     /// work; a healthy Redis nearby answers in well under a millisecond, so
     /// 5 ms means a stalled or unreachable one, not a slow call.
     pub timeout: Duration,
+    /// The same for the calls only the host makes, never inside a component
+    /// call: the start-up check, `forget` (taking back a failed request's
+    /// observations, which had better not fail on a busy Redis) and `put`
+    /// (loading point features).
+    pub host_timeout: Duration,
     /// The retention and per-entity cap (Redis bounds memory by expiry:
     /// `max_entities` and `max_bytes` do not apply).
     pub limits: EmbeddedLimits,
@@ -70,6 +74,7 @@ impl Default for RedisOptions {
     fn default() -> Self {
         Self {
             timeout: edgescore_runtime::limits::Limits::default().call_deadline / 2,
+            host_timeout: Duration::from_secs(2),
             limits: EmbeddedLimits::default(),
             max_idle: 64,
         }
@@ -198,9 +203,8 @@ impl RedisStore {
         )
     }
 
-    /// Connects to `url` with `options` and checks Redis answers (waiting
-    /// up to 2 s, or the timeout when longer: this is start-up, not a
-    /// component call). Fails as unavailable when it does not.
+    /// Connects to `url` with `options` and checks Redis answers within
+    /// the host timeout; fails as unavailable when it does not.
     pub fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| redis_error(&e))?;
         let store = Self {
@@ -210,7 +214,7 @@ impl RedisStore {
             options,
             idle: Mutex::new(Vec::new()),
         };
-        let timeout = STARTUP_TIMEOUT.max(options.timeout);
+        let timeout = options.host_timeout;
         let mut connection = store
             .client
             .get_connection_with_timeout(timeout)
@@ -232,11 +236,12 @@ impl RedisStore {
     }
 
     /// Runs `f` on a pooled connection, or a new one, each wait bounded by
-    /// what is left of the timeout. A connection whose call failed is
+    /// what is left of `timeout`. A connection whose call failed is
     /// dropped: a reply may still be on its way, which the next command
     /// would read as its own.
     fn with_connection<R>(
         &self,
+        timeout: Duration,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<R>,
     ) -> Result<R, StoreError> {
         let started = Instant::now();
@@ -245,19 +250,16 @@ impl RedisStore {
             Some(connection) => connection,
             None => self
                 .client
-                .get_connection_with_timeout(self.options.timeout)
-                .map_err(|e| self.failed(&e))?,
+                .get_connection_with_timeout(timeout)
+                .map_err(|e| self.failed(&e, timeout))?,
         };
-        let Some(left) = self
-            .options
-            .timeout
+        let Some(left) = timeout
             .checked_sub(started.elapsed())
             .filter(|left| !left.is_zero())
         else {
             self.give_back(connection);
             return Err(StoreError::Unavailable(format!(
-                "connecting to Redis took the whole timeout of {:?}",
-                self.options.timeout
+                "connecting to Redis took the whole timeout of {timeout:?}"
             )));
         };
         let result = connection
@@ -269,21 +271,21 @@ impl RedisStore {
                 self.give_back(connection);
                 Ok(value)
             }
-            Err(e) => Err(self.failed(&e)),
+            Err(e) => Err(self.failed(&e, timeout)),
         }
     }
 
-    /// What a call that failed with `e` answers. When Redis could not be
-    /// reached or did not answer, the idle connections are dropped too
-    /// (they lead to the same Redis): the next call connects anew.
-    fn failed(&self, e: &redis::RedisError) -> StoreError {
+    /// What a call that failed with `e`, waiting up to `timeout`, answers.
+    /// When Redis could not be reached or did not answer, the idle
+    /// connections are dropped too (they lead to the same Redis): the next
+    /// call connects anew.
+    fn failed(&self, e: &redis::RedisError, timeout: Duration) -> StoreError {
         if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
             self.idle.lock().clear();
         }
         if e.is_timeout() {
             return StoreError::Unavailable(format!(
-                "Redis did not answer within {:?}: {e}",
-                self.options.timeout
+                "Redis did not answer within {timeout:?}: {e}"
             ));
         }
         redis_error(e)
@@ -333,7 +335,8 @@ impl RedisStore {
             };
             invocation.arg(code).arg(i64::from(w.seconds) * 1000);
         }
-        let mut values: Vec<String> = self.with_connection(|c| invocation.invoke(c))?;
+        let mut values: Vec<String> =
+            self.with_connection(self.options.timeout, |c| invocation.invoke(c))?;
         let sequence = match event {
             Some(_) if !values.is_empty() => {
                 let first = values.remove(0);
@@ -385,13 +388,15 @@ impl FeatureStore for RedisStore {
             return Ok(Vec::new());
         }
         let key = format!("es:{namespace}:{entity}:points");
-        self.with_connection(|c| redis::cmd("HMGET").arg(&key).arg(names).query(c))
+        self.with_connection(self.options.timeout, |c| {
+            redis::cmd("HMGET").arg(&key).arg(names).query(c)
+        })
     }
 
     fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError> {
         check_request(namespace, entity, &[])?;
         let key = format!("es:{namespace}:{entity}:points");
-        self.with_connection(|c| {
+        self.with_connection(self.options.host_timeout, |c| {
             redis::cmd("HSET")
                 .arg(&key)
                 .arg(name)
@@ -430,7 +435,7 @@ impl FeatureStore for RedisStore {
                     .arg(r.timestamp_ms)
                     .arg(r.sequence);
             }
-            self.with_connection(|c| invocation.invoke::<i64>(c))?;
+            self.with_connection(self.options.host_timeout, |c| invocation.invoke::<i64>(c))?;
         }
         Ok(())
     }

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher as _};
 
-use super::log;
 use super::registry::Registry;
 
 /// Events arriving this close together are one change.
@@ -76,11 +75,11 @@ fn watch(
             .map(|()| watcher)
     })
     .inspect_err(|e| {
-        log(&format!(
+        tracing::warn!(
             "cannot watch {} for changes ({e}); polling every {} ms instead",
             registry.root().display(),
             poll_interval.as_millis()
-        ));
+        );
     })
     .ok();
 

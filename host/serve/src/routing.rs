@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use edgescore_models::fnv::fnv1a64;
+
 use super::loaded_version::LoadedVersion;
+use super::rollout::{self, Side};
 
 /// The routing file each model folder may hold.
 pub const ROUTING_FILE: &str = "routing.toml";
@@ -133,29 +136,18 @@ impl Canary {
 }
 
 impl Route {
-    /// The version a request with `key` goes to, and whether it is the canary.
+    /// The version a request with `key` goes to, and whether it is the
+    /// canary ([`rollout::choose_side`] of the request's bucket).
     pub fn pick(&self, key: Option<&str>) -> (&Arc<LoadedVersion>, bool) {
-        match &self.canary {
-            Some(canary) if bucket(key) < u64::from(canary.percent) => (&canary.version, true),
+        let percent = self.canary.as_ref().map(|c| c.percent);
+        match (
+            &self.canary,
+            rollout::choose_side(percent, rollout::bucket(key, random_u64)),
+        ) {
+            (Some(canary), Side::Canary) => (&canary.version, true),
             _ => (&self.primary, false),
         }
     }
-}
-
-/// The request's bucket, 0 to 99: a hash of the key, or random without one.
-fn bucket(key: Option<&str>) -> u64 {
-    match key {
-        Some(key) => fnv1a(key.as_bytes()) % 100,
-        None => random_u64() % 100,
-    }
-}
-
-/// FNV-1a, 64 bits: stable across processes and releases, which a split
-/// must be (the same card goes to the same side on every node).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// A cheap per-thread random number (xorshift), seeded from the clock and
@@ -167,7 +159,7 @@ fn random_u64() -> u64 {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            let thread = fnv1a(format!("{:?}", std::thread::current().id()).as_bytes());
+            let thread = fnv1a64(format!("{:?}", std::thread::current().id()).as_bytes());
             (nanos ^ thread) | 1
         });
     }
@@ -186,28 +178,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_always_lands_in_the_same_bucket() {
-        for key in ["card-1", "txn-99", ""] {
-            assert_eq!(bucket(Some(key)), bucket(Some(key)));
-        }
-        // FNV-1a's published test vector.
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-    }
-
-    #[test]
-    fn keys_spread_across_buckets() {
+    fn requests_without_a_key_spread_across_buckets() {
         let under_ten = (0..10_000)
-            .filter(|i| bucket(Some(&format!("txn-{i}"))) < 10)
+            .filter(|_| rollout::bucket(None, random_u64) < 10)
             .count();
-        assert!(
-            (800..1200).contains(&under_ten),
-            "{under_ten} of 10000 under 10%"
-        );
-        let random_under_ten = (0..10_000).filter(|_| bucket(None) < 10).count();
-        assert!(
-            (800..1200).contains(&random_under_ten),
-            "{random_under_ten} of 10000"
-        );
+        assert!((800..1200).contains(&under_ten), "{under_ten} of 10000");
     }
 
     #[test]

@@ -21,10 +21,11 @@ use serde_json::{Map, Value, json};
 
 use super::admin::routing_json;
 use super::api_error::ApiError;
-use super::app::{AppState, score_rows_with};
+use super::app::AppState;
 use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::LoadedVersion;
 use super::registry::VersionStatus;
+use super::scoring::score_rows_with;
 
 /// A request's fields besides `rows` (read with a bound on their number,
 /// see [`bounded_json`]).

@@ -252,7 +252,7 @@ impl Drop for Uncommitted {
             receipts: std::mem::take(&mut self.receipts),
         };
         let report = |e: StoreError| {
-            eprintln!("edgescore: could not take back the observations of a failed request: {e}");
+            tracing::warn!("could not take back the observations of a failed request: {e}");
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) if pending.is_remote() => {

@@ -242,10 +242,10 @@ impl Pipeline {
         for (i, (&score, decision)) in scores.iter().zip(decisions).enumerate() {
             let reasons = if explained.binary_search(&i).is_ok() {
                 let row = &rows[i * width..(i + 1) * width];
-                contributions
+                let c = contributions
                     .next()
-                    .map(|c| self.top_reasons(row, &c))
-                    .unwrap_or_default()
+                    .expect("one row of contributions per explained event");
+                self.top_reasons(row, &c)
             } else {
                 Vec::new()
             };
