@@ -98,7 +98,10 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         RegistryConfig {
             root: root.clone(),
             settle: config.settle(),
-            feature_store: Some(feature_store(&config.feature_store)?),
+            feature_store: Some(feature_store(
+                &config.feature_store,
+                config.limits().call_deadline,
+            )?),
         },
         engine,
         cache,
@@ -351,17 +354,27 @@ fn process_start(pid: u32) -> Option<u64> {
     after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The feature store `spec` names: `embedded` or a Redis URL.
-pub fn feature_store(spec: &str) -> Result<Arc<dyn FeatureStore>, ServeError> {
+/// The feature store `spec` names: `embedded` or a Redis URL. A Redis
+/// call inside a component call waits at most half of `call_deadline`, so a
+/// stalled Redis fails the call as unavailable (503) before the deadline
+/// interrupts the component.
+pub fn feature_store(
+    spec: &str,
+    call_deadline: std::time::Duration,
+) -> Result<Arc<dyn FeatureStore>, ServeError> {
     match spec {
         "embedded" | "" => Ok(Arc::new(EmbeddedStore::default())),
         url if url.starts_with("redis://") || url.starts_with("rediss://") => {
-            Ok(Arc::new(RedisStore::connect(url).map_err(|source| {
-                ServeError::FeatureStore {
+            let options = redis_store::RedisOptions {
+                timeout: call_deadline / 2,
+                ..redis_store::RedisOptions::default()
+            };
+            Ok(Arc::new(RedisStore::connect_with(url, options).map_err(
+                |source| ServeError::FeatureStore {
                     url: url.to_owned(),
                     source,
-                }
-            })?))
+                },
+            )?))
         }
         other => Err(ServeError::UnknownFeatureStore(other.to_owned())),
     }
