@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use edgescore_models::Manifest;
 
-use crate::component_scorer::ComponentError;
+use crate::component_error::ComponentError;
 
 /// Nanoseconds one step may take inside a component, several times what a
 /// 300-tree model measures on a busy 2-core machine (about 3 ns per tree

@@ -13,7 +13,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
-use crate::component_scorer::ComponentError;
+use crate::component_error::ComponentError;
 use crate::deny_all_wasi::{self, DenyAllWasi};
 use crate::engine::ScoringEngine;
 use crate::feature_store::{FeatureStore, Receipt};

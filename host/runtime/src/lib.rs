@@ -13,6 +13,7 @@ pub mod call_budget;
 pub mod cell;
 pub mod compiled_cache;
 pub mod component_build;
+pub mod component_error;
 pub mod component_info;
 pub mod component_scorer;
 pub mod deny_all_wasi;

@@ -5,7 +5,7 @@
 
 use wasmtime::{Engine, Store};
 
-use crate::component_scorer::ComponentError;
+use crate::component_error::ComponentError;
 use crate::engine::ScoringEngine;
 use crate::host_state::{FeatureAccess, HostState};
 

@@ -19,7 +19,7 @@ use crate::bindings::transformer::exports::edgescore::scoring::transform::{
     Event, FieldType, TransformError, TransformInfo,
 };
 use crate::bindings::transformer::{Transformer, TransformerPre};
-use crate::component_scorer::ComponentError;
+use crate::component_error::ComponentError;
 use crate::engine::ScoringEngine;
 use crate::event_fields::EventRules;
 use crate::feature_store::Uncommitted;

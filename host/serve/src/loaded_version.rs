@@ -7,7 +7,6 @@ use std::sync::Arc;
 use edgescore_models::Manifest;
 
 use crate::config::RequestLimits;
-use crate::registry::COMPONENT_FILE;
 use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use edgescore_runtime::compiled_cache::CompiledCache;
 use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
@@ -16,6 +15,9 @@ use edgescore_runtime::event_fields::{Clock, EventError, EventRules, JsonEvent};
 use edgescore_runtime::feature_store::FeatureStore;
 use edgescore_runtime::pipeline::{PIPELINE_FILE, Pipeline, PipelineError, StoreAccess};
 use edgescore_runtime::pooled_scorer::PooledScorer;
+
+/// The file a model version folder holds.
+pub const COMPONENT_FILE: &str = "model.wasm";
 
 /// A version that passed validation: it compiled, instantiated within the
 /// limits and reproduced its embedded golden vectors bit for bit.

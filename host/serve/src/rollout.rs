@@ -8,8 +8,6 @@ use std::collections::BTreeSet;
 
 use edgescore_models::fnv::fnv1a64;
 
-use crate::routing::RoutingSpec;
-
 /// The versions a model's route serves, by number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteChoice {
@@ -19,29 +17,35 @@ pub struct RouteChoice {
     pub shadow: Option<u64>,
 }
 
+/// What a model's routing asks for, by version number (the routing file's
+/// `primary`, `canary` and `shadow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wanted {
+    pub primary: Option<u64>,
+    /// The canary version and its share of requests.
+    pub canary: Option<(u64, u8)>,
+    pub shadow: Option<u64>,
+}
+
 /// The route a model's state asks for: nothing when it is unloaded or no
-/// version is ready; else the routing's primary if it is ready, or the
+/// version is ready; else the wanted primary if it is ready, or the
 /// highest ready version; the canary and the shadow when they are ready
 /// and not the primary.
-pub fn choose_route(
-    routing: &RoutingSpec,
-    ready: &BTreeSet<u64>,
-    unloaded: bool,
-) -> Option<RouteChoice> {
+pub fn choose_route(wanted: Wanted, ready: &BTreeSet<u64>, unloaded: bool) -> Option<RouteChoice> {
     if unloaded {
         return None;
     }
-    let primary = routing
+    let primary = wanted
         .primary
         .filter(|v| ready.contains(v))
         .or_else(|| ready.last().copied())?;
     let other = |v: u64| Some(v).filter(|v| *v != primary && ready.contains(v));
     Some(RouteChoice {
         primary,
-        canary: routing
+        canary: wanted
             .canary
-            .and_then(|c| other(c.version).map(|v| (v, c.percent))),
-        shadow: routing.shadow.and_then(other),
+            .and_then(|(version, percent)| other(version).map(|v| (v, percent))),
+        shadow: wanted.shadow.and_then(other),
     })
 }
 
@@ -133,12 +137,10 @@ mod tests {
 
     #[test]
     fn the_route_is_a_function_of_the_routing_and_the_ready_versions() {
-        use crate::routing::CanarySpec;
-        let routing = |primary, canary: Option<(u64, u8)>, shadow| RoutingSpec {
+        let routing = |primary, canary, shadow| Wanted {
             primary,
-            canary: canary.map(|(version, percent)| CanarySpec { version, percent }),
+            canary,
             shadow,
-            allow_schema_change: false,
         };
         let choice = |primary, canary, shadow| {
             Some(RouteChoice {
@@ -193,7 +195,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                choose_route(&spec, &ready, unloaded),
+                choose_route(spec, &ready, unloaded),
                 expected,
                 "{spec:?} {ready:?}"
             );

@@ -50,7 +50,8 @@ use crate::metrics::Metrics;
 use edgescore_runtime::compiled_cache::CompiledCache;
 use edgescore_runtime::engine::ScoringEngine;
 
-pub use slot::{COMPONENT_FILE, ModelSlot, VersionReport, VersionStatus};
+pub use crate::loaded_version::COMPONENT_FILE;
+pub use slot::{ModelSlot, VersionReport, VersionStatus};
 
 /// Settings of a registry.
 #[derive(Debug, Clone)]

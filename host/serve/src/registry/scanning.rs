@@ -190,16 +190,20 @@ impl Registry {
             .copied()
             .filter(|&v| state.ready(v).is_some())
             .collect();
-        let chosen =
-            rollout::choose_route(&state.routing, &ready, state.unloaded).and_then(|choice| {
-                Some(Route {
-                    primary: state.ready(choice.primary)?,
-                    canary: choice.canary.and_then(|(version, percent)| {
-                        state.ready(version).map(|v| Canary::new(v, percent))
-                    }),
-                    shadow: choice.shadow.and_then(|version| state.ready(version)),
-                })
-            });
+        let wanted = rollout::Wanted {
+            primary: state.routing.primary,
+            canary: state.routing.canary.map(|c| (c.version, c.percent)),
+            shadow: state.routing.shadow,
+        };
+        let chosen = rollout::choose_route(wanted, &ready, state.unloaded).and_then(|choice| {
+            Some(Route {
+                primary: state.ready(choice.primary)?,
+                canary: choice.canary.and_then(|(version, percent)| {
+                    state.ready(version).map(|v| Canary::new(v, percent))
+                }),
+                shadow: choice.shadow.and_then(|version| state.ready(version)),
+            })
+        });
         let current = slot.serving.load_full();
         let describe = |route: Option<&Route>| match route {
             None => "nothing".to_owned(),

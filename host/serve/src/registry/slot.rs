@@ -9,12 +9,9 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 
-use crate::loaded_version::LoadedVersion;
+use crate::loaded_version::{COMPONENT_FILE, LoadedVersion};
 use crate::routing::{Route, RoutingSpec};
 use crate::schema::FeatureSchema;
-
-/// The file each version folder holds.
-pub const COMPONENT_FILE: &str = "model.wasm";
 
 /// What identifies the contents of a version folder: for a model its
 /// `model.wasm`; for a pipeline every file in the folder together (the
