@@ -10,10 +10,12 @@
 //!
 //! Each within the case's tolerance of the reference library, as the model
 //! core, the CLI and jco are. Each test serves its case alone, on a server
-//! of its own; the compiled cache is shared, so the second path of a case
-//! does not compile it again.
+//! of its own; the component and the compiled cache are shared, so the
+//! second path of a case neither builds nor compiles it again.
 
+use std::collections::HashMap;
 use std::process::Command;
+use std::sync::{LazyLock, Mutex};
 
 use edgescore_runtime::component_build::{BuildRequest, build_component};
 use edgescore_test_support::server::Server;
@@ -29,15 +31,32 @@ struct CaseServer {
     _registry: tempfile::TempDir,
 }
 
+/// Each case's component, built once per test binary: both paths of a case
+/// serve the same bytes.
+static BUILT: LazyLock<Mutex<HashMap<String, Vec<u8>>>> = LazyLock::new(Mutex::default);
+
+fn component(case: &Case) -> Vec<u8> {
+    if let Some(bytes) = BUILT.lock().expect("lock").get(&case.name) {
+        return bytes.clone();
+    }
+    // Built outside the lock, so the other test thread's case builds too.
+    let bytes = build_component(&BuildRequest {
+        model: &case.model_path,
+        format: None,
+        name: &case.name,
+        version: "1",
+    })
+    .unwrap_or_else(|e| panic!("{}: build: {e}", case.name));
+    BUILT
+        .lock()
+        .expect("lock")
+        .insert(case.name.clone(), bytes.clone());
+    bytes
+}
+
 impl CaseServer {
     fn start(case: &Case) -> Self {
-        let component = build_component(&BuildRequest {
-            model: &case.model_path,
-            format: None,
-            name: &case.name,
-            version: "1",
-        })
-        .unwrap_or_else(|e| panic!("{}: build: {e}", case.name));
+        let component = component(case);
         let registry = tempfile::tempdir().expect("tempdir");
         let folder = registry.path().join(&case.name).join("1");
         std::fs::create_dir_all(&folder).expect("mkdir");
