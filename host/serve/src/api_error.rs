@@ -94,8 +94,20 @@ impl From<ComponentError> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The JSON error. A body refused unread (too large) or not read to its
+    /// end (too slow) leaves the connection mid-request, so the server
+    /// closes it: the answer says `Connection: close`, and a client does
+    /// not send its next request on a connection about to go away.
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.to_string(), "kind": self.kind() });
-        (self.status(), Json(body)).into_response()
+        let close = matches!(self, Self::TooLarge { .. } | Self::Timeout { .. });
+        let mut response = (self.status(), Json(body)).into_response();
+        if close {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }

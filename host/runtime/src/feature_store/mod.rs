@@ -5,7 +5,7 @@
 //! its `feature-store` import. [`EmbeddedStore`] keeps everything in process
 //! with bounded memory; `edgescore_serve::redis_store::RedisStore` keeps it in Redis, shared by a fleet
 //! of edge nodes, with the same semantics (one Lua script per call, so
-//! updates are atomic across hosts). `tests/feature_store.rs` runs one suite
+//! updates are atomic across hosts). `tests/feature_store/` runs one suite
 //! against both.
 //!
 //! Every observation comes back with a [`Receipt`] naming exactly the event

@@ -1,6 +1,6 @@
 //! A Redis that stalls, is paused or restarts: a call fails as unavailable
 //! instead of hanging, and a later one is served again. What the Redis
-//! store shares with the embedded one is tested in tests/feature_store.rs.
+//! store shares with the embedded one is tested in tests/feature_store/.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

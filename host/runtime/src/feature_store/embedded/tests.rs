@@ -1,6 +1,6 @@
 //! What is the embedded store's own: eviction of whole entities, shards,
 //! the byte count. The behaviour shared with the Redis store is tested once
-//! for both in tests/feature_store.rs.
+//! for both in tests/feature_store/.
 
 use std::collections::HashSet;
 use std::sync::{Arc, mpsc};
