@@ -47,6 +47,19 @@ def oha(binary, url, seconds, connections, rate=None):
             "codes": result.get("statusCodeDistribution", {})}
 
 
+def wait_ready(port, seconds=120):
+    """Waits until the server on `port` answers ready; exits after `seconds`."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
+                return
+        except Exception:
+            if time.time() > deadline:
+                sys.exit("the server did not become ready")
+            time.sleep(0.2)
+
+
 def replay(port, csv_path, threads, limit, rate=None):
     import csv
     import http.client
@@ -102,15 +115,7 @@ def main():
                                  "--alert-log", os.path.join(tmp, "alerts.jsonl")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            deadline = time.time() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
-                        break
-                except Exception:
-                    if time.time() > deadline:
-                        sys.exit("the server did not become ready")
-                    time.sleep(0.2)
+            wait_ready(port)
             data = os.path.join(tmp, "holdout.csv")
             subprocess.run(["cargo", "run", "-q", "--release", "-p", "edgescore", "--example", "fraud_generate",
                             "--", "--start-day", "60", "--days", "14", "--output", data], check=True, cwd=ROOT)

@@ -19,8 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,15 +53,7 @@ def pipeline_replay(binary: Path, data: Path, tmp: Path, limit: int) -> dict:
                              "--alert-log", str(tmp / "alerts.jsonl")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/health/ready", timeout=1):
-                    break
-            except Exception:
-                if time.time() > deadline:
-                    sys.exit(f"{binary}: the server did not become ready")
-                time.sleep(0.2)
+        bench_pipeline.wait_ready(port, 300)
         return bench_pipeline.replay(port, data, 2, limit)
     finally:
         proc.send_signal(signal.SIGTERM)
