@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use edgescore_models::{Manifest, ManifestFeature};
 use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::limits::Limits;
@@ -21,23 +20,7 @@ fn hostile(engine: &ScoringEngine) -> ScorerComponent {
 /// A test program's component with the manifest `edgescore build` would add.
 fn with_manifest(component: &[u8]) -> Vec<u8> {
     let mut bytes = component.to_vec();
-    let manifest = Manifest {
-        name: "hostile".into(),
-        version: "1".into(),
-        model_kind: "linear".into(),
-        objective: "hostile".into(),
-        output: "regression".into(),
-        features: vec![ManifestFeature {
-            name: "x".into(),
-            kind: "numeric".into(),
-        }],
-        model_sha256: String::new(),
-        edgescore_version: "test".into(),
-        wit_package: edgescore_models::WIT_PACKAGE.into(),
-        steps_per_row: 1,
-        contribution_steps_per_row: 1,
-        golden: Vec::new(),
-    };
+    let manifest = guests::stand_in_manifest("hostile", "1", &["x".to_owned()]);
     manifest_section::append(&mut bytes, &manifest);
     bytes
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::{
     built_model, built_transform, edgescore, one_clear_line, path_str, quickstart_input,
-    quickstart_model,
+    quickstart_model, score_file,
 };
 
 #[test]
@@ -60,13 +60,7 @@ fn bad_component_files_are_refused_with_a_reason() {
     for (name, bytes, expect) in cases {
         let path = tmp.path().join(format!("{}.wasm", name.replace(' ', "_")));
         std::fs::write(&path, bytes).expect("write");
-        let scored = edgescore(&[
-            "score",
-            "--component",
-            path_str(&path),
-            "--input",
-            path_str(&input),
-        ]);
+        let scored = score_file("--component", &path, &input);
         let stderr = String::from_utf8_lossy(&scored.stderr);
         assert_eq!(scored.status.code(), Some(1), "{name}: {stderr}");
         assert!(
@@ -235,13 +229,7 @@ fn a_transform_component_is_described_and_never_called_unbuilt() {
     );
 
     let input = quickstart_input();
-    let scored = edgescore(&[
-        "score",
-        "--component",
-        path_str(&transform),
-        "--input",
-        path_str(&input),
-    ]);
+    let scored = score_file("--component", &transform, &input);
     let line = one_clear_line(
         "score --component <transform>",
         &scored,

@@ -34,6 +34,12 @@ fn edgescore(args: &[&str]) -> Output {
         .expect("edgescore runs")
 }
 
+/// `edgescore score <source> <model> --input <input>`, where `source` is
+/// `--model` or `--component`.
+fn score_file(source: &str, model: &Path, input: &Path) -> Output {
+    edgescore(&["score", source, path_str(model), "--input", path_str(input)])
+}
+
 /// Parses the CLI's output CSV: the header, then one number per line.
 fn parse_output(what: &str, out: &Output, header: &str) -> Vec<f64> {
     let stderr = String::from_utf8_lossy(&out.stderr);

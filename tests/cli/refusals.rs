@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::{
     QUICKSTART_HEADER, built_transform, edgescore, one_clear_line, path_str, quickstart_input,
-    quickstart_model,
+    quickstart_model, score_file,
 };
 use edgescore_models::Model;
 
@@ -257,13 +257,7 @@ fn errors_count_rows_from_the_start_of_the_file_past_the_first_batch() {
     }
     let input = tmp.path().join("rows.csv");
     std::fs::write(&input, csv).expect("write");
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&input),
-    ]);
+    let out = score_file("--model", &model, &input);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("row 17000,"), "{stderr}");
 }
@@ -278,13 +272,7 @@ fn truncated_compact_model_is_refused() {
     let path = tmp.path().join("truncated.esm");
     std::fs::write(&path, &compact[..compact.len() / 2]).expect("write");
     let input = quickstart_input();
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&path),
-        "--input",
-        path_str(&input),
-    ]);
+    let out = score_file("--model", &path, &input);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -317,13 +305,7 @@ fn a_huge_bad_cell_or_column_name_is_cut_short_in_the_message() {
         format!("{QUICKSTART_HEADER}\n{good_row}\n10,{huge},0.1,400,1,5,0,0,4,12,0.8,0.1\n"),
     )
     .expect("write");
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&bad_cell),
-    ]);
+    let out = score_file("--model", &model, &bad_cell);
     one_clear_line(
         "10 MB cell",
         &out,
@@ -337,13 +319,7 @@ fn a_huge_bad_cell_or_column_name_is_cut_short_in_the_message() {
         format!("{QUICKSTART_HEADER},{huge}\n{good_row},1\n"),
     )
     .expect("write");
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&bad_header),
-    ]);
+    let out = score_file("--model", &model, &bad_header);
     one_clear_line(
         "10 MB column name",
         &out,
@@ -355,13 +331,7 @@ fn a_huge_bad_cell_or_column_name_is_cut_short_in_the_message() {
         format!("{QUICKSTART_HEADER},{huge},{huge}\n{good_row},1,1\n"),
     )
     .expect("write");
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&duplicate),
-    ]);
+    let out = score_file("--model", &model, &duplicate);
     one_clear_line(
         "10 MB duplicate column name",
         &out,
@@ -381,13 +351,7 @@ fn an_unterminated_quote_is_named_not_counted_as_cells() {
         format!("{QUICKSTART_HEADER}\n{good_row}\n10,\"3,0.1,400,1,5,0,0,4,12,0.8,0.1\n{good_row}\n{good_row}\n"),
     )
     .expect("write");
-    let out = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&input),
-    ]);
+    let out = score_file("--model", &model, &input);
     let line = one_clear_line(
         "score",
         &out,

@@ -9,7 +9,7 @@ use edgescore_test_support::{Output as Compared, Tolerance, case, check_scores, 
 
 use crate::{
     built_model, edgescore, one_clear_line, parse_output, path_str, quickstart_input,
-    quickstart_model,
+    quickstart_model, score_file,
 };
 
 /// A large model on a large file inside the sandbox: the 300-tree LightGBM
@@ -54,22 +54,10 @@ fn a_large_model_scores_a_large_file_within_the_default_deadline() {
         "build: {}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let native = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&input),
-    ]);
+    let native = score_file("--model", &model, &input);
     let native = parse_output("native", &native, "score");
     assert_eq!(native.len(), 100_000);
-    let sandboxed = edgescore(&[
-        "score",
-        "--component",
-        path_str(&component),
-        "--input",
-        path_str(&input),
-    ]);
+    let sandboxed = score_file("--component", &component, &input);
     let sandboxed = parse_output("component, default deadline", &sandboxed, "score");
     check_scores(
         "100,000 rows, 300-tree LightGBM component",
@@ -192,13 +180,7 @@ fn input_can_come_from_standard_input() {
     use std::io::Write as _;
     let model = quickstart_model();
     let input = quickstart_input();
-    let from_file = edgescore(&[
-        "score",
-        "--model",
-        path_str(&model),
-        "--input",
-        path_str(&input),
-    ]);
+    let from_file = score_file("--model", &model, &input);
     let mut child = Command::new(env!("CARGO_BIN_EXE_edgescore"))
         .args(["score", "--model", path_str(&model), "--input", "-"])
         .stdin(std::process::Stdio::piped())

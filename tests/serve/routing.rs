@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use edgescore_models::{Manifest, ManifestFeature, Model};
+use edgescore_models::Model;
 use edgescore_runtime::manifest_section;
 use edgescore_test_programs as guests;
 use serde_json::json;
@@ -86,28 +86,8 @@ fn hostile_as_fraud() -> Vec<u8> {
     let model =
         Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
     let mut bytes = guests::HOSTILE_COMPONENT.to_vec();
-    let manifest = Manifest {
-        name: "fraud".into(),
-        version: "hostile".into(),
-        model_kind: "linear".into(),
-        objective: "hostile".into(),
-        output: "regression".into(),
-        features: model
-            .feature_names()
-            .expect("names")
-            .iter()
-            .map(|name| ManifestFeature {
-                name: name.clone(),
-                kind: "numeric".into(),
-            })
-            .collect(),
-        model_sha256: String::new(),
-        edgescore_version: "test".into(),
-        wit_package: edgescore_models::WIT_PACKAGE.into(),
-        steps_per_row: 1,
-        contribution_steps_per_row: 1,
-        golden: Vec::new(),
-    };
+    let features = model.feature_names().expect("names");
+    let manifest = guests::stand_in_manifest("fraud", "hostile", features);
     manifest_section::append(&mut bytes, &manifest);
     bytes
 }
