@@ -6,7 +6,7 @@
 //!
 //! Layout, little-endian throughout:
 //! ```text
-//! magic "\xE5ESM" | version u16 = 2 | family u8 (1 XGBoost, 2 LightGBM, 3 linear)
+//! magic "\xE5ESM" | version u16 = 2 | family u8 (1 XGBoost, 2 LightGBM, 3 linear, 4 ONNX)
 //! schema: has_names u8 | features u32 | kinds [u8] | names [len u32, utf-8]
 //! family payload (see `write_*` below)
 //! ```
@@ -44,6 +44,11 @@ pub(crate) fn encode(model: &Evaluator) -> Vec<u8> {
             w.schema(&m.schema);
             write_linear(&mut w, m);
         }
+        Evaluator::Onnx(m) => {
+            w.u8(4);
+            w.schema(&m.schema);
+            crate::onnx::codec::write(&mut w, m);
+        }
     }
     w.0
 }
@@ -69,6 +74,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Evaluator, ModelError> {
         1 => Evaluator::XGBoost(read_xgboost(&mut r, schema)?),
         2 => Evaluator::LightGbm(read_lightgbm(&mut r, schema)?),
         3 => Evaluator::Linear(read_linear(&mut r, schema)?),
+        4 => Evaluator::Onnx(crate::onnx::codec::read(&mut r, schema)?),
         other => return Err(corrupt(&format!("unknown model family {other}"))),
     };
     if !r.bytes.is_empty() {
@@ -308,41 +314,41 @@ fn read_linear(r: &mut Reader<'_>, schema: Schema) -> Result<LinearModel, ModelE
     LinearModel::new(schema, kind, coefficients, intercept, mean, scale, impute).map_err(as_compact)
 }
 
-fn corrupt(reason: &str) -> ModelError {
+pub(crate) fn corrupt(reason: &str) -> ModelError {
     ModelError::invalid(Format::Compact, reason.to_owned())
 }
 
 /// A decoded model that fails validation is a corrupt encoding, whatever family it claims.
-fn as_compact(e: ModelError) -> ModelError {
+pub(crate) fn as_compact(e: ModelError) -> ModelError {
     match e {
         ModelError::Invalid { reason, .. } => ModelError::invalid(Format::Compact, reason),
         other => other,
     }
 }
 
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
-    fn u16(&mut self, v: u16) {
+    pub(crate) fn u16(&mut self, v: u16) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
-    fn f32(&mut self, v: f32) {
+    pub(crate) fn f32(&mut self, v: f32) {
         self.u32(v.to_bits());
     }
-    fn f64(&mut self, v: f64) {
+    pub(crate) fn f64(&mut self, v: f64) {
         self.0.extend_from_slice(&v.to_bits().to_le_bytes());
     }
-    fn f64s(&mut self, v: &[f64]) {
+    pub(crate) fn f64s(&mut self, v: &[f64]) {
         self.u32(v.len() as u32);
         v.iter().for_each(|&x| self.f64(x));
     }
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.0.extend_from_slice(s.as_bytes());
     }
@@ -376,8 +382,8 @@ impl Writer {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
     /// Offset of `bytes` in the whole encoding, for error messages.
     at: usize,
 }
@@ -397,10 +403,10 @@ impl Reader<'_> {
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, ModelError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, ModelError> {
         Ok(self.array::<1>()?[0])
     }
-    fn bool(&mut self) -> Result<bool, ModelError> {
+    pub(crate) fn bool(&mut self) -> Result<bool, ModelError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -410,21 +416,21 @@ impl Reader<'_> {
             ))),
         }
     }
-    fn u16(&mut self) -> Result<u16, ModelError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, ModelError> {
         Ok(u16::from_le_bytes(self.array()?))
     }
-    fn u32(&mut self) -> Result<u32, ModelError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, ModelError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    fn f32(&mut self) -> Result<f32, ModelError> {
+    pub(crate) fn f32(&mut self) -> Result<f32, ModelError> {
         Ok(f32::from_bits(self.u32()?))
     }
-    fn f64(&mut self) -> Result<f64, ModelError> {
+    pub(crate) fn f64(&mut self) -> Result<f64, ModelError> {
         Ok(f64::from_bits(u64::from_le_bytes(self.array()?)))
     }
     /// A u32 count, checked against the bytes left so a corrupt count cannot
     /// make us allocate more than the input could describe.
-    fn count(&mut self, min_item_size: usize) -> Result<usize, ModelError> {
+    pub(crate) fn count(&mut self, min_item_size: usize) -> Result<usize, ModelError> {
         let n = self.u32()? as usize;
         if n.saturating_mul(min_item_size) > self.bytes.len() {
             return Err(corrupt(&format!(
@@ -435,7 +441,7 @@ impl Reader<'_> {
         }
         Ok(n)
     }
-    fn list<T>(
+    pub(crate) fn list<T>(
         &mut self,
         min_item_size: usize,
         mut item: impl FnMut(&mut Self) -> Result<T, ModelError>,
@@ -443,10 +449,10 @@ impl Reader<'_> {
         let n = self.count(min_item_size)?;
         (0..n).map(|_| item(self)).collect()
     }
-    fn f64s(&mut self) -> Result<Vec<f64>, ModelError> {
+    pub(crate) fn f64s(&mut self) -> Result<Vec<f64>, ModelError> {
         self.list(8, Self::f64)
     }
-    fn str(&mut self) -> Result<String, ModelError> {
+    pub(crate) fn str(&mut self) -> Result<String, ModelError> {
         let n = self.count(1)?;
         let at = self.at;
         String::from_utf8(self.take(n)?.to_vec())

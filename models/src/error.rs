@@ -11,7 +11,7 @@ pub enum ModelError {
     /// The bytes match none of the formats edgescore reads.
     #[error(
         "unrecognised model format: expected XGBoost JSON, a LightGBM text model, \
-         an edgescore linear JSON model or an edgescore compact model ({hint})"
+         an ONNX model, an edgescore linear JSON model or an edgescore compact model ({hint})"
     )]
     UnknownFormat { hint: String },
 

@@ -16,12 +16,15 @@ pub enum Format {
     LinearJson,
     /// edgescore's compact binary encoding of an already parsed model.
     Compact,
+    /// An ONNX model (`.onnx`, a protobuf `ModelProto`).
+    Onnx,
 }
 
 impl Format {
     /// Every format, in the order detection tries them.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Compact,
+        Format::Onnx,
         Format::LightGbmText,
         Format::XGBoostJson,
         Format::LinearJson,
@@ -34,17 +37,22 @@ impl Format {
             Format::LightGbmText => "lightgbm",
             Format::LinearJson => "linear",
             Format::Compact => "compact",
+            Format::Onnx => "onnx",
         }
     }
 
     /// Recognises the format from the first bytes of a model file.
     ///
     /// Looks only at the start of the file: the compact encoding's magic
-    /// bytes, LightGBM's leading `tree` line, or a JSON object whose first
-    /// keys say which JSON format it is.
+    /// bytes, an ONNX protobuf's first field (`ir_version`), LightGBM's
+    /// leading `tree` line, or a JSON object whose first keys say which JSON
+    /// format it is.
     pub fn detect(bytes: &[u8]) -> Result<Format, ModelError> {
         if bytes.starts_with(crate::encoding::MAGIC) {
             return Ok(Format::Compact);
+        }
+        if looks_like_onnx(bytes) {
+            return Ok(Format::Onnx);
         }
         let text = skip_bom_and_space(bytes);
         if text.starts_with(b"tree\n") || text.starts_with(b"tree\r\n") {
@@ -76,7 +84,7 @@ impl Format {
             });
         }
         Err(ModelError::UnknownFormat {
-            hint: "the file starts with neither `{`, `tree` nor the compact model magic".into(),
+            hint: "the file starts with neither `{`, `tree`, an ONNX protobuf header nor the compact model magic".into(),
         })
     }
 }
@@ -88,6 +96,7 @@ impl fmt::Display for Format {
             Format::LightGbmText => "LightGBM text",
             Format::LinearJson => "edgescore linear JSON",
             Format::Compact => "edgescore compact",
+            Format::Onnx => "ONNX",
         })
     }
 }
@@ -100,9 +109,15 @@ impl FromStr for Format {
             .into_iter()
             .find(|f| f.cli_name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown model format '{s}': expected xgboost, lightgbm, linear or compact")
+                format!("unknown model format '{s}': expected xgboost, lightgbm, linear, onnx or compact")
             })
     }
+}
+
+/// An ONNX `ModelProto` starts with field 1 (`ir_version`, a small
+/// varint): the byte 0x08 and a version in 1..=63. No text format starts so.
+fn looks_like_onnx(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x08, v, ..] if (1..64).contains(v))
 }
 
 fn skip_bom_and_space(bytes: &[u8]) -> &[u8] {

@@ -129,6 +129,23 @@ impl<N: FlatNode> Forest<N> {
         &self.category_sets[self.set_of_node[index as usize] as usize]
     }
 
+    /// Calls `visit` with the leaf each tree sends `row` to, tree by tree in
+    /// model order.
+    pub(crate) fn for_each_leaf(&self, row: &[N::Input], mut visit: impl FnMut(N)) {
+        let categorical = !self.category_sets.is_empty();
+        for (&root, &depth) in self.roots.iter().zip(&self.depths) {
+            let mut at = root;
+            for _ in 0..depth {
+                at = if categorical {
+                    self.step::<true>(at, row, 0)
+                } else {
+                    self.step::<false>(at, row, 0)
+                };
+            }
+            visit(self.nodes[at as usize]);
+        }
+    }
+
     /// Adds every tree's leaf to `acc[r]` for each row `r` of `rows`
     /// (row-major, `width` values each, at most [`ROW_LANES`] rows), tree by
     /// tree in model order.

@@ -39,6 +39,7 @@ mod lightgbm;
 mod linear;
 mod link;
 mod model;
+mod onnx;
 mod probe;
 pub mod transform;
 mod tree_check;

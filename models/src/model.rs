@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::lightgbm::LightGbmModel;
 use crate::linear::LinearModel;
+use crate::onnx::OnnxModel;
 use crate::xgboost::XGBoostModel;
 use crate::{Format, ModelError, ScoreError, encoding};
 
@@ -16,6 +17,8 @@ pub enum ModelKind {
     LightGbm,
     /// Linear or logistic regression.
     Linear,
+    /// An ONNX graph: tree ensembles, linear models, preprocessing, small networks.
+    Onnx,
 }
 
 impl fmt::Display for ModelKind {
@@ -24,6 +27,7 @@ impl fmt::Display for ModelKind {
             ModelKind::XGBoost => "xgboost",
             ModelKind::LightGbm => "lightgbm",
             ModelKind::Linear => "linear",
+            ModelKind::Onnx => "onnx",
         })
     }
 }
@@ -84,6 +88,7 @@ pub(crate) enum Evaluator {
     XGBoost(XGBoostModel),
     LightGbm(LightGbmModel),
     Linear(LinearModel),
+    Onnx(OnnxModel),
 }
 
 impl Model {
@@ -98,6 +103,7 @@ impl Model {
             Format::XGBoostJson => Evaluator::XGBoost(XGBoostModel::from_json(bytes)?),
             Format::LightGbmText => Evaluator::LightGbm(LightGbmModel::from_text(bytes)?),
             Format::LinearJson => Evaluator::Linear(LinearModel::from_json(bytes)?),
+            Format::Onnx => Evaluator::Onnx(OnnxModel::from_bytes(bytes)?),
             Format::Compact => encoding::decode(bytes)?,
         };
         Ok(Self { evaluator })
@@ -119,6 +125,7 @@ impl Model {
             Evaluator::XGBoost(_) => ModelKind::XGBoost,
             Evaluator::LightGbm(_) => ModelKind::LightGbm,
             Evaluator::Linear(_) => ModelKind::Linear,
+            Evaluator::Onnx(_) => ModelKind::Onnx,
         }
     }
 
@@ -128,6 +135,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.output_kind(),
             Evaluator::LightGbm(m) => m.output_kind(),
             Evaluator::Linear(m) => m.output_kind(),
+            Evaluator::Onnx(m) => m.output_kind(),
         }
     }
 
@@ -137,6 +145,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.objective_name(),
             Evaluator::LightGbm(m) => m.objective_name(),
             Evaluator::Linear(m) => m.objective_name(),
+            Evaluator::Onnx(m) => m.objective_name(),
         }
     }
 
@@ -161,6 +170,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.num_trees(),
             Evaluator::LightGbm(m) => m.num_trees(),
             Evaluator::Linear(_) => 0,
+            Evaluator::Onnx(m) => m.num_trees(),
         }
     }
 
@@ -172,6 +182,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.steps_per_row(),
             Evaluator::LightGbm(m) => m.steps_per_row(),
             Evaluator::Linear(_) => self.num_features() as u64,
+            Evaluator::Onnx(m) => m.steps_per_row(),
         };
         // Each tree also costs its leaf's addition.
         (steps + self.num_trees() as u64).max(1)
@@ -184,7 +195,7 @@ impl Model {
         let steps = match &self.evaluator {
             Evaluator::XGBoost(m) => m.contribution_steps_per_row(),
             Evaluator::LightGbm(m) => m.contribution_steps_per_row(),
-            Evaluator::Linear(_) => 0,
+            Evaluator::Linear(_) | Evaluator::Onnx(_) => 0,
         };
         steps.max(self.steps_per_row())
     }
@@ -194,6 +205,7 @@ impl Model {
             Evaluator::XGBoost(m) => &m.schema,
             Evaluator::LightGbm(m) => &m.schema,
             Evaluator::Linear(m) => &m.schema,
+            Evaluator::Onnx(m) => &m.schema,
         }
     }
 
@@ -208,16 +220,22 @@ impl Model {
     /// Like [`Model::score`] but writes into `out`, which must have one slot per row.
     pub fn score_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         self.raw_into(rows, out)?;
+        if let Evaluator::Onnx(_) = &self.evaluator {
+            // An ONNX graph's output is its score: there is no separate link.
+            return Ok(());
+        }
         match &self.evaluator {
             Evaluator::XGBoost(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
             Evaluator::LightGbm(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
             Evaluator::Linear(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::Onnx(_) => {}
         }
         Ok(())
     }
 
     /// The raw outputs before the link function: XGBoost's `output_margin`,
-    /// LightGBM's `raw_score`, a linear model's decision function.
+    /// LightGBM's `raw_score`, a linear model's decision function. An ONNX
+    /// model's are its scores (the graph's output has no separate margin).
     pub fn raw_scores(&self, rows: &[f64]) -> Result<Vec<f64>, ScoreError> {
         let mut out = vec![0.0; self.row_count(rows)?];
         self.raw_into(rows, &mut out)?;
@@ -257,6 +275,9 @@ impl Model {
                 }
                 Ok(out)
             }
+            Evaluator::Onnx(_) => Err(ScoreError::NoContributions(
+                "an ONNX model carries no node covers (the training counts TreeSHAP needs) nor a margin to explain".into(),
+            )),
         }
     }
 
@@ -272,6 +293,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.raw_into(rows, out),
             Evaluator::LightGbm(m) => m.raw_into(rows, out),
             Evaluator::Linear(m) => m.raw_into(rows, out)?,
+            Evaluator::Onnx(m) => m.score_into(rows, out),
         }
         Ok(())
     }

@@ -10,7 +10,8 @@ use crate::model::Evaluator;
 /// For tree models each value is one of the feature's split thresholds,
 /// exactly or one step either side in the precision the family compares in
 /// (float32 for XGBoost, float64 for LightGBM, which also gets the nearest
-/// float32, often on the other side of the threshold), or NaN; for linear
+/// float32, often on the other side of the threshold), or NaN (an ONNX
+/// ensemble's thresholds when it reads the model's inputs directly); for linear
 /// models it is spread around the standardization mean. Every tenth value
 /// is NaN; no value is infinite.
 pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f64> {
@@ -31,6 +32,12 @@ pub fn probe_rows(model: &Model, count: usize, seed: u64) -> Vec<f64> {
                     threshold.next_up(),
                     f64::from(threshold as f32),
                 ]);
+            }
+        }
+        Evaluator::Onnx(m) => {
+            for (feature, threshold) in m.split_thresholds() {
+                let t = threshold as f32;
+                per_feature[feature].extend([t, t.next_down(), t.next_up()].map(f64::from));
             }
         }
         Evaluator::Linear(m) => {

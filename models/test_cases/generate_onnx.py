@@ -51,7 +51,7 @@ Cases: skl2onnx with default options and with zipmap=False for a
 Pipeline(StandardScaler, LogisticRegression) and a RandomForestClassifier;
 default options for ExtraTrees, GradientBoosting, HistGradientBoosting (NaN),
 DecisionTreeRegressor, a Pipeline(StandardScaler, MLPClassifier(16, 8)) and a
-DecisionTreeClassifier with string labels ("fraud" is the first class);
+DecisionTreeClassifier with string labels ("clean"/"fraud": the positive class is the second);
 onnxmltools for XGBoost binary:logistic and LightGBM binary (both with NaN);
 one input per feature (onnx_logreg_columns); a DoubleTensorType pipeline
 (zipmap=False: onnxruntime refuses skl2onnx's ZipMap over double); and a
@@ -649,13 +649,14 @@ def main() -> None:
     est = logreg().fit(pd.DataFrame(X, columns=NAMES), y)
     models["onnx_logreg_columns"], diffs["onnx_logreg_columns"] = columns_case(est, X, y, Xt)
 
-    # String class labels: the positive class "fraud" sorts first, so its probability is column 0.
-    ys = np.where(y == 1, "fraud", "legit")
+    # String class labels: edgescore's score is the second class's probability
+    # (scikit-learn sorts classes_), here "fraud" after "clean".
+    ys = np.where(y == 1, "fraud", "clean")
     est = DecisionTreeClassifier(max_depth=7, min_samples_leaf=10, random_state=9)
     models["onnx_string_labels_tree"], diffs["onnx_string_labels_tree"] = sklearn_case(
         "onnx_string_labels_tree", est, X, ys, Xt, boundary=True, rng=brng(9), positive="fraud",
-        description="DecisionTreeClassifier, depth <= 7, trained with string labels 'legit'/'fraud' "
-        "(classes_ = ['fraud', 'legit']: the positive class is the first column); skl2onnx default options (ZipMap with string keys)",
+        description="DecisionTreeClassifier, depth <= 7, trained with string labels 'clean'/'fraud' "
+        "(classes_ = ['clean', 'fraud']: the positive class is the second column); skl2onnx default options (ZipMap with string keys)",
     )
 
     # Float64 end to end. With default options skl2onnx writes a ZipMap over the

@@ -58,6 +58,7 @@ impl exports::edgescore::scoring::model::Guest for Scorer {
                 ModelKind::XGBoost => WitModelKind::Xgboost,
                 ModelKind::LightGbm => WitModelKind::Lightgbm,
                 ModelKind::Linear => WitModelKind::Linear,
+                ModelKind::Onnx => WitModelKind::Onnx,
             },
             objective: model.objective().to_owned(),
             output: match model.output_kind() {

@@ -1,9 +1,11 @@
-//! The simple JSON API: rows as objects of named features.
+//! The simple JSON API: rows as objects of named features, or as arrays.
 //!
 //! `POST /v1/models/{model}/score` with
 //! `{"rows": [{"amount": 950.0, "hour": 3, ...}, ...]}`: a missing key or
 //! `null` is a missing value; `true`/`false` are 1 and 0; an unknown key is
-//! an error (it is usually a typo). An optional `"key"` (a transaction or
+//! an error (it is usually a typo). A row may also be an array of one value
+//! per feature in the model's order (`[950.0, 3, null, ...]`), which is how
+//! a model whose features have no names (an ONNX `[N, F]` input) is scored. An optional `"key"` (a transaction or
 //! entity id) makes the canary split deterministic. The answer gives each
 //! row's score and the version that scored it, and with
 //! `"contributions": true` each feature's contribution to the raw margin
@@ -26,6 +28,14 @@ use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::LoadedVersion;
 use super::registry::VersionStatus;
 use super::scoring::score_rows_with;
+
+/// One row of a request: named features, or every feature in order.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Row {
+    Named(Map<String, Value>),
+    Positional(Vec<Value>),
+}
 
 /// A request's fields besides `rows` (read with a bound on their number,
 /// see [`bounded_json`]).
@@ -58,14 +68,14 @@ async fn run_score(
     state.find_version(model, None)?;
     let body = state.read_body(body).await?;
     let limit = state.request_limits.max_rows;
-    let (objects, request): (Vec<Map<String, Value>>, ScoreOptions) =
+    let (objects, request): (Vec<Row>, ScoreOptions) =
         bounded_json::parse(&body, "rows", limit).map_err(|e| match e {
             BoundedJsonError::TooMany { limit } => ApiError::TooManyRows {
                 limit,
                 what: "rows",
             },
             BoundedJsonError::Json(e) => ApiError::BadRequest(format!(
-                "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}}: {e}"
+                "expected {{\"rows\": [{{\"<feature>\": <number>, ...}}, ...]}} (or rows as arrays of numbers in feature order): {e}"
             )),
         })?;
     let target = state.target(model, None, request.key.as_deref())?;
@@ -100,46 +110,73 @@ async fn run_score(
 }
 
 /// Row-major values in the manifest's feature order, NaN where missing.
-fn rows_from_objects(
-    objects: &[Map<String, Value>],
-    loaded: &LoadedVersion,
-) -> Result<Vec<f64>, ApiError> {
+fn rows_from_objects(rows: &[Row], loaded: &LoadedVersion) -> Result<Vec<f64>, ApiError> {
     let features = &loaded.manifest().features;
-    let mut rows = Vec::with_capacity(objects.len() * features.len());
-    for (r, object) in objects.iter().enumerate() {
-        if let Some(unknown) = object
-            .keys()
-            .find(|k| !features.iter().any(|f| &f.name == *k))
-        {
-            let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
-            return Err(ApiError::BadRequest(format!(
-                "row {r}: '{unknown}' is not a feature of this model; its features are {}",
-                names.join(", ")
-            )));
-        }
-        for feature in features {
-            let value = match object.get(&feature.name) {
-                None | Some(Value::Null) => f64::NAN,
-                Some(Value::Bool(b)) => f64::from(u8::from(*b)),
-                // JSON numbers are float64, as the model reads them (each
-                // family narrows as its library does).
-                Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "row {r}, feature '{}': {n} is not a number edgescore can read",
-                        feature.name
-                    ))
-                })?,
-                Some(other) => {
+    let mut values = Vec::with_capacity(rows.len() * features.len());
+    for (r, row) in rows.iter().enumerate() {
+        match row {
+            Row::Named(object) => {
+                if let Some(unknown) = object
+                    .keys()
+                    .find(|k| !features.iter().any(|f| &f.name == *k))
+                {
+                    let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
+                    let hint = if names.iter().all(|n| n.is_empty()) {
+                        format!(
+                            "this model's features have no names: send each row as an array of its {} values in order",
+                            names.len()
+                        )
+                    } else {
+                        format!("its features are {}", names.join(", "))
+                    };
                     return Err(ApiError::BadRequest(format!(
-                        "row {r}, feature '{}': expected a number, true/false or null, found {other}",
-                        feature.name
+                        "row {r}: '{unknown}' is not a feature of this model; {hint}"
                     )));
                 }
-            };
-            rows.push(value);
+                for feature in features {
+                    values.push(feature_value(r, &feature.name, object.get(&feature.name))?);
+                }
+            }
+            Row::Positional(cells) => {
+                if cells.len() != features.len() {
+                    return Err(ApiError::BadRequest(format!(
+                        "row {r} has {} values; the model has {} features",
+                        cells.len(),
+                        features.len()
+                    )));
+                }
+                for (j, (cell, feature)) in cells.iter().zip(features).enumerate() {
+                    let name = if feature.name.is_empty() {
+                        format!("#{j}")
+                    } else {
+                        feature.name.clone()
+                    };
+                    values.push(feature_value(r, &name, Some(cell))?);
+                }
+            }
         }
     }
-    Ok(rows)
+    Ok(values)
+}
+
+/// One feature's value: a number, `true`/`false` (1 and 0), or missing.
+fn feature_value(r: usize, feature: &str, value: Option<&Value>) -> Result<f64, ApiError> {
+    Ok(match value {
+        None | Some(Value::Null) => f64::NAN,
+        Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+        // JSON numbers are float64, as the model reads them (each
+        // family narrows as its library does).
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "row {r}, feature '{feature}': {n} is not a number edgescore can read"
+            ))
+        })?,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "row {r}, feature '{feature}': expected a number, true/false or null, found {other}"
+            )));
+        }
+    })
 }
 
 /// `GET /v1/models/{model}`: every version with its state, which serves,

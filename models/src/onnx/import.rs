@@ -1,0 +1,427 @@
+//! From an ONNX file to a program: the graph's inputs become features, the
+//! output that is "the score" is found, and only the nodes it depends on are
+//! translated (a classifier's label branch — ArgMax, a class lookup — is
+//! never run, so its operators need no support).
+
+use std::collections::{HashMap, HashSet};
+
+use prost::Message;
+
+use super::OnnxModel;
+use super::attributes::{self, Attributes};
+use super::nodes;
+use super::program::{Elem, Instr, Slot, SlotId};
+use super::proto::{GraphProto, ModelProto, NodeProto, TypeProto, Value, ValueInfoProto};
+use crate::model::Schema;
+use crate::{FeatureKind, Format, ModelError, OutputKind};
+
+/// The largest ONNX file edgescore loads (models here are trees, linear
+/// models and small networks; a larger file is almost surely not one).
+pub(crate) const MAX_BYTES: usize = 256 << 20;
+/// The standard operator set versions supported (`ai.onnx`).
+const ONNX_OPSETS: std::ops::RangeInclusive<i64> = 1..=23;
+/// The ONNX-ML operator set versions supported (`ai.onnx.ml`).
+const ML_OPSETS: std::ops::RangeInclusive<i64> = 1..=5;
+
+pub(crate) fn unsupported(what: impl Into<String>) -> ModelError {
+    ModelError::unsupported(Format::Onnx, what)
+}
+
+pub(crate) fn invalid(reason: impl Into<String>) -> ModelError {
+    ModelError::invalid(Format::Onnx, reason)
+}
+
+/// A constant of the graph: an initializer or a `Constant` node's value.
+#[derive(Debug, Clone)]
+pub(crate) struct Constant {
+    pub(crate) dims: Vec<i64>,
+    pub(crate) values: Vec<f64>,
+}
+
+/// The graph as it is being translated.
+pub(crate) struct Builder {
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) program: Vec<Instr>,
+    pub(crate) values: HashMap<String, SlotId>,
+    pub(crate) constants: HashMap<String, Constant>,
+    /// For each slot a classifier wrote, its class labels (int or string, as text).
+    pub(crate) labels: HashMap<SlotId, Vec<String>>,
+    /// Slots holding probabilities (a classifier's, a sigmoid's, a softmax's).
+    pub(crate) probabilities: HashSet<SlotId>,
+}
+
+impl Builder {
+    pub(crate) fn slot(&mut self, width: usize, elem: Elem) -> Result<SlotId, ModelError> {
+        if width == 0 || width > 1 << 20 {
+            return Err(unsupported(format!("a value of {width} columns")));
+        }
+        self.slots.push(Slot {
+            width: width as u32,
+            elem,
+        });
+        Ok(self.slots.len() as u32 - 1)
+    }
+
+    /// The slot of a node input, or an error naming the node.
+    pub(crate) fn input(&self, node: &NodeProto, i: usize) -> Result<SlotId, ModelError> {
+        let name = node
+            .input
+            .get(i)
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| invalid(format!("{} has no input {i}", describe(node))))?;
+        self.values.get(name).copied().ok_or_else(|| {
+            if self.constants.contains_key(name) {
+                unsupported(format!(
+                    "{} takes the constant '{name}' as its data input; only the row's values can be",
+                    describe(node)
+                ))
+            } else {
+                invalid(format!("{} reads '{name}', which nothing computes", describe(node)))
+            }
+        })
+    }
+
+    /// The constant named by a node input, if it is one.
+    pub(crate) fn constant(&self, node: &NodeProto, i: usize) -> Option<&Constant> {
+        node.input.get(i).and_then(|n| self.constants.get(n))
+    }
+
+    pub(crate) fn width(&self, slot: SlotId) -> usize {
+        self.slots[slot as usize].width as usize
+    }
+
+    pub(crate) fn elem(&self, slot: SlotId) -> Elem {
+        self.slots[slot as usize].elem
+    }
+
+    /// Names output `i` of `node` as `slot`.
+    pub(crate) fn define(&mut self, node: &NodeProto, i: usize, slot: SlotId) {
+        if let Some(name) = node.output.get(i).filter(|n| !n.is_empty()) {
+            self.values.insert(name.clone(), slot);
+        }
+    }
+}
+
+/// "Scaler node 'scaler1'", for messages.
+pub(crate) fn describe(node: &NodeProto) -> String {
+    if node.name.is_empty() {
+        format!(
+            "the {} node writing '{}'",
+            node.op_type,
+            node.output.first().map_or("", |s| s)
+        )
+    } else {
+        format!("{} node '{}'", node.op_type, node.name)
+    }
+}
+
+pub(crate) fn import(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(unsupported(format!(
+            "the file is {} MiB; ONNX models over {} MiB are refused",
+            bytes.len() >> 20,
+            MAX_BYTES >> 20
+        )));
+    }
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| invalid(format!("the file is not an ONNX protobuf ({e})")))?;
+    check_opsets(&model)?;
+    if !model.functions.is_empty() {
+        return Err(unsupported(
+            "the model defines its own functions; export it without model-local functions",
+        ));
+    }
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| invalid("the model has no graph"))?;
+    let mut b = Builder {
+        slots: Vec::new(),
+        program: Vec::new(),
+        values: HashMap::new(),
+        constants: constants(graph)?,
+        labels: HashMap::new(),
+        probabilities: HashSet::new(),
+    };
+    let schema = bind_inputs(graph, &mut b)?;
+    let producers: HashMap<&str, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    let (score_value, zipmap_labels) = choose_output(graph, &producers)?;
+    for i in needed_nodes(graph, &producers, &score_value, &b) {
+        let node = &graph.node[i];
+        if node.op_type == "Constant" {
+            continue;
+        }
+        nodes::translate(node, &mut b)?;
+    }
+    let slot = *b.values.get(&score_value).ok_or_else(|| {
+        invalid(format!(
+            "the output '{score_value}' is not computed by the graph"
+        ))
+    })?;
+    let labels = zipmap_labels.or_else(|| b.labels.get(&slot).cloned());
+    let (column, output) = score_column(&b, slot, &score_value, labels.as_deref())?;
+    let inputs = graph
+        .input
+        .iter()
+        .filter(|i| !b.constants.contains_key(&i.name))
+        .map(|i| b.values[&i.name])
+        .collect();
+    OnnxModel::new(schema, inputs, b.slots, b.program, slot, column, output)
+}
+
+fn check_opsets(model: &ModelProto) -> Result<(), ModelError> {
+    for set in &model.opset_import {
+        let (range, name) = match set.domain.as_str() {
+            "" | "ai.onnx" => (&ONNX_OPSETS, "ai.onnx"),
+            "ai.onnx.ml" => (&ML_OPSETS, "ai.onnx.ml"),
+            // Other domains are refused node by node, if a needed node uses one.
+            _ => continue,
+        };
+        if !range.contains(&set.version) {
+            return Err(unsupported(format!(
+                "operator set {name} version {} (edgescore reads versions {}-{}); convert with a target_opset in that range",
+                set.version,
+                range.start(),
+                range.end()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn constants(graph: &GraphProto) -> Result<HashMap<String, Constant>, ModelError> {
+    let mut out = HashMap::new();
+    let mut add = |name: &str, t: &super::proto::TensorProto| -> Result<(), ModelError> {
+        // Strings and other non-numbers stay out; a node that needs one says so.
+        if let Ok(values) = attributes::tensor_reals(t) {
+            out.insert(
+                name.to_owned(),
+                Constant {
+                    dims: t.dims.clone(),
+                    values,
+                },
+            );
+        } else if t.data_location == 1 {
+            return Err(unsupported(format!(
+                "the initializer '{name}' keeps its data in an external file; save the model with its data inside"
+            )));
+        }
+        Ok(())
+    };
+    for t in &graph.initializer {
+        add(&t.name, t)?;
+    }
+    for node in graph.node.iter().filter(|n| n.op_type == "Constant") {
+        let value = node.attribute.iter().find(|a| a.name == "value");
+        if let (Some(t), Some(name)) = (value.and_then(|a| a.t.as_ref()), node.output.first()) {
+            add(name, t)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Binds each graph input to consecutive features of a row; returns the schema.
+fn bind_inputs(graph: &GraphProto, b: &mut Builder) -> Result<Schema, ModelError> {
+    let inputs: Vec<&ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !b.constants.contains_key(&i.name))
+        .collect();
+    if inputs.is_empty() {
+        return Err(invalid("the graph has no inputs"));
+    }
+    let mut names = Vec::new();
+    for input in &inputs {
+        let (elem, width) = input_shape(input)?;
+        let slot = b.slot(width, elem)?;
+        b.values.insert(input.name.clone(), slot);
+        if width == 1 {
+            names.push(input.name.clone());
+        } else {
+            names.extend((0..width).map(|j| format!("{}_{j}", input.name)));
+        }
+    }
+    let total = names.len();
+    Ok(Schema {
+        // One [N, F] input names no features: columns go by position.
+        names: (inputs.len() > 1 || total == 1).then_some(names),
+        kinds: vec![FeatureKind::Numeric; total],
+    })
+}
+
+/// The element type and the per-row width of a graph input.
+fn input_shape(input: &ValueInfoProto) -> Result<(Elem, usize), ModelError> {
+    let name = &input.name;
+    let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(Value::TensorType(t)) => t,
+        Some(Value::SequenceType(_)) | Some(Value::MapType(_)) => {
+            return Err(unsupported(format!(
+                "input '{name}' is a sequence or map; edgescore feeds numeric tensors (convert with a FloatTensorType input)"
+            )));
+        }
+        _ => {
+            return Err(unsupported(format!("input '{name}' is not a dense tensor")));
+        }
+    };
+    let elem = match tensor.elem_type {
+        attributes::FLOAT => Elem::F32,
+        attributes::DOUBLE => Elem::F64,
+        other => {
+            return Err(unsupported(format!(
+                "input '{name}' is a tensor of {}; edgescore feeds float or double features (convert string and integer columns to numbers before export, with FloatTensorType inputs)",
+                attributes::type_name(other)
+            )));
+        }
+    };
+    let dims: Vec<Option<i64>> = tensor
+        .shape
+        .as_ref()
+        .map(|s| {
+            s.dim
+                .iter()
+                .map(|d| match d.value {
+                    Some(super::proto::DimensionValue::DimValue(v)) => Some(v),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let width = match dims.as_slice() {
+        [_] => 1,
+        [_, Some(w)] if *w > 0 => *w as usize,
+        _ => {
+            return Err(unsupported(format!(
+                "input '{name}' has the shape {}; edgescore binds [N, F] with F fixed (or [N]); export with a fixed feature count",
+                shape_text(&dims)
+            )));
+        }
+    };
+    Ok((elem, width))
+}
+
+fn shape_text(dims: &[Option<i64>]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| d.map_or("?".to_owned(), |v| v.to_string()))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// The graph output that is the score: a ZipMap's probabilities (with the
+/// ZipMap's labels), else the one numeric output that is not a label.
+fn choose_output(
+    graph: &GraphProto,
+    producers: &HashMap<&str, usize>,
+) -> Result<(String, Option<Vec<String>>), ModelError> {
+    let mut candidates = Vec::new();
+    for output in &graph.output {
+        if let Some(&p) = producers.get(output.name.as_str()) {
+            let node = &graph.node[p];
+            if node.op_type == "ZipMap" {
+                let attrs = Attributes::of(node);
+                let labels = zipmap_labels(&attrs).map_err(invalid)?;
+                let input = node.input.first().cloned().unwrap_or_default();
+                return Ok((input, Some(labels)));
+            }
+        }
+        if is_numeric_tensor(output.r#type.as_ref()) {
+            candidates.push(output.name.clone());
+        }
+    }
+    // A classifier's label output is an integer or string tensor; what is
+    // left is its probabilities, a regressor's value or a network's output.
+    match candidates.as_slice() {
+        [one] => Ok((one.clone(), None)),
+        [] => Err(unsupported(
+            "the graph has no float output to score with (its outputs are labels, strings or maps)",
+        )),
+        many => Err(unsupported(format!(
+            "the graph has {} float outputs ({}); edgescore scores models with one",
+            many.len(),
+            many.join(", ")
+        ))),
+    }
+}
+
+fn zipmap_labels(attrs: &Attributes<'_>) -> Result<Vec<String>, String> {
+    let ints = attrs.ints("classlabels_int64s");
+    if !ints.is_empty() {
+        return Ok(ints.iter().map(i64::to_string).collect());
+    }
+    attrs.strings("classlabels_strings")
+}
+
+fn is_numeric_tensor(t: Option<&TypeProto>) -> bool {
+    matches!(
+        t.and_then(|t| t.value.as_ref()),
+        Some(Value::TensorType(t)) if t.elem_type == attributes::FLOAT || t.elem_type == attributes::DOUBLE
+    )
+}
+
+/// The nodes the value `target` depends on, in graph order.
+fn needed_nodes(
+    graph: &GraphProto,
+    producers: &HashMap<&str, usize>,
+    target: &str,
+    b: &Builder,
+) -> Vec<usize> {
+    let mut needed = HashSet::new();
+    let mut stack = vec![target.to_owned()];
+    while let Some(value) = stack.pop() {
+        if b.values.contains_key(&value) {
+            continue;
+        }
+        if let Some(&p) = producers.get(value.as_str())
+            && needed.insert(p)
+        {
+            stack.extend(
+                graph.node[p]
+                    .input
+                    .iter()
+                    .filter(|i| !i.is_empty())
+                    .cloned(),
+            );
+        }
+    }
+    let mut order: Vec<usize> = needed.into_iter().collect();
+    order.sort_unstable();
+    order
+}
+
+/// Which column of the output slot is the score, and what it means.
+fn score_column(
+    b: &Builder,
+    slot: SlotId,
+    name: &str,
+    labels: Option<&[String]>,
+) -> Result<(u32, OutputKind), ModelError> {
+    let width = b.width(slot);
+    let probability = b.probabilities.contains(&slot) || labels.is_some();
+    let kind = if probability {
+        OutputKind::Probability
+    } else {
+        OutputKind::Regression
+    };
+    match (width, labels) {
+        (1, _) => Ok((0, kind)),
+        (2, Some(labels)) if labels.len() == 2 => {
+            // The positive class: label 1 among integer labels, else the
+            // second label (scikit-learn's classes_ are sorted).
+            let column = labels.iter().position(|l| l == "1").unwrap_or(1);
+            Ok((column as u32, OutputKind::Probability))
+        }
+        (2, None) if probability => Ok((1, OutputKind::Probability)),
+        (w, Some(labels)) if labels.len() > 2 || w > 2 => Err(unsupported(format!(
+            "'{name}' holds {w} class probabilities ({}); edgescore scores binary classifiers and regressors, one number per row",
+            labels.join(", ")
+        ))),
+        (w, _) => Err(unsupported(format!(
+            "the output '{name}' has {w} columns per row; edgescore scores one number per row (a regression value, or a binary classifier's two probabilities)"
+        ))),
+    }
+}

@@ -1,0 +1,223 @@
+//! ONNX models (`.onnx`), scored as onnxruntime scores them.
+//!
+//! An ONNX file is a graph of operators. edgescore imports the part of the
+//! graph that computes the score into a straight-line program
+//! ([`program`]): tree ensembles become flattened forests (the same lane
+//! walk as XGBoost and LightGBM, see `crate::lanes`), linear models,
+//! scikit-learn's preprocessing and small dense networks become
+//! row-wise instructions. Nothing is interpreted from the protobuf at
+//! scoring time, and the program has its own compact encoding, so a
+//! component embeds it as it embeds any model.
+//!
+//! The model's input is one `[N, F]` tensor (its features go by position)
+//! or one `[N, 1]` tensor per feature (named after the inputs), float or
+//! double; the row's `f64` values are cast to the input's type, as a user
+//! casting a DataFrame for onnxruntime does. "The score" is, for a binary
+//! classifier, the probability of the positive class (label 1, or the
+//! second label), and for a regressor its value.
+
+mod attributes;
+pub(crate) mod codec;
+pub(crate) mod ensemble;
+mod import;
+mod nodes;
+mod post;
+pub(crate) mod program;
+mod proto;
+mod run;
+
+use program::{Instr, Slot, SlotId};
+use run::Buffers;
+
+use crate::model::Schema;
+use crate::{Format, ModelError, OutputKind};
+
+/// Rows per block: every slot holds this many rows at once.
+const BLOCK_ROWS: usize = 256;
+
+/// An imported ONNX model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OnnxModel {
+    pub(crate) schema: Schema,
+    /// The slot of each graph input, in order; input `i` takes the next
+    /// `width` features of a row.
+    pub(crate) inputs: Vec<SlotId>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) program: Vec<Instr>,
+    /// The slot and column that hold the score.
+    pub(crate) score: SlotId,
+    pub(crate) column: u32,
+    pub(crate) output: OutputKind,
+}
+
+impl OnnxModel {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        import::import(bytes)
+    }
+
+    /// Checks that the program fits its slots end to end.
+    pub(crate) fn new(
+        schema: Schema,
+        inputs: Vec<SlotId>,
+        slots: Vec<Slot>,
+        program: Vec<Instr>,
+        score: SlotId,
+        column: u32,
+        output: OutputKind,
+    ) -> Result<Self, ModelError> {
+        schema.validate(Format::Onnx)?;
+        let model = Self {
+            schema,
+            inputs,
+            slots,
+            program,
+            score,
+            column,
+            output,
+        };
+        model
+            .check()
+            .map_err(|e| ModelError::invalid(Format::Onnx, e))?;
+        Ok(model)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let mut written = vec![false; self.slots.len()];
+        let mut features = 0;
+        for &i in &self.inputs {
+            let slot = self
+                .slots
+                .get(i as usize)
+                .ok_or("an input slot does not exist")?;
+            if std::mem::replace(&mut written[i as usize], true) {
+                return Err("two inputs share a slot".into());
+            }
+            features += slot.width as usize;
+        }
+        if features != self.schema.kinds.len() {
+            return Err(format!(
+                "the inputs take {features} features but the model has {}",
+                self.schema.kinds.len()
+            ));
+        }
+        for instr in &self.program {
+            instr.check(&self.slots, &mut written)?;
+        }
+        let score = self
+            .slots
+            .get(self.score as usize)
+            .ok_or("the score slot does not exist")?;
+        if !written[self.score as usize] || self.column >= score.width {
+            return Err("the score column is not computed".into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn output_kind(&self) -> OutputKind {
+        self.output
+    }
+
+    /// What the model is, for manifests: the operators that score.
+    pub(crate) fn objective_name(&self) -> &'static str {
+        let ensemble = self.program.iter().any(|i| matches!(i, Instr::Ensemble(_)));
+        let linear = self
+            .program
+            .iter()
+            .any(|i| matches!(i, Instr::Linear { .. }));
+        match (ensemble, linear, self.output) {
+            (true, _, OutputKind::Regression) => "onnx tree ensemble regressor",
+            (true, _, _) => "onnx tree ensemble classifier",
+            (false, true, OutputKind::Regression) => "onnx linear regressor",
+            (false, true, _) => "onnx linear classifier",
+            (false, false, OutputKind::Regression) => "onnx network regressor",
+            (false, false, _) => "onnx network classifier",
+        }
+    }
+
+    /// How many trees the model's ensembles have.
+    pub(crate) fn num_trees(&self) -> usize {
+        self.ensembles().map(|e| e.trees.len()).sum()
+    }
+
+    fn ensembles(&self) -> impl Iterator<Item = &ensemble::Ensemble> {
+        self.program.iter().filter_map(|i| match i {
+            Instr::Ensemble(e) => Some(e.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// Every split of an ensemble that reads the model's inputs directly, as
+    /// (feature of the row, threshold).
+    pub(crate) fn split_thresholds(&self) -> Vec<(usize, f64)> {
+        let mut offset = 0;
+        let mut first_feature = std::collections::HashMap::new();
+        for &input in &self.inputs {
+            first_feature.insert(input, offset);
+            offset += self.slots[input as usize].width as usize;
+        }
+        self.ensembles()
+            .filter_map(|e| first_feature.get(&e.x).map(|&at| (at, e)))
+            .flat_map(|(at, e)| {
+                e.trees.iter().flatten().filter_map(move |n| match n {
+                    ensemble::Node::Split {
+                        feature, threshold, ..
+                    } => Some((at + *feature as usize, *threshold)),
+                    ensemble::Node::Leaf { .. } => None,
+                })
+            })
+            .collect()
+    }
+
+    /// The work of one row: tree levels, plus one step per value computed.
+    pub(crate) fn steps_per_row(&self) -> u64 {
+        let trees: u64 = self
+            .ensembles()
+            .map(ensemble::Ensemble::steps_per_row)
+            .sum();
+        let values: u64 = self
+            .program
+            .iter()
+            .map(|i| match i {
+                Instr::Dense { weights, .. } => weights.len() as u64,
+                Instr::Linear { coefficients, .. } => coefficients.len() as u64,
+                other => u64::from(self.slots[other.output() as usize].width),
+            })
+            .sum();
+        trees + values
+    }
+
+    /// Scores rows (row-major, one value per feature) into `out`.
+    pub(crate) fn score_into(&self, rows: &[f64], out: &mut [f64]) {
+        let features = self.schema.kinds.len();
+        let mut buffers = Buffers {
+            n: 0,
+            values: vec![Vec::new(); self.slots.len()],
+        };
+        for (block, out) in rows
+            .chunks(features * BLOCK_ROWS)
+            .zip(out.chunks_mut(BLOCK_ROWS))
+        {
+            let n = out.len();
+            buffers.n = n;
+            let mut at = 0;
+            for &input in &self.inputs {
+                let slot = self.slots[input as usize];
+                let width = slot.width as usize;
+                let values = &mut buffers.values[input as usize];
+                values.clear();
+                for row in block.chunks(features) {
+                    values.extend(row[at..at + width].iter().map(|&v| slot.elem.round(v)));
+                }
+                at += width;
+            }
+            for instr in &self.program {
+                instr.run(&self.slots, &mut buffers);
+            }
+            let width = self.slots[self.score as usize].width as usize;
+            let scores = &buffers.values[self.score as usize];
+            for (o, row) in out.iter_mut().zip(scores.chunks(width)) {
+                *o = row[self.column as usize];
+            }
+        }
+    }
+}

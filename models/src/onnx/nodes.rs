@@ -1,0 +1,649 @@
+//! One ONNX node into program instructions, or a refusal that names the
+//! operator and the node.
+
+use super::attributes::Attributes;
+use super::ensemble;
+use super::import::{Builder, Constant, describe, invalid, unsupported};
+use super::program::{Binary, Elem, Instr, Norm, PostTransform, SlotId, Unary};
+use super::proto::NodeProto;
+use crate::ModelError;
+
+const ML: &str = "ai.onnx.ml";
+
+pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    Attributes::of(node)
+        .check_no_references()
+        .map_err(|e| unsupported(format!("{}: {e}", describe(node))))?;
+    let ml = node.domain == ML;
+    if !(ml || node.domain.is_empty() || node.domain == "ai.onnx") {
+        return Err(unsupported(format!(
+            "{} is from the operator domain '{}', which edgescore does not implement",
+            describe(node),
+            node.domain
+        )));
+    }
+    match (ml, node.op_type.as_str()) {
+        (false, "Identity" | "Dropout") => alias(node, b),
+        (false, "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze") => reshape(node, b),
+        (false, "Cast") => cast(node, b),
+        (false, "Concat") | (true, "FeatureVectorizer") => concat(node, b),
+        (false, "MatMul" | "Gemm") => dense(node, b),
+        (false, "Add" | "Sub" | "Mul" | "Div") => binary(node, b),
+        (false, "Relu" | "Sigmoid" | "Tanh" | "Abs" | "Neg" | "Exp" | "Sqrt") => unary(node, b),
+        (false, "Softmax") => softmax(node, b),
+        (false, "ReduceSum") => reduce_sum(node, b),
+        (false, "Gather") | (true, "ArrayFeatureExtractor") => columns(node, b),
+        (true, "Scaler") => scaler(node, b),
+        (true, "Normalizer") => normalizer(node, b),
+        (true, "Imputer") => imputer(node, b),
+        (true, "Binarizer") => binarizer(node, b),
+        (true, "OneHotEncoder") => one_hot(node, b),
+        (true, "LinearClassifier" | "LinearRegressor") => linear(node, b),
+        (true, "TreeEnsembleClassifier" | "TreeEnsembleRegressor" | "TreeEnsemble") => {
+            ensemble::translate(node, b)
+        }
+        _ => Err(unsupported(format!(
+            "the operator {}{} ({}) is not supported; edgescore runs tree ensembles, linear models, scikit-learn's preprocessing and small dense networks",
+            if ml { "ai.onnx.ml." } else { "" },
+            node.op_type,
+            describe(node)
+        ))),
+    }
+}
+
+fn err(node: &NodeProto, what: impl std::fmt::Display) -> ModelError {
+    unsupported(format!("{}: {what}", describe(node)))
+}
+
+fn alias(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    b.define(node, 0, x);
+    Ok(())
+}
+
+/// Reshapes that keep one row per row and its values in order are aliases.
+fn reshape(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let width = b.width(x) as f64;
+    if node.op_type == "Reshape" {
+        let shape = b
+            .constant(node, 1)
+            .ok_or_else(|| err(node, "the target shape is not a constant"))?;
+        let keeps_rows = match shape.values.as_slice() {
+            [rows, w] => (*rows == -1.0 || *rows == 0.0) && *w == width,
+            [-1.0] => width == 1.0,
+            _ => false,
+        };
+        if !keeps_rows {
+            return Err(err(
+                node,
+                format!(
+                    "reshaping [N, {width}] to {:?} mixes rows; only shapes that keep each row are supported",
+                    shape.values
+                ),
+            ));
+        }
+    }
+    alias(node, b)
+}
+
+fn cast(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let to = match Attributes::of(node).int("to", 0) {
+        1 => Elem::F32,
+        11 => Elem::F64,
+        6 | 7 => Elem::I64,
+        other => {
+            return Err(err(
+                node,
+                format!(
+                    "a cast to {} is not supported",
+                    super::attributes::type_name(other as i32)
+                ),
+            ));
+        }
+    };
+    if to == b.elem(x) {
+        b.define(node, 0, x);
+        return Ok(());
+    }
+    let y = b.slot(b.width(x), to)?;
+    b.program.push(Instr::Cast { x, y });
+    carry_meaning(b, x, y);
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// A cast or copy of probabilities is still probabilities.
+fn carry_meaning(b: &mut Builder, from: SlotId, to: SlotId) {
+    if b.probabilities.contains(&from) {
+        b.probabilities.insert(to);
+    }
+    if let Some(labels) = b.labels.get(&from).cloned() {
+        b.labels.insert(to, labels);
+    }
+}
+
+fn concat(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let attrs = Attributes::of(node);
+    if node.op_type == "Concat" && !matches!(attrs.int("axis", 1), 1 | -1) {
+        return Err(err(
+            node,
+            "only concatenation along axis 1 (columns) is supported",
+        ));
+    }
+    let mut xs = Vec::new();
+    let mut elem = None;
+    for i in 0..node.input.len() {
+        if let Some(c) = b.constant(node, i).cloned() {
+            // A constant column block (scikit-learn's `unity - p` sits beside p).
+            let _ = c;
+            return Err(err(node, "concatenating a constant is not supported"));
+        }
+        let x = b.input(node, i)?;
+        if *elem.get_or_insert(b.elem(x)) != b.elem(x) {
+            return Err(err(node, "its inputs have different element types"));
+        }
+        xs.push(x);
+    }
+    let width = xs.iter().map(|&x| b.width(x)).sum();
+    let y = b.slot(width, elem.unwrap_or(Elem::F32))?;
+    if xs.len() == 2 && xs.iter().all(|x| b.probabilities.contains(x)) {
+        b.probabilities.insert(y);
+    }
+    b.program.push(Instr::Concat { xs, y });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// A constant as one value or one per column of a `width`-wide value.
+fn row_constant(node: &NodeProto, c: &Constant, width: usize) -> Result<Vec<f64>, ModelError> {
+    let n = c.values.len();
+    let leading_ones = c.dims.iter().rev().skip(1).all(|&d| d == 1);
+    if n == 1 || (n == width && leading_ones) {
+        Ok(c.values.clone())
+    } else {
+        Err(err(
+            node,
+            format!(
+                "a constant of shape {:?} does not broadcast over rows of {width} values",
+                c.dims
+            ),
+        ))
+    }
+}
+
+fn binary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let op = match node.op_type.as_str() {
+        "Add" => Binary::Add,
+        "Sub" => Binary::Sub,
+        "Mul" => Binary::Mul,
+        _ => Binary::Div,
+    };
+    let (first, second) = (b.constant(node, 0).cloned(), b.constant(node, 1).cloned());
+    let y_elem;
+    let instr = match (first, second) {
+        (None, Some(c)) => {
+            let a = b.input(node, 0)?;
+            y_elem = b.elem(a);
+            let constant = row_constant(node, &c, b.width(a))?;
+            (a, None, constant, false)
+        }
+        // `1 - p`, as scikit-learn writes the negative class.
+        (Some(c), None) => {
+            let a = b.input(node, 1)?;
+            y_elem = b.elem(a);
+            let constant = row_constant(node, &c, b.width(a))?;
+            (a, None, constant, true)
+        }
+        (None, None) => {
+            let (a, c) = (b.input(node, 0)?, b.input(node, 1)?);
+            if b.width(c) != 1 && b.width(c) != b.width(a) {
+                return Err(err(node, "its inputs have widths that do not broadcast"));
+            }
+            y_elem = b.elem(a);
+            (a, Some(c), Vec::new(), false)
+        }
+        (Some(_), Some(_)) => return Err(err(node, "both inputs are constants")),
+    };
+    let (a, second, constant, swapped) = instr;
+    let y = b.slot(b.width(a), y_elem)?;
+    let op = if swapped {
+        match op {
+            Binary::Sub => {
+                // c - a as (-a) + c.
+                let neg = b.slot(b.width(a), y_elem)?;
+                b.program.push(Instr::Unary {
+                    x: a,
+                    y: neg,
+                    op: Unary::Neg,
+                });
+                b.program.push(Instr::Binary {
+                    a: neg,
+                    b: None,
+                    constant,
+                    y,
+                    op: Binary::Add,
+                });
+                if constant_is_one(b, node) && b.probabilities.contains(&a) {
+                    b.probabilities.insert(y);
+                }
+                b.define(node, 0, y);
+                return Ok(());
+            }
+            Binary::Add | Binary::Mul => op,
+            Binary::Div => {
+                return Err(err(node, "dividing a constant by a value is not supported"));
+            }
+        }
+    } else {
+        op
+    };
+    b.program.push(Instr::Binary {
+        a,
+        b: second,
+        constant,
+        y,
+        op,
+    });
+    if op == Binary::Div && second.is_some() && b.probabilities.contains(&a) {
+        b.probabilities.insert(y);
+    }
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn constant_is_one(b: &Builder, node: &NodeProto) -> bool {
+    b.constant(node, 0).is_some_and(|c| c.values == [1.0])
+}
+
+fn unary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let op = match node.op_type.as_str() {
+        "Relu" => Unary::Relu,
+        "Sigmoid" => Unary::Sigmoid,
+        "Tanh" => Unary::Tanh,
+        "Abs" => Unary::Abs,
+        "Neg" => Unary::Neg,
+        "Exp" => Unary::Exp,
+        _ => Unary::Sqrt,
+    };
+    let y = b.slot(b.width(x), b.elem(x))?;
+    b.program.push(Instr::Unary { x, y, op });
+    if op == Unary::Sigmoid {
+        b.probabilities.insert(y);
+    }
+    if op == Unary::Abs {
+        carry_meaning(b, x, y);
+    }
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn softmax(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    if !matches!(Attributes::of(node).int("axis", -1), 1 | -1) {
+        return Err(err(
+            node,
+            "only a softmax over each row (axis 1) is supported",
+        ));
+    }
+    let x = b.input(node, 0)?;
+    let y = b.slot(b.width(x), b.elem(x))?;
+    b.program.push(Instr::Softmax { x, y });
+    b.probabilities.insert(y);
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// `ReduceSum` over each row's columns, as a dense layer of ones.
+fn reduce_sum(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let attrs = Attributes::of(node);
+    let axes: Vec<f64> = match b.constant(node, 1) {
+        Some(c) => c.values.clone(),
+        None => attrs.ints("axes").iter().map(|&a| a as f64).collect(),
+    };
+    if !(axes == [1.0] || axes == [-1.0]) || attrs.int("keepdims", 1) != 1 {
+        return Err(err(
+            node,
+            "only a sum over each row's columns, keeping dims, is supported",
+        ));
+    }
+    let x = b.input(node, 0)?;
+    let y = b.slot(1, b.elem(x))?;
+    let weights = vec![1.0; b.width(x)];
+    b.program.push(Instr::Dense {
+        x,
+        y,
+        weights,
+        bias: Vec::new(),
+    });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// `MatMul` by a constant, or `Gemm` (`alpha * A * op(B) + beta * C`).
+fn dense(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    let w = b
+        .constant(node, 1)
+        .cloned()
+        .ok_or_else(|| err(node, "the weights are not a constant"))?;
+    let inputs = b.width(x);
+    let [rows, cols] = w.dims[..] else {
+        return Err(err(
+            node,
+            format!("weights of shape {:?}; a matrix was expected", w.dims),
+        ));
+    };
+    let (trans_b, alpha, beta) = if node.op_type == "Gemm" {
+        if attrs.int("transA", 0) != 0 {
+            return Err(err(node, "transA = 1 is not supported"));
+        }
+        (
+            attrs.int("transB", 0) != 0,
+            f64::from(attrs.float("alpha", 1.0)),
+            f64::from(attrs.float("beta", 1.0)),
+        )
+    } else {
+        (false, 1.0, 1.0)
+    };
+    let (k, outputs) = if trans_b { (cols, rows) } else { (rows, cols) };
+    if k as usize != inputs {
+        return Err(err(
+            node,
+            format!("weights for {k} inputs applied to {inputs} values"),
+        ));
+    }
+    let outputs = outputs as usize;
+    // Stored as [inputs, outputs].
+    let mut weights = vec![0.0; inputs * outputs];
+    for i in 0..inputs {
+        for o in 0..outputs {
+            let v = if trans_b {
+                w.values[o * inputs + i]
+            } else {
+                w.values[i * outputs + o]
+            };
+            weights[i * outputs + o] = alpha * v;
+        }
+    }
+    let bias = match b.constant(node, 2) {
+        Some(c) if node.op_type == "Gemm" => {
+            let c = row_constant(node, c, outputs)?;
+            let c = if c.len() == 1 { vec![c[0]; outputs] } else { c };
+            c.into_iter().map(|v| beta * v).collect()
+        }
+        None if node.input.get(2).is_none_or(String::is_empty) => Vec::new(),
+        _ => return Err(err(node, "the bias is not a constant")),
+    };
+    let y = b.slot(outputs, b.elem(x))?;
+    b.program.push(Instr::Dense {
+        x,
+        y,
+        weights,
+        bias,
+    });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// Picks constant columns (`ArrayFeatureExtractor`, `Gather` on axis 1).
+fn columns(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    if node.op_type == "Gather" && !matches!(Attributes::of(node).int("axis", 0), 1 | -1) {
+        return Err(err(node, "only gathering columns (axis 1) is supported"));
+    }
+    let indices = b
+        .constant(node, 1)
+        .ok_or_else(|| err(node, "the indices are not a constant"))?;
+    let width = b.width(x) as f64;
+    let columns = indices
+        .values
+        .iter()
+        .map(|&i| {
+            let i = if i < 0.0 { i + width } else { i };
+            if i >= 0.0 && i < width {
+                Ok(i as u32)
+            } else {
+                Err(err(
+                    node,
+                    format!("the column index {i} is outside 0..{width}"),
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let y = b.slot(columns.len(), b.elem(x))?;
+    b.program.push(Instr::Columns { x, y, columns });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn scaler(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    let width = b.width(x);
+    let per_column = |name: &str| -> Result<Vec<f64>, ModelError> {
+        let v: Vec<f64> = attrs.floats(name).iter().map(|&f| f64::from(f)).collect();
+        match v.len() {
+            1 => Ok(v),
+            n if n == width => Ok(v),
+            n => Err(err(
+                node,
+                format!("{n} values of '{name}' for {width} columns"),
+            )),
+        }
+    };
+    let (offset, scale) = (per_column("offset")?, per_column("scale")?);
+    // Scaler's output is float whatever its input.
+    let y = b.slot(width, Elem::F32)?;
+    b.program.push(Instr::Scaler {
+        x,
+        y,
+        offset,
+        scale,
+    });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn normalizer(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let norm = match Attributes::of(node)
+        .string("norm", "MAX")
+        .map_err(|e| err(node, e))?
+        .as_str()
+    {
+        "MAX" => Norm::Max,
+        "L1" => Norm::L1,
+        "L2" => Norm::L2,
+        other => return Err(err(node, format!("unknown norm '{other}'"))),
+    };
+    let y = b.slot(b.width(x), Elem::F32)?;
+    b.program.push(Instr::Normalizer { x, y, norm });
+    if norm == Norm::L1 && b.probabilities.contains(&x) {
+        b.probabilities.insert(y);
+    }
+    carry_meaning(b, x, y);
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn imputer(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    if !attrs.ints("imputed_value_int64s").is_empty() {
+        return Err(err(
+            node,
+            "integer imputation is not supported (the features are numbers)",
+        ));
+    }
+    let values: Vec<f64> = attrs
+        .floats("imputed_value_floats")
+        .iter()
+        .map(|&f| f64::from(f))
+        .collect();
+    let width = b.width(x);
+    if !(values.len() == 1 || values.len() == width) {
+        return Err(err(
+            node,
+            format!("{} imputed values for {width} columns", values.len()),
+        ));
+    }
+    let replaced = f64::from(attrs.float("replaced_value_float", f32::NAN));
+    let y = b.slot(width, b.elem(x))?;
+    b.program.push(Instr::Imputer {
+        x,
+        y,
+        values,
+        replaced,
+    });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn binarizer(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let threshold = f64::from(Attributes::of(node).float("threshold", 0.0));
+    let y = b.slot(b.width(x), b.elem(x))?;
+    b.program.push(Instr::Binarizer { x, y, threshold });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn one_hot(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    if !attrs
+        .strings("cats_strings")
+        .map_err(|e| err(node, e))?
+        .is_empty()
+    {
+        return Err(err(
+            node,
+            "string categories are not supported (edgescore's features are numbers); encode them as integers before export",
+        ));
+    }
+    if b.width(x) != 1 {
+        return Err(err(node, "only one input column is supported"));
+    }
+    let categories: Vec<f64> = attrs
+        .ints("cats_int64s")
+        .iter()
+        .map(|&c| c as f64)
+        .collect();
+    if categories.is_empty() {
+        return Err(err(node, "no categories"));
+    }
+    let y = b.slot(categories.len(), Elem::F32)?;
+    b.program.push(Instr::OneHot { x, y, categories });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+pub(crate) fn post_transform(node: &NodeProto) -> Result<PostTransform, ModelError> {
+    match Attributes::of(node)
+        .string("post_transform", "NONE")
+        .map_err(|e| err(node, e))?
+        .as_str()
+    {
+        "NONE" => Ok(PostTransform::None),
+        "LOGISTIC" => Ok(PostTransform::Logistic),
+        "SOFTMAX" => Ok(PostTransform::Softmax),
+        "SOFTMAX_ZERO" => Ok(PostTransform::SoftmaxZero),
+        "PROBIT" => Ok(PostTransform::Probit),
+        other => Err(invalid(format!(
+            "{}: unknown post_transform '{other}'",
+            describe(node)
+        ))),
+    }
+}
+
+/// A classifier's class labels, as text.
+pub(crate) fn class_labels(node: &NodeProto) -> Result<Vec<String>, ModelError> {
+    let attrs = Attributes::of(node);
+    let ints = attrs.ints("classlabels_ints");
+    let ints = if ints.is_empty() {
+        attrs.ints("classlabels_int64s")
+    } else {
+        ints
+    };
+    if !ints.is_empty() {
+        return Ok(ints.iter().map(i64::to_string).collect());
+    }
+    attrs
+        .strings("classlabels_strings")
+        .map_err(|e| err(node, e))
+}
+
+fn linear(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    let classifier = node.op_type == "LinearClassifier";
+    let coefficients: Vec<f64> = attrs
+        .floats("coefficients")
+        .iter()
+        .map(|&f| f64::from(f))
+        .collect();
+    let mut intercepts: Vec<f64> = attrs
+        .floats("intercepts")
+        .iter()
+        .map(|&f| f64::from(f))
+        .collect();
+    let features = b.width(x);
+    if coefficients.is_empty() || !coefficients.len().is_multiple_of(features) {
+        return Err(invalid(format!(
+            "{}: {} coefficients for {features} features",
+            describe(node),
+            coefficients.len()
+        )));
+    }
+    let targets = coefficients.len() / features;
+    if intercepts.is_empty() {
+        intercepts = vec![0.0; targets];
+    }
+    if intercepts.len() != targets {
+        return Err(invalid(format!(
+            "{}: {} intercepts for {targets} targets",
+            describe(node),
+            intercepts.len()
+        )));
+    }
+    let post = post_transform(node)?;
+    let (labels, binary) = if classifier {
+        let labels = class_labels(node)?;
+        if attrs.int("multi_class", 0) != 0 && labels.len() > 2 {
+            return Err(err(
+                node,
+                "multi_class = 1 (one-vs-rest over many classes) is not supported",
+            ));
+        }
+        let binary = targets == 1 && labels.len() == 2;
+        (Some(labels), binary)
+    } else {
+        if attrs.int("targets", 1) as usize != targets {
+            return Err(invalid(format!(
+                "{}: 'targets' differs from the coefficients",
+                describe(node)
+            )));
+        }
+        (None, false)
+    };
+    let width = if binary { 2 } else { targets };
+    // A classifier's scores come out as float whatever its input.
+    let y = b.slot(width, Elem::F32)?;
+    b.program.push(Instr::Linear {
+        x,
+        y,
+        coefficients,
+        intercepts,
+        post,
+        binary,
+    });
+    if let Some(labels) = labels {
+        b.labels.insert(y, labels);
+        b.probabilities.insert(y);
+    }
+    b.define(node, if classifier { 1 } else { 0 }, y);
+    Ok(())
+}
