@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 use edgescore_models::Model;
 use edgescore_runtime::component_build::{BuildRequest, build_component};
-use edgescore_test_support::{Output, Tolerance, case, check_scores, repo_root};
+use edgescore_test_support::{Tolerance, case, check_references, check_scores, repo_root};
 
 /// Whether jco can run here; `Err` says what is missing.
 fn jco_available(dir: &Path) -> Result<(), String> {
@@ -93,12 +93,7 @@ fn check_jco(name: &str) {
             .collect();
         let native = model.score(&set.rows).expect("native scores");
         check_scores(&what, &scores, &native, Tolerance::BitExact);
-        check_scores(
-            &what,
-            &scores,
-            &set.expected_score,
-            case.tolerance(Output::Score),
-        );
+        check_references(&case, set, &what, &scores, None);
     }
 }
 

@@ -23,6 +23,9 @@ pub enum Library {
     XGBoost,
     LightGbm,
     ScikitLearn,
+    /// An ONNX model: onnxruntime (one thread) is the reference; the
+    /// training library's own predictions are a second one (`trainer.csv`).
+    Onnx,
 }
 
 /// One golden case: a model and its input sets.
@@ -53,6 +56,9 @@ pub struct IoSet {
     /// The reference per-feature contributions, row-major, one value per
     /// feature then the bias (`<set>.contribs.csv`, XGBoost `random` sets).
     pub expected_contributions: Option<Vec<f64>>,
+    /// The training library's own predictions (`<set>.trainer.csv`, ONNX
+    /// cases, where the trainer and onnxruntime are meant to agree).
+    pub expected_trainer: Option<Vec<f64>>,
 }
 
 /// How close a score must be to the reference.
@@ -84,12 +90,17 @@ impl Case {
     ///   the raw score is bit-exact; the probability may differ by an ulp of
     ///   `exp` (glibc's against the portable one edgescore uses);
     /// - scikit-learn's BLAS sums the dot product in its own order (relative
-    ///   to the size of the result, which `1e300` inputs make huge).
+    ///   to the size of the result, which `1e300` inputs make huge);
+    /// - onnxruntime computes in float32 with its own approximations of
+    ///   `exp` and the logistic (MLAS): the acceptance bound, 1e-6 (tree
+    ///   ensembles are bit-exact on all but a few rows, an ulp of float32
+    ///   apart; linear models and networks about 2e-7).
     pub fn tolerance(&self, output: Output) -> Tolerance {
         match (self.library, output) {
             (Library::XGBoost, _) | (Library::LightGbm, Output::Raw) => Tolerance::BitExact,
             (Library::LightGbm, Output::Score) => Tolerance::Absolute(1e-12),
             (Library::ScikitLearn, _) => Tolerance::Relative(1e-12),
+            (Library::Onnx, _) => Tolerance::Absolute(1e-6),
         }
     }
 }
@@ -143,14 +154,16 @@ fn read_case(dir: &Path) -> Case {
         Library::LightGbm
     } else if meta.contains("\"kind\": \"linear\"") {
         Library::ScikitLearn
+    } else if meta.contains("\"kind\": \"onnx\"") {
+        Library::Onnx
     } else {
         panic!("{name}/case.json has no known \"kind\"");
     };
-    let model_path = ["model.json", "model.txt"]
+    let model_path = ["model.json", "model.txt", "model.onnx"]
         .iter()
         .map(|f| dir.join(f))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} has no model.json or model.txt"));
+        .unwrap_or_else(|| panic!("{name} has no model.json, model.txt or model.onnx"));
     let mut sets: Vec<IoSet> = std::fs::read_dir(dir)
         .expect("case folder is readable")
         .filter_map(Result::ok)
@@ -230,6 +243,15 @@ fn read_set(dir: &Path, set: &str) -> IoSet {
             );
             values
         });
+    let expected_trainer = std::fs::read_to_string(dir.join(format!("{set}.trainer.csv")))
+        .ok()
+        .map(|text| {
+            let mut lines = text.lines();
+            assert_eq!(lines.next(), Some("score"), "{set}: trainer header");
+            let values: Vec<f64> = lines.map(parse).collect();
+            assert_eq!(values.len(), num_rows, "{set}: one trainer score per row");
+            values
+        });
     IoSet {
         name: set.to_owned(),
         input_path,
@@ -239,6 +261,38 @@ fn read_set(dir: &Path, set: &str) -> IoSet {
         expected_score,
         expected_raw,
         expected_contributions,
+        expected_trainer,
+    }
+}
+
+/// The bar against the training library's own predictions: the acceptance
+/// bound (onnxruntime's float32 against the trainer's float64).
+pub const TRAINER_TOLERANCE: Tolerance = Tolerance::Absolute(1e-6);
+
+/// Checks scores against every reference of `set`: the case's reference
+/// within its tolerance and, when the set has them, the training library's
+/// predictions within [`TRAINER_TOLERANCE`]. `rows` picks the set's rows
+/// `got` holds (all of them when `None`).
+pub fn check_references(case: &Case, set: &IoSet, what: &str, got: &[f64], rows: Option<&[usize]>) {
+    let pick = |all: &[f64]| -> Vec<f64> {
+        match rows {
+            Some(rows) => rows.iter().map(|&r| all[r]).collect(),
+            None => all.to_vec(),
+        }
+    };
+    check_scores(
+        what,
+        got,
+        &pick(&set.expected_score),
+        case.tolerance(Output::Score),
+    );
+    if let Some(trainer) = &set.expected_trainer {
+        check_scores(
+            &format!("{what} (against the trainer)"),
+            got,
+            &pick(trainer),
+            TRAINER_TOLERANCE,
+        );
     }
 }
 
