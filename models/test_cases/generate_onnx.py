@@ -354,8 +354,10 @@ def write_case(
     score_output: dict,
     sets: list,
     extra: dict | None = None,
+    names: list[str] | None = None,
 ) -> dict:
     """sets: (set name, float64 rows, trainer scores or None, description, why no trainer or None).
+    names: the input CSV header (the fraud features unless given).
 
     Returns {set: max |onnxruntime - trainer|} for the sets with a trainer."""
     d = g.new_case(name)
@@ -369,7 +371,7 @@ def write_case(
     for set_name, X64, trainer_scores, text, no_trainer in sets:
         score = ort_scores(sess, X64, inputs, score_output)
         assert np.all(np.isfinite(score)), (name, set_name)
-        g.write_inputs(d / f"{set_name}.input.csv", NAMES, X64)
+        g.write_inputs(d / f"{set_name}.input.csv", NAMES if names is None else names, X64)
         g.write_expected(d / f"{set_name}.expected.csv", score, score)
         text = f"{len(X64)} rows: {text}; expected: onnxruntime {ort.__version__}, one thread"
         if trainer_scores is not None:
@@ -557,10 +559,545 @@ def numpy_forward(weights: list, X64: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-z))).reshape(-1)
 
 
+# ---------------------------------------------------------------- hand-built ONNX-ML operator cases (onnx_op_*)
+#
+# Tiny models written with onnx.helper to exercise ONNX-ML semantics that the
+# converter-made cases above never use: every node mode (BRANCH_LT, GTE, GT,
+# EQ, NEQ, MEMBER), nodes_missing_value_tracks_true on some splits only,
+# aggregate_function AVERAGE/MIN/MAX, PROBIT and SOFTMAX post-transforms,
+# base_values on a classifier, Imputer/Scaler/Normalizer/Binarizer/
+# ArrayFeatureExtractor, double thresholds, and the opset-5 TreeEnsemble.
+# No trainer: the expected values are onnxruntime's alone. Features f0..f(F-1),
+# one [N, F] input named "input". The data draw from their own generators
+# (SEED + 700 + k), so these cases leave the others' bytes alone.
+
+OP_OPSETS = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+OP_PRODUCER = "edgescore generate_onnx.py (onnx.helper)"
+OP_N_RANDOM = 150
+OP_NAN_RATE = 0.1
+OP_NO_TRAINER = "hand-built with onnx.helper: there is no trainer, onnxruntime's output is the only reference"
+# Tree-case columns: continuous (uniform in [-2.5, 2.5]) and integer-valued (0..3, for BRANCH_EQ/NEQ/MEMBER).
+OP_TREE_KINDS = ["cont", "int", "cont", "int", "cont"]
+
+
+def op_names(n: int) -> list[str]:
+    return [f"f{j}" for j in range(n)]
+
+
+def split(f, mode, t, miss, yes, no):
+    """A branch node of a hand-built tree: `yes` when (x[f] mode t) holds (or x[f] is NaN and miss=1)."""
+    return {"f": f, "mode": mode, "t": t, "miss": miss, "T": yes, "F": no}
+
+
+def leaf(w):
+    return {"w": w}
+
+
+# Three trees of depth <= 3 using every mode of ai.onnx.ml 3; nodes_missing_value_tracks_true on 8 of the 15 splits.
+# Continuous thresholds are decimals that float32 does not hold exactly; EQ/NEQ/GT on the integer columns compare with integers.
+OP_TREES = [
+    split(0, "BRANCH_LEQ", 0.3, 1,
+          split(1, "BRANCH_EQ", 2.0, 0,
+                leaf(1.5),
+                split(2, "BRANCH_LT", -0.7, 1, leaf(-0.8), leaf(0.4))),
+          split(4, "BRANCH_GTE", 1.1, 0,
+                leaf(2.25),
+                split(3, "BRANCH_NEQ", 1.0, 1, leaf(-1.2), leaf(0.05)))),
+    split(2, "BRANCH_GT", 0.45, 0,
+          split(3, "BRANCH_EQ", 0.0, 1, leaf(0.9), leaf(-0.35)),
+          split(0, "BRANCH_LT", -1.25, 0,
+                leaf(1.1),
+                split(1, "BRANCH_NEQ", 3.0, 1,
+                      split(4, "BRANCH_LEQ", -0.2, 0, leaf(0.6), leaf(-0.15)),
+                      leaf(-2.0)))),
+    split(4, "BRANCH_LT", 0.0, 1,
+          split(2, "BRANCH_GTE", -0.1, 1,
+                leaf(0.3),
+                split(1, "BRANCH_GT", 1.0, 0, leaf(-0.6), leaf(0.75))),
+          split(3, "BRANCH_LEQ", 2.0, 0,
+                split(0, "BRANCH_GT", 1.6, 1, leaf(1.4), leaf(-0.25)),
+                leaf(-1.05))),
+]
+
+
+def map_leaves(tree, fn):
+    if "w" in tree:
+        return leaf(fn(tree["w"]))
+    return {**tree, "T": map_leaves(tree["T"], fn), "F": map_leaves(tree["F"], fn)}
+
+
+def map_splits(tree, fn):
+    if "w" in tree:
+        return tree
+    return fn({**tree, "T": map_splits(tree["T"], fn), "F": map_splits(tree["F"], fn)})
+
+
+def op_split_nodes(trees):
+    """(tree index, node) for every branch node, in pre-order."""
+    out = []
+
+    def visit(k, n):
+        if "w" in n:
+            return
+        out.append((k, n))
+        visit(k, n["T"])
+        visit(k, n["F"])
+
+    for k, t in enumerate(trees):
+        visit(k, t)
+    return out
+
+
+def op_test(node, x) -> bool:
+    """One branch node's test on one (float32 or float64) value: the IEEE comparison, or NaN where
+    nodes_missing_value_tracks_true is 1 (so NaN takes the true branch of BRANCH_NEQ either way)."""
+    t, mode = node["t"], node["mode"]
+    if mode == "BRANCH_MEMBER":
+        holds = any(x == m for m in t)
+    else:
+        holds = {"BRANCH_LEQ": x <= t, "BRANCH_LT": x < t, "BRANCH_GTE": x >= t, "BRANCH_GT": x > t,
+                 "BRANCH_EQ": x == t, "BRANCH_NEQ": x != t}[mode]
+    return bool(holds) or (x != x and bool(node["miss"]))
+
+
+def op_reaches(tree, target, row, dtype) -> bool:
+    n = tree
+    while "w" not in n:
+        if n is target:
+            return True
+        t = n["t"] if n["mode"] == "BRANCH_MEMBER" else dtype(n["t"])
+        n = n["T"] if op_test({**n, "t": t}, dtype(row[n["f"]])) else n["F"]
+    return False
+
+
+def v3_tree_attrs(trees, prefix: str, weight_of, as_tensor_double: bool = False) -> dict:
+    """TreeEnsembleRegressor/Classifier (ai.onnx.ml 3) node and leaf attributes; nodes numbered in pre-order per tree.
+    weight_of(w) gives the (id, weight) pairs of a leaf."""
+    a = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
+                         "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+                         f"{prefix}_treeids", f"{prefix}_nodeids", f"{prefix}_ids", f"{prefix}_weights"]}
+    for tid, tree in enumerate(trees):
+        counter = [0]
+
+        def visit(n):
+            nid = counter[0]
+            counter[0] += 1
+            row = len(a["nodes_nodeids"])
+            a["nodes_treeids"].append(tid)
+            a["nodes_nodeids"].append(nid)
+            for k in ["nodes_featureids", "nodes_modes", "nodes_values", "nodes_truenodeids", "nodes_falsenodeids",
+                      "nodes_missing_value_tracks_true"]:
+                a[k].append(None)
+            if "w" in n:
+                a["nodes_featureids"][row] = 0
+                a["nodes_modes"][row] = "LEAF"
+                a["nodes_values"][row] = 0.0
+                a["nodes_truenodeids"][row] = 0
+                a["nodes_falsenodeids"][row] = 0
+                a["nodes_missing_value_tracks_true"][row] = 0
+                for i, w in weight_of(n["w"]):
+                    a[f"{prefix}_treeids"].append(tid)
+                    a[f"{prefix}_nodeids"].append(nid)
+                    a[f"{prefix}_ids"].append(i)
+                    a[f"{prefix}_weights"].append(w)
+                return nid
+            a["nodes_featureids"][row] = n["f"]
+            a["nodes_modes"][row] = n["mode"]
+            a["nodes_values"][row] = n["t"]
+            a["nodes_missing_value_tracks_true"][row] = n["miss"]
+            a["nodes_truenodeids"][row] = visit(n["T"])
+            a["nodes_falsenodeids"][row] = visit(n["F"])
+            return nid
+
+        visit(tree)
+    if as_tensor_double:
+        a["nodes_values_as_tensor"] = numpy_helper.from_array(np.array(a.pop("nodes_values"), np.float64), "nodes_values_as_tensor")
+        a[f"{prefix}_weights_as_tensor"] = numpy_helper.from_array(
+            np.array(a.pop(f"{prefix}_weights"), np.float64), f"{prefix}_weights_as_tensor")
+    return a
+
+
+def v5_tree_attrs(trees) -> dict:
+    """TreeEnsemble (ai.onnx.ml 5) attributes: branch nodes flattened tree after tree in pre-order, leaves in their own list."""
+    code = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4, "BRANCH_NEQ": 5, "BRANCH_MEMBER": 6}
+    feats, splits, modes, miss, tids, tleaf, fids, fleaf, roots, members = ([] for _ in range(10))
+    leaf_t, leaf_w = [], []
+
+    def visit(n):
+        """Returns (index, is_leaf)."""
+        if "w" in n:
+            leaf_t.append(0)
+            leaf_w.append(n["w"])
+            return len(leaf_w) - 1, 1
+        k = len(feats)
+        feats.append(n["f"])
+        modes.append(code[n["mode"]])
+        miss.append(n["miss"])
+        if n["mode"] == "BRANCH_MEMBER":
+            splits.append(0.0)  # unused for BRANCH_MEMBER
+            if members:
+                members.append(float("nan"))
+            members.extend(n["t"])
+        else:
+            splits.append(n["t"])
+        for lst in (tids, tleaf, fids, fleaf):
+            lst.append(None)
+        tids[k], tleaf[k] = visit(n["T"])
+        fids[k], fleaf[k] = visit(n["F"])
+        return k, 0
+
+    for tree in trees:
+        k, is_leaf = visit(tree)
+        assert not is_leaf
+        roots.append(k)
+    members.append(float("nan"))
+    return {
+        "nodes_featureids": feats,
+        "nodes_splits": numpy_helper.from_array(np.array(splits, np.float32), "nodes_splits"),
+        "nodes_modes": numpy_helper.from_array(np.array(modes, np.uint8), "nodes_modes"),
+        "nodes_missing_value_tracks_true": miss,
+        "nodes_truenodeids": tids, "nodes_trueleafs": tleaf,
+        "nodes_falsenodeids": fids, "nodes_falseleafs": fleaf,
+        "tree_roots": roots,
+        "leaf_targetids": leaf_t,
+        "leaf_weights": numpy_helper.from_array(np.array(leaf_w, np.float32), "leaf_weights"),
+        "membership_values": numpy_helper.from_array(np.array(members, np.float32), "membership_values"),
+        "n_targets": 1,
+    }
+
+
+def op_model(name: str, nodes: list, n_features: int, outputs: list, *, initializer=(), elem=onnx.TensorProto.FLOAT,
+             opsets=None, ir_version: int = 8) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("input", elem, [None, n_features])],
+        [helper.make_tensor_value_info(n, t, shape) for n, t, shape in outputs], initializer=list(initializer))
+    model = helper.make_model(graph, opset_imports=opsets or OP_OPSETS, ir_version=ir_version, producer_name=OP_PRODUCER)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def op_data(rng, kinds: list[str], n: int, nan_rate: float) -> np.ndarray:
+    cols = []
+    for k in kinds:
+        cols.append(rng.uniform(-2.5, 2.5, n) if k == "cont" else rng.integers(0, 4, n).astype(float))
+    X = np.column_stack(cols)
+    if nan_rate > 0:
+        X[rng.random(X.shape) < nan_rate] = np.nan
+    return X
+
+
+def op_tree_probes(node, dtype) -> list[float]:
+    """The values of node's feature to try at node: its threshold and the neighbours in the input type, then NaN."""
+    t = node["t"]
+    near = (lambda v: [float(np.nextafter(dtype(v), dtype(-np.inf))), float(dtype(v)), float(np.nextafter(dtype(v), dtype(np.inf)))])
+    if node["mode"] == "BRANCH_MEMBER":
+        vals = [p for m in t for p in near(m)] + [float(v) for v in range(4) if v not in t]
+    else:
+        vals = near(t)
+    return vals + [float("nan")]
+
+
+def op_tree_boundary(trees, kinds: list[str], rng, dtype=np.float32) -> tuple[np.ndarray, int]:
+    """For every branch node, rows that reach it with its feature on the threshold (or each member), on the
+    threshold's neighbours in the input type, and NaN; then an all-NaN row and one NaN feature per row."""
+    base = op_data(rng, kinds, 400, 0.0).astype(dtype).astype(np.float64)
+    rows = []
+    nodes = op_split_nodes(trees)
+    for k, node in nodes:
+        for p in op_tree_probes(node, dtype):
+            for i in rng.permutation(len(base)):
+                r = base[i].copy()
+                r[node["f"]] = p
+                if op_reaches(trees[k], node, r, dtype):
+                    rows.append(r)
+                    break
+            else:
+                raise RuntimeError(f"no row reaches tree {k} node {node['mode']} f{node['f']} with {p}")
+    rows.append(np.full(len(kinds), np.nan))
+    for j in range(len(kinds)):
+        r = base[rng.integers(len(base))].copy()
+        r[j] = np.nan
+        rows.append(r)
+    return np.array(rows), len(nodes)
+
+
+def op_sets(X_random, X_boundary, boundary_text, cast=FLOAT_CAST):
+    return [
+        ("random", X_random, None, f"uniform float64 rows (continuous columns in [-2.5, 2.5], all their digits; "
+         f"integer columns in 0..3), about {OP_NAN_RATE:.0%} NaN in every column; {cast}", OP_NO_TRAINER),
+        ("boundary", X_boundary, None, f"{boundary_text}; {cast}", OP_NO_TRAINER),
+    ]
+
+
+def op_case(name, model, *, description, n_features, sets, positive_class, score_output, extra):
+    write_case(
+        name, model, description=description, trainer="none",
+        converter=f"onnx {onnx.__version__} onnx.helper.make_graph / make_model ("
+        + ", ".join(f"{o.domain or 'ai.onnx'}={o.version}" for o in model.opset_import) + f", ir_version {model.ir_version})",
+        inputs="tensor", positive_class=positive_class, score_output=score_output, sets=sets,
+        extra={"trainer_api": None, **extra}, names=op_names(n_features),
+    )
+    ops = ", ".join(f"{n.op_type}" + (f" ({n.domain})" if n.domain else "") for n in model.graph.node)
+    sess = session(onnx.load(str(HERE / name / "model.onnx")))
+    print(f"{name}: ops [{ops}]; loads in onnxruntime {ort.__version__}: inputs "
+          f"{[(i.name, i.type, i.shape) for i in sess.get_inputs()]}, outputs {[(o.name, o.type) for o in sess.get_outputs()]}")
+
+
+def op_tree_text(trees) -> str:
+    nodes = op_split_nodes(trees)
+    modes = sorted({n["mode"] for _, n in nodes})
+    return (f"{len(trees)} trees of depth <= 3, {len(nodes)} splits, modes {modes}, "
+            f"nodes_missing_value_tracks_true=1 on {sum(n['miss'] for _, n in nodes)} of them")
+
+
+def op_tree_cases() -> None:
+    F = len(OP_TREE_KINDS)
+    rng = np.random.default_rng(SEED + 700)
+    Xr = op_data(rng, OP_TREE_KINDS, OP_N_RANDOM, OP_NAN_RATE)
+    Xb, n_splits = op_tree_boundary(OP_TREES, OP_TREE_KINDS, np.random.default_rng(SEED + 701))
+    btext = (f"float32 rows reaching each of the {n_splits} branch nodes with its feature on the float32 threshold, on the "
+             "float32 neighbours just below and above it, and NaN; then an all-NaN row and one NaN feature per row")
+    reg_out = [("variable", onnx.TensorProto.FLOAT, [None, 1])]
+    reg_score = {"name": "variable", "how": "value"}
+    one = lambda w: [(0, w)]  # noqa: E731
+
+    def regressor(name, trees, *, aggregate="SUM", post="NONE", base=(0.25,)):
+        attrs = v3_tree_attrs(trees, "target", one)
+        node = helper.make_node("TreeEnsembleRegressor", ["input"], ["variable"], domain="ai.onnx.ml", name="trees",
+                                n_targets=1, aggregate_function=aggregate, post_transform=post, base_values=list(base), **attrs)
+        return op_model(name, [node], F, reg_out)
+
+    for name, agg in [("onnx_op_tree_modes", "SUM"), ("onnx_op_tree_average", "AVERAGE"),
+                      ("onnx_op_tree_min", "MIN"), ("onnx_op_tree_max", "MAX")]:
+        op_case(name, regressor(name, OP_TREES, aggregate=agg),
+                description=f"TreeEnsembleRegressor written with onnx.helper: {op_tree_text(OP_TREES)}; "
+                f"base_values=[0.25], aggregate_function={agg}, post_transform=NONE",
+                n_features=F, sets=op_sets(Xr, Xb, btext), positive_class=None, score_output=reg_score,
+                extra={"columns": "f1 and f3 hold the integers 0..3 (BRANCH_EQ/NEQ/GT thresholds on them are integers); "
+                       "f0, f2, f4 are continuous"})
+
+    # PROBIT: leaves in (0.02, 0.3) and base 0.05, so the sum stays inside (0, 1).
+    probit_trees = [map_leaves(t, lambda w: round(0.02 + 0.28 * (w + 2.0) / 4.25, 4)) for t in OP_TREES]
+    op_case("onnx_op_tree_probit", regressor("onnx_op_tree_probit", probit_trees, post="PROBIT", base=(0.05,)),
+            description=f"TreeEnsembleRegressor written with onnx.helper: the trees of onnx_op_tree_modes ({op_tree_text(probit_trees)}) "
+            "with leaf weights mapped into [0.02, 0.3]; base_values=[0.05], aggregate_function=SUM, post_transform=PROBIT "
+            "(the sum stays in (0, 1), where the probit is finite)",
+            n_features=F, sets=op_sets(Xr, Xb, btext), positive_class=None, score_output=reg_score, extra={})
+
+    cls_out = [("label", onnx.TensorProto.INT64, [None]), ("probabilities", onnx.TensorProto.FLOAT, [None, 2])]
+    cls_score = {"name": "probabilities", "how": "column", "column": 1}
+
+    def classifier(name, trees, *, post, base=None):
+        attrs = v3_tree_attrs(trees, "class", one)
+        kw = {"base_values": list(base)} if base is not None else {}
+        node = helper.make_node("TreeEnsembleClassifier", ["input"], ["label", "probabilities"], domain="ai.onnx.ml",
+                                name="trees", classlabels_int64s=[0, 1], post_transform=post, **kw, **attrs)
+        return op_model(name, [node], F, cls_out)
+
+    mixed = [map_leaves(t, lambda w: round(0.8 * w, 4)) for t in OP_TREES]
+    positive = [map_leaves(t, lambda w: round(0.3 * abs(w), 4)) for t in OP_TREES]
+    for name, trees, post, base, what in [
+        ("onnx_op_classifier_softmax", mixed, "SOFTMAX", None,
+         "mixed-sign weights, all on class_ids 0, post_transform=SOFTMAX, no base_values (onnxruntime's binary case: "
+         "it scores [-s, s] before the softmax)"),
+        ("onnx_op_classifier_base2", mixed, "LOGISTIC", (0.1, -0.3),
+         "mixed-sign weights, all on class_ids 0, post_transform=LOGISTIC, two base_values [0.1, -0.3]"),
+        ("onnx_op_classifier_positive_logistic", positive, "LOGISTIC", None,
+         "weights all >= 0, all on class_ids 0, post_transform=LOGISTIC, no base_values (onnxruntime 1.32 writes "
+         "[1 - L(s), L(s)])"),
+    ]:
+        op_case(name, classifier(name, trees, post=post, base=base),
+                description=f"binary TreeEnsembleClassifier written with onnx.helper, classlabels_int64s=[0, 1]: the trees of "
+                f"onnx_op_tree_modes ({op_tree_text(trees)}) with {what}; the score is column 1 of the [N, 2] "
+                "probabilities (the label output is int64)",
+                n_features=F, sets=op_sets(Xr, Xb, btext), positive_class=1, score_output=cls_score, extra={})
+
+    # Float64 input, double thresholds and weights (nodes_values_as_tensor, target_weights_as_tensor).
+    name = "onnx_op_double"
+    attrs = v3_tree_attrs(OP_TREES, "target", one, as_tensor_double=True)
+    node = helper.make_node("TreeEnsembleRegressor", ["input"], ["variable"], domain="ai.onnx.ml", name="trees",
+                            n_targets=1, aggregate_function="SUM", post_transform="NONE",
+                            base_values_as_tensor=numpy_helper.from_array(np.array([0.25], np.float64), "base_values_as_tensor"),
+                            **attrs)
+    try:
+        model = op_model(name, [node], F, reg_out, elem=onnx.TensorProto.DOUBLE)
+        session(model)
+    except Exception as e:  # noqa: BLE001
+        print(f"{name}: skipped, onnxruntime does not load it: {e}")
+    else:
+        Xb64, _ = op_tree_boundary(OP_TREES, OP_TREE_KINDS, np.random.default_rng(SEED + 702), dtype=np.float64)
+        op_case(name, model,
+                description=f"TreeEnsembleRegressor with a tensor(double) input and float64 thresholds and weights "
+                f"(nodes_values_as_tensor, target_weights_as_tensor, base_values_as_tensor, all DOUBLE): the trees of "
+                f"onnx_op_tree_modes ({op_tree_text(OP_TREES)}); base 0.25, SUM, NONE; the output is tensor(float)",
+                n_features=F,
+                sets=op_sets(Xr, Xb64,
+                             f"float64 rows reaching each of the {n_splits} branch nodes with its feature on the float64 "
+                             "threshold, on the float64 neighbours just below and above it, and NaN; then an all-NaN row "
+                             "and one NaN feature per row", cast="float64 rows fed as they are to the tensor(double) input"),
+                positive_class=None, score_output=reg_score, extra={})
+
+    # The opset-5 TreeEnsemble, with BRANCH_MEMBER in place of two EQ/GT splits on integer columns.
+    def to_member(n):
+        if n["f"] == 3 and n["mode"] == "BRANCH_EQ":
+            return {**n, "mode": "BRANCH_MEMBER", "t": [0.0, 2.0]}
+        if n["f"] == 1 and n["mode"] == "BRANCH_GT":
+            return {**n, "mode": "BRANCH_MEMBER", "t": [1.0, 3.0]}
+        return n
+
+    v5_trees = [map_splits(t, to_member) for t in OP_TREES]
+    name = "onnx_op_tree_ensemble_v5"
+    node = helper.make_node("TreeEnsemble", ["input"], ["variable"], domain="ai.onnx.ml", name="trees",
+                            aggregate_function=1, post_transform=0, **v5_tree_attrs(v5_trees))
+    opsets5 = [helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)]
+    try:
+        model = op_model(name, [node], F, reg_out, opsets=opsets5, ir_version=10)
+        session(model)
+    except Exception as e:  # noqa: BLE001
+        print(f"{name}: skipped, onnxruntime does not load it: {e}")
+    else:
+        Xb5, n5 = op_tree_boundary(v5_trees, OP_TREE_KINDS, np.random.default_rng(SEED + 703))
+        op_case(name, model,
+                description=f"the opset-5 TreeEnsemble (ai.onnx.ml 5) written with onnx.helper: the trees of onnx_op_tree_modes "
+                f"with BRANCH_MEMBER sets {{0, 2}} on f3 and {{1, 3}} on f1 in place of two splits ({op_tree_text(v5_trees)}); "
+                "float32 nodes_splits/leaf_weights/membership_values tensors, uint8 nodes_modes; n_targets=1, no base values",
+                n_features=F,
+                sets=op_sets(Xr, Xb5, f"float32 rows reaching each of the {n5} branch nodes with its feature on the float32 "
+                             "threshold or each set member, on the float32 neighbours just below and above it, on the "
+                             "integers outside the set, and NaN; then an all-NaN row and one NaN feature per row"),
+                positive_class=None, score_output=reg_score,
+                extra={"post_transform": "0 (NONE): onnxruntime is reported to swap the codes 1 and 2, so this case uses 0",
+                       "aggregate_function": "1 (SUM)"})
+
+
+def op_linear_cases() -> None:
+    # Imputer -> Scaler -> Normalizer(L2) -> LinearRegressor.
+    name, F = "onnx_op_preprocess", 4
+    imputed = [0.5, -1.0, 0.0, 2.0]
+    offset = [0.25, -0.5, 1.0, 0.0]
+    scale = [2.0, 0.5, 1.5, -1.25]
+    coef = [0.75, -1.5, 0.4, 2.0]
+    nodes = [
+        helper.make_node("Imputer", ["input"], ["imputed"], domain="ai.onnx.ml", name="imputer",
+                         imputed_value_floats=imputed, replaced_value_float=float("nan")),
+        helper.make_node("Scaler", ["imputed"], ["scaled"], domain="ai.onnx.ml", name="scaler", offset=offset, scale=scale),
+        helper.make_node("Normalizer", ["scaled"], ["normalized"], domain="ai.onnx.ml", name="normalizer", norm="L2"),
+        helper.make_node("LinearRegressor", ["normalized"], ["variable"], domain="ai.onnx.ml", name="linear",
+                         coefficients=coef, intercepts=[0.3], targets=1),
+    ]
+    model = op_model(name, nodes, F, [("variable", onnx.TensorProto.FLOAT, [None, 1])])
+    rng = np.random.default_rng(SEED + 710)
+    Xr = op_data(rng, ["cont"] * F, OP_N_RANDOM, OP_NAN_RATE)
+    base = op_data(rng, ["cont"] * F, 8, 0.0).astype(np.float32).astype(np.float64)
+    rows = [np.full(F, np.nan), np.array(offset, np.float64)]  # all imputed; the scaled vector all zero
+    for j in range(F):
+        r = base[j % len(base)].copy()
+        r[j] = np.nan
+        rows.append(r)
+        r = np.array(offset, np.float64)
+        r[j] = np.nan  # imputed everywhere but the offsets
+        rows.append(r)
+    r = np.array(offset, np.float64)
+    r[2] = np.nan  # column 2 imputes 0.0 -> (0 - 1) * 1.5, the only non-zero
+    rows.append(r)
+    rows += [np.zeros(F), np.array(imputed, np.float64), base[0] * 1e6, base[1] * 1e-6 + np.array(offset)]
+    Xb = np.array(rows)
+    op_case(name, model,
+            description="onnx.helper pipeline: Imputer (imputed_value_floats per column, replaced_value_float=NaN) -> Scaler "
+            "(per-column offset and scale) -> Normalizer(norm='L2') -> LinearRegressor (one target); the output [N, 1]",
+            n_features=F,
+            sets=op_sets(Xr, Xb, "edge rows: all NaN (all imputed), the Scaler's offsets exactly (the L2 norm of a zero "
+                         "vector), one NaN per row, the offsets with one NaN, zeros, the imputed values, very large and "
+                         "nearly-offset rows"),
+            positive_class=None, score_output={"name": "variable", "how": "value"},
+            extra={"imputed_value_floats": imputed, "scaler": {"offset": offset, "scale": scale}})
+
+    # Imputer -> Normalizer(MAX) -> Normalizer(L1) -> LinearClassifier (LOGISTIC).
+    name, F = "onnx_op_preprocess_l1max", 5
+    imputed = [1.0, -0.5, 0.25, 0.0, 3.0]
+    nodes = [
+        helper.make_node("Imputer", ["input"], ["imputed"], domain="ai.onnx.ml", name="imputer",
+                         imputed_value_floats=imputed, replaced_value_float=float("nan")),
+        helper.make_node("Normalizer", ["imputed"], ["max_normalized"], domain="ai.onnx.ml", name="normalizer_max", norm="MAX"),
+        helper.make_node("Normalizer", ["max_normalized"], ["l1_normalized"], domain="ai.onnx.ml", name="normalizer_l1", norm="L1"),
+        helper.make_node("LinearClassifier", ["l1_normalized"], ["label", "probabilities"], domain="ai.onnx.ml", name="linear",
+                         coefficients=[1.25, -2.0, 0.5, 3.0, -0.75], intercepts=[-0.2], classlabels_ints=[0, 1],
+                         post_transform="LOGISTIC"),
+    ]
+    model = op_model(name, nodes, F, [("label", onnx.TensorProto.INT64, [None]), ("probabilities", onnx.TensorProto.FLOAT, [None, 2])])
+    rng = np.random.default_rng(SEED + 711)
+    Xr = op_data(rng, ["cont"] * F, OP_N_RANDOM, OP_NAN_RATE)
+    base = op_data(rng, ["cont"] * F, 8, 0.0).astype(np.float32).astype(np.float64)
+    rows = [np.full(F, np.nan)]
+    for j in range(F):
+        r = base[j % len(base)].copy()
+        r[j] = np.nan
+        rows.append(r)
+    rows += [-np.abs(base[0]), np.abs(base[1]), np.array([-1.0, -2.0, -0.5, -3.0, -0.25]), np.array([0.0, -1.0, -2.0, -0.5, -0.25]),
+             np.array([2.0, 2.0, -2.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0, 0.0, 0.0]), base[2] * 1e6]
+    Xb = np.array(rows)
+    op_case(name, model,
+            description="onnx.helper pipeline: Imputer (imputed_value_floats per column, replaced_value_float=NaN) -> "
+            "Normalizer(norm='MAX') -> Normalizer(norm='L1') -> LinearClassifier (one coefficient row, classlabels_ints=[0, 1], "
+            "post_transform=LOGISTIC: onnxruntime 1.32 writes [1 - L(s), L(s)]); the score is column 1 of the [N, 2] probabilities",
+            n_features=F,
+            sets=op_sets(Xr, Xb, "edge rows: all NaN (all imputed), one NaN per row, all negative (a negative maximum), "
+                         "all non-positive with a zero maximum, a tied maximum, one non-zero, very large"),
+            positive_class=1, score_output={"name": "probabilities", "how": "column", "column": 1},
+            extra={"imputed_value_floats": imputed})
+
+    # ArrayFeatureExtractor [2, 0] and Binarizer(0.5) -> Concat -> Gemm -> Tanh.
+    name, F = "onnx_op_columns", 6
+    w = np.array([[0.8, -1.1, 0.35, -0.6, 0.9, 0.45, -0.3, 1.2]], np.float32)
+    nodes = [
+        helper.make_node("ArrayFeatureExtractor", ["input", "columns"], ["picked"], domain="ai.onnx.ml", name="pick"),
+        helper.make_node("Binarizer", ["input"], ["binary"], domain="ai.onnx.ml", name="binarize", threshold=0.5),
+        helper.make_node("Concat", ["picked", "binary"], ["joined"], name="concat", axis=1),
+        helper.make_node("Gemm", ["joined", "weight", "bias"], ["linear"], name="gemm", alpha=0.5, beta=2.0, transB=1),
+        helper.make_node("Tanh", ["linear"], ["variable"], name="tanh"),
+    ]
+    init = [numpy_helper.from_array(np.array([2, 0], np.int64), "columns"),
+            numpy_helper.from_array(w, "weight"),
+            numpy_helper.from_array(np.array([-0.15], np.float32), "bias")]
+    model = op_model(name, nodes, F, [("variable", onnx.TensorProto.FLOAT, [None, 1])], initializer=init)
+    rng = np.random.default_rng(SEED + 712)
+    Xr = op_data(rng, ["cont"] * F, OP_N_RANDOM, 0.0)
+    base = op_data(rng, ["cont"] * F, 16, 0.0).astype(np.float32).astype(np.float64)
+    rows = []
+    k = 0
+    for j in range(F):
+        for p in [float(g.f32_below(0.5)), 0.5, float(g.f32_above(0.5))]:
+            r = base[k % len(base)].copy()
+            k += 1
+            r[j] = p
+            rows.append(r)
+    rows += [np.full(F, 0.5), np.zeros(F), base[3] * 100.0]
+    Xb = np.array(rows)
+    op_case(name, model,
+            description="onnx.helper graph: ArrayFeatureExtractor(input, int64 initializer [2, 0]) and Binarizer(threshold=0.5) "
+            "on the input, Concat(axis=1) of the two ([N, 2 + 6]), Gemm(transB=1, alpha=0.5, beta=2.0) with a [1, 8] weight "
+            "and a [1] bias, Tanh; the output [N, 1]. No Cast: every tensor is float",
+            n_features=F,
+            sets=[("random", Xr, None, f"uniform float64 rows in [-2.5, 2.5] (all their digits), no NaN; {FLOAT_CAST}", OP_NO_TRAINER),
+                  ("boundary", Xb, None, "each column on the Binarizer threshold 0.5 and its float32 neighbours; all 0.5, "
+                   f"zeros, a large row; {FLOAT_CAST}", OP_NO_TRAINER)],
+            positive_class=None, score_output={"name": "variable", "how": "value"},
+            extra={"nan": "no NaN rows: onnxruntime 1.32's Binarizer fails the whole run on a NaN input (\"Non-zero status code returned while running Binarizer node ... Input data with index: 0 is NaN\")"})
+
+
+def op_cases() -> None:
+    op_tree_cases()
+    op_linear_cases()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ops", type=Path, help="also write an inventory of every case's graph to this file")
+    ap.add_argument("--op-only", action="store_true", help="write only the hand-built onnx_op_* cases")
     args = ap.parse_args()
+    if args.op_only:
+        op_cases()
+        return
 
     rng = np.random.default_rng(SEED)
     X, y = fraud_like64(6000, rng, nan_rate=0.0)
@@ -685,6 +1222,9 @@ def main() -> None:
         sets=[("random", Xt, numpy_forward(weights, Xt), f"held-out float64 rows; {FLOAT_CAST}", None)],
         extra={"trainer_api": "numpy float64 forward pass of the same float32 weights on the float64 rows"},
     )
+
+    # The hand-built ONNX-ML operator cases (not in the --ops inventory: its checks read the fraud features).
+    op_cases()
 
     print()
     for name, dd in diffs.items():

@@ -73,10 +73,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[test]
 fn every_strict_prefix_of_a_compact_encoding_is_an_error() {
-    for case in cases()
-        .iter()
-        .filter(|c| c.name.contains("logitraw") || c.name.contains("linear"))
-    {
+    for case in cases().iter().filter(|c| {
+        c.name.contains("logitraw")
+            || c.name.contains("linear")
+            || c.name == "onnx_mlp"
+            || c.name == "onnx_gradient_boosting"
+    }) {
         let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("readable"), None)
             .expect("loads");
         let bytes = model.to_compact_bytes();
@@ -90,31 +92,38 @@ fn every_strict_prefix_of_a_compact_encoding_is_an_error() {
 
 #[test]
 fn corrupting_any_byte_of_a_compact_encoding_never_panics() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.name == "xgboost_categorical")
-        .expect("case");
-    let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("readable"), None)
-        .expect("loads");
-    let bytes = model.to_compact_bytes();
-    let mut loaded = 0;
-    // Every byte of the header and first trees, then a sample of the rest.
-    let positions = (0..bytes.len()).filter(|&at| at < 4096 || at % 13 == 0);
-    let tried = positions.clone().count();
-    for at in positions {
-        for value in [0x00, 0xFF, bytes[at] ^ 0x01, bytes[at].wrapping_add(0x80)] {
-            let mut corrupt = bytes.clone();
-            corrupt[at] = value;
-            let result = std::panic::catch_unwind(|| {
-                load_and_score(&corrupt, Some(Format::Compact)).is_ok()
-            });
-            loaded += usize::from(
-                result.unwrap_or_else(|_| panic!("panicked with byte {at} set to {value:#x}")),
-            );
+    // A tree family with categorical splits, an ONNX forest and an ONNX network.
+    for name in [
+        "xgboost_categorical",
+        "onnx_hist_gradient_boosting_nan",
+        "onnx_mlp",
+    ] {
+        let case = cases().into_iter().find(|c| c.name == name).expect("case");
+        let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("readable"), None)
+            .expect("loads");
+        let bytes = model.to_compact_bytes();
+        let mut loaded = 0;
+        // Every byte of the header and first trees, then a sample of the rest.
+        let positions = (0..bytes.len()).filter(|&at| at < 4096 || at % 13 == 0);
+        let tried = positions.clone().count();
+        for at in positions {
+            for value in [0x00, 0xFF, bytes[at] ^ 0x01, bytes[at].wrapping_add(0x80)] {
+                let mut corrupt = bytes.clone();
+                corrupt[at] = value;
+                let result = std::panic::catch_unwind(|| {
+                    load_and_score(&corrupt, Some(Format::Compact)).is_ok()
+                });
+                loaded += usize::from(result.unwrap_or_else(|_| {
+                    panic!("{name}: panicked with byte {at} set to {value:#x}")
+                }));
+            }
         }
+        // Flipping a float's bits yields another valid model; structure bytes do not.
+        assert!(
+            loaded > 0 && loaded < tried * 4,
+            "{name}: {loaded} of {tried}"
+        );
     }
-    // Flipping a float's bits yields another valid model; structure bytes do not.
-    assert!(loaded > 0 && loaded < tried * 4);
 }
 
 /// One corruption of a valid model file and words its error must contain.

@@ -52,8 +52,11 @@ pub(crate) struct Builder {
 
 impl Builder {
     pub(crate) fn slot(&mut self, width: usize, elem: Elem) -> Result<SlotId, ModelError> {
-        if width == 0 || width > 1 << 20 {
-            return Err(unsupported(format!("a value of {width} columns")));
+        if width == 0 || width > super::MAX_WIDTH as usize {
+            return Err(unsupported(format!(
+                "a value of {width} columns per row (at most {} are supported)",
+                super::MAX_WIDTH
+            )));
         }
         self.slots.push(Slot {
             width: width as u32,

@@ -25,6 +25,8 @@ mod post;
 pub(crate) mod program;
 mod proto;
 mod run;
+#[cfg(test)]
+mod tests;
 
 use program::{Instr, Slot, SlotId};
 use run::Buffers;
@@ -34,6 +36,8 @@ use crate::{Format, ModelError, OutputKind};
 
 /// Rows per block: every slot holds this many rows at once.
 const BLOCK_ROWS: usize = 256;
+/// The widest value a program may hold (columns per row).
+pub(crate) const MAX_WIDTH: u32 = 1 << 16;
 
 /// An imported ONNX model.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +86,16 @@ impl OnnxModel {
     }
 
     fn check(&self) -> Result<(), String> {
+        if let Some(s) = self
+            .slots
+            .iter()
+            .find(|s| s.width == 0 || s.width > MAX_WIDTH)
+        {
+            return Err(format!(
+                "a value of {} columns (1 to {MAX_WIDTH} are allowed)",
+                s.width
+            ));
+        }
         let mut written = vec![false; self.slots.len()];
         let mut features = 0;
         for &i in &self.inputs {

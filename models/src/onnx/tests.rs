@@ -1,0 +1,278 @@
+//! Refusals: what edgescore does not score is refused at load, naming what
+//! and where, with what to do.
+
+use prost::Message;
+
+use super::proto::*;
+use crate::{Format, Model, ModelError};
+
+fn tensor_type(elem: i32, dims: &[Option<i64>]) -> TypeProto {
+    TypeProto {
+        value: Some(Value::TensorType(TensorType {
+            elem_type: elem,
+            shape: Some(TensorShapeProto {
+                dim: dims
+                    .iter()
+                    .map(|d| Dimension {
+                        value: Some(match d {
+                            Some(v) => DimensionValue::DimValue(*v),
+                            None => DimensionValue::DimParam("N".into()),
+                        }),
+                    })
+                    .collect(),
+            }),
+        })),
+    }
+}
+
+fn value(name: &str, t: TypeProto) -> ValueInfoProto {
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(t),
+    }
+}
+
+fn node(
+    op: &str,
+    domain: &str,
+    inputs: &[&str],
+    outputs: &[&str],
+    attrs: Vec<AttributeProto>,
+) -> NodeProto {
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: outputs.iter().map(|s| s.to_string()).collect(),
+        name: format!("{op}_1"),
+        op_type: op.into(),
+        domain: domain.into(),
+        attribute: attrs,
+    }
+}
+
+fn floats(name: &str, v: &[f32]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: 6,
+        floats: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: 7,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn opsets(onnx: i64, ml: i64) -> Vec<OperatorSetIdProto> {
+    vec![
+        OperatorSetIdProto {
+            domain: String::new(),
+            version: onnx,
+        },
+        OperatorSetIdProto {
+            domain: "ai.onnx.ml".into(),
+            version: ml,
+        },
+    ]
+}
+
+/// A model: `input` [N, 3] float through `nodes` to the float output `y`.
+fn model_with(nodes: Vec<NodeProto>, input: TypeProto, output: &str, output_width: i64) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        opset_import: opsets(17, 3),
+        graph: Some(GraphProto {
+            node: nodes,
+            name: "g".into(),
+            input: vec![value("input", input)],
+            output: vec![value(output, tensor_type(1, &[None, Some(output_width)]))],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn scaler_to(output: &str) -> NodeProto {
+    node(
+        "Scaler",
+        "ai.onnx.ml",
+        &["input"],
+        &[output],
+        vec![floats("offset", &[1.0]), floats("scale", &[2.0])],
+    )
+}
+
+fn linear_regressor(input: &str) -> NodeProto {
+    node(
+        "LinearRegressor",
+        "ai.onnx.ml",
+        &[input],
+        &["y"],
+        vec![
+            floats("coefficients", &[1.0, -1.0, 0.5]),
+            floats("intercepts", &[0.25]),
+        ],
+    )
+}
+
+fn refusal(bytes: &[u8]) -> String {
+    match Model::from_bytes(bytes, None) {
+        Ok(_) => panic!("the model loaded"),
+        Err(
+            e @ (ModelError::Unsupported {
+                format: Format::Onnx,
+                ..
+            }
+            | ModelError::Invalid {
+                format: Format::Onnx,
+                ..
+            }),
+        ) => e.to_string(),
+        Err(other) => panic!("not an ONNX error: {other}"),
+    }
+}
+
+fn float_input() -> TypeProto {
+    tensor_type(1, &[None, Some(3)])
+}
+
+#[test]
+fn a_small_graph_scores_in_float32() {
+    let bytes = model_with(
+        vec![scaler_to("s"), linear_regressor("s")],
+        float_input(),
+        "y",
+        1,
+    );
+    let model = Model::from_bytes(&bytes, None).expect("loads");
+    assert_eq!(model.num_features(), 3);
+    assert_eq!(
+        model.feature_names(),
+        None,
+        "one [N, F] input binds by position"
+    );
+    // ((x - 1) * 2) . [1, -1, 0.5] + 0.25, exact in float32 here.
+    let score = model.score(&[2.0, 1.0, 3.0]).expect("scores");
+    assert_eq!(score, vec![2.0 - 0.0 + 2.0 + 0.25]);
+    // 0.1 reaches the model as float32.
+    let narrowed = model.score(&[0.1, 1.0, 1.0]).expect("scores")[0];
+    assert_eq!(narrowed, f64::from((0.1_f32 - 1.0) * 2.0 + 0.25));
+}
+
+#[test]
+fn an_unsupported_operator_on_the_score_path_is_named_with_its_node() {
+    let lstm = node("LSTM", "", &["s"], &["h"], vec![]);
+    let bytes = model_with(
+        vec![scaler_to("s"), lstm, linear_regressor("h")],
+        float_input(),
+        "y",
+        1,
+    );
+    let e = refusal(&bytes);
+    assert!(e.contains("LSTM") && e.contains("LSTM_1"), "{e}");
+}
+
+#[test]
+fn an_operator_off_the_score_path_is_not_needed() {
+    // A label branch the score does not depend on.
+    let argmax = node("ArgMax", "", &["s"], &["label"], vec![]);
+    let mut bytes_model = ModelProto::decode(
+        model_with(
+            vec![scaler_to("s"), argmax, linear_regressor("s")],
+            float_input(),
+            "y",
+            1,
+        )
+        .as_slice(),
+    )
+    .expect("decodes");
+    let graph = bytes_model.graph.as_mut().expect("graph");
+    graph.output.push(value("label", tensor_type(7, &[None])));
+    Model::from_bytes(&bytes_model.encode_to_vec(), None).expect("loads without ArgMax");
+}
+
+#[test]
+fn string_inputs_sequences_and_free_widths_are_refused_with_what_to_do() {
+    let cases = [
+        (tensor_type(8, &[None, Some(3)]), "string"),
+        (tensor_type(1, &[None, None]), "shape [?, ?]"),
+        (tensor_type(1, &[None, Some(3), Some(2)]), "shape [?, 3, 2]"),
+        (
+            TypeProto {
+                value: Some(Value::SequenceType(Box::new(SequenceType {
+                    elem_type: Some(Box::new(float_input())),
+                }))),
+            },
+            "sequence or map",
+        ),
+    ];
+    for (input, words) in cases {
+        let e = refusal(&model_with(vec![linear_regressor("input")], input, "y", 1));
+        assert!(
+            e.contains(words) && e.contains("input 'input'"),
+            "{words}: {e}"
+        );
+    }
+}
+
+#[test]
+fn operator_sets_outside_the_supported_range_are_refused() {
+    for (onnx, ml, words) in [
+        (30, 3, "ai.onnx version 30"),
+        (17, 9, "ai.onnx.ml version 9"),
+    ] {
+        let mut m = ModelProto::decode(
+            model_with(vec![linear_regressor("input")], float_input(), "y", 1).as_slice(),
+        )
+        .expect("decodes");
+        m.opset_import = opsets(onnx, ml);
+        let e = refusal(&m.encode_to_vec());
+        assert!(e.contains(words), "{e}");
+    }
+}
+
+#[test]
+fn a_multi_class_model_is_refused_not_reduced() {
+    let classifier = node(
+        "LinearClassifier",
+        "ai.onnx.ml",
+        &["input"],
+        &["label", "y"],
+        vec![
+            floats("coefficients", &[1.0; 9]),
+            floats("intercepts", &[0.0; 3]),
+            ints("classlabels_ints", &[0, 1, 2]),
+        ],
+    );
+    let e = refusal(&model_with(vec![classifier], float_input(), "y", 3));
+    assert!(
+        e.contains("3 class probabilities") && e.contains("binary"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_oversized_file_is_refused_before_it_is_parsed() {
+    let mut bytes = vec![0u8; super::import::MAX_BYTES + 1];
+    bytes[..2].copy_from_slice(&[0x08, 0x08]);
+    let e = refusal(&bytes);
+    assert!(e.contains("MiB"), "{e}");
+}
+
+#[test]
+fn bytes_that_are_not_a_protobuf_are_invalid_not_a_panic() {
+    let e = refusal(&[0x08, 0x07, 0x3a, 0xff, 0xff, 0xff]);
+    assert!(e.contains("not an ONNX protobuf"), "{e}");
+}
+
+#[test]
+fn the_opset_5_tree_ensemble_is_refused_with_the_converter_option() {
+    let tree = node("TreeEnsemble", "ai.onnx.ml", &["input"], &["y"], vec![]);
+    let e = refusal(&model_with(vec![tree], float_input(), "y", 1));
+    assert!(e.contains("opset-5") && e.contains("target_opset"), "{e}");
+}
