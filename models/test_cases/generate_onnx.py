@@ -57,6 +57,15 @@ one input per feature (onnx_logreg_columns); a DoubleTensorType pipeline
 (zipmap=False: onnxruntime refuses skl2onnx's ZipMap over double); and a
 Gemm -> Relu -> Gemm -> Sigmoid network written with onnx.helper.
 
+The onnx_op_* cases are tiny hand-built ONNX-ML graphs (onnx.helper, features
+f0..f(F-1), no trainer) for the semantics the converters never write: every
+node mode with nodes_missing_value_tracks_true on some splits, AVERAGE/MIN/MAX,
+PROBIT, binary classifiers with SOFTMAX/LOGISTIC and base_values,
+Imputer/Scaler/Normalizer/LinearRegressor/LinearClassifier,
+ArrayFeatureExtractor/Binarizer/Concat/Gemm/Tanh, double thresholds with a
+tensor(double) input, and the opset-5 TreeEnsemble with BRANCH_MEMBER (see
+op_cases(); --op-only writes just those).
+
 Converters are called with name=<case> (the graph name is otherwise a random
 UUID), and the script runs itself with PYTHONHASHSEED=0 (skl2onnx orders
 opset_import by iterating a set), so that every byte of model.onnx is the same
@@ -71,6 +80,7 @@ Usage:
   /tmp/ovenv/bin/pip install -r models/test_cases/requirements.txt -r models/test_cases/requirements-onnx.txt
   /tmp/ovenv/bin/python models/test_cases/generate_onnx.py
   /tmp/ovenv/bin/python models/test_cases/generate_onnx.py --ops /tmp/onnx_notes/ops.md   # also an inventory of every graph
+  /tmp/ovenv/bin/python models/test_cases/generate_onnx.py --op-only   # only the hand-built onnx_op_* cases
 """
 
 from __future__ import annotations
@@ -881,7 +891,8 @@ def op_tree_cases() -> None:
     op_case("onnx_op_tree_probit", regressor("onnx_op_tree_probit", probit_trees, post="PROBIT", base=(0.05,)),
             description=f"TreeEnsembleRegressor written with onnx.helper: the trees of onnx_op_tree_modes ({op_tree_text(probit_trees)}) "
             "with leaf weights mapped into [0.02, 0.3]; base_values=[0.05], aggregate_function=SUM, post_transform=PROBIT "
-            "(the sum stays in (0, 1), where the probit is finite)",
+            "(the sum stays in (0, 1), where the probit is finite; onnxruntime's probit, sqrt(2) * its approximate erfinv(2p - 1), "
+            "is up to about 1.4e-4 from the exact inverse normal CDF on these rows)",
             n_features=F, sets=op_sets(Xr, Xb, btext), positive_class=None, score_output=reg_score, extra={})
 
     cls_out = [("label", onnx.TensorProto.INT64, [None]), ("probabilities", onnx.TensorProto.FLOAT, [None, 2])]
@@ -898,10 +909,16 @@ def op_tree_cases() -> None:
     positive = [map_leaves(t, lambda w: round(0.3 * abs(w), 4)) for t in OP_TREES]
     for name, trees, post, base, what in [
         ("onnx_op_classifier_softmax", mixed, "SOFTMAX", None,
-         "mixed-sign weights, all on class_ids 0, post_transform=SOFTMAX, no base_values (onnxruntime's binary case: "
-         "it scores [-s, s] before the softmax)"),
+         "mixed-sign weights, all on class_ids 0, post_transform=SOFTMAX, no base_values (onnxruntime 1.32's binary "
+         "case writes [-s, s], s the float32 sum of the leaf weights, and applies no softmax: the output equals "
+         "post_transform=NONE's, so the score is s itself, not a probability)"),
         ("onnx_op_classifier_base2", mixed, "LOGISTIC", (0.1, -0.3),
-         "mixed-sign weights, all on class_ids 0, post_transform=LOGISTIC, two base_values [0.1, -0.3]"),
+         "mixed-sign weights, all on class_ids 0, post_transform=LOGISTIC, two base_values [0.1, -0.3] (onnxruntime 1.32 "
+         "writes [L(s + 0.1), L(0)]: class 1 has no leaf weight and base_values[1] is not added, so the score, column 1, "
+         "is 0.5 on every row whatever base_values[1] is)"),
+        ("onnx_op_classifier_base1", mixed, "LOGISTIC", (0.1,),
+         "mixed-sign weights, all on class_ids 0, post_transform=LOGISTIC, one base_values [0.1] (onnxruntime 1.32 "
+         "writes [1 - L(s + 0.1), L(s + 0.1)])"),
         ("onnx_op_classifier_positive_logistic", positive, "LOGISTIC", None,
          "weights all >= 0, all on class_ids 0, post_transform=LOGISTIC, no base_values (onnxruntime 1.32 writes "
          "[1 - L(s), L(s)])"),
@@ -997,9 +1014,6 @@ def op_linear_cases() -> None:
         r = np.array(offset, np.float64)
         r[j] = np.nan  # imputed everywhere but the offsets
         rows.append(r)
-    r = np.array(offset, np.float64)
-    r[2] = np.nan  # column 2 imputes 0.0 -> (0 - 1) * 1.5, the only non-zero
-    rows.append(r)
     rows += [np.zeros(F), np.array(imputed, np.float64), base[0] * 1e6, base[1] * 1e-6 + np.array(offset)]
     Xb = np.array(rows)
     op_case(name, model,
