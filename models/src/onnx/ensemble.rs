@@ -483,9 +483,10 @@ impl Ensemble {
             Head::Binary { all_positive } => {
                 // The weighted class is class 0; onnxruntime's binary case.
                 let s = match self.base_values.as_slice() {
-                    // Class 1 has no score: both are shifted, then transformed.
-                    [b0, b1] => {
-                        let pair = post::transform_pair(self.post, r(s + b0) as f32, *b1 as f32);
+                    // Class 1 has no score and onnxruntime 1.32 leaves it
+                    // at 0 (its base value unused); both are transformed.
+                    [b0, _] => {
+                        let pair = post::transform_pair(self.post, r(s + b0) as f32, 0.0);
                         out[0] = f64::from(pair.0);
                         out[1] = f64::from(pair.1);
                         return;
@@ -659,19 +660,15 @@ impl<L: Weight> FlatNode for OnnxNode<L> {
     ) -> u32 {
         let x = rows[row + (self.feature & FEATURE_MASK) as usize];
         let t = self.value;
-        let hit = match (self.feature >> MODE_SHIFT) & 7 {
-            0 => x <= t,
-            1 => x < t,
-            2 => x >= t,
-            3 => x > t,
-            4 => x == t,
-            _ => x != t,
-        };
-        if hit || (self.feature & MISSING_TRUE != 0 && x.is_nan()) {
-            self.when_true
-        } else {
-            self.when_false
-        }
+        // Every comparison at once, then the node's picked out by its mode
+        // (bit k is mode k): no branch for the walk to mispredict.
+        let (le, lt, eq) = ((x <= t) as u32, (x < t) as u32, (x == t) as u32);
+        let (ge, gt) = ((x >= t) as u32, (x > t) as u32);
+        let results = le | lt << 1 | ge << 2 | gt << 3 | eq << 4 | ((x != t) as u32) << 5;
+        let hit = (results >> ((self.feature >> MODE_SHIFT) & 7)) & 1;
+        let go_true = hit | ((x.is_nan() as u32) & (self.feature >> 31));
+        let mask = go_true.wrapping_neg();
+        self.when_false ^ ((self.when_true ^ self.when_false) & mask)
     }
 
     fn leaf(self) -> L {

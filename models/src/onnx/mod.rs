@@ -139,12 +139,12 @@ impl OnnxModel {
             .iter()
             .any(|i| matches!(i, Instr::Linear { .. }));
         match (ensemble, linear, self.output) {
-            (true, _, OutputKind::Regression) => "onnx tree ensemble regressor",
-            (true, _, _) => "onnx tree ensemble classifier",
-            (false, true, OutputKind::Regression) => "onnx linear regressor",
-            (false, true, _) => "onnx linear classifier",
-            (false, false, OutputKind::Regression) => "onnx network regressor",
-            (false, false, _) => "onnx network classifier",
+            (true, _, OutputKind::Regression) => "tree ensemble regressor",
+            (true, _, _) => "tree ensemble classifier",
+            (false, true, OutputKind::Regression) => "linear regressor",
+            (false, true, _) => "linear classifier",
+            (false, false, OutputKind::Regression) => "network regressor",
+            (false, false, _) => "network classifier",
         }
     }
 

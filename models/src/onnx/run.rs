@@ -130,8 +130,13 @@ impl Instr {
             Instr::Normalizer { x, norm, .. } => {
                 let (xs, w) = get(x);
                 for (row, o) in xs.chunks(w).zip(out.chunks_mut(w)) {
+                    // onnxruntime's normalizer.cc: MAX skips a NaN unless it
+                    // comes first; a divisor of 0 leaves the row as it is.
                     let d = match norm {
-                        Norm::Max => row.iter().copied().fold(f64::MIN, f64::max),
+                        Norm::Max => row
+                            .iter()
+                            .skip(1)
+                            .fold(row[0].max(f64::MIN), |m, &v| if v > m { v } else { m }),
                         Norm::L1 => row.iter().fold(0.0, |s, v| elem.round(s + v.abs())),
                         Norm::L2 => row
                             .iter()
@@ -139,7 +144,8 @@ impl Instr {
                     };
                     for (v, o) in row.iter().zip(o.iter_mut()) {
                         *o = match norm {
-                            // onnxruntime: sqrt(x^2 / sum) with the sign of x.
+                            _ if d == 0.0 => *v,
+                            // sqrt(x^2 / sum) with the sign of x.
                             Norm::L2 => elem
                                 .round(elem.round(elem.round(v * v) / d).sqrt())
                                 .copysign(*v),
@@ -249,17 +255,19 @@ impl Instr {
                 x, weights, bias, ..
             } => {
                 let (xs, w) = get(x);
-                for (row, o) in xs.chunks(w).zip(out.chunks_mut(yw)) {
-                    for (k, o) in o.iter_mut().enumerate() {
-                        let mut acc = 0.0;
+                if elem == Elem::F32 {
+                    dense32(xs, w, weights, bias, yw, &mut out);
+                } else {
+                    // Each output sums its products in input order.
+                    for (row, o) in xs.chunks(w).zip(out.chunks_mut(yw)) {
                         for (i, v) in row.iter().enumerate() {
-                            acc = elem.round(acc + elem.round(v * weights[i * yw + k]));
+                            for (o, wk) in o.iter_mut().zip(&weights[i * yw..(i + 1) * yw]) {
+                                *o += v * wk;
+                            }
                         }
-                        *o = if bias.is_empty() {
-                            acc
-                        } else {
-                            elem.round(acc + bias[k])
-                        };
+                        for (o, b) in o.iter_mut().zip(bias) {
+                            *o += b;
+                        }
                     }
                 }
             }
@@ -319,6 +327,30 @@ impl Instr {
             }
         }
         b.values[y] = out;
+    }
+}
+
+/// `x . W + b` in float32, each output summing its products in input
+/// order (as one dot product at a time would; laid out so the outputs of
+/// one input are adjacent).
+fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: &mut [f64]) {
+    let weights: Vec<f32> = weights.iter().map(|&v| v as f32).collect();
+    let mut acc = vec![0.0_f32; yw];
+    for (row, o) in xs.chunks(w).zip(out.chunks_mut(yw)) {
+        acc.fill(0.0);
+        for (i, &v) in row.iter().enumerate() {
+            let v = v as f32;
+            for (a, &wk) in acc.iter_mut().zip(&weights[i * yw..(i + 1) * yw]) {
+                *a += v * wk;
+            }
+        }
+        for (k, (o, a)) in o.iter_mut().zip(&acc).enumerate() {
+            *o = f64::from(if bias.is_empty() {
+                *a
+            } else {
+                *a + bias[k] as f32
+            });
+        }
     }
 }
 
