@@ -5,6 +5,7 @@
 //! Run: `cargo run --release -p edgescore-models --example time_rows -- <MODEL> <ROWS.csv>`
 //! (the CSV's columns in the model's feature order; empty cells are NaN).
 
+use std::io::Write as _;
 use std::time::Instant;
 
 use edgescore_models::Model;
@@ -12,7 +13,7 @@ use edgescore_models::Model;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, model_path, rows_path] = args.as_slice() else {
-        eprintln!("usage: time_rows <MODEL> <ROWS.csv>");
+        let _ = writeln!(std::io::stderr(), "usage: time_rows <MODEL> <ROWS.csv>");
         std::process::exit(2);
     };
     let model = Model::from_bytes(&std::fs::read(model_path).expect("model readable"), None)
@@ -42,9 +43,11 @@ fn main() {
             start.elapsed().as_secs_f64()
         })
         .fold(f64::INFINITY, f64::min);
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{{\"rows\": {n}, \"single_row_p50_us\": {:.3}, \"batch_ms\": {:.3}}}",
         single[single.len() / 2] / 1e3,
         best * 1e3
-    );
+    )
+    .expect("stdout");
 }

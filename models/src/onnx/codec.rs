@@ -208,9 +208,8 @@ fn xy(w: &mut Writer, x: u32, y: u32) {
 
 fn read_instr(r: &mut Reader<'_>, slots: &[Slot]) -> Result<Instr, ModelError> {
     let tag = r.u8()?;
-    let (x, y) = if tag == 5 {
-        (0, 0)
-    } else if tag == 13 {
+    // Concat (5) and Ensemble (13) lay out their slots themselves.
+    let (x, y) = if tag == 5 || tag == 13 {
         (0, 0)
     } else {
         (r.u32()?, r.u32()?)

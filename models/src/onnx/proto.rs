@@ -135,6 +135,8 @@ pub(crate) struct TypeProto {
     pub(crate) value: Option<Value>,
 }
 
+/// The kinds of value a graph input or output may have (field names as ONNX's).
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, PartialEq, Oneof)]
 pub(crate) enum Value {
     #[prost(message, tag = "1")]
