@@ -101,8 +101,12 @@ FRAUD_FEATURES = [
 # ---------------------------------------------------------------- data
 
 
-def fraud_like(n: int, rng: np.random.Generator, nan_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Transactions with fraud-like structure; integer-valued columns give thresholds at x.5."""
+def fraud_like(
+    n: int, rng: np.random.Generator, nan_rate: float, intercept: float = -4.0, dtype=np.float32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transactions with fraud-like structure; integer-valued columns give thresholds at x.5.
+    `intercept` sets the fraud rate; the rows are cast to `dtype` (float32 here;
+    generate_onnx.py keeps float64)."""
     amount = rng.lognormal(3.5, 1.2, n)
     hour = rng.integers(0, 24, n).astype(float)
     merchant_risk = rng.beta(2, 8, n)
@@ -119,7 +123,7 @@ def fraud_like(n: int, rng: np.random.Generator, nan_rate: float) -> tuple[np.nd
         [amount, hour, merchant_risk, card_age, txn_1h, distance, device_new, country, velocity, avg_amount, ratio, account]
     )
     logit = (
-        -4.0
+        intercept
         + 1.2 * np.log1p(ratio)
         + 2.5 * merchant_risk
         + 0.6 * txn_1h
@@ -130,7 +134,7 @@ def fraud_like(n: int, rng: np.random.Generator, nan_rate: float) -> tuple[np.nd
         + 0.3 * account
     )
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    X = X.astype(np.float32)
+    X = X.astype(dtype)
     if nan_rate > 0:
         mask = rng.random(X.shape) < nan_rate
         mask[:, 6] = False  # keep a few columns complete

@@ -137,39 +137,9 @@ TREE_OPS = {"TreeEnsembleClassifier", "TreeEnsembleRegressor", "TreeEnsemble"}
 
 def fraud_like64(n: int, rng: np.random.Generator, nan_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """generate.fraud_like's transactions, kept in float64 (continuous columns
-    have all their digits); integer-valued columns give thresholds at x.5."""
-    amount = rng.lognormal(3.5, 1.2, n)
-    hour = rng.integers(0, 24, n).astype(float)
-    merchant_risk = rng.beta(2, 8, n)
-    card_age = rng.exponential(400, n).round()
-    txn_1h = rng.poisson(1.2, n).astype(float)
-    distance = rng.exponential(30, n)
-    device_new = (rng.random(n) < 0.1).astype(float)
-    country = (rng.random(n) < 0.05).astype(float)
-    velocity = rng.poisson(4, n).astype(float)
-    avg_amount = amount * rng.lognormal(0, 0.5, n)
-    ratio = amount / np.maximum(avg_amount, 1.0)
-    account = rng.normal(0, 1, n)
-    X = np.column_stack(
-        [amount, hour, merchant_risk, card_age, txn_1h, distance, device_new, country, velocity, avg_amount, ratio, account]
-    )
-    logit = (
-        -3.0
-        + 1.2 * np.log1p(ratio)
-        + 2.5 * merchant_risk
-        + 0.6 * txn_1h
-        + 1.5 * device_new
-        + 1.8 * country
-        - 0.002 * card_age
-        + 0.4 * ((hour < 5) | (hour > 22))
-        + 0.3 * account
-    )
-    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    if nan_rate > 0:
-        mask = rng.random(X.shape) < nan_rate
-        mask[:, 6] = False  # keep a column complete
-        X[mask] = np.nan
-    return X, y
+    have all their digits), at a higher fraud rate; integer-valued columns
+    give thresholds at x.5."""
+    return g.fraud_like(n, rng, nan_rate, intercept=-3.0, dtype=np.float64)
 
 
 def regression_target(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
