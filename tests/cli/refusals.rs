@@ -284,10 +284,10 @@ fn truncated_compact_model_is_refused() {
 #[test]
 fn invalid_arguments_are_usage_errors() {
     let out = edgescore(&[
-        "score", "--model", "m.json", "--input", "i.csv", "--format", "onnx",
+        "score", "--model", "m.json", "--input", "i.csv", "--format", "pmml",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model format 'onnx'"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown model format 'pmml'"));
     let out = edgescore(&["score"]);
     assert_eq!(out.status.code(), Some(2));
 }
