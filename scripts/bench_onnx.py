@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""edgescore's native ONNX scoring beside onnxruntime (one thread), on the
-same models and rows in one run: the median single-row call and a 10k-row
-batch, for the random forest, the gradient boosting and the MLP golden cases.
+"""edgescore's ONNX scoring, native and inside a component, beside
+onnxruntime (one thread), on the same models and rows in one run: the median
+single-row call and a 10k-row batch for the forests, the gradient boosting,
+the logistic pipeline and the MLP golden cases; and each component's size
+and fresh-instance time.
 
 Usage (the venv of models/test_cases/requirements-onnx.txt):
   /tmp/ovenv/bin/python scripts/bench_onnx.py
@@ -56,12 +58,19 @@ def _timed(f) -> float:
     return time.perf_counter() - start
 
 
+def run_json(args: list[str]) -> dict:
+    return json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+
+
 def main() -> None:
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "edgescore-models", "--example", "time_rows"],
-                   check=True, cwd=ROOT)
-    binary = ROOT / "target/release/examples/time_rows"
-    print(f"{'model':34} {'edgescore 1 row':>16} {'ort 1 row':>10} {'ratio':>6} "
-          f"{'edgescore 10k':>14} {'ort 10k':>9} {'ratio':>6}")
+    for package, example in [("edgescore-models", "time_rows"), ("edgescore-runtime", "time_component")]:
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", package, "--example", example],
+                       check=True, cwd=ROOT)
+    native_bin = ROOT / "target/release/examples/time_rows"
+    component_bin = ROOT / "target/release/examples/time_component"
+    print(f"{'model':32} {'1 row: native':>14} {'component':>10} {'ort':>8} "
+          f"{'10k: native':>12} {'component':>10} {'ort':>8}  {'ort/native':>10} {'ort/comp':>8}"
+          f"  {'size':>8} {'fresh':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             header, x = tiled_rows(case)
@@ -71,13 +80,14 @@ def main() -> None:
                 w.writerow(header)
                 w.writerows([["" if np.isnan(v) else repr(float(v)) for v in r] for r in x])
             model = ROOT / "models/test_cases" / case / "model.onnx"
-            ours = json.loads(subprocess.run([str(binary), str(model), str(rows_csv)], check=True,
-                                             capture_output=True, text=True).stdout)
-            theirs = onnxruntime_times(model, x)
-            print(f"{case:34} {ours['single_row_p50_us']:13.2f} us {theirs['single_row_p50_us']:7.2f} us "
-                  f"{theirs['single_row_p50_us'] / ours['single_row_p50_us']:5.1f}x "
-                  f"{ours['batch_ms']:11.2f} ms {theirs['batch_ms']:6.2f} ms "
-                  f"{theirs['batch_ms'] / ours['batch_ms']:5.1f}x", flush=True)
+            native = run_json([str(native_bin), str(model), str(rows_csv)])
+            comp = run_json([str(component_bin), str(model), str(rows_csv)])
+            ort_t = onnxruntime_times(model, x)
+            print(f"{case:32} {native['single_row_p50_us']:11.2f} us {comp['single_row_p50_us']:7.2f} us "
+                  f"{ort_t['single_row_p50_us']:5.1f} us {native['batch_ms']:9.2f} ms {comp['batch_ms']:7.2f} ms "
+                  f"{ort_t['batch_ms']:5.2f} ms  {ort_t['batch_ms'] / native['batch_ms']:9.2f}x "
+                  f"{ort_t['batch_ms'] / comp['batch_ms']:7.2f}x  {comp['bytes'] / 1024:5.0f} KiB "
+                  f"{comp['fresh_instance_us']:5.0f} us", flush=True)
 
 
 if __name__ == "__main__":

@@ -830,9 +830,6 @@ def op_tree_text(trees) -> str:
             f"nodes_missing_value_tracks_true=1 on {sum(n['miss'] for _, n in nodes)} of them")
 
 
-WRITE_V5 = "--v5" in sys.argv
-
-
 def op_tree_cases() -> None:
     F = len(OP_TREE_KINDS)
     rng = np.random.default_rng(SEED + 700)
@@ -937,10 +934,6 @@ def op_tree_cases() -> None:
 
     v5_trees = [map_splits(t, to_member) for t in OP_TREES]
     name = "onnx_op_tree_ensemble_v5"
-    if not WRITE_V5:
-        # edgescore refuses the opset-5 TreeEnsemble for now (it says how to
-        # convert at ai.onnx.ml opset 3); the case is written with --v5.
-        return
     node = helper.make_node("TreeEnsemble", ["input"], ["variable"], domain="ai.onnx.ml", name="trees",
                             aggregate_function=1, post_transform=0, **v5_tree_attrs(v5_trees))
     opsets5 = [helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)]
@@ -1085,7 +1078,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ops", type=Path, help="also write an inventory of every case's graph to this file")
     ap.add_argument("--op-only", action="store_true", help="write only the hand-built onnx_op_* cases")
-    ap.add_argument("--v5", action="store_true", help="also write onnx_op_tree_ensemble_v5 (the opset-5 TreeEnsemble, which edgescore refuses for now)")
     args = ap.parse_args()
     if args.op_only:
         op_cases()

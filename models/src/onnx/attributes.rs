@@ -5,6 +5,7 @@ use super::proto::{AttributeProto, NodeProto, TensorProto};
 
 /// ONNX tensor element types edgescore reads (`TensorProto.DataType`).
 pub(crate) const FLOAT: i32 = 1;
+pub(crate) const UINT8: i32 = 2;
 pub(crate) const INT32: i32 = 6;
 pub(crate) const INT64: i32 = 7;
 pub(crate) const DOUBLE: i32 = 11;
@@ -58,6 +59,11 @@ impl<'a> Attributes<'a> {
             Some(a) => String::from_utf8(a.s.clone())
                 .map_err(|_| format!("attribute '{name}' is not UTF-8")),
         }
+    }
+
+    /// A tensor attribute.
+    pub(crate) fn tensor(&self, name: &str) -> Option<&'a TensorProto> {
+        self.get(name).and_then(|a| a.t.as_ref())
     }
 
     pub(crate) fn ints(&self, name: &str) -> &'a [i64] {
@@ -135,7 +141,8 @@ pub(crate) fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>, String> {
             };
             exact_ints(&ints)?
         }
-        INT32 => {
+        UINT8 if from_raw => raw.iter().map(|&b| f64::from(b)).collect(),
+        INT32 | UINT8 => {
             if from_raw {
                 chunks::<4>(raw)?
                     .map(|b| f64::from(i32::from_le_bytes(b)))

@@ -119,7 +119,8 @@ fn write_instr(w: &mut Writer, instr: &Instr) {
             w.u8(2);
             xy(w, *x, *y);
             w.f64s(values);
-            w.f64(*replaced);
+            w.u8(replaced.is_some().into());
+            w.f64(replaced.unwrap_or(f64::NAN));
         }
         Instr::Binarizer { x, y, threshold } => {
             w.u8(3);
@@ -230,7 +231,11 @@ fn read_instr(r: &mut Reader<'_>, slots: &[Slot]) -> Result<Instr, ModelError> {
             x,
             y,
             values: r.f64s()?,
-            replaced: r.f64()?,
+            replaced: {
+                let present = r.bool()?;
+                let value = r.f64()?;
+                present.then_some(value)
+            },
         },
         3 => Instr::Binarizer {
             x,
@@ -295,6 +300,7 @@ fn write_ensemble(w: &mut Writer, e: &Ensemble) {
     match e.head {
         Head::Regressor => w.u8(0),
         Head::Binary { all_positive } => w.u8(1 + u8::from(all_positive)),
+        Head::RegressorDouble => w.u8(3),
     }
     w.u8(e.double.into());
     w.f64s(&e.base_values);
@@ -336,6 +342,7 @@ fn read_ensemble(r: &mut Reader<'_>, slots: &[Slot]) -> Result<Ensemble, ModelEr
         h @ (1 | 2) => Head::Binary {
             all_positive: h == 2,
         },
+        3 => Head::RegressorDouble,
         other => return Err(corrupt(&format!("unknown ensemble head {other}"))),
     };
     let double = r.bool()?;

@@ -96,12 +96,12 @@ pub(crate) enum Instr {
         y: SlotId,
         norm: Norm,
     },
-    /// Replaces `replaced` (NaN matches NaN) by the column's value.
+    /// Replaces `replaced` by the column's value; `None` replaces NaN.
     Imputer {
         x: SlotId,
         y: SlotId,
         values: Vec<f64>,
-        replaced: f64,
+        replaced: Option<f64>,
     },
     /// `y = x > threshold ? 1 : 0`.
     Binarizer {

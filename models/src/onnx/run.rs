@@ -163,10 +163,9 @@ impl Instr {
                 let (xs, w) = get(x);
                 for (i, o) in out.iter_mut().enumerate() {
                     let v = xs[i];
-                    let hit = if replaced.is_nan() {
-                        v.is_nan()
-                    } else {
-                        v == *replaced
+                    let hit = match replaced {
+                        None => v.is_nan(),
+                        Some(r) => v == *r,
                     };
                     *o = if hit {
                         if values.len() == 1 {

@@ -271,8 +271,49 @@ fn bytes_that_are_not_a_protobuf_are_invalid_not_a_panic() {
 }
 
 #[test]
-fn the_opset_5_tree_ensemble_is_refused_with_the_converter_option() {
-    let tree = node("TreeEnsemble", "ai.onnx.ml", &["input"], &["y"], vec![]);
-    let e = refusal(&model_with(vec![tree], float_input(), "y", 1));
-    assert!(e.contains("opset-5") && e.contains("target_opset"), "{e}");
+fn a_large_opset_5_membership_set_is_refused() {
+    let tensor = |data_type: i32, dims: i64, raw: Vec<u8>| TensorProto {
+        dims: vec![dims],
+        data_type,
+        raw_data: raw,
+        ..Default::default()
+    };
+    let t = |name: &str, t: TensorProto| AttributeProto {
+        name: name.into(),
+        r#type: 4,
+        t: Some(t),
+        ..Default::default()
+    };
+    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let members: Vec<f32> = (0..40).map(|m| m as f32).chain([f32::NAN]).collect();
+    let tree = node(
+        "TreeEnsemble",
+        "ai.onnx.ml",
+        &["input"],
+        &["y"],
+        vec![
+            ints("nodes_featureids", &[0]),
+            t("nodes_modes", tensor(2, 1, vec![6])),
+            t("nodes_splits", tensor(1, 1, f32s(&[0.0]))),
+            ints("nodes_truenodeids", &[0]),
+            ints("nodes_falsenodeids", &[1]),
+            ints("nodes_trueleafs", &[1]),
+            ints("nodes_falseleafs", &[1]),
+            ints("leaf_targetids", &[0, 0]),
+            t("leaf_weights", tensor(1, 2, f32s(&[1.0, 2.0]))),
+            ints("tree_roots", &[0]),
+            t(
+                "membership_values",
+                tensor(1, members.len() as i64, f32s(&members)),
+            ),
+        ],
+    );
+    let mut m = ModelProto::decode(model_with(vec![tree], float_input(), "y", 1).as_slice())
+        .expect("decodes");
+    m.opset_import = opsets(21, 5);
+    let e = refusal(&m.encode_to_vec());
+    assert!(
+        e.contains("BRANCH_MEMBER set of 40 members") && e.contains("int32"),
+        "{e}"
+    );
 }

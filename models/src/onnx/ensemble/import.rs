@@ -12,10 +12,7 @@ use crate::onnx::proto::NodeProto;
 
 pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     if node.op_type == "TreeEnsemble" {
-        return Err(unsupported(format!(
-            "{}: the opset-5 TreeEnsemble is not supported yet; convert with ai.onnx.ml opset 3 (skl2onnx target_opset={{'ai.onnx.ml': 3}})",
-            describe(node)
-        )));
+        return super::import_v5::translate(node, b);
     }
     let x = b.input(node, 0)?;
     let features = b.width(x);

@@ -25,6 +25,7 @@
 
 mod forest;
 mod import;
+mod import_v5;
 
 pub(crate) use import::translate;
 
@@ -95,8 +96,10 @@ pub(crate) enum Aggregate {
 /// What the ensemble writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Head {
-    /// A one-target regressor: one column.
+    /// A one-target regressor: one column, float32.
     Regressor,
+    /// A one-target opset-5 ensemble on double input: one column, float64.
+    RegressorDouble,
     /// A two-class classifier whose weights all go to one class: two columns.
     Binary { all_positive: bool },
 }
@@ -142,7 +145,8 @@ impl Ensemble {
         for (t, tree) in trees.iter().enumerate() {
             check_tree(tree, features).map_err(|e| format!("tree {t}: {e}"))?;
         }
-        if base_values.len() > 2 || (matches!(head, Head::Regressor) && base_values.len() > 1) {
+        if base_values.len() > 2 || (!matches!(head, Head::Binary { .. }) && base_values.len() > 1)
+        {
             return Err(format!("{} base values", base_values.len()));
         }
         if let Some(v) = base_values.iter().find(|v| !v.is_finite()) {
@@ -182,7 +186,7 @@ impl Ensemble {
     /// The columns the ensemble writes per row.
     pub(crate) fn columns(&self) -> usize {
         match self.head {
-            Head::Regressor => 1,
+            Head::Regressor | Head::RegressorDouble => 1,
             Head::Binary { .. } => 2,
         }
     }
@@ -259,12 +263,13 @@ impl Ensemble {
     fn finish(&self, s: f64, out: &mut [f64]) {
         let r = |v: f64| round(self.double, v);
         match self.head {
-            Head::Regressor => {
+            Head::Regressor | Head::RegressorDouble => {
                 let s = r(s + self.base_values.first().copied().unwrap_or(0.0));
-                out[0] = f64::from(match self.post {
-                    PostTransform::Probit => post::probit(s as f32),
-                    _ => s as f32,
-                });
+                out[0] = match (self.post, self.head) {
+                    (PostTransform::Probit, _) => f64::from(post::probit(s as f32)),
+                    (_, Head::RegressorDouble) => s,
+                    _ => f64::from(s as f32),
+                };
             }
             Head::Binary { all_positive } => {
                 // The weighted class is class 0; onnxruntime's binary case.

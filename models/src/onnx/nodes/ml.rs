@@ -78,7 +78,8 @@ pub(super) fn imputer(node: &NodeProto, b: &mut Builder) -> Result<(), ModelErro
             format!("{} imputed values for {width} columns", values.len()),
         ));
     }
-    let replaced = f64::from(attrs.float("replaced_value_float", f32::NAN));
+    let replaced =
+        Some(f64::from(attrs.float("replaced_value_float", f32::NAN))).filter(|v| !v.is_nan());
     let y = b.slot(width, b.elem(x))?;
     b.program.push(Instr::Imputer {
         x,
