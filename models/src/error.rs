@@ -68,6 +68,12 @@ pub enum ScoreError {
     )]
     Missing { row: usize, feature: String },
 
+    /// The model refuses a row, as its reference library does (an ONNX
+    /// OneHotEncoder's unknown category, a missing value into a Binarizer).
+    /// `row` is zero-based within the batch passed to `score`.
+    #[error("row {row}: {reason}")]
+    Refused { row: usize, reason: String },
+
     /// Per-feature contributions cannot be computed for this model.
     #[error("per-feature contributions are not available: {0}")]
     NoContributions(String),

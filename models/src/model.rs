@@ -293,7 +293,7 @@ impl Model {
             Evaluator::XGBoost(m) => m.raw_into(rows, out),
             Evaluator::LightGbm(m) => m.raw_into(rows, out),
             Evaluator::Linear(m) => m.raw_into(rows, out)?,
-            Evaluator::Onnx(m) => m.score_into(rows, out),
+            Evaluator::Onnx(m) => m.score_into(rows, out)?,
         }
         Ok(())
     }

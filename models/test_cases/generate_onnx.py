@@ -285,6 +285,8 @@ def onnx_tree_paths(model: onnx.ModelProto, n_features: int, nan_ok: bool):
             elif mode == "BRANCH_GT":
                 tb.above(f, t, inclusive=False)
                 fb.below(f, t, inclusive=True)
+            elif mode in ("BRANCH_EQ", "BRANCH_NEQ"):
+                pass  # an equality narrows no range: both sides keep the box
             else:
                 raise NotImplementedError(mode)
             probes = [t, float(g.f32_below(t)), float(g.f32_above(t))] + ([np.nan] if nan_ok else [])
@@ -454,9 +456,9 @@ def options_text(options: dict) -> str:
     return "{id(model): " + json.dumps(next(iter(options.values()))).replace("false", "False").replace("true", "True") + "}"
 
 
-def mlmodel_case(name, est, X, y, Xt, *, kind, description, rng, nan_ok=True):
+def mlmodel_case(name, est, X, y, Xt, *, kind, description, rng, nan_ok=True, fit_params=None):
     """XGBoost or LightGBM through onnxmltools, default options (ZipMap)."""
-    est.fit(X, y)
+    est.fit(X, y, **(fit_params or {}))
     initial_types = [("input", MLFloatTensorType([None, X.shape[1]]))]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1164,6 +1166,18 @@ def main() -> None:
         "onnx_lightgbm_nan", est, Xn, yn, Xnt, kind="lightgbm", rng=brng(8),
         description="LGBMClassifier binary, 50 trees, 31 leaves, trained with NaN in every column but one; "
         "onnxmltools default options (ZipMap)",
+    )
+
+    # A categorical feature (hour, 0-23): onnxmltools writes each category
+    # test as a chain of BRANCH_EQ nodes sharing one true child.
+    est = lgb.LGBMClassifier(n_estimators=30, num_leaves=15, learning_rate=0.1, random_state=10, n_jobs=1,
+                             deterministic=True, verbose=-1, min_data_per_group=20, cat_smooth=1.0)
+    models["onnx_lightgbm_categorical"], diffs["onnx_lightgbm_categorical"] = mlmodel_case(
+        "onnx_lightgbm_categorical", est, Xn, yn, Xnt, kind="lightgbm", rng=brng(10),
+        fit_params={"categorical_feature": [1]},
+        description="LGBMClassifier binary, 30 trees, 15 leaves, 'hour' (column 1) categorical, NaN in every column "
+        "but one; onnxmltools default options (ZipMap): category tests become chains of BRANCH_EQ nodes that "
+        "share their true child",
     )
 
     # One input per feature, as skl2onnx writes for a DataFrame: the graph starts with a Concat.

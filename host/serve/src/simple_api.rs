@@ -115,20 +115,19 @@ fn rows_from_objects(rows: &[Row], loaded: &LoadedVersion) -> Result<Vec<f64>, A
     let mut values = Vec::with_capacity(rows.len() * features.len());
     for (r, row) in rows.iter().enumerate() {
         match row {
+            Row::Named(_) if features.iter().all(|f| f.name.is_empty()) => {
+                return Err(ApiError::BadRequest(format!(
+                    "row {r}: this model's features have no names; send each row as an array of its {} values in order",
+                    features.len()
+                )));
+            }
             Row::Named(object) => {
                 if let Some(unknown) = object
                     .keys()
                     .find(|k| !features.iter().any(|f| &f.name == *k))
                 {
                     let names: Vec<&str> = features.iter().map(|f| f.name.as_str()).collect();
-                    let hint = if names.iter().all(|n| n.is_empty()) {
-                        format!(
-                            "this model's features have no names: send each row as an array of its {} values in order",
-                            names.len()
-                        )
-                    } else {
-                        format!("its features are {}", names.join(", "))
-                    };
+                    let hint = format!("its features are {}", names.join(", "));
                     return Err(ApiError::BadRequest(format!(
                         "row {r}: '{unknown}' is not a feature of this model; {hint}"
                     )));

@@ -141,10 +141,16 @@ fn write_instr(w: &mut Writer, instr: &Instr) {
             xy(w, *x, *y);
             u32s(w, columns);
         }
-        Instr::OneHot { x, y, categories } => {
+        Instr::OneHot {
+            x,
+            y,
+            categories,
+            refuse_unknown,
+        } => {
             w.u8(7);
             xy(w, *x, *y);
             w.f64s(categories);
+            w.u8((*refuse_unknown).into());
         }
         Instr::Linear {
             x,
@@ -256,6 +262,7 @@ fn read_instr(r: &mut Reader<'_>, slots: &[Slot]) -> Result<Instr, ModelError> {
             x,
             y,
             categories: r.f64s()?,
+            refuse_unknown: r.bool()?,
         },
         8 => Instr::Linear {
             x,

@@ -48,6 +48,12 @@ pub(crate) struct Builder {
     pub(crate) labels: HashMap<SlotId, Vec<String>>,
     /// Slots holding probabilities (a classifier's, a sigmoid's, a softmax's).
     pub(crate) probabilities: HashSet<SlotId>,
+    /// For a slot holding each row's sum of another slot's absolute
+    /// values (`ReduceSum(Abs(v))`), that slot: dividing it by the sum makes
+    /// each row sum to 1 (scikit-learn's float64 logistic regression).
+    pub(crate) abs_row_sum_of: std::collections::HashMap<SlotId, SlotId>,
+    /// For a slot holding `Abs(v)`, `v`.
+    pub(crate) abs_of: std::collections::HashMap<SlotId, SlotId>,
 }
 
 impl Builder {
@@ -145,7 +151,10 @@ pub(crate) fn import(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
         constants: constants(graph)?,
         labels: HashMap::new(),
         probabilities: HashSet::new(),
+        abs_row_sum_of: HashMap::new(),
+        abs_of: HashMap::new(),
     };
+    check_single_definitions(graph)?;
     let schema = bind_inputs(graph, &mut b)?;
     let producers: HashMap<&str, usize> = graph
         .node
@@ -175,6 +184,24 @@ pub(crate) fn import(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
         .map(|i| b.values[&i.name])
         .collect();
     OnnxModel::new(schema, inputs, b.slots, b.program, slot, column, output)
+}
+
+/// Every value is defined once: by a graph input, an initializer or one
+/// node output (onnxruntime refuses a graph that defines one twice).
+fn check_single_definitions(graph: &GraphProto) -> Result<(), ModelError> {
+    let mut defined: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    defined.extend(graph.input.iter().map(|i| i.name.as_str()));
+    for node in &graph.node {
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
+            if !defined.insert(output.as_str()) {
+                return Err(invalid(format!(
+                    "{} writes '{output}', which is already defined (a value may be defined once)",
+                    describe(node)
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_opsets(model: &ModelProto) -> Result<(), ModelError> {

@@ -32,7 +32,7 @@ use program::{Instr, Slot, SlotId};
 use run::Buffers;
 
 use crate::model::Schema;
-use crate::{Format, ModelError, OutputKind};
+use crate::{Format, ModelError, OutputKind, ScoreError};
 
 /// Rows per block: every slot holds this many rows at once.
 const BLOCK_ROWS: usize = 256;
@@ -200,17 +200,21 @@ impl OnnxModel {
         trees + values
     }
 
-    /// Scores rows (row-major, one value per feature) into `out`.
-    pub(crate) fn score_into(&self, rows: &[f64], out: &mut [f64]) {
+    /// Scores rows (row-major, one value per feature) into `out`; refuses
+    /// the batch at the first row the model refuses.
+    pub(crate) fn score_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         let features = self.schema.kinds.len();
         let mut buffers = Buffers {
             n: 0,
             values: vec![Vec::new(); self.slots.len()],
+            refused: None,
         };
-        for (block, out) in rows
+        for (b, (block, out)) in rows
             .chunks(features * BLOCK_ROWS)
             .zip(out.chunks_mut(BLOCK_ROWS))
+            .enumerate()
         {
+            let block_start = b * BLOCK_ROWS;
             let n = out.len();
             buffers.n = n;
             let mut at = 0;
@@ -226,6 +230,12 @@ impl OnnxModel {
             }
             for instr in &self.program {
                 instr.run(&self.slots, &mut buffers);
+                if let Some((row, reason)) = buffers.refused.take() {
+                    return Err(ScoreError::Refused {
+                        row: block_start + row,
+                        reason: reason.to_owned(),
+                    });
+                }
             }
             let width = self.slots[self.score as usize].width as usize;
             let scores = &buffers.values[self.score as usize];
@@ -233,5 +243,6 @@ impl OnnxModel {
                 *o = row[self.column as usize];
             }
         }
+        Ok(())
     }
 }

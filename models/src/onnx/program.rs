@@ -125,11 +125,14 @@ pub(crate) enum Instr {
         y: SlotId,
         columns: Vec<u32>,
     },
-    /// One 0/1 column per category; `x` has one column.
+    /// One 0/1 column per category; `x` has one column. A value in no
+    /// category is all zeros, or with `refuse_unknown` (`zeros = 0`, as
+    /// scikit-learn's `handle_unknown='error'` converts) refuses the row.
     OneHot {
         x: SlotId,
         y: SlotId,
         categories: Vec<f64>,
+        refuse_unknown: bool,
     },
     /// `y[t] = intercepts[t] + sum_f x[f] * coefficients[t * F + f]`, then
     /// the post-transform; with `binary` a single score `s` becomes the two

@@ -9,6 +9,9 @@ use super::program::{Binary, Elem, Instr, Norm, PostTransform, Slot, SlotId, Una
 pub(crate) struct Buffers {
     pub(crate) n: usize,
     pub(crate) values: Vec<Vec<f64>>,
+    /// The first row of the block an instruction refused, and why (as
+    /// onnxruntime refuses the whole run).
+    pub(crate) refused: Option<(usize, &'static str)>,
 }
 
 impl Instr {
@@ -116,6 +119,7 @@ impl Instr {
         out.clear();
         out.resize(n * yw, 0.0);
         let get = |s: &SlotId| (&b.values[*s as usize], slots[*s as usize].width as usize);
+        let mut refused = None;
         match self {
             Instr::Scaler {
                 x, offset, scale, ..
@@ -179,8 +183,14 @@ impl Instr {
                 }
             }
             Instr::Binarizer { x, threshold, .. } => {
-                let (xs, _) = get(x);
-                for (o, v) in out.iter_mut().zip(xs) {
+                let (xs, w) = get(x);
+                for (i, (o, v)) in out.iter_mut().zip(xs).enumerate() {
+                    if v.is_nan() && refused.is_none() {
+                        refused = Some((
+                            i / w,
+                            "a missing value reaches a Binarizer, which onnxruntime refuses (impute it before the Binarizer)",
+                        ));
+                    }
                     *o = if *v > *threshold { 1.0 } else { 0.0 };
                 }
             }
@@ -208,11 +218,25 @@ impl Instr {
                     }
                 }
             }
-            Instr::OneHot { x, categories, .. } => {
+            Instr::OneHot {
+                x,
+                categories,
+                refuse_unknown,
+                ..
+            } => {
                 let (xs, _) = get(x);
-                for (v, o) in xs.iter().zip(out.chunks_mut(yw)) {
+                for (r, (v, o)) in xs.iter().zip(out.chunks_mut(yw)).enumerate() {
+                    let mut known = false;
                     for (o, c) in o.iter_mut().zip(categories) {
-                        *o = if v.trunc() == *c { 1.0 } else { 0.0 };
+                        let hit = v.trunc() == *c;
+                        known |= hit;
+                        *o = if hit { 1.0 } else { 0.0 };
+                    }
+                    if !known && *refuse_unknown && refused.is_none() {
+                        refused = Some((
+                            r,
+                            "a value in none of the OneHotEncoder's categories (it was converted with handle_unknown='error'; use handle_unknown='ignore' to score such rows as all zeros)",
+                        ));
                     }
                 }
             }
@@ -274,6 +298,8 @@ impl Instr {
                 let (xs, _) = get(x);
                 for (o, &v) in out.iter_mut().zip(xs) {
                     *o = match op {
+                        // NaN passes through, as onnxruntime's Relu lets it.
+                        Unary::Relu if v.is_nan() => v,
                         Unary::Relu => v.max(0.0),
                         Unary::Abs => v.abs(),
                         Unary::Neg => -v,
@@ -326,12 +352,16 @@ impl Instr {
             }
         }
         b.values[y] = out;
+        if b.refused.is_none() {
+            b.refused = refused;
+        }
     }
 }
 
-/// `x . W + b` in float32, each output summing its products in input
-/// order (as one dot product at a time would; laid out so the outputs of
-/// one input are adjacent).
+/// `x . W + b` in float32 as onnxruntime's MLAS kernels compute it: each
+/// output a sequential fused multiply-add of its products in input order
+/// from 0, then the bias added (laid out so the outputs of one input are
+/// adjacent).
 fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: &mut [f64]) {
     let weights: Vec<f32> = weights.iter().map(|&v| v as f32).collect();
     let mut acc = vec![0.0_f32; yw];
@@ -340,7 +370,7 @@ fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: 
         for (i, &v) in row.iter().enumerate() {
             let v = v as f32;
             for (a, &wk) in acc.iter_mut().zip(&weights[i * yw..(i + 1) * yw]) {
-                *a += v * wk;
+                *a = fma32(v, wk, *a);
             }
         }
         for (k, (o, a)) in o.iter_mut().zip(&acc).enumerate() {
@@ -353,9 +383,68 @@ fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: 
     }
 }
 
-/// A float32 dot product, in order, each product and sum rounded.
+/// A float32 dot product as MLAS computes one for more than one row: a
+/// sequential fused multiply-add from 0.
 fn dot32(row: &[f64], coefficients: &[f64]) -> f32 {
     row.iter()
         .zip(coefficients)
-        .fold(0.0_f32, |acc, (&v, &c)| acc + (v as f32) * (c as f32))
+        .fold(0.0_f32, |acc, (&v, &c)| fma32(v as f32, c as f32, acc))
+}
+
+/// `fmaf(a, b, c)`, correctly rounded, without a fused instruction (a
+/// WebAssembly guest has none, and a libm call there is slow): the product
+/// is exact in float64, the sum is rounded to odd in float64 (Boldo and
+/// Melquiond), and rounding that to float32 is then correct.
+pub(crate) fn fma32(a: f32, b: f32, c: f32) -> f32 {
+    let p = f64::from(a) * f64::from(b);
+    let c = f64::from(c);
+    let s = p + c;
+    // TwoSum: the exact error of that sum.
+    let virtual_c = s - p;
+    let err = (p - (s - virtual_c)) + (c - virtual_c);
+    if err != 0.0 && s.is_finite() && s.to_bits() & 1 == 0 {
+        // Round to odd: one ulp toward the exact sum.
+        let bits = s.to_bits();
+        let odd = if (err > 0.0) == (s > 0.0) {
+            bits + 1
+        } else {
+            bits - 1
+        };
+        return f64::from_bits(odd) as f32;
+    }
+    s as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fma32;
+
+    #[test]
+    fn fma32_is_the_correctly_rounded_fused_multiply_add() {
+        // SplitMix64 over all exponent ranges, and the hard cases: products
+        // that nearly cancel the addend, and sums on float32 midpoints.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        for i in 0..2_000_000 {
+            let r = next();
+            let a = f32::from_bits(r as u32 & 0x3FFF_FFFF | ((r >> 62) as u32) << 31);
+            let b = f32::from_bits((r >> 32) as u32 & 0x3FFF_FFFF);
+            let c = match i % 3 {
+                0 => -(a * b),
+                1 => f32::from_bits(next() as u32 & 0x3FFF_FFFF),
+                _ => -(a * b) * (1.0 + f32::EPSILON * (next() % 8) as f32),
+            };
+            let (want, got) = (a.mul_add(b, c), fma32(a, b, c));
+            assert!(
+                want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+                "fma({a:e}, {b:e}, {c:e}): {got:e}, want {want:e}"
+            );
+        }
+    }
 }

@@ -317,3 +317,67 @@ fn a_large_opset_5_membership_set_is_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn a_missing_value_through_relu_stays_missing() {
+    let relu = node("Relu", "", &["s"], &["r"], vec![]);
+    let bytes = model_with(
+        vec![scaler_to("s"), relu, linear_regressor("r")],
+        float_input(),
+        "y",
+        1,
+    );
+    let model = Model::from_bytes(&bytes, None).expect("loads");
+    let scores = model
+        .score(&[f64::NAN, 1.0, 1.0, 2.0, 1.0, 1.0])
+        .expect("scores");
+    assert!(scores[0].is_nan(), "{scores:?}");
+    assert!(scores[1].is_finite(), "{scores:?}");
+}
+
+#[test]
+fn a_value_defined_twice_is_invalid() {
+    let bytes = model_with(
+        vec![scaler_to("s"), scaler_to("s"), linear_regressor("s")],
+        float_input(),
+        "y",
+        1,
+    );
+    let e = refusal(&bytes);
+    assert!(e.contains("'s'") && e.contains("already defined"), "{e}");
+}
+
+#[test]
+fn a_tree_with_a_shared_node_scores_as_onnxruntime_walks_it() {
+    // Two equality tests sharing one true child (how onnxmltools writes a
+    // LightGBM category test): x0 == 1 or x0 == 3 -> 10, else -> -10.
+    let strings = |name: &str, v: &[&str]| AttributeProto {
+        name: name.into(),
+        r#type: 8,
+        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ..Default::default()
+    };
+    let tree = node(
+        "TreeEnsembleRegressor",
+        "ai.onnx.ml",
+        &["input"],
+        &["y"],
+        vec![
+            ints("nodes_treeids", &[0, 0, 0, 0]),
+            ints("nodes_nodeids", &[0, 1, 2, 3]),
+            ints("nodes_featureids", &[0, 0, 0, 0]),
+            strings("nodes_modes", &["BRANCH_EQ", "BRANCH_EQ", "LEAF", "LEAF"]),
+            floats("nodes_values", &[1.0, 3.0, 0.0, 0.0]),
+            ints("nodes_truenodeids", &[2, 2, 0, 0]),
+            ints("nodes_falsenodeids", &[1, 3, 0, 0]),
+            ints("target_treeids", &[0, 0]),
+            ints("target_nodeids", &[2, 3]),
+            ints("target_ids", &[0, 0]),
+            floats("target_weights", &[10.0, -10.0]),
+        ],
+    );
+    let model = Model::from_bytes(&model_with(vec![tree], float_input(), "y", 1), None)
+        .expect("a shared node loads");
+    let rows = [1.0, 0.0, 0.0, 3.0, 0.0, 0.0, 2.0, 0.0, 0.0];
+    assert_eq!(model.score(&rows).expect("scores"), vec![10.0, 10.0, -10.0]);
+}

@@ -188,6 +188,13 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
                 .collect()
         })
         .collect::<Result<_, _>>()?;
+    let trees = trees
+        .iter()
+        .enumerate()
+        .map(|(t, nodes)| {
+            super::unshare(nodes).map_err(|e| refuse(format!("tree {}: {e}", tree_index[t])))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let head = if classifier {
         if matches!(post, PostTransform::Probit) {
             return Err(refuse("PROBIT on a binary classifier with one weighted class writes one column only; it is not supported".into()));

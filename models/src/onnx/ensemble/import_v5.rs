@@ -10,7 +10,7 @@
 //! as onnxruntime unrolls it; larger sets, which onnxruntime tests after
 //! truncating the input to an int32, are refused.
 
-use super::{Aggregate, Ensemble, Head, Mode, Node};
+use super::{Aggregate, Ensemble, Head, MAX_TREE_NODES, Mode, Node};
 use crate::ModelError;
 use crate::onnx::attributes::{self, Attributes};
 use crate::onnx::import::{Builder, describe, invalid, unsupported};
@@ -19,8 +19,6 @@ use crate::onnx::proto::NodeProto;
 
 /// onnxruntime's small-set bound for `BRANCH_MEMBER`.
 const SMALL_SET: usize = 31;
-/// The most nodes one tree may have once unrolled.
-const MAX_TREE_NODES: usize = 1 << 20;
 
 pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     let x = b.input(node, 0)?;

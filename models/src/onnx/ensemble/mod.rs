@@ -306,6 +306,53 @@ impl Ensemble {
     }
 }
 
+/// The most nodes one tree may have once its shared nodes are copied.
+pub(crate) const MAX_TREE_NODES: usize = 1 << 20;
+
+/// `nodes` (root first) as a tree: a node reached from two parents gets a
+/// copy per parent (onnxmltools writes a LightGBM category test as a chain
+/// of `BRANCH_EQ` nodes sharing one true child; onnxruntime walks such a
+/// graph as it is). A cycle, a child out of range or more than
+/// [`MAX_TREE_NODES`] nodes once copied is an error.
+pub(crate) fn unshare(nodes: &[Node]) -> Result<Vec<Node>, String> {
+    let placeholder = Node::Leaf {
+        weights: Vec::new(),
+    };
+    let mut out = vec![placeholder.clone()];
+    // (source node, slot in `out`, depth): a path longer than the node
+    // count repeats a node, which is a cycle.
+    let mut stack = vec![(0usize, 0usize, 0usize)];
+    while let Some((src, slot, depth)) = stack.pop() {
+        if depth > nodes.len() {
+            return Err("the tree has a cycle".into());
+        }
+        if out.len() > MAX_TREE_NODES {
+            return Err(format!(
+                "the tree has more than {MAX_TREE_NODES} nodes once its shared nodes are copied"
+            ));
+        }
+        let node = nodes
+            .get(src)
+            .ok_or_else(|| format!("a split points to node {src}, past the last node"))?;
+        let mut copy = node.clone();
+        if let Node::Split {
+            when_true,
+            when_false,
+            ..
+        } = &mut copy
+        {
+            for child in [when_true, when_false] {
+                let at = out.len();
+                out.push(placeholder.clone());
+                stack.push((*child as usize, at, depth + 1));
+                *child = at as u32;
+            }
+        }
+        out[slot] = copy;
+    }
+    Ok(out)
+}
+
 fn round(double: bool, v: f64) -> f64 {
     if double { v } else { f64::from(v as f32) }
 }

@@ -125,7 +125,13 @@ pub(super) fn one_hot(node: &NodeProto, b: &mut Builder) -> Result<(), ModelErro
         return Err(err(node, "no categories"));
     }
     let y = b.slot(categories.len(), Elem::F32)?;
-    b.program.push(Instr::OneHot { x, y, categories });
+    let refuse_unknown = attrs.int("zeros", 1) == 0;
+    b.program.push(Instr::OneHot {
+        x,
+        y,
+        categories,
+        refuse_unknown,
+    });
     b.define(node, 0, y);
     Ok(())
 }

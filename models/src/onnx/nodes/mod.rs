@@ -249,7 +249,11 @@ fn binary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
         y,
         op,
     });
-    if op == Binary::Div && second.is_some() && b.probabilities.contains(&a) {
+    // v / sum|v| over a row of non-negative values: each row sums to 1.
+    if op == Binary::Div
+        && second.is_some()
+        && b.abs_row_sum_of.get(&second.unwrap_or_default()) == Some(&a)
+    {
         b.probabilities.insert(y);
     }
     b.define(node, 0, y);
@@ -273,11 +277,13 @@ fn unary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     };
     let y = b.slot(b.width(x), b.elem(x))?;
     b.program.push(Instr::Unary { x, y, op });
-    if op == Unary::Sigmoid {
+    // One sigmoid column is a probability; several are independent ones (a
+    // multi-label head), which is not one binary classifier's pair.
+    if op == Unary::Sigmoid && b.width(x) == 1 {
         b.probabilities.insert(y);
     }
     if op == Unary::Abs {
-        carry_meaning(b, x, y);
+        b.abs_of.insert(y, x);
     }
     b.define(node, 0, y);
     Ok(())
@@ -320,6 +326,9 @@ fn reduce_sum(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
         weights,
         bias: Vec::new(),
     });
+    if let Some(&source) = b.abs_of.get(&x) {
+        b.abs_row_sum_of.insert(y, source);
+    }
     b.define(node, 0, y);
     Ok(())
 }
