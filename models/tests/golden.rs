@@ -70,7 +70,11 @@ fn compact_encoding_round_trips_exactly() {
 #[test]
 fn categorical_features_are_reported_in_the_schema() {
     use edgescore_models::FeatureKind::{Categorical, Numeric};
-    for case in cases().iter().filter(|c| c.name.contains("categorical")) {
+    // (An ONNX model's category tests are equalities on a numeric input.)
+    for case in cases()
+        .iter()
+        .filter(|c| c.name.contains("categorical") && c.library != Library::Onnx)
+    {
         let model = load(case);
         let names = model.feature_names().expect("named features");
         let kind_of = |name: &str| {

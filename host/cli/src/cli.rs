@@ -236,7 +236,7 @@ pub(crate) enum LogFormat {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BuildArgs {
-    /// The model file (XGBoost JSON, LightGBM text, edgescore linear JSON or compact).
+    /// The model file (XGBoost JSON, LightGBM text, ONNX, edgescore linear JSON or compact).
     #[arg(
         long,
         value_name = "FILE",
@@ -281,8 +281,8 @@ pub(crate) struct InspectArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ScoreArgs {
-    /// The model file: XGBoost JSON, LightGBM text, edgescore linear JSON or
-    /// an edgescore compact model. Scores natively.
+    /// The model file: XGBoost JSON, LightGBM text, ONNX, edgescore linear
+    /// JSON or an edgescore compact model. Scores natively.
     #[arg(
         long,
         value_name = "FILE",

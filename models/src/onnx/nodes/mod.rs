@@ -83,8 +83,13 @@ fn reshape(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
             return Err(err(
                 node,
                 format!(
-                    "reshaping [N, {width}] to {:?} mixes rows; only shapes that keep each row are supported",
-                    shape.values
+                    "reshaping [N, {width}] to [{}] mixes rows; only shapes that keep each row are supported",
+                    shape
+                        .values
+                        .iter()
+                        .map(|v| format!("{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
