@@ -381,3 +381,24 @@ fn a_tree_with_a_shared_node_scores_as_onnxruntime_walks_it() {
     let rows = [1.0, 0.0, 0.0, 3.0, 0.0, 0.0, 2.0, 0.0, 0.0];
     assert_eq!(model.score(&rows).expect("scores"), vec![10.0, 10.0, -10.0]);
 }
+
+#[test]
+fn weights_that_nothing_defines_are_named() {
+    let matmul = node("MatMul", "", &["s", "W"], &["y"], vec![]);
+    let e = refusal(&model_with(
+        vec![scaler_to("s"), matmul],
+        float_input(),
+        "y",
+        1,
+    ));
+    assert!(e.contains("reads 'W', which nothing defines"), "{e}");
+    // A computed value where a constant belongs says so.
+    let matmul = node("MatMul", "", &["s", "s"], &["y"], vec![]);
+    let e = refusal(&model_with(
+        vec![scaler_to("s"), matmul],
+        float_input(),
+        "y",
+        1,
+    ));
+    assert!(e.contains("the weights must be a constant"), "{e}");
+}

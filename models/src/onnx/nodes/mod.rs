@@ -8,7 +8,7 @@ pub(crate) use ml::{class_labels, post_transform};
 
 use super::attributes::Attributes;
 use super::ensemble;
-use super::import::{Builder, Constant, describe, unsupported};
+use super::import::{Builder, Constant, describe, invalid, unsupported};
 use super::program::{Binary, Elem, Instr, SlotId, Unary};
 use super::proto::NodeProto;
 use crate::ModelError;
@@ -56,6 +56,25 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
     }
 }
 
+/// Why input `what` (which must be a constant) is not one: it is computed
+/// by the graph, or it is defined nowhere.
+fn not_constant(node: &NodeProto, b: &Builder, what: &str) -> ModelError {
+    let names: Vec<&String> = node.input.iter().skip(1).collect();
+    match names
+        .iter()
+        .find(|n| !b.values.contains_key(n.as_str()) && !b.constants.contains_key(n.as_str()))
+    {
+        Some(missing) => invalid(format!(
+            "{} reads '{missing}', which nothing defines",
+            describe(node)
+        )),
+        None => err(
+            node,
+            format!("{what} must be a constant (an initializer), not a value the graph computes"),
+        ),
+    }
+}
+
 pub(super) fn err(node: &NodeProto, what: impl std::fmt::Display) -> ModelError {
     unsupported(format!("{}: {what}", describe(node)))
 }
@@ -73,7 +92,7 @@ fn reshape(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     if node.op_type == "Reshape" {
         let shape = b
             .constant(node, 1)
-            .ok_or_else(|| err(node, "the target shape is not a constant"))?;
+            .ok_or_else(|| not_constant(node, b, "the target shape"))?;
         let keeps_rows = match shape.values.as_slice() {
             [rows, w] => (*rows == -1.0 || *rows == 0.0) && *w == width,
             [-1.0] => width == 1.0,
@@ -345,7 +364,7 @@ fn dense(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     let w = b
         .constant(node, 1)
         .cloned()
-        .ok_or_else(|| err(node, "the weights are not a constant"))?;
+        .ok_or_else(|| not_constant(node, b, "the weights"))?;
     let inputs = b.width(x);
     let [rows, cols] = w.dims[..] else {
         return Err(err(
@@ -392,7 +411,7 @@ fn dense(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
             c.into_iter().map(|v| beta * v).collect()
         }
         None if node.input.get(2).is_none_or(String::is_empty) => Vec::new(),
-        _ => return Err(err(node, "the bias is not a constant")),
+        _ => return Err(not_constant(node, b, "the bias")),
     };
     let y = b.slot(outputs, b.elem(x))?;
     b.program.push(Instr::Dense {
@@ -413,7 +432,7 @@ fn columns(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     }
     let indices = b
         .constant(node, 1)
-        .ok_or_else(|| err(node, "the indices are not a constant"))?;
+        .ok_or_else(|| not_constant(node, b, "the indices"))?;
     let width = b.width(x) as f64;
     let columns = indices
         .values
