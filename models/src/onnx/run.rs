@@ -364,12 +364,11 @@ impl Instr {
 /// adjacent). With the CPU's FMA instruction where it has one, else
 /// [`fma32`]: the same bits either way.
 fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: &mut [f64]) {
-    let weights: Vec<f32> = weights.iter().map(|&v| v as f32).collect();
     #[cfg(target_arch = "x86_64")]
-    if dense32_x86_fma(xs, w, &weights, bias, yw, out) {
+    if dense32_x86_fma(xs, w, weights, bias, yw, out) {
         return;
     }
-    dense32_with(fma32, xs, w, &weights, bias, yw, out);
+    dense32_with(fma32, xs, w, weights, bias, yw, out);
 }
 
 /// [`dense32_with`] on the FMA instruction, when the CPU has it (false if not).
@@ -378,13 +377,13 @@ fn dense32(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: 
 fn dense32_x86_fma(
     xs: &[f64],
     w: usize,
-    weights: &[f32],
+    weights: &[f64],
     bias: &[f64],
     yw: usize,
     out: &mut [f64],
 ) -> bool {
     #[target_feature(enable = "fma")]
-    fn with_fma(xs: &[f64], w: usize, weights: &[f32], bias: &[f64], yw: usize, out: &mut [f64]) {
+    fn with_fma(xs: &[f64], w: usize, weights: &[f64], bias: &[f64], yw: usize, out: &mut [f64]) {
         dense32_with(f32::mul_add, xs, w, weights, bias, yw, out);
     }
     if !std::arch::is_x86_feature_detected!("fma") {
@@ -401,7 +400,7 @@ fn dense32_with(
     fma: impl Fn(f32, f32, f32) -> f32,
     xs: &[f64],
     w: usize,
-    weights: &[f32],
+    weights: &[f64],
     bias: &[f64],
     yw: usize,
     out: &mut [f64],
@@ -411,8 +410,9 @@ fn dense32_with(
         acc.fill(0.0);
         for (i, &v) in row.iter().enumerate() {
             let v = v as f32;
+            // Each weight as the float32 the layer multiplies by.
             for (a, &wk) in acc.iter_mut().zip(&weights[i * yw..(i + 1) * yw]) {
-                *a = fma(v, wk, *a);
+                *a = fma(v, wk as f32, *a);
             }
         }
         for (k, (o, a)) in o.iter_mut().zip(&acc).enumerate() {

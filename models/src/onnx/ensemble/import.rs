@@ -2,7 +2,7 @@
 //! opset 1-3) into an [`Ensemble`]: trees by id, nodes by id, weights onto
 //! their leaves, every attribute checked.
 
-use super::{Aggregate, Ensemble, Head, Mode, Node, round};
+use super::{Aggregate, Ensemble, Head, Mode, Node, node_lengths_agree, round};
 use crate::ModelError;
 use crate::onnx::attributes::Attributes;
 use crate::onnx::import::{Builder, describe, invalid, unsupported};
@@ -63,18 +63,18 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
     let falses = attrs.ints("nodes_falsenodeids");
     let missing = attrs.ints("nodes_missing_value_tracks_true");
     let n = tree_ids.len();
-    if [
-        node_ids.len(),
-        feature_ids.len(),
-        modes.len(),
-        trues.len(),
-        falses.len(),
-        thresholds.len(),
-    ]
-    .iter()
-    .any(|&l| l != n)
-        || !(missing.is_empty() || missing.len() == n)
-    {
+    if !node_lengths_agree(
+        n,
+        &[
+            node_ids.len(),
+            feature_ids.len(),
+            modes.len(),
+            trues.len(),
+            falses.len(),
+            thresholds.len(),
+        ],
+        missing.len(),
+    ) {
         return Err(fail("the nodes_* attributes have different lengths".into()));
     }
     let w_trees = attrs.ints(&format!("{prefix}_treeids"));

@@ -10,7 +10,7 @@
 //! as onnxruntime unrolls it; larger sets, which onnxruntime tests after
 //! truncating the input to an int32, are refused.
 
-use super::{Aggregate, Ensemble, Head, MAX_TREE_NODES, Mode, Node};
+use super::{Aggregate, Ensemble, Head, MAX_TREE_NODES, Mode, Node, node_lengths_agree};
 use crate::ModelError;
 use crate::onnx::attributes::{self, Attributes};
 use crate::onnx::import::{Builder, describe, invalid, unsupported};
@@ -67,18 +67,18 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
     let missing = attrs.ints("nodes_missing_value_tracks_true");
     let targets = attrs.ints("leaf_targetids");
     let n = feature_ids.len();
-    if [
-        splits.len(),
-        modes.len(),
-        trues.len(),
-        falses.len(),
-        true_leafs.len(),
-        false_leafs.len(),
-    ]
-    .iter()
-    .any(|&l| l != n)
-        || !(missing.is_empty() || missing.len() == n)
-        || targets.len() != leaf_weights.len()
+    if !node_lengths_agree(
+        n,
+        &[
+            splits.len(),
+            modes.len(),
+            trues.len(),
+            falses.len(),
+            true_leafs.len(),
+            false_leafs.len(),
+        ],
+        missing.len(),
+    ) || targets.len() != leaf_weights.len()
     {
         return Err(fail(
             "the nodes_* or leaf_* attributes have different lengths".into(),

@@ -306,6 +306,13 @@ impl Ensemble {
     }
 }
 
+/// Whether the parallel `nodes_*` attributes of an ensemble agree: each of
+/// `lengths` is `n`, and `nodes_missing_value_tracks_true` (which may be
+/// left out) is absent or `n` long.
+pub(crate) fn node_lengths_agree(n: usize, lengths: &[usize], missing: usize) -> bool {
+    lengths.iter().all(|&l| l == n) && (missing == 0 || missing == n)
+}
+
 /// The most nodes one tree may have once its shared nodes are copied.
 pub(crate) const MAX_TREE_NODES: usize = 1 << 20;
 
