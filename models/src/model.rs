@@ -276,7 +276,7 @@ impl Model {
                 Ok(out)
             }
             Evaluator::Onnx(_) => Err(ScoreError::NoContributions(
-                "an ONNX model carries no node covers (the training counts TreeSHAP needs) nor a margin to explain".into(),
+                "an ONNX model carries no node covers (the training counts TreeSHAP needs) nor a margin to explain; for contributions, score the model's XGBoost JSON or LightGBM text, which carry them".into(),
             )),
         }
     }

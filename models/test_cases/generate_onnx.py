@@ -533,6 +533,73 @@ def helper_network(Xs: np.ndarray, y: np.ndarray, rng) -> tuple[onnx.ModelProto,
     return model, [w1, c1, w2, c2]
 
 
+def torch_shaped_network(Xs: np.ndarray, y: np.ndarray, rng) -> tuple[onnx.ModelProto, dict]:
+    """The graph torch.onnx.export (opset 17, eval mode) writes for
+    nn.Sequential(Flatten, Linear(12, 16), BatchNorm1d(16), LeakyReLU(0.1),
+    Dropout, Linear(16, 8), ReLU, Linear(8, 1), Sigmoid): Flatten, Gemm
+    (transB=1), BatchNormalization (training_mode=0, running statistics),
+    LeakyRelu, Gemm, Relu, Gemm, Sigmoid; eval-mode Dropout is exported as
+    nothing. Written with onnx.helper because torch is not installed here
+    (its PyPI wheels pull several GB of CUDA libraries). The first layer is a
+    scikit-learn MLP's (scaler folded in); the batch-norm statistics are the
+    first layer's activations over the training rows; the rest are drawn."""
+    scaler = StandardScaler().fit(Xs)
+    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=400, random_state=int(rng.integers(1 << 30))).fit(scaler.transform(Xs), y)
+    W1 = mlp.coefs_[0] / scaler.scale_[:, None]
+    b1 = mlp.intercepts_[0] - (scaler.mean_ / scaler.scale_) @ mlp.coefs_[0]
+    w = {
+        "fc1.weight": W1.T.astype(np.float32),
+        "fc1.bias": b1.astype(np.float32),
+    }
+    h1 = Xs.astype(np.float32).astype(np.float64) @ w["fc1.weight"].T.astype(np.float64) + w["fc1.bias"]
+    w["bn.weight"] = rng.uniform(0.5, 1.5, 16).astype(np.float32)
+    w["bn.bias"] = rng.normal(0.0, 0.2, 16).astype(np.float32)
+    w["bn.running_mean"] = h1.mean(axis=0).astype(np.float32)
+    w["bn.running_var"] = h1.var(axis=0).astype(np.float32)
+    w["fc2.weight"] = rng.normal(0.0, 0.4, (8, 16)).astype(np.float32)
+    w["fc2.bias"] = rng.normal(0.0, 0.1, 8).astype(np.float32)
+    w["fc3.weight"] = rng.normal(0.0, 0.6, (1, 8)).astype(np.float32)
+    w["fc3.bias"] = rng.normal(0.0, 0.1, 1).astype(np.float32)
+    F = Xs.shape[1]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Flatten", ["input"], ["/0/Flatten_output_0"], name="/0/Flatten", axis=1),
+            helper.make_node("Gemm", ["/0/Flatten_output_0", "fc1.weight", "fc1.bias"], ["/1/Gemm_output_0"], name="/1/Gemm",
+                             alpha=1.0, beta=1.0, transB=1),
+            helper.make_node("BatchNormalization", ["/1/Gemm_output_0", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+                             ["/2/BatchNormalization_output_0"], name="/2/BatchNormalization", epsilon=1e-5, momentum=0.9,
+                             training_mode=0),
+            helper.make_node("LeakyRelu", ["/2/BatchNormalization_output_0"], ["/3/LeakyRelu_output_0"], name="/3/LeakyRelu", alpha=0.1),
+            helper.make_node("Gemm", ["/3/LeakyRelu_output_0", "fc2.weight", "fc2.bias"], ["/5/Gemm_output_0"], name="/5/Gemm",
+                             alpha=1.0, beta=1.0, transB=1),
+            helper.make_node("Relu", ["/5/Gemm_output_0"], ["/6/Relu_output_0"], name="/6/Relu"),
+            helper.make_node("Gemm", ["/6/Relu_output_0", "fc3.weight", "fc3.bias"], ["/7/Gemm_output_0"], name="/7/Gemm",
+                             alpha=1.0, beta=1.0, transB=1),
+            helper.make_node("Sigmoid", ["/7/Gemm_output_0"], ["score"], name="/8/Sigmoid"),
+        ],
+        "main_graph",
+        [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", F])],
+        [helper.make_tensor_value_info("score", onnx.TensorProto.FLOAT, ["batch", 1])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in w.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8,
+                              producer_name="edgescore generate_onnx.py (onnx.helper, torch.onnx.export's layout)")
+    onnx.checker.check_model(model, full_check=True)
+    return model, w
+
+
+def torch_shaped_forward(w: dict, X64: np.ndarray) -> np.ndarray:
+    """The float64 forward pass of the same float32 parameters, as PyTorch's
+    eval mode defines it: (x - mean) / sqrt(var + eps) * gamma + beta."""
+    p = {k: v.astype(np.float64) for k, v in w.items()}
+    h = X64 @ p["fc1.weight"].T + p["fc1.bias"]
+    h = (h - p["bn.running_mean"]) / np.sqrt(p["bn.running_var"] + 1e-5) * p["bn.weight"] + p["bn.bias"]
+    h = np.where(h >= 0.0, h, 0.1 * h)
+    h = np.maximum(h @ p["fc2.weight"].T + p["fc2.bias"], 0.0)
+    z = h @ p["fc3.weight"].T + p["fc3.bias"]
+    return (1.0 / (1.0 + np.exp(-z))).reshape(-1)
+
+
 def numpy_forward(weights: list, X64: np.ndarray) -> np.ndarray:
     """The float64 forward pass of the same float32 weights."""
     w1, c1, w2, c2 = (w.astype(np.float64) for w in weights)
@@ -1219,6 +1286,22 @@ def main() -> None:
         inputs="tensor", positive_class=1, score_output={"name": "score", "how": "value"},
         sets=[("random", Xt, numpy_forward(weights, Xt), f"held-out float64 rows; {FLOAT_CAST}", None)],
         extra={"trainer_api": "numpy float64 forward pass of the same float32 weights on the float64 rows"},
+    )
+
+    # The network as torch.onnx.export lays it out, with BatchNormalization and LeakyRelu.
+    net, params = torch_shaped_network(X, y, np.random.default_rng(SEED + 12))
+    models["onnx_torch_shaped_batchnorm"] = net
+    diffs["onnx_torch_shaped_batchnorm"] = write_case(
+        "onnx_torch_shaped_batchnorm", net,
+        description="the graph torch.onnx.export (opset 17, eval mode) writes for nn.Sequential(Flatten, Linear(12, 16), "
+        "BatchNorm1d(16), LeakyReLU(0.1), Dropout, Linear(16, 8), ReLU, Linear(8, 1), Sigmoid): Flatten -> Gemm(transB=1) -> "
+        "BatchNormalization(training_mode=0) -> LeakyRelu -> Gemm -> Relu -> Gemm -> Sigmoid, written with onnx.helper "
+        "(torch is not installed here: its PyPI wheels pull several GB of CUDA libraries)",
+        trainer="numpy",
+        converter=f"onnx {onnx.__version__} onnx.helper.make_graph / make_model (opset 17, ir_version 8), torch.onnx.export's node layout",
+        inputs="tensor", positive_class=1, score_output={"name": "score", "how": "value"},
+        sets=[("random", Xt, torch_shaped_forward(params, Xt), f"held-out float64 rows; {FLOAT_CAST}", None)],
+        extra={"trainer_api": "numpy float64 forward pass of the same float32 parameters, batch norm as PyTorch's eval mode"},
     )
 
     # The hand-built ONNX-ML operator cases (not in the --ops inventory: its checks read the fraud features).

@@ -66,6 +66,11 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
         (Some(path), _) => {
             let model = edgescore_runtime::model_file::load(path, args.format)?;
             let kind = model.kind().to_string();
+            if args.raw && model.kind() == edgescore_models::ModelKind::Onnx {
+                anyhow::bail!(
+                    "--raw: an ONNX model's output is its score, with no separate margin; drop --raw (or score the model's XGBoost/LightGBM/linear source file for margins)"
+                );
+            }
             (
                 RowScorer::Native {
                     model,

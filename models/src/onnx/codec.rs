@@ -197,6 +197,11 @@ fn write_instr(w: &mut Writer, instr: &Instr) {
             w.f64s(constant);
             w.u8(index(&BINARIES, op));
         }
+        Instr::LeakyRelu { x, y, alpha } => {
+            w.u8(14);
+            xy(w, *x, *y);
+            w.f64(*alpha);
+        }
         Instr::Softmax { x, y } => {
             w.u8(12);
             xy(w, *x, *y);
@@ -296,6 +301,11 @@ fn read_instr(r: &mut Reader<'_>, slots: &[Slot]) -> Result<Instr, ModelError> {
         }
         12 => Instr::Softmax { x, y },
         13 => Instr::Ensemble(Box::new(read_ensemble(r, slots)?)),
+        14 => Instr::LeakyRelu {
+            x,
+            y,
+            alpha: r.f64()?,
+        },
         other => return Err(corrupt(&format!("unknown instruction {other}"))),
     })
 }

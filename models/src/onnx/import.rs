@@ -163,7 +163,7 @@ pub(crate) fn import(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
         .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
         .collect();
     let (score_value, zipmap_labels) = choose_output(graph, &producers)?;
-    for i in needed_nodes(graph, &producers, &score_value, &b) {
+    for i in needed_nodes(graph, &producers, &score_value, &b)? {
         let node = &graph.node[i];
         if node.op_type == "Constant" {
             continue;
@@ -371,7 +371,7 @@ fn choose_output(
             "the graph has no float output to score with (its outputs are labels, strings or maps)",
         )),
         many => Err(unsupported(format!(
-            "the graph has {} float outputs ({}); edgescore scores models with one",
+            "the graph has {} float outputs ({}); edgescore scores models with one (a classifier converted with skl2onnx's zipmap='columns' option has one per class: convert it with the default options or zipmap=False)",
             many.len(),
             many.join(", ")
         ))),
@@ -393,34 +393,54 @@ fn is_numeric_tensor(t: Option<&TypeProto>) -> bool {
     )
 }
 
-/// The nodes the value `target` depends on, in graph order.
+/// The nodes the value `target` depends on, each after the nodes it reads
+/// (onnxruntime accepts a graph listed out of order; a cycle is refused).
+/// Iterative, so a hostile file's deep chain cannot overflow the stack.
 fn needed_nodes(
     graph: &GraphProto,
     producers: &HashMap<&str, usize>,
     target: &str,
     b: &Builder,
-) -> Vec<usize> {
-    let mut needed = HashSet::new();
-    let mut stack = vec![target.to_owned()];
-    while let Some(value) = stack.pop() {
-        if b.values.contains_key(&value) {
+) -> Result<Vec<usize>, ModelError> {
+    // `false` while a node's inputs are being visited, `true` once it is placed.
+    let mut placed: HashMap<usize, bool> = HashMap::new();
+    let mut order = Vec::new();
+    let Some(&root) = producers.get(target) else {
+        return Ok(order);
+    };
+    placed.insert(root, false);
+    // Each entry: a node and the index of the next input to visit.
+    let mut stack = vec![(root, 0usize)];
+    while let Some((p, next)) = stack.last_mut() {
+        let node = &graph.node[*p];
+        let Some(input) = node.input.get(*next) else {
+            placed.insert(*p, true);
+            order.push(*p);
+            stack.pop();
+            continue;
+        };
+        *next += 1;
+        if input.is_empty() || b.values.contains_key(input) {
             continue;
         }
-        if let Some(&p) = producers.get(value.as_str())
-            && needed.insert(p)
-        {
-            stack.extend(
-                graph.node[p]
-                    .input
-                    .iter()
-                    .filter(|i| !i.is_empty())
-                    .cloned(),
-            );
+        let Some(&q) = producers.get(input.as_str()) else {
+            continue;
+        };
+        match placed.get(&q) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(invalid(format!(
+                    "{} reads '{input}', which depends on the node's own output: the graph has a cycle",
+                    describe(node)
+                )));
+            }
+            None => {
+                placed.insert(q, false);
+                stack.push((q, 0));
+            }
         }
     }
-    let mut order: Vec<usize> = needed.into_iter().collect();
-    order.sort_unstable();
-    order
+    Ok(order)
 }
 
 /// Which column of the output slot is the score, and what it means.

@@ -30,6 +30,14 @@ impl Elem {
         match self {
             Elem::F32 => f64::from(v as f32),
             Elem::F64 => v,
+            // As onnxruntime's cast on x86-64 (cvttsd2si): NaN and values
+            // outside the int64 range become INT64_MIN.
+            Elem::I64
+                if v.is_nan()
+                    || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) =>
+            {
+                -9.223_372_036_854_776e18
+            }
             Elem::I64 => v.trunc(),
         }
     }
@@ -172,6 +180,12 @@ pub(crate) enum Instr {
         x: SlotId,
         y: SlotId,
     },
+    /// `y = x >= 0 ? x : alpha * x` (`LeakyRelu`).
+    LeakyRelu {
+        x: SlotId,
+        y: SlotId,
+        alpha: f64,
+    },
     Ensemble(Box<Ensemble>),
 }
 
@@ -191,7 +205,8 @@ impl Instr {
             | Instr::Dense { y, .. }
             | Instr::Unary { y, .. }
             | Instr::Binary { y, .. }
-            | Instr::Softmax { y, .. } => *y,
+            | Instr::Softmax { y, .. }
+            | Instr::LeakyRelu { y, .. } => *y,
             Instr::Ensemble(e) => e.y,
         }
     }
@@ -209,7 +224,8 @@ impl Instr {
             | Instr::Linear { x, .. }
             | Instr::Dense { x, .. }
             | Instr::Unary { x, .. }
-            | Instr::Softmax { x, .. } => vec![*x],
+            | Instr::Softmax { x, .. }
+            | Instr::LeakyRelu { x, .. } => vec![*x],
             Instr::Concat { xs, .. } => xs.clone(),
             Instr::Binary { a, b, .. } => std::iter::once(*a).chain(*b).collect(),
             Instr::Ensemble(e) => vec![e.x],

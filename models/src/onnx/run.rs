@@ -51,7 +51,9 @@ impl Instr {
             Instr::Normalizer { x, .. } | Instr::Binarizer { x, .. } | Instr::Cast { x, .. } => {
                 (width(*x), true)
             }
-            Instr::Unary { x, .. } | Instr::Softmax { x, .. } => (width(*x), true),
+            Instr::Unary { x, .. } | Instr::Softmax { x, .. } | Instr::LeakyRelu { x, .. } => {
+                (width(*x), true)
+            }
             Instr::Imputer { x, values, .. } => {
                 (width(*x), values.len() == 1 || values.len() == width(*x))
             }
@@ -309,6 +311,13 @@ impl Instr {
                         Unary::Exp => elem.round(libm::exp(v)),
                         Unary::Sqrt => elem.round(v.sqrt()),
                     };
+                }
+            }
+            Instr::LeakyRelu { x, alpha, .. } => {
+                let (xs, _) = get(x);
+                for (o, &v) in out.iter_mut().zip(xs) {
+                    // NaN fails `v >= 0` and stays NaN through the product.
+                    *o = if v >= 0.0 { v } else { elem.round(alpha * v) };
                 }
             }
             Instr::Binary {

@@ -402,3 +402,98 @@ fn weights_that_nothing_defines_are_named() {
     ));
     assert!(e.contains("the weights must be a constant"), "{e}");
 }
+
+#[test]
+fn a_graph_listed_out_of_order_scores_and_a_cycle_is_refused() {
+    // onnxruntime sorts the nodes itself; so does edgescore.
+    let bytes = model_with(
+        vec![linear_regressor("s"), scaler_to("s")],
+        float_input(),
+        "y",
+        1,
+    );
+    let model = Model::from_bytes(&bytes, None).expect("loads out of order");
+    assert_eq!(model.score(&[2.0, 1.0, 3.0]).expect("scores"), vec![4.25]);
+
+    // s = Relu(t), t = Relu(s): neither can be computed first.
+    let a = node("Relu", "", &["t"], &["s"], vec![]);
+    let b = node("Relu", "", &["s"], &["t"], vec![]);
+    let e = refusal(&model_with(
+        vec![a, b, linear_regressor("s")],
+        float_input(),
+        "y",
+        1,
+    ));
+    assert!(e.contains("cycle"), "{e}");
+}
+
+#[test]
+fn a_flatten_or_squeeze_across_rows_is_refused() {
+    let attr_axis = AttributeProto {
+        name: "axis".into(),
+        r#type: 2,
+        i: 0,
+        ..Default::default()
+    };
+    let flatten = node("Flatten", "", &["s"], &["f"], vec![attr_axis]);
+    let e = refusal(&model_with(
+        vec![scaler_to("s"), flatten, linear_regressor("f")],
+        float_input(),
+        "y",
+        1,
+    ));
+    assert!(e.contains("axis 1"), "{e}");
+    let squeeze = node("Squeeze", "", &["s"], &["f"], vec![ints("axes", &[0])]);
+    let e = refusal(&model_with(
+        vec![scaler_to("s"), squeeze, linear_regressor("f")],
+        float_input(),
+        "y",
+        1,
+    ));
+    assert!(e.contains("exclude 0"), "{e}");
+}
+
+#[test]
+fn leaky_relu_scales_negative_values_in_float32() {
+    let alpha = AttributeProto {
+        name: "alpha".into(),
+        r#type: 1,
+        f: 0.1,
+        ..Default::default()
+    };
+    let leaky = node("LeakyRelu", "", &["input"], &["r"], vec![alpha]);
+    let bytes = model_with(vec![leaky, linear_regressor("r")], float_input(), "y", 1);
+    let model = Model::from_bytes(&bytes, None).expect("loads");
+    // [-3, 2, 0] -> [-0.3 (float32), 2, 0] . [1, -1, 0.5] + 0.25
+    let want = f64::from(-3.0_f32 * 0.1_f32 - 2.0 + 0.25);
+    assert_eq!(model.score(&[-3.0, 2.0, 0.0]).expect("scores"), vec![want]);
+}
+
+#[test]
+fn a_cast_to_int64_out_of_range_is_int64_min_as_onnxruntime_casts_it() {
+    let to = |t: i64| AttributeProto {
+        name: "to".into(),
+        r#type: 2,
+        i: t,
+        ..Default::default()
+    };
+    let to_int = node("Cast", "", &["input"], &["i"], vec![to(7)]);
+    let mut back = node("Cast", "", &["i"], &["f"], vec![to(1)]);
+    back.name = "Cast_2".into();
+    let bytes = model_with(
+        vec![to_int, back, linear_regressor("f")],
+        float_input(),
+        "y",
+        1,
+    );
+    let model = Model::from_bytes(&bytes, None).expect("loads");
+    let min = f64::from(i64::MIN as f32);
+    let scores = model
+        .score(&[2.7, 1e30, f64::NAN, -2.7, 0.0, 0.0])
+        .expect("scores");
+    assert_eq!(
+        scores[0],
+        f64::from(2.0_f32 - min as f32 + 0.5 * min as f32 + 0.25)
+    );
+    assert_eq!(scores[1], -2.0 + 0.25);
+}

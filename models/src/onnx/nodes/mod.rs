@@ -36,6 +36,8 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
         (false, "Add" | "Sub" | "Mul" | "Div") => binary(node, b),
         (false, "Relu" | "Sigmoid" | "Tanh" | "Abs" | "Neg" | "Exp" | "Sqrt") => unary(node, b),
         (false, "Softmax") => softmax(node, b),
+        (false, "LeakyRelu") => leaky_relu(node, b),
+        (false, "BatchNormalization") => batch_norm(node, b),
         (false, "ReduceSum") => reduce_sum(node, b),
         (false, "Gather") | (true, "ArrayFeatureExtractor") => columns(node, b),
         (true, "Scaler") => scaler(node, b),
@@ -89,10 +91,37 @@ fn alias(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
 fn reshape(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     let x = b.input(node, 0)?;
     let width = b.width(x) as f64;
+    let attrs = Attributes::of(node);
+    match node.op_type.as_str() {
+        "Flatten" if !matches!(attrs.int("axis", 1), 1 | -1) => {
+            return Err(err(
+                node,
+                "only flattening from axis 1 (each row into one row) is supported",
+            ));
+        }
+        "Squeeze" | "Unsqueeze" => {
+            // Axes: an attribute before opset 13, an input from then on.
+            let axes: Vec<f64> = match b.constant(node, 1) {
+                Some(c) => c.values.clone(),
+                None => attrs.ints("axes").iter().map(|&a| a as f64).collect(),
+            };
+            if axes.is_empty() || axes.contains(&0.0) {
+                return Err(err(
+                    node,
+                    "only squeezing or unsqueezing axes after the first (the rows) is supported; give axes that exclude 0",
+                ));
+            }
+        }
+        _ => {}
+    }
     if node.op_type == "Reshape" {
-        let shape = b
-            .constant(node, 1)
-            .ok_or_else(|| not_constant(node, b, "the target shape"))?;
+        let shape = b.constant(node, 1).ok_or_else(|| {
+            not_constant(
+                node,
+                b,
+                "the target shape (a shape computed from the input, as `x.view(x.size(0), -1)` exports, is not supported; export with `x.flatten(1)` or `nn.Flatten()`)",
+            )
+        })?;
         let keeps_rows = match shape.values.as_slice() {
             [rows, w] => (*rows == -1.0 || *rows == 0.0) && *w == width,
             [-1.0] => width == 1.0,
@@ -324,6 +353,81 @@ fn softmax(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     let y = b.slot(b.width(x), b.elem(x))?;
     b.program.push(Instr::Softmax { x, y });
     b.probabilities.insert(y);
+    b.define(node, 0, y);
+    Ok(())
+}
+
+fn leaky_relu(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let alpha = f64::from(Attributes::of(node).float("alpha", 0.01));
+    let y = b.slot(b.width(x), b.elem(x))?;
+    b.program.push(Instr::LeakyRelu { x, y, alpha });
+    b.define(node, 0, y);
+    Ok(())
+}
+
+/// `BatchNormalization` in inference mode, as onnxruntime computes it: per
+/// column `s = scale / sqrt(var + epsilon)` and `t = B - mean * s`, each
+/// step rounded to the input's type, then `y = x * s + t` (two
+/// instructions, each rounded).
+fn batch_norm(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
+    let x = b.input(node, 0)?;
+    let attrs = Attributes::of(node);
+    if attrs.int("training_mode", 0) != 0 {
+        return Err(err(
+            node,
+            "training_mode = 1 computes batch statistics; export the model in eval mode (`model.eval()`)",
+        ));
+    }
+    if attrs.int("spatial", 1) != 1 {
+        return Err(err(node, "spatial = 0 is not supported"));
+    }
+    if node.output.iter().skip(1).any(|o| !o.is_empty()) {
+        return Err(err(
+            node,
+            "it writes running statistics, which only training computes",
+        ));
+    }
+    let width = b.width(x);
+    let elem = b.elem(x);
+    let mut params = Vec::with_capacity(4);
+    for (i, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
+        let c = b
+            .constant(node, i)
+            .ok_or_else(|| not_constant(node, b, what))?;
+        if c.values.len() != width {
+            return Err(err(
+                node,
+                format!("'{what}' has {} values for {width} columns", c.values.len()),
+            ));
+        }
+        params.push(c.values.clone());
+    }
+    let epsilon = elem.round(f64::from(attrs.float("epsilon", 1e-5)));
+    let (scale, bias, mean, var) = (&params[0], &params[1], &params[2], &params[3]);
+    // Each step in f64 then rounded: for one +, *, / or sqrt that is the
+    // correctly rounded float32 result, as onnxruntime's float kernel gets.
+    let r = |v: f64| elem.round(v);
+    let s: Vec<f64> = (0..width)
+        .map(|c| r(r(1.0 / r(r(var[c] + epsilon).sqrt())) * scale[c]))
+        .collect();
+    let t: Vec<f64> = (0..width).map(|c| r(bias[c] - r(mean[c] * s[c]))).collect();
+    let scaled = b.slot(width, elem)?;
+    b.program.push(Instr::Binary {
+        a: x,
+        b: None,
+        constant: s,
+        y: scaled,
+        op: Binary::Mul,
+    });
+    let y = b.slot(width, elem)?;
+    b.program.push(Instr::Binary {
+        a: scaled,
+        b: None,
+        constant: t,
+        y,
+        op: Binary::Add,
+    });
     b.define(node, 0, y);
     Ok(())
 }
