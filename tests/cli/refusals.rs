@@ -413,3 +413,70 @@ fn build_refuses_versions_a_registry_would_not_serve() {
         assert!(!output.exists(), "{version}: a component was written");
     }
 }
+
+#[test]
+fn a_component_over_the_memory_cap_says_which_flag_allows_more() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model =
+        edgescore_test_support::repo_root().join("models/test_cases/onnx_random_forest/model.onnx");
+    let output = tmp.path().join("rf.wasm");
+    let build = |memory_mib: &str| {
+        edgescore(&[
+            "build",
+            "--model",
+            path_str(&model),
+            "--name",
+            "rf",
+            "--version",
+            "1",
+            "--output",
+            path_str(&output),
+            "--memory-mib",
+            memory_mib,
+        ])
+    };
+    one_clear_line(
+        "build under 1 MiB",
+        &build("1"),
+        &["over the 1 MiB cap", "--memory-mib"],
+    );
+    assert!(!output.exists(), "a component was written");
+    assert!(build("64").status.success(), "build under 64 MiB");
+    let input = edgescore_test_support::repo_root()
+        .join("models/test_cases/onnx_random_forest/random.input.csv");
+    let out = edgescore(&[
+        "score",
+        "--component",
+        path_str(&output),
+        "--input",
+        path_str(&input),
+        "--memory-mib",
+        "1",
+    ]);
+    one_clear_line(
+        "score under 1 MiB",
+        &out,
+        &["over the 1 MiB cap", "--memory-mib"],
+    );
+}
+
+#[test]
+fn raw_margins_of_an_onnx_model_are_refused_not_mislabelled() {
+    let model =
+        edgescore_test_support::repo_root().join("models/test_cases/onnx_random_forest/model.onnx");
+    let input = edgescore_test_support::repo_root()
+        .join("models/test_cases/onnx_random_forest/random.input.csv");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+        "--raw",
+    ]);
+    one_clear_line(
+        "--raw on ONNX",
+        &out,
+        &["--raw", "ONNX", "no separate margin"],
+    );
+}

@@ -266,6 +266,22 @@ pub(crate) struct BuildArgs {
     /// Where to write the component (.wasm). Written only once it is verified.
     #[arg(long, value_name = "WASM")]
     pub(crate) output: PathBuf,
+
+    /// With --model: the call deadline, in milliseconds, the component's
+    /// golden rows are checked under. Serve it with at least this.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms, conflicts_with = "transform")]
+    pub(crate) deadline_ms: u64,
+
+    /// With --model: the memory cap, in MiB, the component is checked
+    /// under (a large forest's image can need more than the default).
+    /// Serve it with at least this (`memory_mib` in the serve config).
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 64,
+        conflicts_with = "transform"
+    )]
+    pub(crate) memory_mib: usize,
 }
 
 #[derive(Debug, clap::Args)]

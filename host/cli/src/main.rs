@@ -13,7 +13,7 @@ use edgescore_offline::csv_rows::CsvOptions;
 use edgescore_offline::row_scorer::RowScorer;
 use edgescore_offline::score_csv::{ScoreOptions, score_csv};
 use edgescore_runtime::compiled_cache::{CacheOutcome, CompiledCache};
-use edgescore_runtime::component_build::{BuildRequest, build_component, build_transform};
+use edgescore_runtime::component_build::{BuildRequest, build_component_under, build_transform};
 use edgescore_runtime::component_info::{ComponentInfo, ComponentKind};
 use edgescore_runtime::component_scorer::ScorerComponent;
 use edgescore_runtime::engine::ScoringEngine;
@@ -174,7 +174,12 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         name,
         version,
     };
-    let component = build_component(&request)?;
+    let limits = Limits {
+        call_deadline: std::time::Duration::from_millis(args.deadline_ms),
+        memory_bytes: args.memory_mib << 20,
+        ..Limits::default()
+    };
+    let component = build_component_under(&request, &limits)?;
     edgescore_runtime::atomic_file::write_atomically(&args.output, &component)?;
     eprintln!(
         "built {name} {version} from {} ({} KiB); wrote {}",

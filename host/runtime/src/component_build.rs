@@ -54,13 +54,24 @@ pub enum BuildError {
     Version { value: String },
     #[error("pre-initialising the scorer failed: {0}")]
     Wizer(String),
-    #[error("the built component does not score like the model: {0}")]
+    #[error("the built component failed its check: {0}")]
     Verify(#[from] ComponentError),
 }
 
 /// Builds the component for `request` and checks it scores its golden vectors
-/// exactly as the native model did. Returns the component's bytes.
+/// exactly as the native model did, under the default serving limits.
+/// Returns the component's bytes.
 pub fn build_component(request: &BuildRequest<'_>) -> Result<Vec<u8>, BuildError> {
+    build_component_under(request, &Limits::default())
+}
+
+/// [`build_component`], checking the golden vectors under `limits` (the
+/// call deadline and memory cap the component will be served with: a large
+/// model's image can need more than the default 64 MiB).
+pub fn build_component_under(
+    request: &BuildRequest<'_>,
+    limits: &Limits,
+) -> Result<Vec<u8>, BuildError> {
     check_name("name", request.name)?;
     check_version(request.version)?;
     let bytes =
@@ -80,8 +91,7 @@ pub fn build_component(request: &BuildRequest<'_>) -> Result<Vec<u8>, BuildError
         .map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     manifest_section::append(&mut component, &manifest);
 
-    let engine =
-        ScoringEngine::new(Limits::default()).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
+    let engine = ScoringEngine::new(*limits).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     ScorerComponent::new(&engine, &component)?.verify_golden()?;
     Ok(component)
 }

@@ -38,6 +38,11 @@ pub enum ComponentError {
         field: Option<String>,
         message: String,
     },
+    /// The component's memory at start is over the instance memory cap.
+    #[error(
+        "it needs {needs_mib} MiB of memory before its first call (its model is in its memory image), over the {cap_mib} MiB cap; allow more (--memory-mib, or memory_mib in the serve config)"
+    )]
+    MemoryCap { needs_mib: u64, cap_mib: u64 },
     /// The call ran past its deadline and was interrupted.
     #[error("the component ran past its {deadline_ms} ms call deadline and was stopped")]
     Deadline { deadline_ms: u128 },

@@ -60,6 +60,15 @@ impl ScorerComponent {
                 expected: WIT_PACKAGE,
             });
         }
+        let needs = crate::initial_memory::largest_initial_memory(bytes)
+            .map_err(ComponentError::Invalid)?;
+        let cap = engine.limits().memory_bytes as u64;
+        if needs > cap {
+            return Err(ComponentError::MemoryCap {
+                needs_mib: needs.div_ceil(1 << 20),
+                cap_mib: cap >> 20,
+            });
+        }
         let (component, outcome) = match cache {
             Some(cache) => cache
                 .load(engine.engine(), bytes)

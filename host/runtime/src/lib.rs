@@ -23,6 +23,7 @@ pub mod event_fields;
 pub mod feature_store;
 pub mod guests;
 pub mod host_state;
+mod initial_memory;
 pub mod instance_pool;
 pub mod limits;
 pub mod manifest_section;
