@@ -6,9 +6,16 @@ set -euo pipefail
 commit=${1:?usage: $0 <commit> [rounds]}
 rounds=${2:-8}
 here=$(cd "$(dirname "$0")/.." && pwd)
-old=$(mktemp -d)
-trap 'git -C "$here" worktree remove --force "$old/tree" >/dev/null 2>&1 || true; rm -rf "$old"' EXIT
-git -C "$here" worktree add --detach "$old/tree" "$commit" >/dev/null
+# OLD_DIR keeps the earlier commit's worktree and build between runs (the
+# build takes ~30 min here): it holds tree/ (a worktree of <commit>) and target/.
+if [ -n "${OLD_DIR:-}" ]; then
+    old=$OLD_DIR
+    [ -d "$old/tree" ] || git -C "$here" worktree add --detach "$old/tree" "$commit" >/dev/null
+else
+    old=$(mktemp -d)
+    trap 'git -C "$here" worktree remove --force "$old/tree" >/dev/null 2>&1 || true; rm -rf "$old"' EXIT
+    git -C "$here" worktree add --detach "$old/tree" "$commit" >/dev/null
+fi
 filter='component_vs_native/(native|component)/(1|10000)$'
 bench_binary() { # <tree> <target dir>: builds, prints the bench binary's path
     # The bench moved from the `edgescore` package to `edgescore-runtime`.
