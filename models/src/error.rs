@@ -78,3 +78,21 @@ pub enum ScoreError {
     #[error("per-feature contributions are not available: {0}")]
     NoContributions(String),
 }
+
+impl ScoreError {
+    /// The error of a batch that starts `before` rows into a larger one,
+    /// with its row counted from the larger batch's start.
+    pub fn with_rows_before(self, before: usize) -> Self {
+        match self {
+            ScoreError::Missing { row, feature } => ScoreError::Missing {
+                row: row + before,
+                feature,
+            },
+            ScoreError::Refused { row, reason } => ScoreError::Refused {
+                row: row + before,
+                reason,
+            },
+            other => other,
+        }
+    }
+}

@@ -40,6 +40,7 @@ mod linear;
 mod link;
 mod model;
 mod onnx;
+mod parallel;
 mod probe;
 pub mod transform;
 mod tree_check;
@@ -50,6 +51,7 @@ pub use artifact::{Artifact, GoldenVector, Manifest, ManifestFeature, WIT_PACKAG
 pub use error::{ModelError, ScoreError};
 pub use format::Format;
 pub use model::{FeatureKind, Model, ModelKind, OutputKind};
+pub use parallel::PARALLEL_MIN_ROWS;
 pub use probe::probe_rows;
 
 /// Result of loading a model.

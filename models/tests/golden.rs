@@ -159,3 +159,65 @@ fn contributions_match_the_reference_libraries() {
     assert!(checked >= 12, "only {checked} sets have contributions");
     eprintln!("contributions: {checked} sets, worst difference {worst:e}");
 }
+
+/// Each set's rows repeated to `n` rows (at least), row-major.
+fn tiled(rows: &[f64], width: usize, n: usize) -> Vec<f64> {
+    let have = rows.len() / width.max(1);
+    let copies = n.div_ceil(have.max(1));
+    rows.repeat(copies)
+}
+
+#[test]
+fn every_thread_count_scores_the_same_bits() {
+    for case in cases() {
+        let model = load(&case);
+        let width = model.num_features();
+        for set in &case.sets {
+            // Enough rows that every thread gets a chunk, and not a multiple
+            // of the chunk size, so the last chunk is short.
+            let rows = tiled(
+                &set.rows,
+                width,
+                4 * edgescore_models::PARALLEL_MIN_ROWS + 77,
+            );
+            let one = model
+                .score(&rows)
+                .unwrap_or_else(|e| panic!("{} / {}: {e}", case.name, set.name));
+            for threads in [2, 3, 4, 7] {
+                let many = model
+                    .score_threads(&rows, threads)
+                    .unwrap_or_else(|e| panic!("{} / {}: {e}", case.name, set.name));
+                let same = one
+                    .iter()
+                    .zip(&many)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same && one.len() == many.len(),
+                    "{} / {} on {threads} threads: scores differ from one thread",
+                    case.name,
+                    set.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_error_on_several_threads_names_its_row_in_the_whole_batch() {
+    let case = edgescore_test_support::case("linear_logistic");
+    let model = load(&case);
+    let width = model.num_features();
+    let mut rows = tiled(&case.sets[0].rows, width, 4000);
+    rows.truncate(4000 * width);
+    // A missing value this model has no imputation for, in the third chunk.
+    rows[2500 * width + 1] = f64::NAN;
+    rows[3500 * width + 1] = f64::NAN;
+    for threads in [1, 4] {
+        match model.score_threads(&rows, threads) {
+            Err(edgescore_models::ScoreError::Missing { row, .. }) => {
+                assert_eq!(row, 2500, "on {threads} threads")
+            }
+            other => panic!("on {threads} threads: {other:?}"),
+        }
+    }
+}

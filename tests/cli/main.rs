@@ -11,6 +11,7 @@
 //! - `components`: bad component files, and transform components told
 //!   apart from models.
 
+mod bench;
 mod components;
 mod golden;
 mod refusals;

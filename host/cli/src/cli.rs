@@ -121,6 +121,79 @@ pub(crate) enum Command {
     /// as .png and .svg, to --plots.
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
+
+    /// Measure scoring speed: rows per second and single-row latency.
+    ///
+    /// The input's rows (CSV, or Parquet by its name; checked to score
+    /// first) are repeated up to --rows and scored in calls of --batch rows
+    /// by --threads workers: one untimed warm-up pass, then three timed
+    /// passes, whose median gives rows/s. Single-row latency (p50, p99) is
+    /// timed call by call over --single-row-calls calls on one thread.
+    ///
+    /// --model takes a model file (scored by the native model core) or a
+    /// component built by `edgescore build` (scored inside the sandbox,
+    /// under the usual call deadline and memory cap). With --json the last
+    /// line is one JSON object: backend, threads, rows, batch, features,
+    /// input_rows, rows_per_s, pass_seconds, single_row_calls,
+    /// single_row_p50_us, single_row_p99_us.
+    ///
+    /// Scores are the same bits on every thread count. Measure on a quiet
+    /// machine: other work on its cores shows up in the figures.
+    #[command(verbatim_doc_comment)]
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// The model file (XGBoost JSON, LightGBM text, ONNX, edgescore linear
+    /// JSON or compact), or a component (.wasm) built by `edgescore build`.
+    #[arg(long, value_name = "FILE|WASM")]
+    pub(crate) model: PathBuf,
+
+    /// Rows to score: a CSV with a header, or Parquet (a .parquet or .pq name).
+    #[arg(long, value_name = "CSV|PARQUET")]
+    pub(crate) input: PathBuf,
+
+    /// Rows per timed pass: the input's rows repeated up to this count.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub(crate) rows: u64,
+
+    /// Threads scoring each pass (default: every core).
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) threads: Option<u64>,
+
+    /// What scores: `native` (the model core), `component` (the sandbox) or
+    /// `gpu`. Default: `component` for a .wasm, `native` otherwise.
+    #[arg(long, value_enum)]
+    pub(crate) backend: Option<Backend>,
+
+    /// Rows per scoring call (default: a pass's rows at once, split evenly
+    /// between the threads).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) batch: Option<u64>,
+
+    /// Single-row calls timed for the latency percentiles.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub(crate) single_row_calls: u64,
+
+    /// The model format, when detection from the file's content is not wanted.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub(crate) format: Option<Format>,
+
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where `edgescore bench` scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Backend {
+    /// The native model core.
+    Native,
+    /// A component in the sandbox.
+    Component,
+    /// The GPU (not in this build).
+    Gpu,
 }
 
 #[derive(Debug, clap::Args)]
@@ -331,6 +404,11 @@ pub(crate) struct ScoreArgs {
     /// linear predictor) instead of the score. Only with --model.
     #[arg(long, conflicts_with = "component")]
     pub(crate) raw: bool,
+
+    /// With --model: threads each batch of rows is split across (default:
+    /// every core). The scores are the same bits on any count.
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) threads: Option<u64>,
 
     /// With --component: how long one call into the component may run, in
     /// milliseconds (rows go in calls sized to finish well inside it).

@@ -1,6 +1,7 @@
 //! The `edgescore` binary. Parses the command line, runs the command, and
 //! turns any error into one line on standard error and exit status 1.
 
+mod bench_command;
 mod cli;
 mod inspect;
 mod offline_commands;
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
+use edgescore_offline::bench::all_cores;
 use edgescore_offline::csv_rows::CsvOptions;
 use edgescore_offline::row_scorer::RowScorer;
 use edgescore_offline::score_csv::{ScoreOptions, score_csv};
@@ -40,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Transform(args) => offline_commands::transform(args),
         Command::Eval(args) => offline_commands::eval(args),
+        Command::Bench(args) => bench_command::bench(args),
     }
 }
 
@@ -75,6 +78,7 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
                 RowScorer::Native {
                     model,
                     raw: args.raw,
+                    threads: args.threads.map_or_else(all_cores, |t| t as usize),
                 },
                 format!("{} ({kind})", path.display()),
             )
@@ -111,7 +115,7 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_component(
+pub(crate) fn load_component(
     engine: &ScoringEngine,
     path: &Path,
     cache: Option<&CompiledCache>,

@@ -6,8 +6,10 @@
 //! - [`csv_rows`]: an input CSV as row-major `f64` rows in the model's feature order;
 //! - [`row_scorer`], [`score_csv`]: `edgescore score`, natively or through a component;
 //! - [`events_file`], [`replay`], [`transform_file`]: `edgescore transform`;
-//! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`.
+//! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`;
+//! - [`bench`]: `edgescore bench`, throughput and single-row latency.
 
+pub mod bench;
 pub mod csv_rows;
 pub mod error;
 pub mod eval;

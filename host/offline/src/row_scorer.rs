@@ -14,6 +14,8 @@ pub enum RowScorer {
         model: Model,
         /// Give raw margins instead of scores.
         raw: bool,
+        /// Threads a batch's scores are split across (the same bits on any count).
+        threads: usize,
     },
     Component {
         component: Box<ScorerComponent>,
@@ -74,12 +76,16 @@ impl RowScorer {
     /// fit its deadline (see [`ScorerComponent::score_all`]).
     pub fn score(&mut self, rows: &[f64]) -> Result<Vec<f64>, ScoreFailure> {
         match self {
-            RowScorer::Native { model, raw: false } => {
-                model.score(rows).map_err(ScoreFailure::Native)
-            }
-            RowScorer::Native { model, raw: true } => {
-                model.raw_scores(rows).map_err(ScoreFailure::Native)
-            }
+            RowScorer::Native {
+                model,
+                raw: false,
+                threads,
+            } => model
+                .score_threads(rows, *threads)
+                .map_err(ScoreFailure::Native),
+            RowScorer::Native {
+                model, raw: true, ..
+            } => model.raw_scores(rows).map_err(ScoreFailure::Native),
             RowScorer::Component {
                 component,
                 instance,

@@ -125,7 +125,7 @@ impl From<Error> for WriteError {
 }
 
 /// A scoring error with its row counted from the start of the file, not the batch.
-fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
+pub(crate) fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
     let missing = "the value is missing and this model cannot score a missing value \
                    (fill the cell, or give the linear model an \"impute\" list)";
     match e {

@@ -1,0 +1,114 @@
+//! `edgescore bench`: loads the model or component, measures it with
+//! [`edgescore_offline::bench`] and prints the figures (and, with --json,
+//! one JSON object as the last line).
+
+use std::io::Write;
+
+use edgescore_offline::bench::{BenchConfig, BenchScorer, all_cores, read_rows, run};
+use edgescore_runtime::compiled_cache::CompiledCache;
+use edgescore_runtime::engine::ScoringEngine;
+use edgescore_runtime::limits::Limits;
+
+use crate::cli::{Backend, BenchArgs};
+
+/// The first bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let path = &args.model;
+    let head =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let is_component = head.starts_with(WASM_MAGIC);
+    let backend = args.backend.unwrap_or(if is_component {
+        Backend::Component
+    } else {
+        Backend::Native
+    });
+    match (backend, is_component) {
+        (Backend::Gpu, _) => anyhow::bail!(
+            "--backend gpu: this edgescore has no GPU backend yet; use --backend native or component"
+        ),
+        (Backend::Native, true) => anyhow::bail!(
+            "--backend native scores a model file, and {} is a component: use --backend component, or give the model file it was built from",
+            path.display()
+        ),
+        (Backend::Component, false) => anyhow::bail!(
+            "--backend component scores a component, and {} is a model file: build one with `edgescore build --model {} --name <NAME> --version 1 --output model.wasm`",
+            path.display(),
+            path.display()
+        ),
+        _ => {}
+    }
+    let config = BenchConfig {
+        rows: args.rows as usize,
+        batch: args.batch.map(|b| b as usize),
+        threads: args.threads.map_or_else(all_cores, |t| t as usize),
+        single_row_calls: args.single_row_calls as usize,
+        ..BenchConfig::default()
+    };
+    let model;
+    let engine;
+    let component;
+    let (scorer, kind) = if is_component {
+        engine = ScoringEngine::new(Limits::default())
+            .map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))?;
+        let cache = CompiledCache::new(CompiledCache::default_dir());
+        component = crate::load_component(&engine, path, Some(&cache))?;
+        let kind = component.manifest().model_kind.clone();
+        (BenchScorer::Component(&component), kind)
+    } else {
+        model = edgescore_runtime::model_file::load(path, args.format)?;
+        let kind = model.kind().to_string();
+        (BenchScorer::Native(&model), kind)
+    };
+    let rows = read_rows(scorer, &args.input)?;
+    eprintln!(
+        "benchmarking {} ({kind}, {}) on {} rows, {} threads...",
+        path.display(),
+        scorer.backend(),
+        config.rows,
+        config.threads
+    );
+    let report = run(scorer, &rows, &config)?;
+    let mut out = std::io::stdout().lock();
+    let passes: Vec<String> = report
+        .pass_seconds
+        .iter()
+        .map(|s| format!("{s:.4}"))
+        .collect();
+    writeln!(
+        out,
+        "model       {} ({kind}, {})",
+        path.display(),
+        report.backend
+    )?;
+    writeln!(
+        out,
+        "input       {}: {} rows of {} features, repeated to {}",
+        args.input.display(),
+        report.input_rows,
+        report.features,
+        report.rows
+    )?;
+    writeln!(
+        out,
+        "threads     {}, calls of up to {} rows",
+        report.threads, report.batch
+    )?;
+    writeln!(
+        out,
+        "throughput  {:.0} rows/s (median of {} passes: {} s)",
+        report.rows_per_s,
+        passes.len(),
+        passes.join(", ")
+    )?;
+    writeln!(
+        out,
+        "single row  p50 {:.2} us, p99 {:.2} us ({} calls, one thread)",
+        report.single_row_p50_us, report.single_row_p99_us, report.single_row_calls
+    )?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+    }
+    Ok(())
+}

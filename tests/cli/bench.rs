@@ -1,0 +1,179 @@
+//! `edgescore bench`: its report (the JSON line's fields and their sense,
+//! not the speed, which no test asserts), its refusals, and `score
+//! --threads` giving the same bytes on any thread count.
+
+use std::path::{Path, PathBuf};
+
+use crate::{built_model, edgescore, one_clear_line, path_str, quickstart_input, quickstart_model};
+
+/// The quickstart transactions repeated to at least `rows` rows, in `dir`.
+fn many_rows(dir: &Path, rows: usize) -> PathBuf {
+    let text = std::fs::read_to_string(quickstart_input()).expect("quickstart input");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let body: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    let mut out = format!("{header}\n");
+    for line in body.iter().cycle().take(rows) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    let path = dir.join("many.csv");
+    std::fs::write(&path, out).expect("write rows");
+    path
+}
+
+/// Runs `bench` with `args` and parses its last line as JSON.
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["bench", "--json", "--single-row-calls", "200"];
+    all.extend_from_slice(args);
+    let out = edgescore(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim_end().lines().last().expect("a last line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("last line {last:?}: {e}"))
+}
+
+fn check_report(report: &serde_json::Value, backend: &str, rows: u64, threads: u64) {
+    assert_eq!(report["backend"], backend, "{report}");
+    assert_eq!(report["rows"], rows, "{report}");
+    assert_eq!(report["threads"], threads, "{report}");
+    assert_eq!(report["features"], 12, "{report}");
+    assert_eq!(report["input_rows"], 12, "{report}");
+    assert_eq!(report["single_row_calls"], 200, "{report}");
+    let number = |k: &str| {
+        report[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} is not a number: {report}"))
+    };
+    assert!(number("rows_per_s") > 0.0, "{report}");
+    let (p50, p99) = (number("single_row_p50_us"), number("single_row_p99_us"));
+    assert!(p50 > 0.0 && p50 <= p99, "{report}");
+    let passes = report["pass_seconds"].as_array().expect("pass_seconds");
+    assert_eq!(passes.len(), 3, "{report}");
+}
+
+#[test]
+fn bench_reports_a_native_model_and_a_component() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let input = quickstart_input();
+    let report = bench_json(&[
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+        "--rows",
+        "3000",
+        "--threads",
+        "2",
+    ]);
+    check_report(&report, "native", 3000, 2);
+    assert_eq!(
+        report["batch"], 3000,
+        "all rows at once by default: {report}"
+    );
+
+    let wasm = built_model(tmp.path(), "fraud");
+    let report = bench_json(&[
+        "--model",
+        path_str(&wasm),
+        "--input",
+        path_str(&input),
+        "--rows",
+        "1000",
+        "--threads",
+        "1",
+        "--batch",
+        "64",
+    ]);
+    check_report(&report, "component", 1000, 1);
+    assert_eq!(report["batch"], 64, "{report}");
+}
+
+#[test]
+fn bench_refuses_a_backend_that_does_not_fit_the_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let input = quickstart_input();
+    let wasm = built_model(tmp.path(), "fraud");
+    let run = |m: &Path, backend: &str| {
+        edgescore(&[
+            "bench",
+            "--model",
+            path_str(m),
+            "--input",
+            path_str(&input),
+            "--backend",
+            backend,
+        ])
+    };
+    one_clear_line(
+        "gpu",
+        &run(&model, "gpu"),
+        &["--backend gpu", "no GPU backend"],
+    );
+    one_clear_line(
+        "native on a component",
+        &run(&wasm, "native"),
+        &["is a component", "--backend component"],
+    );
+    one_clear_line(
+        "component on a model file",
+        &run(&model, "component"),
+        &["is a model file", "edgescore build"],
+    );
+    // A bad cell is found before anything is timed, with its row and column.
+    let bad = tmp.path().join("bad.csv");
+    let text = std::fs::read_to_string(&input).expect("input");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let first: Vec<&str> = lines[1].split(',').collect();
+    lines[2] = std::iter::once("lots")
+        .chain(first[1..].iter().copied())
+        .collect::<Vec<_>>()
+        .join(",");
+    std::fs::write(&bad, lines.join("\n")).expect("write");
+    let out = edgescore(&[
+        "bench",
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&bad),
+    ]);
+    one_clear_line("bad cell", &out, &["row 2", "amount", "lots"]);
+}
+
+#[test]
+fn score_on_several_threads_writes_the_same_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = many_rows(tmp.path(), 5_000);
+    let model = quickstart_model();
+    let on = |threads: &str| {
+        let out = edgescore(&[
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+            "--threads",
+            threads,
+        ]);
+        assert!(
+            out.status.success(),
+            "--threads {threads}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let one = on("1");
+    assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 5_001);
+    for threads in ["2", "3", "8"] {
+        assert!(
+            on(threads) == one,
+            "--threads {threads} differs from one thread"
+        );
+    }
+}
