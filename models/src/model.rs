@@ -242,6 +242,28 @@ impl Model {
         Ok(out)
     }
 
+    /// The instruction set this model's batches are walked with on this
+    /// CPU (`"avx512"`), or `None` for the portable walk. The scores are the
+    /// same bits either way.
+    pub fn simd(&self) -> Option<&'static str> {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.simd(),
+            _ => None,
+        }
+    }
+
+    /// This model with the portable walk only: the reference the SIMD walk
+    /// is tested against (the same bits).
+    pub fn without_simd(self) -> Self {
+        match self.evaluator {
+            Evaluator::XGBoost(m) => Self {
+                evaluator: Evaluator::XGBoost(m.without_simd()),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
     /// Per-feature contributions to each row's raw margin (XGBoost's
     /// `pred_contribs`, SHAP values): for each row, one value per feature and
     /// then the bias, `num_features() + 1` values, row-major. Each row's

@@ -50,6 +50,36 @@ fn native_scores_match_the_reference_libraries() {
 }
 
 #[test]
+fn the_portable_walk_scores_as_the_simd_walk_and_the_references() {
+    for case in cases() {
+        let model = load(&case);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && case.library == Library::XGBoost
+            && !case.name.contains("categorical")
+        {
+            assert_eq!(model.simd(), Some("avx512"), "{}: the SIMD walk is not used", case.name);
+        }
+        let portable = model.clone().without_simd();
+        assert_eq!(portable.simd(), None);
+        check_model(&case, &portable, "portable");
+        let width = model.num_features();
+        for set in &case.sets {
+            // Blocks of 64 rows and a short last block.
+            let rows = tiled(&set.rows, width, 64 * 5 + 23);
+            let simd = model.score(&rows).expect("scores");
+            let plain = portable.score(&rows).expect("scores");
+            assert!(
+                simd.iter().zip(&plain).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{} / {}: the SIMD walk differs from the portable walk",
+                case.name,
+                set.name
+            );
+        }
+    }
+}
+
+#[test]
 fn compact_encoding_round_trips_exactly() {
     for case in cases() {
         let model = load(&case);

@@ -92,8 +92,12 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "threads     {}, calls of up to {} rows",
-        report.threads, report.batch
+        "threads     {}, calls of up to {} rows, {}",
+        report.threads,
+        report.batch,
+        report
+            .simd
+            .map_or("portable walk".to_owned(), |s| format!("{s} walk"))
     )?;
     writeln!(
         out,

@@ -102,6 +102,9 @@ impl BenchScorer<'_> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchReport {
     pub backend: &'static str,
+    /// The instruction set a native batch walk uses (`avx512`), or null for
+    /// the portable walk.
+    pub simd: Option<&'static str>,
     pub threads: usize,
     pub rows: usize,
     /// Rows per scoring call.
@@ -195,6 +198,10 @@ pub fn run(
     let (p50, p99) = single_row_latency(scorer, input_rows, width, config.single_row_calls)?;
     Ok(BenchReport {
         backend: scorer.backend(),
+        simd: match scorer {
+            BenchScorer::Native(model) => model.simd(),
+            BenchScorer::Component(_) => None,
+        },
         threads,
         rows,
         batch,

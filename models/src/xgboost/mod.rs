@@ -12,6 +12,9 @@
 //! - the link function is XGBoost's float32 sigmoid.
 
 mod contributions;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod complete;
 mod forest;
 mod json;
 
@@ -21,6 +24,7 @@ use crate::model::Schema;
 use crate::{Format, ModelError, OutputKind};
 
 use crate::lanes::ROW_LANES;
+use complete::CompleteForest;
 use forest::Forest;
 
 /// Up to this many feature values (a row of 256 features, or 64 rows of 4)
@@ -172,6 +176,15 @@ fn check_feature(node: usize, feature: u32, num_features: usize) -> Result<(), S
     Ok(())
 }
 
+/// Whether this CPU runs a SIMD walk (the complete layout is built only then:
+/// it costs memory, and inside a component nothing would use it).
+fn simd_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return avx512::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// A parsed XGBoost model.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct XGBoostModel {
@@ -184,6 +197,9 @@ pub(crate) struct XGBoostModel {
     pub(crate) trees: Vec<Tree>,
     /// The same trees laid out for evaluation; derived from `trees`.
     forest: Forest,
+    /// The same trees laid out complete for the SIMD walk, when they fit
+    /// it and it is allowed; derived from `trees`.
+    complete: Option<CompleteForest>,
 }
 
 impl XGBoostModel {
@@ -217,6 +233,9 @@ impl XGBoostModel {
         }
         Ok(Self {
             forest: forest::flatten(&trees),
+            complete: simd_available()
+                .then(|| CompleteForest::new(&trees))
+                .flatten(),
             base_margin: objective.base_margin(base_score),
             schema,
             objective,
@@ -289,11 +308,37 @@ impl XGBoostModel {
             }
             let acc = &mut acc[..out_block.len()];
             acc.fill(self.base_margin);
-            self.forest.accumulate(narrowed, width, acc);
+            if !self.accumulate_simd(narrowed, width, acc) {
+                self.forest.accumulate(narrowed, width, acc);
+            }
             for (o, a) in out_block.iter_mut().zip(acc.iter()) {
                 *o = f64::from(*a);
             }
         }
+    }
+
+    /// The SIMD walk of a block, when the CPU and the forest allow it; false
+    /// (nothing added) otherwise.
+    fn accumulate_simd(&self, rows: &[f32], width: usize, acc: &mut [f32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(complete) = &self.complete {
+            return avx512::accumulate(complete, rows, width, acc);
+        }
+        let _ = (rows, width, acc);
+        false
+    }
+
+    /// The instruction set batches are walked with on this CPU: `Some("avx512")`,
+    /// or `None` for the portable walk.
+    pub(crate) fn simd(&self) -> Option<&'static str> {
+        self.complete.as_ref().map(|_| "avx512")
+    }
+
+    /// The model scoring with the portable walk only (the SIMD walk's
+    /// reference in tests; the same bits).
+    pub(crate) fn without_simd(mut self) -> Self {
+        self.complete = None;
+        self
     }
 
     /// The objective's prediction transform, applied to a margin from [`Self::raw_into`].

@@ -1,0 +1,102 @@
+//! XGBoost trees laid out complete, level by level, for the AVX-512 walk
+//! (`avx512.rs`): every tree padded to the forest's deepest level, so a
+//! node's children are found by arithmetic (`2p`, `2p + 1` within the next
+//! level) and no child index is loaded. A leaf above the last level becomes
+//! a pass-through node (threshold NaN: every value, missing or not, goes
+//! right) over copies of itself. The walk makes the same comparisons as the
+//! flattened forest and adds the leaves in the same order, so the scores are
+//! the same bits.
+
+use super::{Node, Tree};
+
+/// Deeper forests keep the flattened walk: a complete tree of depth `d`
+/// holds `2^(d+1) - 1` entries, which past this stops paying.
+const MAX_DEPTH: u32 = 10;
+/// Entries past the end of each array, so the walk may load a whole vector
+/// of a level's first nodes without reading out of bounds.
+const SLACK: usize = 32;
+
+/// The complete layout of a forest without categorical splits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CompleteForest {
+    /// Levels of splits in every (padded) tree.
+    pub(super) depth: u32,
+    pub(super) trees: usize,
+    /// For each tree, `2^depth - 1` splits in level order: the feature index,
+    /// with bit 31 set when a missing value goes left.
+    pub(super) features: Vec<u32>,
+    /// The splits' thresholds, as `f32` bits (NaN: pass through, right).
+    pub(super) thresholds: Vec<u32>,
+    /// For each tree, its `2^depth` leaf values, as `f32` bits.
+    pub(super) leaves: Vec<u32>,
+}
+
+impl CompleteForest {
+    /// The layout of `trees`, or `None` when they do not fit it: a
+    /// categorical split, a depth of 0 or over [`MAX_DEPTH`], or more
+    /// entries than a 32-bit gather index reaches.
+    pub(super) fn new(trees: &[Tree]) -> Option<Self> {
+        let mut depth = 0;
+        for tree in trees {
+            if tree
+                .nodes
+                .iter()
+                .any(|n| matches!(n, Node::Categorical { .. }))
+            {
+                return None;
+            }
+            depth = depth.max(crate::lanes::depth(|i| match tree.nodes[i] {
+                Node::Leaf { .. } => None,
+                Node::Numeric { left, right, .. } | Node::Categorical { left, right, .. } => {
+                    Some([left as usize, right as usize])
+                }
+            }));
+        }
+        if depth == 0 || depth > MAX_DEPTH {
+            return None;
+        }
+        let splits = (1usize << depth) - 1;
+        let leaves_per_tree = 1usize << depth;
+        if trees.len().checked_mul(leaves_per_tree)? > (i32::MAX as usize) / 2 {
+            return None;
+        }
+        let mut forest = Self {
+            depth,
+            trees: trees.len(),
+            features: vec![0; trees.len() * splits + SLACK],
+            thresholds: vec![f32::NAN.to_bits(); trees.len() * splits + SLACK],
+            leaves: vec![0; trees.len() * leaves_per_tree + SLACK],
+        };
+        for (t, tree) in trees.iter().enumerate() {
+            // (node, level, position within the level)
+            let mut stack = vec![(0u32, 0u32, 0usize)];
+            while let Some((node, level, pos)) = stack.pop() {
+                let at = t * splits + (1 << level) - 1 + pos;
+                match tree.nodes[node as usize] {
+                    Node::Leaf { value } if level == depth => {
+                        forest.leaves[t * leaves_per_tree + pos] = value.to_bits();
+                    }
+                    // Pass through (threshold NaN, feature 0) to copies below.
+                    Node::Leaf { .. } => {
+                        stack.push((node, level + 1, 2 * pos));
+                        stack.push((node, level + 1, 2 * pos + 1));
+                    }
+                    Node::Numeric {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                        default_left,
+                    } => {
+                        forest.features[at] = feature | (u32::from(default_left) << 31);
+                        forest.thresholds[at] = threshold.to_bits();
+                        stack.push((left, level + 1, 2 * pos));
+                        stack.push((right, level + 1, 2 * pos + 1));
+                    }
+                    Node::Categorical { .. } => return None,
+                }
+            }
+        }
+        Some(forest)
+    }
+}
