@@ -258,7 +258,6 @@ impl Model {
         match self.evaluator {
             Evaluator::XGBoost(m) => Self {
                 evaluator: Evaluator::XGBoost(m.without_simd()),
-                ..self
             },
             _ => self,
         }

@@ -58,7 +58,12 @@ fn the_portable_walk_scores_as_the_simd_walk_and_the_references() {
             && case.library == Library::XGBoost
             && !case.name.contains("categorical")
         {
-            assert_eq!(model.simd(), Some("avx512"), "{}: the SIMD walk is not used", case.name);
+            assert_eq!(
+                model.simd(),
+                Some("avx512"),
+                "{}: the SIMD walk is not used",
+                case.name
+            );
         }
         let portable = model.clone().without_simd();
         assert_eq!(portable.simd(), None);
@@ -70,11 +75,37 @@ fn the_portable_walk_scores_as_the_simd_walk_and_the_references() {
             let simd = model.score(&rows).expect("scores");
             let plain = portable.score(&rows).expect("scores");
             assert!(
-                simd.iter().zip(&plain).all(|(a, b)| a.to_bits() == b.to_bits()),
+                simd.iter()
+                    .zip(&plain)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
                 "{} / {}: the SIMD walk differs from the portable walk",
                 case.name,
                 set.name
             );
+            // Single rows and small batches walk the trees side by side.
+            for rows in set.rows.chunks(width * 3).take(40) {
+                let simd = model.score(rows).expect("scores");
+                let plain = portable.score(rows).expect("scores");
+                assert!(
+                    simd.iter()
+                        .zip(&plain)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{} / {}: a small batch differs between the walks",
+                    case.name,
+                    set.name
+                );
+            }
+            for row in set.rows.chunks(width).take(40) {
+                let simd = model.score(row).expect("scores");
+                let plain = portable.score(row).expect("scores");
+                assert_eq!(
+                    simd[0].to_bits(),
+                    plain[0].to_bits(),
+                    "{} / {}: a single row differs between the walks",
+                    case.name,
+                    set.name
+                );
+            }
         }
     }
 }
@@ -248,6 +279,68 @@ fn an_error_on_several_threads_names_its_row_in_the_whole_batch() {
                 assert_eq!(row, 2500, "on {threads} threads")
             }
             other => panic!("on {threads} threads: {other:?}"),
+        }
+    }
+}
+
+/// A row wider than 64 values is gathered, not permuted, on the SIMD walk:
+/// the deep NaN XGBoost case with its 12 features moved to columns 60-71 of
+/// 80 scores as the original, on both walks, row by row and in blocks.
+#[test]
+fn a_wide_row_scores_the_same_on_both_walks() {
+    let case = edgescore_test_support::case("xgboost_binary_deep_nan");
+    let text = std::fs::read_to_string(&case.model_path).expect("model");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let learner = &mut json["learner"];
+    learner["learner_model_param"]["num_feature"] = "80".into();
+    let names: Vec<String> = (0..80).map(|i| format!("c{i}")).collect();
+    learner["feature_names"] = names.clone().into();
+    learner["feature_types"] = vec!["float"; 80].into();
+    for tree in learner["gradient_booster"]["model"]["trees"]
+        .as_array_mut()
+        .expect("trees")
+    {
+        let moved: Vec<u64> = tree["split_indices"]
+            .as_array()
+            .expect("split_indices")
+            .iter()
+            .map(|v| v.as_u64().expect("index") + 60)
+            .collect();
+        tree["split_indices"] = moved.into();
+        tree["tree_param"]["num_feature"] = "80".into();
+    }
+    let wide = Model::from_bytes(json.to_string().as_bytes(), None).expect("the wide model loads");
+    let narrow = load(&case);
+    let portable = wide.clone().without_simd();
+    for set in &case.sets {
+        let rows: Vec<f64> = set
+            .rows
+            .chunks(12)
+            .flat_map(|r| {
+                std::iter::repeat_n(0.5, 60)
+                    .chain(r.iter().copied())
+                    .chain(std::iter::repeat_n(-1.0, 8))
+            })
+            .collect();
+        let want = narrow.score(&set.rows).expect("scores");
+        for (scores, what) in [
+            (wide.score(&rows).expect("scores"), "SIMD blocks"),
+            (portable.score(&rows).expect("scores"), "portable"),
+            (
+                rows.chunks(80)
+                    .map(|r| wide.score(r).expect("scores")[0])
+                    .collect(),
+                "SIMD single rows",
+            ),
+        ] {
+            assert!(
+                scores
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{} / {what}: the wide model differs",
+                set.name
+            );
         }
     }
 }

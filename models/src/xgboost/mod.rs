@@ -11,10 +11,10 @@
 //!   float32, in model order;
 //! - the link function is XGBoost's float32 sigmoid.
 
-mod contributions;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod complete;
+mod contributions;
 mod forest;
 mod json;
 
@@ -322,7 +322,11 @@ impl XGBoostModel {
     fn accumulate_simd(&self, rows: &[f32], width: usize, acc: &mut [f32]) -> bool {
         #[cfg(target_arch = "x86_64")]
         if let Some(complete) = &self.complete {
-            return avx512::accumulate(complete, rows, width, acc);
+            return if acc.len() >= 16 {
+                avx512::accumulate(complete, rows, width, acc)
+            } else {
+                avx512::accumulate_by_trees(complete, rows, width, acc)
+            };
         }
         let _ = (rows, width, acc);
         false
