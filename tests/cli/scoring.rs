@@ -319,3 +319,208 @@ fn an_output_that_is_the_input_is_refused_and_the_input_kept() {
         );
     }
 }
+
+/// The quickstart transactions repeated to `rows` rows, with a missing
+/// amount every 7th row: a CSV and its Parquet twin (nullable DOUBLE
+/// columns, several row groups); `bad_row` (one-based), if given, holds the
+/// text "lots" in its amount (the amount column is then text).
+fn csv_and_parquet_twins(
+    dir: &std::path::Path,
+    rows: usize,
+    bad_row: Option<usize>,
+) -> (PathBuf, PathBuf) {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use std::sync::Arc;
+    let text = std::fs::read_to_string(quickstart_input()).expect("input");
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let body: Vec<Vec<Option<f64>>> = lines
+        .map(|l| {
+            l.split(',')
+                .map(|c| (!c.is_empty()).then(|| c.parse().expect("a number")))
+                .collect()
+        })
+        .collect();
+    let table: Vec<Vec<Option<f64>>> = (0..rows)
+        .map(|r| {
+            let mut row = body[r % body.len()].clone();
+            if r % 7 == 3 {
+                row[0] = None;
+            }
+            row
+        })
+        .collect();
+    let csv = dir.join("rows.csv");
+    let mut out = header.join(",") + "\n";
+    for (r, row) in table.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, v)| match (c, bad_row == Some(r + 1), v) {
+                (0, true, _) => "lots".to_owned(),
+                (_, _, Some(v)) => format!("{v:?}"),
+                (_, _, None) => String::new(),
+            })
+            .collect();
+        out += &(cells.join(",") + "\n");
+    }
+    std::fs::write(&csv, out).expect("write csv");
+
+    let amount_type = if bad_row.is_some() {
+        "BYTE_ARRAY amount (UTF8)"
+    } else {
+        "DOUBLE amount"
+    };
+    let fields: Vec<String> = header
+        .iter()
+        .map(|h| {
+            if h == "amount" {
+                format!("OPTIONAL {amount_type};")
+            } else {
+                format!("OPTIONAL DOUBLE {h};")
+            }
+        })
+        .collect();
+    let schema = parquet::schema::parser::parse_message_type(&format!(
+        "message rows {{ {} }}",
+        fields.join(" ")
+    ))
+    .expect("schema");
+    let parquet_path = dir.join("rows.parquet");
+    let file = std::fs::File::create(&parquet_path).expect("create");
+    let mut writer = parquet::file::writer::SerializedFileWriter::new(
+        file,
+        Arc::new(schema),
+        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
+    )
+    .expect("writer");
+    for group_rows in table
+        .chunks(3000)
+        .enumerate()
+        .map(|(g, rows)| (g * 3000, rows))
+    {
+        let (first, rows) = group_rows;
+        let mut group = writer.next_row_group().expect("row group");
+        for c in 0..header.len() {
+            let mut column = group.next_column().expect("column").expect("a column");
+            let levels: Vec<i16> = rows.iter().map(|r| i16::from(r[c].is_some())).collect();
+            if c == 0 && bad_row.is_some() {
+                let values: Vec<ByteArray> = rows
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| match (bad_row == Some(first + i + 1), r[0]) {
+                        (true, _) => Some(ByteArray::from("lots")),
+                        (false, Some(v)) => Some(ByteArray::from(format!("{v:?}").as_str())),
+                        (false, None) => None,
+                    })
+                    .collect();
+                column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&values, Some(&levels), None)
+                    .expect("write");
+            } else {
+                let values: Vec<f64> = rows.iter().filter_map(|r| r[c]).collect();
+                column
+                    .typed::<DoubleType>()
+                    .write_batch(&values, Some(&levels), None)
+                    .expect("write");
+            }
+            column.close().expect("close");
+        }
+        group.close().expect("close");
+    }
+    writer.close().expect("close");
+    (csv, parquet_path)
+}
+
+/// A Parquet input is streamed, a few thousand rows at a time, and scores
+/// exactly as its CSV twin; a bad cell deep in it names its row.
+#[test]
+fn a_parquet_input_streams_and_scores_as_its_csv_twin() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let model = quickstart_model();
+    let (csv, parquet_path) = csv_and_parquet_twins(tmp.path(), 10_001, None);
+    let from_csv = score_file("--model", &model, &csv);
+    let from_parquet = score_file("--model", &model, &parquet_path);
+    assert!(
+        from_csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_csv.stderr)
+    );
+    assert!(
+        from_parquet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_parquet.stderr)
+    );
+    assert_eq!(
+        from_csv.stdout.iter().filter(|&&b| b == b'\n').count(),
+        10_002
+    );
+    assert!(
+        from_csv.stdout == from_parquet.stdout,
+        "Parquet scores differ from the CSV's"
+    );
+
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir(&bad).expect("dir");
+    let (_, parquet_path) = csv_and_parquet_twins(&bad, 10_001, Some(9_000));
+    let out = score_file("--model", &model, &parquet_path);
+    one_clear_line("a bad Parquet cell", &out, &["row 9000", "amount", "lots"]);
+}
+
+/// A Parquet cell that cannot be read as a cell at all (a time of day)
+/// stops the stream with the typed error: its row, its column, what to do.
+#[test]
+fn an_unreadable_parquet_cell_is_named_with_its_row_and_column() {
+    use parquet::data_type::{DoubleType, Int32Type};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("times.parquet");
+    let names: Vec<&str> = crate::QUICKSTART_HEADER.split(',').collect();
+    let fields: Vec<String> = names
+        .iter()
+        .map(|n| format!("REQUIRED DOUBLE {n};"))
+        .collect();
+    let schema = parquet::schema::parser::parse_message_type(&format!(
+        "message rows {{ {} REQUIRED INT32 at (TIME_MILLIS); }}",
+        fields.join(" ")
+    ))
+    .expect("schema");
+    let mut writer = parquet::file::writer::SerializedFileWriter::new(
+        std::fs::File::create(&path).expect("create"),
+        Arc::new(schema),
+        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
+    )
+    .expect("writer");
+    let mut group = writer.next_row_group().expect("row group");
+    for _ in &names {
+        let mut column = group.next_column().expect("column").expect("a column");
+        column
+            .typed::<DoubleType>()
+            .write_batch(&[1.0, 2.0], None, None)
+            .expect("write");
+        column.close().expect("close");
+    }
+    let mut column = group.next_column().expect("column").expect("a column");
+    column
+        .typed::<Int32Type>()
+        .write_batch(&[1000, 2000], None, None)
+        .expect("write");
+    column.close().expect("close");
+    group.close().expect("close");
+    writer.close().expect("close");
+    let out = edgescore(&[
+        "score",
+        "--model",
+        path_str(&quickstart_model()),
+        "--input",
+        path_str(&path),
+        "--ignore-extra-columns",
+    ]);
+    one_clear_line("a time column", &out, &["row 1", "'at'", "time of day"]);
+}

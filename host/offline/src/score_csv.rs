@@ -1,5 +1,5 @@
-//! `edgescore score`: score every row of a CSV (or a Parquet file, read
-//! whole) and write one score per row.
+//! `edgescore score`: score every row of a CSV (or a Parquet file, streamed
+//! a few thousand rows at a time) and write one score per row.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
@@ -40,11 +40,16 @@ pub fn score_csv(
     options: ScoreOptions,
 ) -> Result<u64> {
     let progress = ProgressBar::hidden();
+    // A Parquet row that cannot be read leaves its typed error here.
+    let mut parquet_failure = None;
     let reader: Box<dyn Read> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else if Format::of(input) == Format::Parquet {
-        // Read whole and scored through the same CSV path, cell for cell.
-        Box::new(std::io::Cursor::new(crate::table::read(input)?.to_csv()?))
+        // Streamed as CSV text through the same path, cell for cell, a few
+        // thousand rows at a time.
+        let stream = crate::table::ParquetCsv::open(input)?;
+        parquet_failure = Some(stream.failure());
+        Box::new(stream)
     } else {
         let file = std::fs::File::open(input).map_err(|source| Error::ReadInput {
             path: input.to_owned(),
@@ -61,10 +66,13 @@ pub fn score_csv(
         }
         Box::new(progress.wrap_read(file))
     };
-    let mut rows = CsvRows::new(reader, input, scorer.schema(), options.csv)?;
-    let result = write_output(scorer, &mut rows, output);
+    let result = CsvRows::new(reader, input, scorer.schema(), options.csv)
+        .and_then(|mut rows| write_output(scorer, &mut rows, output));
     progress.finish_and_clear();
-    result
+    match parquet_failure.and_then(|failure| failure.borrow_mut().take()) {
+        Some(e) => Err(e),
+        None => result,
+    }
 }
 
 fn write_output<R: Read>(

@@ -9,6 +9,8 @@
 
 mod csv_table;
 mod parquet_read;
+
+pub use parquet_read::ParquetCsv;
 mod parquet_write;
 
 use std::path::Path;

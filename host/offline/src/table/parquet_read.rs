@@ -12,27 +12,28 @@ use parquet::record::Field;
 use super::{Cell, Row, Table};
 use crate::{Error, Result};
 
-pub(super) fn read(path: &Path) -> Result<Table> {
-    let parquet_error = |message: String| Error::Table {
-        path: path.to_owned(),
-        message,
-    };
+/// The file's reader, its column names, and which columns are nanosecond
+/// timestamps; nested columns are refused.
+fn open(path: &Path) -> Result<(SerializedFileReader<File>, Vec<String>, Vec<bool>)> {
     let file = File::open(path).map_err(|source| Error::ReadInput {
         path: path.to_owned(),
         source,
     })?;
     let reader = SerializedFileReader::new(file)
-        .map_err(|e| parquet_error(format!("not a readable Parquet file: {e}")))?;
+        .map_err(|e| parquet_error(path, format!("not a readable Parquet file: {e}")))?;
     let schema = reader.metadata().file_metadata().schema_descr();
     let mut header = Vec::new();
     let mut nanoseconds = Vec::new();
     for field in schema.root_schema().get_fields() {
         let info = field.get_basic_info();
         if !field.is_primitive() || info.repetition() == parquet::basic::Repetition::REPEATED {
-            return Err(parquet_error(format!(
-                "column '{}' is nested (a list, map or struct); edgescore reads flat columns, so flatten it first",
-                field.name()
-            )));
+            return Err(parquet_error(
+                path,
+                format!(
+                    "column '{}' is nested (a list, map or struct); edgescore reads flat columns, so flatten it first",
+                    field.name()
+                ),
+            ));
         }
         header.push(field.name().to_owned());
         nanoseconds.push(matches!(
@@ -40,27 +41,129 @@ pub(super) fn read(path: &Path) -> Result<Table> {
             Some(LogicalType::Timestamp(t)) if t.unit == TimeUnit::NANOS
         ));
     }
+    Ok((reader, header, nanoseconds))
+}
 
-    let rows_iter = reader
-        .get_row_iter(None)
-        .map_err(|e| parquet_error(e.to_string()))?;
+fn parquet_error(path: &Path, message: String) -> Error {
+    Error::Table {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// Row `r` (zero-based) of the file as cells.
+fn row_cells(
+    path: &Path,
+    header: &[String],
+    nanoseconds: &[bool],
+    r: u64,
+    row: parquet::errors::Result<parquet::record::Row>,
+) -> Result<Vec<Cell>> {
+    let row = row.map_err(|e| parquet_error(path, format!("row {}: {e}", r + 1)))?;
+    let mut cells = Vec::with_capacity(header.len());
+    for (c, (_, field)) in row.into_columns().into_iter().enumerate() {
+        let cell = cell_of(field, nanoseconds[c]).map_err(|problem| Error::Cell {
+            path: path.to_owned(),
+            row: r + 1,
+            line: 0,
+            column: header[c].clone(),
+            problem,
+        })?;
+        cells.push(cell);
+    }
+    Ok(cells)
+}
+
+pub(super) fn read(path: &Path) -> Result<Table> {
+    let (reader, header, nanoseconds) = open(path)?;
     let mut rows = Vec::new();
-    for (r, row) in rows_iter.enumerate() {
-        let row = row.map_err(|e| parquet_error(format!("row {}: {e}", r + 1)))?;
-        let mut cells = Vec::with_capacity(header.len());
-        for (c, (_, field)) in row.into_columns().into_iter().enumerate() {
-            let cell = cell_of(field, nanoseconds[c]).map_err(|problem| Error::Cell {
-                path: path.to_owned(),
-                row: r as u64 + 1,
-                line: 0,
-                column: header[c].clone(),
-                problem,
-            })?;
-            cells.push(cell);
-        }
+    for (r, row) in reader.into_iter().enumerate() {
+        let cells = row_cells(path, &header, &nanoseconds, r as u64, row)?;
         rows.push(Row { line: 0, cells });
     }
     Ok(Table { header, rows })
+}
+
+/// A Parquet file read as CSV text (the header, then each row's cells as
+/// [`Cell::to_text`] writes them), a few thousand rows at a time: what
+/// `edgescore score` streams, in constant memory, exactly as it reads the
+/// file's CSV twin. A row that cannot be read ends the text with an I/O
+/// error; the typed error is then in [`ParquetCsv::failure`].
+pub struct ParquetCsv {
+    path: std::path::PathBuf,
+    header: Vec<String>,
+    nanoseconds: Vec<bool>,
+    rows: parquet::record::reader::RowIter<'static>,
+    /// Rows read so far.
+    read: u64,
+    text: Vec<u8>,
+    at: usize,
+    failure: std::rc::Rc<std::cell::RefCell<Option<Error>>>,
+}
+
+/// Rows converted per refill of the text.
+const ROWS_PER_REFILL: usize = 4096;
+
+impl ParquetCsv {
+    /// Opens the file and reads its schema; the rows are read as the text is.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (reader, header, nanoseconds) = open(path)?;
+        let mut first = csv::Writer::from_writer(Vec::new());
+        first
+            .write_record(&header)
+            .map_err(|e| parquet_error(path, e.to_string()))?;
+        let text = first
+            .into_inner()
+            .map_err(|e| parquet_error(path, e.to_string()))?;
+        Ok(Self {
+            path: path.to_owned(),
+            header,
+            nanoseconds,
+            rows: reader.into_iter(),
+            read: 0,
+            text,
+            at: 0,
+            failure: Default::default(),
+        })
+    }
+
+    /// Where the typed error of a row that could not be read is left.
+    pub fn failure(&self) -> std::rc::Rc<std::cell::RefCell<Option<Error>>> {
+        self.failure.clone()
+    }
+
+    fn refill(&mut self) -> Result<()> {
+        let mut writer = csv::Writer::from_writer(std::mem::take(&mut self.text));
+        for row in self.rows.by_ref().take(ROWS_PER_REFILL) {
+            let cells = row_cells(&self.path, &self.header, &self.nanoseconds, self.read, row)?;
+            writer
+                .write_record(cells.iter().map(Cell::to_text))
+                .map_err(|e| parquet_error(&self.path, e.to_string()))?;
+            self.read += 1;
+        }
+        self.text = writer
+            .into_inner()
+            .map_err(|e| parquet_error(&self.path, e.to_string()))?;
+        Ok(())
+    }
+}
+
+impl std::io::Read for ParquetCsv {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.text.len() {
+            self.text.clear();
+            self.at = 0;
+            if let Err(e) = self.refill() {
+                let message = e.to_string();
+                *self.failure.borrow_mut() = Some(e);
+                return Err(std::io::Error::other(message));
+            }
+        }
+        let n = out.len().min(self.text.len() - self.at);
+        out[..n].copy_from_slice(&self.text[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// One Parquet value as a cell. `nanoseconds`: the column is a timestamp in
