@@ -15,6 +15,8 @@ use edgescore_runtime::component_scorer::ComponentError;
 
 /// Inputs at least this large show a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 << 20;
+/// Parquet inputs of at least this many rows show one.
+const PROGRESS_MIN_ROWS: u64 = 200_000;
 
 /// Options of the `score` command.
 #[derive(Debug, Clone, Copy, Default)]
@@ -40,6 +42,7 @@ pub fn score_csv(
     options: ScoreOptions,
 ) -> Result<u64> {
     let progress = ProgressBar::hidden();
+    let mut counts_rows = false;
     // A Parquet row that cannot be read leaves its typed error here.
     let mut parquet_failure = None;
     let reader: Box<dyn Read> = if input == Path::new("-") {
@@ -49,6 +52,17 @@ pub fn score_csv(
         // thousand rows at a time.
         let stream = crate::table::ParquetCsv::open(input)?;
         parquet_failure = Some(stream.failure());
+        if stream.rows() >= PROGRESS_MIN_ROWS && std::io::stderr().is_terminal() {
+            counts_rows = true;
+            progress.set_draw_target(ProgressDrawTarget::stderr());
+            progress.set_length(stream.rows());
+            progress.set_style(
+                ProgressStyle::with_template(
+                    "scoring {bar:40} {pos}/{len} rows, {msg}, {eta} left",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+        }
         Box::new(stream)
     } else {
         let file = std::fs::File::open(input).map_err(|source| Error::ReadInput {
@@ -60,14 +74,22 @@ pub fn score_csv(
             progress.set_draw_target(ProgressDrawTarget::stderr());
             progress.set_length(size);
             progress.set_style(
-                ProgressStyle::with_template("scoring {bar:40} {bytes}/{total_bytes}, {eta} left")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "scoring {bar:40} {bytes}/{total_bytes}, {msg}, {eta} left",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
         }
         Box::new(progress.wrap_read(file))
     };
+    let progress = ScoreProgress {
+        bar: progress,
+        counts_rows,
+        started: std::time::Instant::now(),
+    };
     let result = CsvRows::new(reader, input, scorer.schema(), options.csv)
-        .and_then(|mut rows| write_output(scorer, &mut rows, output));
+        .and_then(|mut rows| write_output(scorer, &mut rows, output, &progress));
+    let progress = progress.bar;
     progress.finish_and_clear();
     match parquet_failure.and_then(|failure| failure.borrow_mut().take()) {
         Some(e) => Err(e),
@@ -75,16 +97,36 @@ pub fn score_csv(
     }
 }
 
+/// The progress bar (hidden unless the input is large and stderr a
+/// terminal): bytes read for a CSV, rows for Parquet; rows/s either way.
+struct ScoreProgress {
+    bar: ProgressBar,
+    counts_rows: bool,
+    started: std::time::Instant,
+}
+
+impl ScoreProgress {
+    fn scored(&self, total: u64) {
+        if self.counts_rows {
+            self.bar.set_position(total);
+        }
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        self.bar
+            .set_message(format!("{:.0} rows/s", total as f64 / seconds));
+    }
+}
+
 fn write_output<R: Read>(
     scorer: &mut RowScorer,
     rows: &mut CsvRows<R>,
     output: Option<&Path>,
+    progress: &ScoreProgress,
 ) -> Result<u64> {
     let header = if scorer.is_raw() { "raw" } else { "score" };
     let Some(path) = output else {
         let stdout = Path::new("<stdout>");
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let n = write_csv(scorer, rows, header, &mut out).map_err(|e| e.at(stdout))?;
+        let n = write_csv(scorer, rows, header, &mut out, progress).map_err(|e| e.at(stdout))?;
         out.flush().map_err(|source| Error::WriteOutput {
             path: stdout.to_owned(),
             source,
@@ -93,7 +135,7 @@ fn write_output<R: Read>(
     };
     if Format::of(path) == Format::Parquet {
         let mut scores = Vec::new();
-        let n = score_rows(scorer, rows, |batch| {
+        let n = score_rows(scorer, rows, progress, |batch| {
             scores.extend_from_slice(batch);
             Ok(())
         })
@@ -102,7 +144,7 @@ fn write_output<R: Read>(
         return Ok(n);
     }
     let mut file = AtomicFile::create(path)?;
-    let n = write_csv(scorer, rows, header, file.writer()).map_err(|e| e.at(path))?;
+    let n = write_csv(scorer, rows, header, file.writer(), progress).map_err(|e| e.at(path))?;
     file.commit()?;
     Ok(n)
 }
@@ -176,9 +218,10 @@ fn write_csv<R: Read>(
     rows: &mut CsvRows<R>,
     header: &str,
     out: &mut impl Write,
+    progress: &ScoreProgress,
 ) -> Result<u64, WriteError> {
     writeln!(out, "{header}").map_err(WriteError::Io)?;
-    score_rows(scorer, rows, |scores| {
+    score_rows(scorer, rows, progress, |scores| {
         for s in scores {
             writeln!(out, "{s}")?;
         }
@@ -191,6 +234,7 @@ fn write_csv<R: Read>(
 fn score_rows<R: Read>(
     scorer: &mut RowScorer,
     rows: &mut CsvRows<R>,
+    progress: &ScoreProgress,
     mut sink: impl FnMut(&[f64]) -> std::io::Result<()>,
 ) -> Result<u64, WriteError> {
     let batch_rows = scorer.batch_rows();
@@ -207,5 +251,6 @@ fn score_rows<R: Read>(
             .map_err(|e| WriteError::Other(locate(e, rows.path(), total)))?;
         sink(&scores).map_err(WriteError::Io)?;
         total += n as u64;
+        progress.scored(total);
     }
 }

@@ -96,9 +96,21 @@ pub struct ParquetCsv {
     rows: parquet::record::reader::RowIter<'static>,
     /// Rows read so far.
     read: u64,
+    /// Rows in the file.
+    total: u64,
     text: Vec<u8>,
     at: usize,
     failure: std::rc::Rc<std::cell::RefCell<Option<Error>>>,
+}
+
+impl std::fmt::Debug for ParquetCsv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetCsv")
+            .field("path", &self.path)
+            .field("read", &self.read)
+            .field("total", &self.total)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Rows converted per refill of the text.
@@ -108,6 +120,7 @@ impl ParquetCsv {
     /// Opens the file and reads its schema; the rows are read as the text is.
     pub fn open(path: &Path) -> Result<Self> {
         let (reader, header, nanoseconds) = open(path)?;
+        let total = u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
         let mut first = csv::Writer::from_writer(Vec::new());
         first
             .write_record(&header)
@@ -121,10 +134,16 @@ impl ParquetCsv {
             nanoseconds,
             rows: reader.into_iter(),
             read: 0,
+            total,
             text,
             at: 0,
             failure: Default::default(),
         })
+    }
+
+    /// The file's row count, from its metadata.
+    pub fn rows(&self) -> u64 {
+        self.total
     }
 
     /// Where the typed error of a row that could not be read is left.
