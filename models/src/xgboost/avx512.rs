@@ -33,16 +33,20 @@ pub(super) fn accumulate(
     acc: &mut [f32],
 ) -> bool {
     let n = acc.len();
-    if !(16..=64).contains(&n) || width == 0 || rows.len() != n * width || !available() {
+    if !(16..=64).contains(&n)
+        || width < forest.min_width
+        || rows.len() != n * width
+        || !available()
+    {
         return false;
     }
     if n.checked_mul(width).is_none_or(|v| v > i32::MAX as usize) {
         return false;
     }
-    // SAFETY: AVX-512 F is present (checked above). The forest's features
-    // are below `width` (the model checks every split's feature against its
-    // width before building the layout), so every feature gather stays in
-    // `rows`; the other indices are bounded as noted in `walk`.
+    // SAFETY: AVX-512 F is present (checked above). Every split's feature
+    // is below `forest.min_width <= width` (and pass-through nodes read
+    // feature 0 < width), so every feature gather stays in `rows`; the
+    // other indices are bounded as noted in `walk`.
     unsafe {
         match n.div_ceil(16) {
             1 => walk::<1>(forest, rows, width, acc),
@@ -64,12 +68,16 @@ pub(super) fn accumulate_by_trees(
     width: usize,
     acc: &mut [f32],
 ) -> bool {
-    if width == 0 || rows.len() != acc.len() * width || width > i32::MAX as usize || !available() {
+    if width < forest.min_width
+        || rows.len() != acc.len() * width
+        || width > i32::MAX as usize
+        || !available()
+    {
         return false;
     }
     for (row, acc) in rows.chunks_exact(width).zip(acc.iter_mut()) {
         // SAFETY: AVX-512 F is present (checked above); `row` holds `width`
-        // values and every split's feature is below `width`.
+        // values and every split's feature is below `min_width <= width`.
         unsafe { walk_trees(forest, row, acc) };
     }
     true

@@ -15,6 +15,12 @@ const MAX_DEPTH: u32 = 10;
 /// Entries past the end of each array, so the walk may load a whole vector
 /// of a level's first nodes without reading out of bounds.
 const SLACK: usize = 32;
+/// The layout may always take this many entries (12 bytes each: 48 MiB)...
+const ALWAYS_ALLOWED_ENTRIES: usize = 1 << 22;
+/// ...and beyond that at most this many times the trees' own nodes, so a
+/// hostile mix of one deep tree and a million stumps cannot make it huge;
+/// past both the flattened walk serves.
+const MAX_GROWTH: usize = 4;
 
 /// The complete layout of a forest without categorical splits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +28,9 @@ pub(super) struct CompleteForest {
     /// Levels of splits in every (padded) tree.
     pub(super) depth: u32,
     pub(super) trees: usize,
+    /// One more than the highest feature a split reads: rows must be at
+    /// least this wide (the walk's gathers rely on it).
+    pub(super) min_width: usize,
     /// For each tree, `2^depth - 1` splits in level order: the feature index,
     /// with bit 31 set when a missing value goes left.
     pub(super) features: Vec<u32>,
@@ -60,9 +69,25 @@ impl CompleteForest {
         if trees.len().checked_mul(leaves_per_tree)? > (i32::MAX as usize) / 2 {
             return None;
         }
+        let own_nodes: usize = trees.iter().map(|t| t.nodes.len()).sum();
+        if trees.len() * (splits + leaves_per_tree)
+            > ALWAYS_ALLOWED_ENTRIES.max(MAX_GROWTH * own_nodes)
+        {
+            return None;
+        }
+        let min_width = trees
+            .iter()
+            .flat_map(|t| &t.nodes)
+            .filter_map(|n| match *n {
+                Node::Numeric { feature, .. } => Some(feature as usize + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(1);
         let mut forest = Self {
             depth,
             trees: trees.len(),
+            min_width,
             features: vec![0; trees.len() * splits + SLACK],
             thresholds: vec![f32::NAN.to_bits(); trees.len() * splits + SLACK],
             leaves: vec![0; trees.len() * leaves_per_tree + SLACK],
@@ -98,5 +123,51 @@ impl CompleteForest {
             }
         }
         Some(forest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of `depth` splits on feature `feature`, each with a leaf on
+    /// its left.
+    fn chain(depth: u32, feature: u32) -> Tree {
+        let mut nodes = Vec::new();
+        for d in 0..depth {
+            let at = nodes.len() as u32;
+            nodes.push(Node::Numeric {
+                feature,
+                threshold: d as f32,
+                left: at + 1,
+                right: at + 2,
+                default_left: d % 2 == 0,
+            });
+            nodes.push(Node::Leaf { value: d as f32 });
+        }
+        nodes.push(Node::Leaf { value: -1.0 });
+        Tree {
+            nodes,
+            category_sets: Vec::new(),
+            covers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_layout_records_the_width_its_rows_need() {
+        let forest = CompleteForest::new(&[chain(3, 0), chain(2, 6)]).expect("fits");
+        assert_eq!((forest.depth, forest.trees, forest.min_width), (3, 2, 7));
+    }
+
+    #[test]
+    fn one_deep_tree_among_many_stumps_keeps_the_flattened_walk() {
+        // Padding 10,000 stumps to depth 10 would take ~31M entries for
+        // ~10,000 nodes of their own.
+        let mut trees = vec![chain(10, 0)];
+        trees.extend((0..10_000).map(|_| chain(0, 0)));
+        assert_eq!(CompleteForest::new(&trees), None);
+        // Sparse trees pad a lot, but a model of ordinary size still fits.
+        let forest = CompleteForest::new(&vec![chain(10, 0); 300]).expect("fits");
+        assert_eq!(forest.trees, 300);
     }
 }

@@ -185,8 +185,10 @@ fn simd_available() -> bool {
     false
 }
 
-/// A parsed XGBoost model.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed XGBoost model. Two are equal when their parts are (the
+/// evaluation layouts, derived from the trees, are not compared: a model
+/// without its SIMD layout is the same model).
+#[derive(Debug, Clone)]
 pub(crate) struct XGBoostModel {
     pub(crate) schema: Schema,
     pub(crate) objective: Objective,
@@ -200,6 +202,16 @@ pub(crate) struct XGBoostModel {
     /// The same trees laid out complete for the SIMD walk, when they fit
     /// it and it is allowed; derived from `trees`.
     complete: Option<CompleteForest>,
+}
+
+impl PartialEq for XGBoostModel {
+    fn eq(&self, other: &Self) -> bool {
+        self.schema == other.schema
+            && self.objective == other.objective
+            && self.base_score.to_bits() == other.base_score.to_bits()
+            && self.base_margin.to_bits() == other.base_margin.to_bits()
+            && self.trees == other.trees
+    }
 }
 
 impl XGBoostModel {
