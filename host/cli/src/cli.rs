@@ -128,7 +128,9 @@ pub(crate) enum Command {
     /// first) are repeated up to --rows and scored in calls of --batch rows
     /// by --threads workers: one untimed warm-up pass, then three timed
     /// passes, whose median gives rows/s. Single-row latency (p50, p99) is
-    /// timed call by call over --single-row-calls calls on one thread.
+    /// timed call by call over --single-row-calls calls on one thread,
+    /// cycling over the input's first 1,024 rows (in cache, as a request's
+    /// freshly parsed row is).
     ///
     /// --model takes a model file (scored by the native model core) or a
     /// component built by `edgescore build` (scored inside the sandbox,
