@@ -125,7 +125,6 @@ fn a_huge_bad_event_cell_is_cut_short_in_the_message() {
 
 #[test]
 fn transform_refuses_a_header_that_names_a_column_twice() {
-    use std::sync::Arc;
     let tmp = tempfile::tempdir().expect("tempdir");
     let transform = built_transform(tmp.path());
     let run = |input: &Path| {
@@ -150,18 +149,11 @@ fn transform_refuses_a_header_that_names_a_column_twice() {
 
     // Parquet allows two columns of one name; edgescore does not.
     let parquet_path = tmp.path().join("events.parquet");
-    let schema = parquet::schema::parser::parse_message_type(
+    let mut writer = crate::parquet_writer(
+        &parquet_path,
         "message events { REQUIRED BYTE_ARRAY ts (UTF8); REQUIRED BYTE_ARRAY card (UTF8); \
          REQUIRED DOUBLE amount; REQUIRED BYTE_ARRAY card (UTF8); }",
-    )
-    .expect("schema");
-    let file = std::fs::File::create(&parquet_path).expect("create");
-    let mut writer = parquet::file::writer::SerializedFileWriter::new(
-        file,
-        Arc::new(schema),
-        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
-    )
-    .expect("writer");
+    );
     let mut group = writer.next_row_group().expect("row group");
     let text = |s: &str| parquet::data_type::ByteArray::from(s);
     for c in 0..4 {

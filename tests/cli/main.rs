@@ -131,6 +131,21 @@ fn built_transform(dir: &Path) -> PathBuf {
     wasm
 }
 
+/// A Parquet writer of `path` for the message type `schema` (Parquet's
+/// schema text, e.g. `message rows { REQUIRED DOUBLE amount; }`).
+fn parquet_writer(
+    path: &Path,
+    schema: &str,
+) -> parquet::file::writer::SerializedFileWriter<std::fs::File> {
+    let schema = parquet::schema::parser::parse_message_type(schema).expect("schema");
+    parquet::file::writer::SerializedFileWriter::new(
+        std::fs::File::create(path).expect("create"),
+        std::sync::Arc::new(schema),
+        std::sync::Arc::new(parquet::file::properties::WriterProperties::builder().build()),
+    )
+    .expect("writer")
+}
+
 /// The quickstart model built into `dir/<name>.wasm`.
 fn built_model(dir: &Path, name: &str) -> PathBuf {
     let wasm = dir.join(format!("{name}.wasm"));

@@ -330,7 +330,6 @@ fn csv_and_parquet_twins(
     bad_row: Option<usize>,
 ) -> (PathBuf, PathBuf) {
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
-    use std::sync::Arc;
     let text = std::fs::read_to_string(quickstart_input()).expect("input");
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<String> = lines
@@ -386,19 +385,11 @@ fn csv_and_parquet_twins(
             }
         })
         .collect();
-    let schema = parquet::schema::parser::parse_message_type(&format!(
-        "message rows {{ {} }}",
-        fields.join(" ")
-    ))
-    .expect("schema");
     let parquet_path = dir.join("rows.parquet");
-    let file = std::fs::File::create(&parquet_path).expect("create");
-    let mut writer = parquet::file::writer::SerializedFileWriter::new(
-        file,
-        Arc::new(schema),
-        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
-    )
-    .expect("writer");
+    let mut writer = crate::parquet_writer(
+        &parquet_path,
+        &format!("message rows {{ {} }}", fields.join(" ")),
+    );
     for group_rows in table
         .chunks(3000)
         .enumerate()
@@ -478,7 +469,6 @@ fn a_parquet_input_streams_and_scores_as_its_csv_twin() {
 #[test]
 fn an_unreadable_parquet_cell_is_named_with_its_row_and_column() {
     use parquet::data_type::{DoubleType, Int32Type};
-    use std::sync::Arc;
     let tmp = tempfile::tempdir().expect("tempdir");
     let path = tmp.path().join("times.parquet");
     let names: Vec<&str> = crate::QUICKSTART_HEADER.split(',').collect();
@@ -486,17 +476,13 @@ fn an_unreadable_parquet_cell_is_named_with_its_row_and_column() {
         .iter()
         .map(|n| format!("REQUIRED DOUBLE {n};"))
         .collect();
-    let schema = parquet::schema::parser::parse_message_type(&format!(
-        "message rows {{ {} REQUIRED INT32 at (TIME_MILLIS); }}",
-        fields.join(" ")
-    ))
-    .expect("schema");
-    let mut writer = parquet::file::writer::SerializedFileWriter::new(
-        std::fs::File::create(&path).expect("create"),
-        Arc::new(schema),
-        Arc::new(parquet::file::properties::WriterProperties::builder().build()),
-    )
-    .expect("writer");
+    let mut writer = crate::parquet_writer(
+        &path,
+        &format!(
+            "message rows {{ {} REQUIRED INT32 at (TIME_MILLIS); }}",
+            fields.join(" ")
+        ),
+    );
     let mut group = writer.next_row_group().expect("row group");
     for _ in &names {
         let mut column = group.next_column().expect("column").expect("a column");

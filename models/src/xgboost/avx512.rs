@@ -124,27 +124,7 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
     for first in (0..trees).step_by(16 * GROUPS) {
         // Lanes past the last tree repeat it; their leaves are not added.
         let tree = |v: usize, k: usize| (first + 16 * v + k).min(trees - 1);
-        let lanes = |v: usize, scale: usize| {
-            let at = |k: usize| (tree(v, k) * scale) as i32;
-            _mm512_setr_epi32(
-                at(0),
-                at(1),
-                at(2),
-                at(3),
-                at(4),
-                at(5),
-                at(6),
-                at(7),
-                at(8),
-                at(9),
-                at(10),
-                at(11),
-                at(12),
-                at(13),
-                at(14),
-                at(15),
-            )
-        };
+        let lanes = |v: usize, scale: usize| lanes_of(|k| (tree(v, k) * scale) as i32);
         let split_base: [__m512i; GROUPS] = std::array::from_fn(|v| lanes(v, splits));
         let mut pos = [zero; GROUPS];
         for level in 0..forest.depth {
@@ -182,6 +162,14 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
     }
 }
 
+/// The vector of `lane(0)`, ..., `lane(15)`.
+#[target_feature(enable = "avx512f")]
+fn lanes_of(lane: impl Fn(usize) -> i32) -> __m512i {
+    let values: [i32; 16] = std::array::from_fn(lane);
+    // SAFETY: `values` holds 16 i32s.
+    unsafe { _mm512_loadu_si512(values.as_ptr() as *const _) }
+}
+
 #[target_feature(enable = "avx512f")]
 unsafe fn walk<const V: usize>(
     forest: &CompleteForest,
@@ -192,27 +180,8 @@ unsafe fn walk<const V: usize>(
     let n = acc.len();
     // Lanes past the last row repeat it (valid memory); their sums are
     // never stored.
-    let offsets: [__m512i; V] = std::array::from_fn(|v| {
-        let row = |k: usize| ((16 * v + k).min(n - 1) * width) as i32;
-        _mm512_setr_epi32(
-            row(0),
-            row(1),
-            row(2),
-            row(3),
-            row(4),
-            row(5),
-            row(6),
-            row(7),
-            row(8),
-            row(9),
-            row(10),
-            row(11),
-            row(12),
-            row(13),
-            row(14),
-            row(15),
-        )
-    });
+    let offsets: [__m512i; V] =
+        std::array::from_fn(|v| lanes_of(|k| ((16 * v + k).min(n - 1) * width) as i32));
     let mut sums: [__m512; V] = std::array::from_fn(|v| {
         let mut lanes = [0.0_f32; 16];
         let have = n.saturating_sub(16 * v).min(16);

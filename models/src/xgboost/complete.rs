@@ -54,12 +54,7 @@ impl CompleteForest {
             {
                 return None;
             }
-            depth = depth.max(crate::lanes::depth(|i| match tree.nodes[i] {
-                Node::Leaf { .. } => None,
-                Node::Numeric { left, right, .. } | Node::Categorical { left, right, .. } => {
-                    Some([left as usize, right as usize])
-                }
-            }));
+            depth = depth.max(tree.depth());
         }
         if depth == 0 || depth > MAX_DEPTH {
             return None;

@@ -102,13 +102,7 @@ pub(super) fn flatten(trees: &[Tree]) -> Forest {
             forest.push(flat, set);
             k += 1;
         }
-        let depth = lanes::depth(|i| match tree.nodes[i] {
-            Node::Leaf { .. } => None,
-            Node::Numeric { left, right, .. } | Node::Categorical { left, right, .. } => {
-                Some([left as usize, right as usize])
-            }
-        });
-        forest.finish_tree(base, depth);
+        forest.finish_tree(base, tree.depth());
     }
     forest
 }

@@ -120,13 +120,23 @@ pub(crate) struct Tree {
 }
 
 impl Tree {
-    fn validate(&self, num_features: usize) -> Result<(), String> {
-        crate::tree_check::check_is_tree(self.nodes.len(), |i| match self.nodes[i] {
+    /// Node `i`'s children (left, right), or `None` for a leaf.
+    pub(crate) fn children(&self, i: usize) -> Option<[usize; 2]> {
+        match self.nodes[i] {
             Node::Leaf { .. } => None,
             Node::Numeric { left, right, .. } | Node::Categorical { left, right, .. } => {
                 Some([left as usize, right as usize])
             }
-        })?;
+        }
+    }
+
+    /// Levels from the root to the deepest leaf (0 for a lone leaf).
+    pub(crate) fn depth(&self) -> u32 {
+        crate::lanes::depth(|i| self.children(i))
+    }
+
+    fn validate(&self, num_features: usize) -> Result<(), String> {
+        crate::tree_check::check_is_tree(self.nodes.len(), |i| self.children(i))?;
         if !self.covers.is_empty() && self.covers.len() != self.nodes.len() {
             return Err(format!(
                 "sum_hessian has {} entries for {} nodes",
