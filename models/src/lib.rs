@@ -53,6 +53,7 @@ pub use format::Format;
 pub use model::{FeatureKind, Model, ModelKind, OutputKind};
 pub use parallel::PARALLEL_MIN_ROWS;
 pub use probe::probe_rows;
+pub use xgboost::SimdWalk;
 
 /// Result of loading a model.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

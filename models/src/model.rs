@@ -5,7 +5,7 @@ use std::fmt;
 use crate::lightgbm::LightGbmModel;
 use crate::linear::LinearModel;
 use crate::onnx::OnnxModel;
-use crate::xgboost::XGBoostModel;
+use crate::xgboost::{SimdWalk, XGBoostModel};
 use crate::{Format, ModelError, ScoreError, encoding};
 
 /// The family a model belongs to.
@@ -247,17 +247,24 @@ impl Model {
     /// same bits either way.
     pub fn simd(&self) -> Option<&'static str> {
         match &self.evaluator {
-            Evaluator::XGBoost(m) => m.simd(),
+            Evaluator::XGBoost(m) => m.simd().map(SimdWalk::name),
             _ => None,
         }
     }
 
-    /// This model with the portable walk only: the reference the SIMD walk
-    /// is tested against (the same bits).
+    /// This model with the portable walk only: the reference the SIMD walks
+    /// are tested against (the same bits).
     pub fn without_simd(self) -> Self {
+        self.with_simd(None)
+    }
+
+    /// This model walking its batches with `walk` when this CPU runs it and
+    /// the model has a SIMD walk (XGBoost trees); otherwise unchanged, or
+    /// the portable walk for `None`. For tests of each walk.
+    pub fn with_simd(self, walk: Option<SimdWalk>) -> Self {
         match self.evaluator {
             Evaluator::XGBoost(m) => Self {
-                evaluator: Evaluator::XGBoost(m.without_simd()),
+                evaluator: Evaluator::XGBoost(m.with_simd(walk)),
             },
             _ => self,
         }

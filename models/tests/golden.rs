@@ -2,7 +2,7 @@
 //! the reference library: after parsing the original file, and again after a
 //! round trip through the compact encoding.
 
-use edgescore_models::{Model, ModelKind};
+use edgescore_models::{Model, ModelKind, SimdWalk};
 use edgescore_test_support::{
     Case, Library, Output, Tolerance, cases, check_references, check_scores,
 };
@@ -50,61 +50,45 @@ fn native_scores_match_the_reference_libraries() {
 }
 
 #[test]
-fn the_portable_walk_scores_as_the_simd_walk_and_the_references() {
+fn the_portable_walk_scores_as_each_simd_walk_and_the_references() {
+    let walks = SimdWalk::available();
     for case in cases() {
         let model = load(&case);
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && case.library == Library::XGBoost
-            && !case.name.contains("categorical")
-        {
-            assert_eq!(
-                model.simd(),
-                Some("avx512"),
-                "{}: the SIMD walk is not used",
-                case.name
-            );
-        }
         let portable = model.clone().without_simd();
         assert_eq!(portable.simd(), None);
         check_model(&case, &portable, "portable");
         let width = model.num_features();
-        for set in &case.sets {
-            // Blocks of 64 rows and a short last block.
-            let rows = tiled(&set.rows, width, 64 * 5 + 23);
-            let simd = model.score(&rows).expect("scores");
-            let plain = portable.score(&rows).expect("scores");
-            assert!(
-                simd.iter()
-                    .zip(&plain)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{} / {}: the SIMD walk differs from the portable walk",
-                case.name,
-                set.name
-            );
-            // Single rows and small batches walk the trees side by side.
-            for rows in set.rows.chunks(width * 3).take(40) {
-                let simd = model.score(rows).expect("scores");
-                let plain = portable.score(rows).expect("scores");
-                assert!(
-                    simd.iter()
-                        .zip(&plain)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{} / {}: a small batch differs between the walks",
+        for &walk in &walks {
+            let simd = model.clone().with_simd(Some(walk));
+            if case.library == Library::XGBoost && !case.name.contains("categorical") {
+                assert_eq!(
+                    simd.simd(),
+                    Some(walk.name()),
+                    "{}: the {} walk is not used",
                     case.name,
-                    set.name
+                    walk.name()
                 );
             }
-            for row in set.rows.chunks(width).take(40) {
-                let simd = model.score(row).expect("scores");
-                let plain = portable.score(row).expect("scores");
-                assert_eq!(
-                    simd[0].to_bits(),
-                    plain[0].to_bits(),
-                    "{} / {}: a single row differs between the walks",
-                    case.name,
-                    set.name
-                );
+            let what = format!("{} / {}", case.name, walk.name());
+            for set in &case.sets {
+                // Blocks of 64 rows and a short last block; small batches
+                // (tree lanes on AVX-512, portable under 8 rows on AVX2);
+                // single rows.
+                let tiled_rows = tiled(&set.rows, width, 64 * 5 + 23);
+                let batches = std::iter::once(tiled_rows.as_slice())
+                    .chain(set.rows.chunks(width * 3).take(40))
+                    .chain(set.rows.chunks(width * 11).take(10))
+                    .chain(set.rows.chunks(width).take(40));
+                for rows in batches {
+                    let a = simd.score(rows).expect("scores");
+                    let b = portable.score(rows).expect("scores");
+                    assert!(
+                        a.iter().zip(&b).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{what} / {}: {} rows differ from the portable walk",
+                        set.name,
+                        a.len()
+                    );
+                }
             }
         }
     }
@@ -323,16 +307,23 @@ fn a_wide_row_scores_the_same_on_both_walks() {
             })
             .collect();
         let want = narrow.score(&set.rows).expect("scores");
-        for (scores, what) in [
-            (wide.score(&rows).expect("scores"), "SIMD blocks"),
-            (portable.score(&rows).expect("scores"), "portable"),
-            (
-                rows.chunks(80)
-                    .map(|r| wide.score(r).expect("scores")[0])
-                    .collect(),
-                "SIMD single rows",
-            ),
-        ] {
+        let mut scored = vec![(
+            portable.score(&rows).expect("scores"),
+            "portable".to_owned(),
+        )];
+        for walk in SimdWalk::available() {
+            let simd = wide.clone().with_simd(Some(walk));
+            scored.push((
+                simd.score(&rows).expect("scores"),
+                format!("{} blocks", walk.name()),
+            ));
+            let singles = rows
+                .chunks(80)
+                .map(|r| simd.score(r).expect("scores")[0])
+                .collect();
+            scored.push((singles, format!("{} single rows", walk.name())));
+        }
+        for (scores, what) in scored {
             assert!(
                 scores
                     .iter()

@@ -126,6 +126,37 @@ fn bench_refuses_a_backend_that_does_not_fit_the_file() {
         &run(&model, "component"),
         &["is a model file", "edgescore build"],
     );
+    // A walk forced on a model without one says so; the portable walk is
+    // always there.
+    let lightgbm = edgescore_test_support::repo_root()
+        .join("models/test_cases/lightgbm_binary_sigmoid/model.txt");
+    let lightgbm_input = edgescore_test_support::repo_root()
+        .join("models/test_cases/lightgbm_binary_sigmoid/random.input.csv");
+    let out = edgescore(&[
+        "bench",
+        "--model",
+        path_str(&lightgbm),
+        "--input",
+        path_str(&lightgbm_input),
+        "--simd",
+        "avx2",
+    ]);
+    one_clear_line(
+        "--simd avx2 on LightGBM",
+        &out,
+        &["--simd avx2", "no SIMD walk"],
+    );
+    let report = bench_json(&[
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&input),
+        "--rows",
+        "100",
+        "--simd",
+        "portable",
+    ]);
+    assert_eq!(report["simd"], serde_json::Value::Null, "{report}");
     // A bad cell is found before anything is timed, with its row and column.
     let bad = tmp.path().join("bad.csv");
     let text = std::fs::read_to_string(&input).expect("input");

@@ -9,7 +9,8 @@ use edgescore_runtime::compiled_cache::CompiledCache;
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::limits::Limits;
 
-use crate::cli::{Backend, BenchArgs};
+use crate::cli::{Backend, BenchArgs, Walk};
+use edgescore_models::SimdWalk;
 
 /// The first bytes of every WebAssembly binary.
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -57,7 +58,26 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
         let kind = component.manifest().model_kind.clone();
         (BenchScorer::Component(&component), kind)
     } else {
-        model = edgescore_runtime::model_file::load(path, args.format)?;
+        let loaded = edgescore_runtime::model_file::load(path, args.format)?;
+        model = match args.simd {
+            Walk::Auto => loaded,
+            Walk::Portable => loaded.without_simd(),
+            Walk::Avx512 | Walk::Avx2 => {
+                let walk = if args.simd == Walk::Avx512 {
+                    SimdWalk::Avx512
+                } else {
+                    SimdWalk::Avx2
+                };
+                let chosen = loaded.with_simd(Some(walk));
+                if chosen.simd() != Some(walk.name()) {
+                    anyhow::bail!(
+                        "--simd {}: this CPU does not run it, or this model has no SIMD walk (XGBoost trees without categorical splits have one)",
+                        walk.name()
+                    );
+                }
+                chosen
+            }
+        };
         let kind = model.kind().to_string();
         (BenchScorer::Native(&model), kind)
     };

@@ -174,6 +174,11 @@ pub(crate) struct BenchArgs {
     #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) batch: Option<u64>,
 
+    /// The native tree walk: `auto` (the fastest this CPU runs), `avx512`,
+    /// `avx2` or `portable`, to compare them (the scores are the same bits).
+    #[arg(long, value_enum, default_value_t = Walk::Auto)]
+    pub(crate) simd: Walk,
+
     /// Single-row calls timed for the latency percentiles.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub(crate) single_row_calls: u64,
@@ -185,6 +190,15 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object as the last line.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// The native tree walk `edgescore bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Walk {
+    Auto,
+    Avx512,
+    Avx2,
+    Portable,
 }
 
 /// Where `edgescore bench` scores.

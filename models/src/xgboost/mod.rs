@@ -12,6 +12,8 @@
 //! - the link function is XGBoost's float32 sigmoid.
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 mod complete;
 mod contributions;
@@ -186,13 +188,40 @@ fn check_feature(node: usize, feature: u32, num_features: usize) -> Result<(), S
     Ok(())
 }
 
-/// Whether this CPU runs a SIMD walk (the complete layout is built only then:
-/// it costs memory, and inside a component nothing would use it).
-fn simd_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return avx512::available();
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+/// A SIMD walk of XGBoost trees, chosen at run time from what the CPU
+/// runs. Each gives the portable walk's bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdWalk {
+    /// 16 lanes (batches of rows, or a single row's trees).
+    Avx512,
+    /// 8 lanes (batches of rows; single rows walk portably).
+    Avx2,
+}
+
+impl SimdWalk {
+    /// The instruction set's name, as `edgescore bench` reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdWalk::Avx512 => "avx512",
+            SimdWalk::Avx2 => "avx2",
+        }
+    }
+
+    /// The walks this CPU runs, fastest first (none off x86-64, and none
+    /// inside a component, where the layout would cost memory for nothing).
+    pub fn available() -> Vec<SimdWalk> {
+        let mut walks = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if avx512::available() {
+                walks.push(SimdWalk::Avx512);
+            }
+            if avx2::available() {
+                walks.push(SimdWalk::Avx2);
+            }
+        }
+        walks
+    }
 }
 
 /// A parsed XGBoost model. Two are equal when their parts are (the
@@ -210,8 +239,10 @@ pub(crate) struct XGBoostModel {
     /// The same trees laid out for evaluation; derived from `trees`.
     forest: Forest,
     /// The same trees laid out complete for the SIMD walk, when they fit
-    /// it and it is allowed; derived from `trees`.
+    /// it and the CPU runs one; derived from `trees`.
     complete: Option<CompleteForest>,
+    /// The SIMD walk batches take (with `complete`).
+    walk: Option<SimdWalk>,
 }
 
 impl PartialEq for XGBoostModel {
@@ -255,9 +286,10 @@ impl XGBoostModel {
         }
         Ok(Self {
             forest: forest::flatten(&trees),
-            complete: simd_available()
-                .then(|| CompleteForest::new(&trees))
-                .flatten(),
+            complete: SimdWalk::available()
+                .first()
+                .and_then(|_| CompleteForest::new(&trees)),
+            walk: SimdWalk::available().first().copied(),
             base_margin: objective.base_margin(base_score),
             schema,
             objective,
@@ -344,26 +376,34 @@ impl XGBoostModel {
     fn accumulate_simd(&self, rows: &[f32], width: usize, acc: &mut [f32]) -> bool {
         #[cfg(target_arch = "x86_64")]
         if let Some(complete) = &self.complete {
-            return if acc.len() >= 16 {
-                avx512::accumulate(complete, rows, width, acc)
-            } else {
-                avx512::accumulate_by_trees(complete, rows, width, acc)
+            return match self.walk {
+                Some(SimdWalk::Avx512) if acc.len() >= 16 => {
+                    avx512::accumulate(complete, rows, width, acc)
+                }
+                Some(SimdWalk::Avx512) => avx512::accumulate_by_trees(complete, rows, width, acc),
+                Some(SimdWalk::Avx2) => avx2::accumulate(complete, rows, width, acc),
+                None => false,
             };
         }
         let _ = (rows, width, acc);
         false
     }
 
-    /// The instruction set batches are walked with on this CPU: `Some("avx512")`,
-    /// or `None` for the portable walk.
-    pub(crate) fn simd(&self) -> Option<&'static str> {
-        self.complete.as_ref().map(|_| "avx512")
+    /// The SIMD walk batches take on this CPU, or `None` for the portable walk.
+    pub(crate) fn simd(&self) -> Option<SimdWalk> {
+        self.complete.as_ref().and(self.walk)
     }
 
-    /// The model scoring with the portable walk only (the SIMD walk's
-    /// reference in tests; the same bits).
-    pub(crate) fn without_simd(mut self) -> Self {
-        self.complete = None;
+    /// The model scoring with `walk` (`None`: the portable walk only, the
+    /// SIMD walks' reference in tests). A walk this CPU does not run, or
+    /// trees that do not fit the layout, leave the portable walk.
+    pub(crate) fn with_simd(mut self, walk: Option<SimdWalk>) -> Self {
+        self.walk = walk.filter(|w| SimdWalk::available().contains(w));
+        if self.walk.is_none() {
+            self.complete = None;
+        } else if self.complete.is_none() {
+            self.complete = CompleteForest::new(&self.trees);
+        }
         self
     }
 
