@@ -107,7 +107,8 @@ pub struct BenchReport {
     pub simd: Option<&'static str>,
     pub threads: usize,
     pub rows: usize,
-    /// Rows per scoring call.
+    /// Rows per batch, as asked (`--batch`, default all of a pass's rows);
+    /// a batch larger than a thread's share is split between the threads.
     pub batch: usize,
     pub features: usize,
     /// Distinct rows read from the input (repeated up to `rows`).
