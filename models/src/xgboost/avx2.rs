@@ -4,6 +4,11 @@
 //! are picked from one vector with a permute; deeper levels, the rows'
 //! values and the leaves are gathered. The same comparisons and the same
 //! leaf order as the flattened walk (see `avx512.rs`), so the same bits.
+//!
+//! Own code with `unsafe` (intrinsics), for the same reason as
+//! `avx512.rs`: batch speed on the many x86-64 CPUs without AVX-512 is the
+//! point, and every index is bounded by the layout's construction (see the
+//! SAFETY notes); the entry point checks the shapes it relies on.
 
 #![allow(unsafe_code)]
 
