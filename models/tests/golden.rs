@@ -72,7 +72,7 @@ fn the_portable_walk_scores_as_each_simd_walk_and_the_references() {
             let what = format!("{} / {}", case.name, walk.name());
             for set in &case.sets {
                 // Blocks of 64 rows and a short last block; small batches
-                // (tree lanes on AVX-512, portable under 8 rows on AVX2);
+                // (each row walking the trees side by side);
                 // single rows.
                 let tiled_rows = tiled(&set.rows, width, 64 * 5 + 23);
                 let batches = std::iter::once(tiled_rows.as_slice())

@@ -2,7 +2,8 @@
 //! per vector, up to 64 rows (eight vectors) through one tree at a time,
 //! one level per step. The first four levels' splits (at most 8 per level)
 //! are picked from one vector with a permute; deeper levels, the rows'
-//! values and the leaves are gathered. The same comparisons and the same
+//! values and the leaves are gathered. A single row walks 64 trees at once
+//! (eight vectors of 8), everything gathered. The same comparisons and the same
 //! leaf order as the flattened walk (see `avx512.rs`), so the same bits.
 //!
 //! Own code with `unsafe` (intrinsics), for the same reason as
@@ -56,6 +57,85 @@ pub(super) fn accumulate(
         }
     }
     true
+}
+
+/// Adds every tree's leaf to `acc[r]` for a few rows (fewer than 8, as a
+/// single-row request sends), each row walking 64 trees at once (eight
+/// vectors of 8). Returns false, touching nothing, when the CPU lacks AVX2
+/// or the shapes do not fit.
+pub(super) fn accumulate_by_trees(
+    forest: &CompleteForest,
+    rows: &[f32],
+    width: usize,
+    acc: &mut [f32],
+) -> bool {
+    if width < forest.min_width
+        || rows.len() != acc.len() * width
+        || width > i32::MAX as usize
+        || !available()
+    {
+        return false;
+    }
+    for (row, acc) in rows.chunks_exact(width).zip(acc.iter_mut()) {
+        // SAFETY: AVX2 is present (checked above); `row` holds `width`
+        // values and every split's feature is below `min_width <= width`.
+        unsafe { walk_trees(forest, row, acc) };
+    }
+    true
+}
+
+/// One row through every tree, 64 trees per step; the leaves are then
+/// added to `acc` one at a time in tree order.
+#[target_feature(enable = "avx2")]
+unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
+    const GROUPS: usize = 8;
+    let trees = forest.trees;
+    let splits = (1usize << forest.depth) - 1;
+    let leaves_per_tree = 1usize << forest.depth;
+    let features = forest.features.as_ptr() as *const i32;
+    let thresholds = forest.thresholds.as_ptr() as *const f32;
+    let leaves = forest.leaves.as_ptr() as *const f32;
+    let xs = row.as_ptr();
+    let feature_mask = _mm256_set1_epi32((1 << 28) - 1);
+    let one = _mm256_set1_epi32(1);
+    for first in (0..trees).step_by(8 * GROUPS) {
+        // Lanes past the last tree repeat it; their leaves are not added.
+        let tree = |v: usize, k: usize| (first + 8 * v + k).min(trees - 1);
+        let lanes = |v: usize, scale: usize| lanes_of(|k| (tree(v, k) * scale) as i32);
+        let split_base: [__m256i; GROUPS] = std::array::from_fn(|v| lanes(v, splits));
+        let mut pos = [_mm256_setzero_si256(); GROUPS];
+        for level in 0..forest.depth {
+            let level_start = _mm256_set1_epi32((1 << level) - 1);
+            for v in 0..GROUPS {
+                let at = _mm256_add_epi32(_mm256_add_epi32(split_base[v], level_start), pos[v]);
+                // SAFETY: `tree * splits + 2^level - 1 + pos < (tree+1) * splits`,
+                // and a feature is below the row's width.
+                let (f, th, x) = unsafe {
+                    let f = _mm256_i32gather_epi32::<4>(features, at);
+                    let th = _mm256_i32gather_ps::<4>(thresholds, at);
+                    let x = _mm256_i32gather_ps::<4>(xs, _mm256_and_si256(f, feature_mask));
+                    (f, th, x)
+                };
+                let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, th));
+                let missing = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+                let default_left = _mm256_srai_epi32::<31>(f);
+                let left = _mm256_or_si256(less, _mm256_and_si256(missing, default_left));
+                let twice = _mm256_add_epi32(pos[v], pos[v]);
+                pos[v] = _mm256_add_epi32(twice, _mm256_andnot_si256(left, one));
+            }
+        }
+        for (v, pos) in pos.iter().enumerate() {
+            let at = _mm256_add_epi32(lanes(v, leaves_per_tree), *pos);
+            let mut values = [0.0_f32; 8];
+            // SAFETY: `pos < 2^depth`, one of this tree's leaves; `values`
+            // holds 8 floats.
+            unsafe { _mm256_storeu_ps(values.as_mut_ptr(), _mm256_i32gather_ps::<4>(leaves, at)) };
+            let valid = trees.saturating_sub(first + 8 * v).min(8);
+            for value in &values[..valid] {
+                *acc += value;
+            }
+        }
+    }
 }
 
 /// The vector of `lane(0)`, ..., `lane(7)`.

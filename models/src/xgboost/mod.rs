@@ -194,7 +194,7 @@ fn check_feature(node: usize, feature: u32, num_features: usize) -> Result<(), S
 pub enum SimdWalk {
     /// 16 lanes (batches of rows, or a single row's trees).
     Avx512,
-    /// 8 lanes (batches of rows; single rows walk portably).
+    /// 8 lanes (batches of rows, or a single row's trees).
     Avx2,
 }
 
@@ -381,7 +381,10 @@ impl XGBoostModel {
                     avx512::accumulate(complete, rows, width, acc)
                 }
                 Some(SimdWalk::Avx512) => avx512::accumulate_by_trees(complete, rows, width, acc),
-                Some(SimdWalk::Avx2) => avx2::accumulate(complete, rows, width, acc),
+                Some(SimdWalk::Avx2) if acc.len() >= 8 => {
+                    avx2::accumulate(complete, rows, width, acc)
+                }
+                Some(SimdWalk::Avx2) => avx2::accumulate_by_trees(complete, rows, width, acc),
                 None => false,
             };
         }
