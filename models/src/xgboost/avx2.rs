@@ -97,7 +97,6 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
     let leaves = forest.leaves.as_ptr() as *const f32;
     let xs = row.as_ptr();
     let feature_mask = _mm256_set1_epi32((1 << 28) - 1);
-    let one = _mm256_set1_epi32(1);
     for first in (0..trees).step_by(8 * GROUPS) {
         // Lanes past the last tree repeat it; their leaves are not added.
         let tree = |v: usize, k: usize| (first + 8 * v + k).min(trees - 1);
@@ -116,12 +115,7 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
                     let x = _mm256_i32gather_ps::<4>(xs, _mm256_and_si256(f, feature_mask));
                     (f, th, x)
                 };
-                let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, th));
-                let missing = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
-                let default_left = _mm256_srai_epi32::<31>(f);
-                let left = _mm256_or_si256(less, _mm256_and_si256(missing, default_left));
-                let twice = _mm256_add_epi32(pos[v], pos[v]);
-                pos[v] = _mm256_add_epi32(twice, _mm256_andnot_si256(left, one));
+                pos[v] = next_position(pos[v], f, th, x);
             }
         }
         for (v, pos) in pos.iter().enumerate() {
@@ -136,6 +130,19 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
             }
         }
     }
+}
+
+/// Each lane's position one level down: `2p` when it goes left (x below
+/// the threshold, or missing with the split's default left in bit 31 of
+/// its feature word), `2p + 1` otherwise (NaN thresholds send all right).
+#[target_feature(enable = "avx2")]
+fn next_position(pos: __m256i, feature: __m256i, threshold: __m256, x: __m256) -> __m256i {
+    let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, threshold));
+    let missing = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+    let default_left = _mm256_srai_epi32::<31>(feature);
+    let left = _mm256_or_si256(less, _mm256_and_si256(missing, default_left));
+    let twice = _mm256_add_epi32(pos, pos);
+    _mm256_add_epi32(twice, _mm256_andnot_si256(left, _mm256_set1_epi32(1)))
 }
 
 /// The vector of `lane(0)`, ..., `lane(7)`.
@@ -166,7 +173,6 @@ unsafe fn walk<const V: usize>(
         unsafe { _mm256_loadu_ps(lanes.as_ptr()) }
     });
     let feature_mask = _mm256_set1_epi32((1 << 28) - 1);
-    let one = _mm256_set1_epi32(1);
     let splits = (1usize << forest.depth) - 1;
     let leaves_per_tree = 1usize << forest.depth;
     let features = forest.features.as_ptr() as *const i32;
@@ -210,12 +216,7 @@ unsafe fn walk<const V: usize>(
                     unsafe { _mm256_i32gather_ps::<4>(xs, _mm256_add_epi32(offsets[v], column)) };
                 // Left when x < threshold, or x is missing and the split's
                 // default is left (bit 31); NaN thresholds send all right.
-                let less = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(x, th[v]));
-                let missing = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
-                let default_left = _mm256_srai_epi32::<31>(f[v]);
-                let left = _mm256_or_si256(less, _mm256_and_si256(missing, default_left));
-                let twice = _mm256_add_epi32(pos[v], pos[v]);
-                pos[v] = _mm256_add_epi32(twice, _mm256_andnot_si256(left, one));
+                pos[v] = next_position(pos[v], f[v], th[v], x);
             }
         }
         let first_leaf = _mm256_set1_epi32((t * leaves_per_tree) as i32);

@@ -96,7 +96,6 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
     let leaves = forest.leaves.as_ptr() as *const f32;
     let xs = row.as_ptr();
     let feature_mask = _mm512_set1_epi32((1 << 28) - 1);
-    let one = _mm512_set1_epi32(1);
     let zero = _mm512_setzero_si512();
     // A row of up to 64 values sits in four registers: its values are
     // picked by permutes, not gathered.
@@ -140,12 +139,7 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
                     )
                 };
                 let x = value_of(_mm512_and_si512(f, feature_mask));
-                let less = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, th);
-                let missing = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-                let default_left = _mm512_cmplt_epi32_mask(f, zero);
-                let left = less | (missing & default_left);
-                let twice = _mm512_add_epi32(pos[v], pos[v]);
-                pos[v] = _mm512_mask_add_epi32(twice, !left, twice, one);
+                pos[v] = next_position(pos[v], f, th, x);
             }
         }
         for (v, pos) in pos.iter().enumerate() {
@@ -160,6 +154,19 @@ unsafe fn walk_trees(forest: &CompleteForest, row: &[f32], acc: &mut f32) {
             }
         }
     }
+}
+
+/// Each lane's position one level down: `2p` when it goes left (x below
+/// the threshold, or missing with the split's default left in bit 31 of
+/// its feature word), `2p + 1` otherwise (NaN thresholds send all right).
+#[target_feature(enable = "avx512f")]
+fn next_position(pos: __m512i, feature: __m512i, threshold: __m512, x: __m512) -> __m512i {
+    let less = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, threshold);
+    let missing = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+    let default_left = _mm512_cmplt_epi32_mask(feature, _mm512_setzero_si512());
+    let left = less | (missing & default_left);
+    let twice = _mm512_add_epi32(pos, pos);
+    _mm512_mask_add_epi32(twice, !left, twice, _mm512_set1_epi32(1))
 }
 
 /// The vector of `lane(0)`, ..., `lane(15)`.
@@ -190,7 +197,6 @@ unsafe fn walk<const V: usize>(
         unsafe { _mm512_loadu_ps(lanes.as_ptr()) }
     });
     let feature_mask = _mm512_set1_epi32((1 << 28) - 1);
-    let one = _mm512_set1_epi32(1);
     let zero = _mm512_setzero_si512();
     let splits = (1usize << forest.depth) - 1;
     let leaves_per_tree = 1usize << forest.depth;
@@ -249,12 +255,7 @@ unsafe fn walk<const V: usize>(
                     unsafe { _mm512_i32gather_ps::<4>(_mm512_add_epi32(offsets[v], column), xs) };
                 // Left when x < threshold, or x is missing and the split's
                 // default is left (bit 31); NaN thresholds send all right.
-                let less = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, th[v]);
-                let missing = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
-                let default_left = _mm512_cmplt_epi32_mask(f[v], zero);
-                let left = less | (missing & default_left);
-                let twice = _mm512_add_epi32(pos[v], pos[v]);
-                pos[v] = _mm512_mask_add_epi32(twice, !left, twice, one);
+                pos[v] = next_position(pos[v], f[v], th[v], x);
             }
         }
         let first_leaf = _mm512_set1_epi32((t * leaves_per_tree) as i32);
