@@ -114,6 +114,21 @@ impl<N: FlatNode> Forest<N> {
         self.contribution_steps += leaves * depth * depth;
     }
 
+    /// Every node, trees one after another.
+    pub(crate) fn nodes(&self) -> &[N] {
+        &self.nodes
+    }
+
+    /// Each tree's root, in model order.
+    pub(crate) fn roots(&self) -> &[u32] {
+        &self.roots
+    }
+
+    /// Whether any split is categorical.
+    pub(crate) fn has_category_sets(&self) -> bool {
+        !self.category_sets.is_empty()
+    }
+
     /// Levels walked to score one row: the sum of the trees' depths.
     pub(crate) fn steps_per_row(&self) -> u64 {
         self.depths.iter().map(|&d| u64::from(d)).sum()

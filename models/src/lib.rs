@@ -34,6 +34,7 @@ mod error;
 mod expf;
 pub mod fnv;
 mod format;
+pub mod gpu_forest;
 mod lanes;
 mod lightgbm;
 mod linear;

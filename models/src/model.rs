@@ -220,17 +220,39 @@ impl Model {
     /// Like [`Model::score`] but writes into `out`, which must have one slot per row.
     pub fn score_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         self.raw_into(rows, out)?;
-        if let Evaluator::Onnx(_) = &self.evaluator {
-            // An ONNX graph's output is its score: there is no separate link.
-            return Ok(());
-        }
+        self.apply_link(out);
+        Ok(())
+    }
+
+    /// Turns raw outputs ([`Model::raw_scores`]) into scores in place: the
+    /// link function, as [`Model::score`] applies it (an ONNX model's raw
+    /// outputs are already its scores). For a backend that computes the raw
+    /// outputs elsewhere (the GPU) and links them here, with edgescore's
+    /// own `expf`/`exp`.
+    pub fn apply_link(&self, raw: &mut [f64]) {
         match &self.evaluator {
-            Evaluator::XGBoost(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
-            Evaluator::LightGbm(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
-            Evaluator::Linear(m) => out.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::XGBoost(m) => raw.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::LightGbm(m) => raw.iter_mut().for_each(|v| *v = m.transform(*v)),
+            Evaluator::Linear(m) => raw.iter_mut().for_each(|v| *v = m.transform(*v)),
+            // An ONNX graph's output is its score: there is no separate link.
             Evaluator::Onnx(_) => {}
         }
-        Ok(())
+    }
+
+    /// The model's trees as a GPU walks them (`edgescore-gpu`), or why this
+    /// model has no GPU walk (only XGBoost trees without categorical splits
+    /// have one).
+    pub fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest, String> {
+        match &self.evaluator {
+            Evaluator::XGBoost(m) => m.gpu_forest(),
+            Evaluator::LightGbm(_) => Err(
+                "the GPU walk runs XGBoost trees; LightGBM compares and sums in float64, which it does not yet do, so score this model natively".into(),
+            ),
+            Evaluator::Linear(_) | Evaluator::Onnx(_) => Err(format!(
+                "the GPU walk runs XGBoost trees, not {} models; score this model natively",
+                self.kind()
+            )),
+        }
     }
 
     /// The raw outputs before the link function: XGBoost's `output_margin`,

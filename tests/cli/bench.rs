@@ -112,11 +112,6 @@ fn bench_refuses_a_backend_that_does_not_fit_the_file() {
         ])
     };
     one_clear_line(
-        "gpu",
-        &run(&model, "gpu"),
-        &["--backend gpu", "no GPU backend"],
-    );
-    one_clear_line(
         "native on a component",
         &run(&wasm, "native"),
         &["is a component", "--backend component"],
@@ -145,6 +140,12 @@ fn bench_refuses_a_backend_that_does_not_fit_the_file() {
         "--simd avx2 on LightGBM",
         &out,
         &["--simd avx2", "no SIMD walk"],
+    );
+    // A model the GPU walk does not run is refused before any device opens.
+    one_clear_line(
+        "--backend gpu on LightGBM",
+        &run(&lightgbm, "gpu"),
+        &["cannot run on the GPU backend", "LightGBM", "natively"],
     );
     let report = bench_json(&[
         "--model",
@@ -207,4 +208,54 @@ fn score_on_several_threads_writes_the_same_bytes() {
             "--threads {threads} differs from one thread"
         );
     }
+}
+
+/// `score --gpu` and `bench --backend gpu` on the quickstart XGBoost model:
+/// the same bytes as native scoring, a report naming the adapter. Where no
+/// Vulkan adapter is present and CI does not require one
+/// (`EDGESCORE_REQUIRE_GPU=1`), says so and passes.
+#[test]
+fn the_gpu_backend_scores_the_native_bytes_and_reports_its_adapter() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let input = many_rows(tmp.path(), 3_000);
+    let model = quickstart_model();
+    let score = |extra: &[&str]| {
+        let mut args = vec!["score", "--model", path_str(&model), "--input", path_str(&input)];
+        args.extend_from_slice(extra);
+        edgescore(&args)
+    };
+    let gpu = score(&["--gpu"]);
+    let stderr = String::from_utf8_lossy(&gpu.stderr);
+    if !gpu.status.success()
+        && stderr.contains("no GPU to run on")
+        && std::env::var_os("EDGESCORE_REQUIRE_GPU").is_none_or(|v| v != "1")
+    {
+        eprintln!("skipped: {stderr}");
+        return;
+    }
+    assert!(gpu.status.success(), "score --gpu: {stderr}");
+    let native = score(&[]);
+    assert!(native.status.success());
+    assert!(gpu.stdout == native.stdout, "score --gpu differs from native");
+    let raw_gpu = score(&["--gpu", "--raw"]);
+    let raw_native = score(&["--raw"]);
+    assert!(raw_gpu.status.success() && raw_gpu.stdout == raw_native.stdout, "--raw differs");
+
+    let report = bench_json(&[
+        "--model",
+        path_str(&model),
+        "--input",
+        path_str(&quickstart_input()),
+        "--rows",
+        "2000",
+        "--threads",
+        "1",
+        "--backend",
+        "gpu",
+    ]);
+    check_report(&report, "gpu", 2000, 1);
+    assert!(
+        report["adapter"].as_str().is_some_and(|a| !a.is_empty()),
+        "{report}"
+    );
 }

@@ -115,6 +115,7 @@ fn pipeline_requests_are_all_or_nothing(store: Arc<dyn FeatureStore>) {
         &engine,
         None,
         Some(&shared),
+        &edgescore_serve::loaded_version::ServingOptions::default(),
         "fraud",
         1,
         &edgescore_test_support::repo_root().join("examples/fraud"),

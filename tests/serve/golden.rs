@@ -6,7 +6,11 @@
 //!   key), the rows without an infinity, which JSON cannot carry;
 //! - `v2_fp64`: the Open Inference Protocol with FP64 binary tensors sent
 //!   by Triton's own Python client (`tests/tritonclient/score_fp64.py`),
-//!   every row.
+//!   every row;
+//! - `v1_native_batched`: `/v1` again, the model served natively
+//!   (`backend = "native"`) with dynamic batching, the rows sent as small
+//!   requests from eight clients at once so that requests share batches:
+//!   within tolerance of the reference and the same bits as the model core.
 //!
 //! Each within the case's tolerance of the reference library, as the model
 //! core, the CLI and jco are. Each test serves its case alone, on a server
@@ -30,6 +34,13 @@ struct CaseServer {
     // Declared first so it drops first: the server stops before its folder goes.
     server: Server,
     _registry: tempfile::TempDir,
+    _config: Option<tempfile::TempDir>,
+}
+
+/// The `[models.<case>]` table of `v1_native_batched`: native, batches of
+/// up to 64 rows, 2 ms for one to fill.
+fn native_batched_config(case: &str) -> String {
+    format!("[models.{case}]\nbackend = \"native\"\nmax_batch_rows = 64\nmax_queue_delay_us = 2000\n")
 }
 
 /// Each case's component, built once per test binary: both paths of a case
@@ -57,16 +68,29 @@ fn component(case: &Case) -> Vec<u8> {
 
 impl CaseServer {
     fn start(case: &Case) -> Self {
+        Self::start_with(case, None)
+    }
+
+    /// Serves `case` with `config` as the server's config file, when given.
+    fn start_with(case: &Case, config: Option<&str>) -> Self {
         let component = component(case);
         let registry = tempfile::tempdir().expect("tempdir");
         let folder = registry.path().join(&case.name).join("1");
         std::fs::create_dir_all(&folder).expect("mkdir");
         std::fs::write(folder.join("model.wasm"), component).expect("write");
         let cache = std::env::temp_dir().join("edgescore-serve-golden-cache");
-        let server = serve(&cache).arg("--registry").arg(registry.path()).start();
+        let mut serve = serve(&cache);
+        serve.arg("--registry").arg(registry.path());
+        let config = config.map(|text| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::write(dir.path().join("serve.toml"), text).expect("config");
+            serve.arg("--config").arg(dir.path().join("serve.toml"));
+            dir
+        });
         Self {
-            server,
+            server: serve.start(),
             _registry: registry,
+            _config: config,
         }
     }
 }
@@ -114,6 +138,94 @@ fn check_v1(name: &str) {
         }
         check_references(&case, set, &what, &scores, Some(&finite));
     }
+}
+
+/// `/v1` on the native backend with dynamic batching: requests of 1 to 9
+/// rows, from eight clients at once.
+fn check_v1_native_batched(name: &str) {
+    let case = case(name);
+    let served = CaseServer::start_with(&case, Some(&native_batched_config(&case.name)));
+    let (status, info) = served.server.get(&format!("/v1/models/{}", case.name));
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["backend"], "native", "{info}");
+    let model = Model::from_bytes(
+        &std::fs::read(&case.model_path).expect("model readable"),
+        None,
+    )
+    .expect("golden model loads");
+    let named = model.feature_names().is_some();
+    for set in &case.sets {
+        let width = set.header.len();
+        let finite: Vec<usize> = (0..set.num_rows)
+            .filter(|&r| {
+                !set.rows[r * width..(r + 1) * width]
+                    .iter()
+                    .any(|v| v.is_infinite())
+            })
+            .collect();
+        let rows: Vec<f64> = finite
+            .iter()
+            .flat_map(|&r| set.rows[r * width..(r + 1) * width].iter().copied())
+            .collect();
+        let what = format!("{} / {} / v1 native batched", case.name, set.name);
+        // Requests of 1, 2, ... 9 rows, in order.
+        let mut requests = Vec::new();
+        let mut start = 0;
+        while start < rows.len() {
+            let len = ((requests.len() % 9 + 1) * width).min(rows.len() - start);
+            requests.push(&rows[start..start + len]);
+            start += len;
+        }
+        let path = format!("/v1/models/{}/score", case.name);
+        let mut answers: Vec<Vec<f64>> = vec![Vec::new(); requests.len()];
+        std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..8)
+                .map(|client| {
+                    let (requests, path, header) = (&requests, &path, &set.header);
+                    let http = edgescore_test_support::server::Client::new(served.server.base_url());
+                    let what = &what;
+                    scope.spawn(move || {
+                        (client..requests.len())
+                            .step_by(8)
+                            .map(|i| {
+                                let chunk = requests[i];
+                                let body = json!({ "rows": if named { row_objects(header, chunk) } else { row_arrays(width, chunk) } });
+                                let (status, body) = http.post_json(path, &body);
+                                assert_eq!(status, 200, "{what}: {body}");
+                                let scores = body["results"]
+                                    .as_array()
+                                    .expect("results")
+                                    .iter()
+                                    .map(|r: &Value| r["score"].as_f64().expect("score"))
+                                    .collect();
+                                (i, scores)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for client in clients {
+                for (i, scores) in client.join().expect("client") {
+                    answers[i] = scores;
+                }
+            }
+        });
+        let scores: Vec<f64> = answers.concat();
+        check_references(&case, set, &what, &scores, Some(&finite));
+        let native = model.score(&rows).expect("the model core scores");
+        for (row, (got, want)) in scores.iter().zip(&native).enumerate() {
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{what}: row {row}: served {got:?}, model core {want:?}"
+            );
+        }
+    }
+    let metrics = served.server.metrics();
+    assert!(
+        metrics.contains(&format!("edgescore_batch_rows_count{{model=\"{}\"}}", case.name)),
+        "{name}: no batch recorded:\n{metrics}"
+    );
 }
 
 /// Rows as JSON arrays in feature order, `null` for a missing value.
@@ -187,4 +299,16 @@ mod v2_fp64 {
         };
     }
     edgescore_test_support::foreach_golden_case!(v2_fp64_case);
+}
+
+mod v1_native_batched {
+    macro_rules! v1_native_batched_case {
+        ($id:ident, $name:literal) => {
+            #[test]
+            fn $id() {
+                super::check_v1_native_batched($name);
+            }
+        };
+    }
+    edgescore_test_support::foreach_golden_case!(v1_native_batched_case);
 }

@@ -10,12 +10,16 @@
 //!   are picked up from file-system events;
 //! - `routing`: canary split by key, promote, rollback, shadow, and the
 //!   automatic rollback of a failing canary;
+//! - `backends`: the native backend and dynamic batching as `[models.<m>]`
+//!   sets them: shared batches keep every row's bits, a bad row costs only
+//!   its own request, and what cannot be served is refused with the key;
 //! - `connections`: slow clients are cut off; SIGTERM drains;
 //! - `tritonclient`: Triton's Python client works unchanged;
 //! - `golden`: every golden case through `/v1` and through V2 FP64 tensors
 //!   sent by Triton's client, one test per case and path.
 
 mod apis;
+mod backends;
 mod connections;
 mod golden;
 mod routing;

@@ -26,9 +26,6 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
         Backend::Native
     });
     match (backend, is_component) {
-        (Backend::Gpu, _) => anyhow::bail!(
-            "--backend gpu: this edgescore has no GPU backend yet; use --backend native or component"
-        ),
         (Backend::Native, true) => anyhow::bail!(
             "--backend native scores a model file, and {} is a component: use --backend component, or give the model file it was built from",
             path.display()
@@ -50,7 +47,20 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let model;
     let engine;
     let component;
-    let (scorer, kind) = if is_component {
+    let gpu;
+    let (scorer, kind) = if backend == Backend::Gpu {
+        // A component's own model (its artifact section), or the model file.
+        let loaded = if is_component {
+            edgescore_runtime::native_scorer::NativeScorer::load(&head)?
+                .model()
+                .clone()
+        } else {
+            edgescore_runtime::model_file::load(path, args.format)?
+        };
+        gpu = edgescore_gpu::GpuScorer::new(&loaded)?;
+        let kind = gpu.model().kind().to_string();
+        (BenchScorer::Gpu(&gpu), kind)
+    } else if is_component {
         engine = ScoringEngine::new(Limits::default())
             .map_err(|e| anyhow::anyhow!("cannot start the engine: {e:#}"))?;
         let cache = CompiledCache::new(CompiledCache::default_dir());
@@ -110,6 +120,9 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
         report.features,
         report.rows
     )?;
+    if let Some(adapter) = &report.adapter {
+        writeln!(out, "adapter     {adapter}")?;
+    }
     writeln!(
         out,
         "threads     {}, calls of up to {} rows, {}",

@@ -208,7 +208,8 @@ pub(crate) enum Backend {
     Native,
     /// A component in the sandbox.
     Component,
-    /// The GPU (not in this build).
+    /// The GPU: a wgpu compute shader on the best Vulkan device present
+    /// (XGBoost trees without categorical splits).
     Gpu,
 }
 
@@ -423,8 +424,14 @@ pub(crate) struct ScoreArgs {
 
     /// With --model: threads each batch of rows is split across (default:
     /// every core). The scores are the same bits on any count.
-    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(long, value_name = "T", value_parser = clap::value_parser!(u64).range(1..=1024), conflicts_with = "gpu")]
     pub(crate) threads: Option<u64>,
+
+    /// With --model: score on the GPU backend (a wgpu compute shader on
+    /// the best Vulkan device present), the same bits as natively. XGBoost
+    /// trees without categorical splits run there; other models are refused.
+    #[arg(long, conflicts_with = "component")]
+    pub(crate) gpu: bool,
 
     /// With --component: how long one call into the component may run, in
     /// milliseconds (rows go in calls sized to finish well inside it).

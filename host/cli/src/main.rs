@@ -74,14 +74,30 @@ fn score(args: ScoreArgs) -> anyhow::Result<()> {
                     "--raw: an ONNX model's output is its score, with no separate margin; drop --raw (or score the model's XGBoost/LightGBM/linear source file for margins)"
                 );
             }
-            (
-                RowScorer::Native {
-                    model,
-                    raw: args.raw,
-                    threads: args.threads.map_or_else(all_cores, |t| t as usize),
-                },
-                format!("{} ({kind})", path.display()),
-            )
+            if args.gpu {
+                let gpu = edgescore_gpu::GpuScorer::new(&model)?;
+                eprintln!(
+                    "scoring on {} [{}]",
+                    gpu.adapter(),
+                    gpu.adapter_kind().name()
+                );
+                (
+                    RowScorer::Gpu {
+                        gpu: Box::new(gpu),
+                        raw: args.raw,
+                    },
+                    format!("{} ({kind}, GPU)", path.display()),
+                )
+            } else {
+                (
+                    RowScorer::Native {
+                        model,
+                        raw: args.raw,
+                        threads: args.threads.map_or_else(all_cores, |t| t as usize),
+                    },
+                    format!("{} ({kind})", path.display()),
+                )
+            }
         }
         (None, Some(path)) => {
             let limits = Limits {

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use edgescore_gpu::GpuScorer;
 use edgescore_models::Model;
 use edgescore_runtime::component_scorer::{ScorerComponent, ScorerInstance};
 
@@ -54,11 +55,12 @@ impl Default for BenchConfig {
     }
 }
 
-/// What scores: the model core, or a component in the sandbox.
+/// What scores: the model core, a component in the sandbox, or the GPU.
 #[derive(Debug, Clone, Copy)]
 pub enum BenchScorer<'a> {
     Native(&'a Model),
     Component(&'a ScorerComponent),
+    Gpu(&'a GpuScorer),
 }
 
 impl BenchScorer<'_> {
@@ -67,6 +69,7 @@ impl BenchScorer<'_> {
         match self {
             BenchScorer::Native(_) => "native",
             BenchScorer::Component(_) => "component",
+            BenchScorer::Gpu(_) => "gpu",
         }
     }
 
@@ -74,6 +77,7 @@ impl BenchScorer<'_> {
         match self {
             BenchScorer::Native(model) => model.num_features(),
             BenchScorer::Component(component) => component.manifest().features.len(),
+            BenchScorer::Gpu(gpu) => gpu.model().num_features(),
         }
     }
 
@@ -94,6 +98,10 @@ impl BenchScorer<'_> {
                 out.copy_from_slice(&scores);
                 Ok(())
             }
+            BenchScorer::Gpu(gpu) => {
+                out.copy_from_slice(&gpu.score(rows)?);
+                Ok(())
+            }
         }
     }
 }
@@ -105,6 +113,8 @@ pub struct BenchReport {
     /// The instruction set a native batch walk uses (`avx512`), or null for
     /// the portable walk.
     pub simd: Option<&'static str>,
+    /// The GPU backend's adapter, as its driver names it (null otherwise).
+    pub adapter: Option<String>,
     pub threads: usize,
     pub rows: usize,
     /// Rows per batch, as asked (`--batch`, default all of a pass's rows);
@@ -137,6 +147,7 @@ pub fn read_rows(scorer: BenchScorer<'_>, input: &Path) -> Result<Vec<f64>> {
     };
     let names: Option<Vec<String>> = match scorer {
         BenchScorer::Native(model) => model.feature_names().map(<[String]>::to_vec),
+        BenchScorer::Gpu(gpu) => gpu.model().feature_names().map(<[String]>::to_vec),
         BenchScorer::Component(component) => {
             let names: Vec<String> = component
                 .manifest()
@@ -201,7 +212,11 @@ pub fn run(
         backend: scorer.backend(),
         simd: match scorer {
             BenchScorer::Native(model) => model.simd(),
-            BenchScorer::Component(_) => None,
+            BenchScorer::Component(_) | BenchScorer::Gpu(_) => None,
+        },
+        adapter: match scorer {
+            BenchScorer::Gpu(gpu) => Some(format!("{} [{}]", gpu.adapter(), gpu.adapter_kind().name())),
+            _ => None,
         },
         threads,
         rows,
@@ -301,5 +316,6 @@ fn failure_into_error(e: ScoreFailure) -> Error {
     match e {
         ScoreFailure::Native(e) => e.into(),
         ScoreFailure::Component(e) => e.into(),
+        ScoreFailure::Gpu(e) => e.into(),
     }
 }

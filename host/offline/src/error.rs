@@ -79,6 +79,9 @@ pub enum Error {
     Component(#[from] edgescore_runtime::component_scorer::ComponentError),
 
     #[error("{0}")]
+    Gpu(#[from] edgescore_gpu::GpuError),
+
+    #[error("{0}")]
     Pipeline(String),
 
     #[error("cannot load component {path}: {source}")]

@@ -1,7 +1,9 @@
-//! What `edgescore score` scores with: the native model core, or a component
-//! instance running in the sandbox. Both take the same rows and give the same
-//! scores; the CSV handling around them is shared.
+//! What `edgescore score` scores with: the native model core, the GPU
+//! backend, or a component instance running in the sandbox. All take the
+//! same rows and give the same scores; the CSV handling around them is
+//! shared.
 
+use edgescore_gpu::{GpuError, GpuScorer};
 use edgescore_models::Model;
 
 use crate::csv_rows::InputSchema;
@@ -16,6 +18,12 @@ pub enum RowScorer {
         raw: bool,
         /// Threads a batch's scores are split across (the same bits on any count).
         threads: usize,
+    },
+    /// The model's trees on the GPU (`edgescore_gpu`).
+    Gpu {
+        gpu: Box<GpuScorer>,
+        /// Give raw margins instead of scores.
+        raw: bool,
     },
     Component {
         component: Box<ScorerComponent>,
@@ -32,6 +40,17 @@ pub enum RowScorer {
 pub enum ScoreFailure {
     Native(edgescore_models::ScoreError),
     Component(ComponentError),
+    Gpu(GpuError),
+}
+
+impl From<GpuError> for ScoreFailure {
+    /// Rows the model refuses are refused as the native model refuses them.
+    fn from(e: GpuError) -> Self {
+        match e {
+            GpuError::Input(e) => ScoreFailure::Native(e),
+            other => ScoreFailure::Gpu(other),
+        }
+    }
 }
 
 impl RowScorer {
@@ -54,6 +73,10 @@ impl RowScorer {
                 names: model.feature_names(),
                 width: model.num_features(),
             },
+            RowScorer::Gpu { gpu, .. } => InputSchema {
+                names: gpu.model().feature_names(),
+                width: gpu.model().num_features(),
+            },
             RowScorer::Component { names, width, .. } => InputSchema {
                 names: names.as_deref(),
                 width: *width,
@@ -62,14 +85,21 @@ impl RowScorer {
     }
 
     /// How many rows to read per batch ([`RowScorer::score`] splits a
-    /// batch into calls that fit a component's deadline).
+    /// batch into calls that fit a component's deadline; the GPU takes
+    /// larger batches, its cost being per call).
     pub fn batch_rows(&self) -> usize {
-        8192
+        match self {
+            RowScorer::Gpu { .. } => 1 << 18,
+            _ => 8192,
+        }
     }
 
     /// Whether the output is raw margins.
     pub fn is_raw(&self) -> bool {
-        matches!(self, RowScorer::Native { raw: true, .. })
+        matches!(
+            self,
+            RowScorer::Native { raw: true, .. } | RowScorer::Gpu { raw: true, .. }
+        )
     }
 
     /// Scores row-major `rows`; a component scores them in calls that each
@@ -86,6 +116,8 @@ impl RowScorer {
             RowScorer::Native {
                 model, raw: true, ..
             } => model.raw_scores(rows).map_err(ScoreFailure::Native),
+            RowScorer::Gpu { gpu, raw: false } => Ok(gpu.score(rows)?),
+            RowScorer::Gpu { gpu, raw: true } => Ok(gpu.raw_scores(rows)?),
             RowScorer::Component {
                 component,
                 instance,

@@ -209,6 +209,7 @@ pub(crate) fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
         }
         ScoreFailure::Native(other) => other.into(),
         ScoreFailure::Component(other) => other.into(),
+        ScoreFailure::Gpu(other) => other.into(),
     }
 }
 

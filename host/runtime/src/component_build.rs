@@ -90,6 +90,7 @@ pub fn build_component_under(
     let mut component = preinitialize(guests::SCORER_TEMPLATE_COMPONENT, &artifact)
         .map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     manifest_section::append(&mut component, &manifest);
+    manifest_section::append_artifact(&mut component, &artifact);
 
     let engine = ScoringEngine::new(*limits).map_err(|e| BuildError::Wizer(format!("{e:#}")))?;
     ScorerComponent::new(&engine, &component)?.verify_golden()?;

@@ -84,9 +84,11 @@ pub enum ComponentError {
     Internal(String),
     /// The component's golden vectors did not score as recorded.
     #[error(
-        "golden vector {index} scored {got:?} in the component but {expected:?} natively at build time"
+        "golden vector {index} scored {got:?} {where_scored} but {expected:?} natively at build time"
     )]
     GoldenMismatch {
+        /// `in the component`, or `natively here` (the native backend).
+        where_scored: &'static str,
         index: usize,
         got: f64,
         expected: f64,

@@ -181,6 +181,7 @@ impl ScorerComponent {
         for (index, (got, golden)) in scores.iter().zip(&self.manifest.golden).enumerate() {
             if got.to_bits() != golden.score.to_bits() {
                 return Err(ComponentError::GoldenMismatch {
+                    where_scored: "in the component",
                     index,
                     got: *got,
                     expected: golden.score,

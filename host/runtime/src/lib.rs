@@ -28,6 +28,7 @@ pub mod instance_pool;
 pub mod limits;
 pub mod manifest_section;
 pub mod model_file;
+pub mod native_scorer;
 pub mod pipeline;
 pub mod pooled_scorer;
 pub mod quote;

@@ -1,22 +1,53 @@
-//! The `edgescore-manifest` custom section: a component's manifest as JSON,
-//! readable without compiling or running the component.
+//! The custom sections `edgescore build` appends to a component, readable
+//! without compiling or running it: `edgescore-manifest` (the manifest as
+//! JSON) and `edgescore-artifact` (the manifest and the model in the compact
+//! encoding, the very bytes handed to the guest's `initialize`), from which a
+//! trusted host can score the same model natively.
 
 use edgescore_models::Manifest;
 
-/// The custom section's name.
+/// The manifest section's name.
 pub const SECTION: &str = "edgescore-manifest";
+
+/// The artifact section's name.
+pub const ARTIFACT_SECTION: &str = "edgescore-artifact";
 
 /// Appends the manifest section to a component's bytes (custom sections may
 /// stand anywhere at the top level of a component).
 pub fn append(component: &mut Vec<u8>, manifest: &Manifest) {
-    let json = serde_json_bytes(manifest);
-    let mut payload = Vec::with_capacity(SECTION.len() + json.len() + 5);
-    leb128(&mut payload, SECTION.len() as u64);
-    payload.extend_from_slice(SECTION.as_bytes());
-    payload.extend_from_slice(&json);
+    append_section(component, SECTION, &serde_json_bytes(manifest));
+}
+
+/// Appends the artifact section: `artifact` is `Artifact::to_bytes`.
+pub fn append_artifact(component: &mut Vec<u8>, artifact: &[u8]) {
+    append_section(component, ARTIFACT_SECTION, artifact);
+}
+
+fn append_section(component: &mut Vec<u8>, name: &str, data: &[u8]) {
+    let mut payload = Vec::with_capacity(name.len() + data.len() + 5);
+    leb128(&mut payload, name.len() as u64);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
     component.push(0); // custom section id
     leb128(component, payload.len() as u64);
     component.extend_from_slice(&payload);
+}
+
+/// The artifact section's bytes, `None` when the component has none (it was
+/// built before edgescore wrote one). An error when the bytes are not a
+/// component or are malformed.
+pub fn read_artifact(component: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut artifact = None;
+    for_each_top_level(component, |payload| {
+        if let wasmparser::Payload::CustomSection(section) = payload
+            && section.name() == ARTIFACT_SECTION
+            && artifact.is_none()
+        {
+            artifact = Some(section.data().to_vec());
+        }
+        Ok(())
+    })?;
+    Ok(artifact)
 }
 
 /// Reads the manifest from a component's top-level custom sections.

@@ -18,8 +18,14 @@
 //! cache_dir = "/var/cache/edgescore"
 //! canary_max_error_rate = 0.05 # automatic rollback above this failure share...
 //! canary_min_requests = 20     # ...after this many canary requests
+//!
+//! [models.fraud]               # per model (crate::model_serving)
+//! backend = "native"           # "component" (default) or "native" (trusted models)
+//! max_batch_rows = 64          # dynamic batching; 0 (default): off
+//! max_queue_delay_us = 200
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +33,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use edgescore_runtime::limits::Limits;
+
+use crate::model_serving::ModelServing;
 
 /// The environment variable that holds the admin token when the file does not.
 pub const ADMIN_TOKEN_ENV: &str = "EDGESCORE_ADMIN_TOKEN";
@@ -76,6 +84,9 @@ pub struct ServeConfig {
     /// A PEM file of the only roots an https webhook is verified against
     /// (a private CA); `None`: Mozilla's roots.
     pub alert_webhook_ca: Option<PathBuf>,
+    /// How each model is served (`[models.<name>]`): backend and batching.
+    /// A model not named here is served as a component, unbatched.
+    pub models: BTreeMap<String, ModelServing>,
 }
 
 impl Default for ServeConfig {
@@ -103,6 +114,7 @@ impl Default for ServeConfig {
             alert_log_max_bytes: 64 << 20,
             alert_webhook: None,
             alert_webhook_ca: None,
+            models: BTreeMap::new(),
         }
     }
 }
@@ -169,6 +181,17 @@ impl ServeConfig {
                     ca_file: self.alert_webhook_ca.clone(),
                 }),
         }
+    }
+
+    /// Checks every `[models.<name>]` table (backends this build has,
+    /// batching within bounds).
+    pub fn validate_models(&self) -> Result<(), crate::ServeError> {
+        for (model, serving) in &self.models {
+            serving
+                .validate(model)
+                .map_err(crate::ServeError::ModelServing)?;
+        }
+        Ok(())
     }
 
     pub fn limits(&self) -> Limits {

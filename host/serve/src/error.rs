@@ -47,6 +47,9 @@ pub enum ServeError {
         #[source]
         source: toml::de::Error,
     },
+    /// A `[models.<m>]` table asks for something this server cannot do.
+    #[error("the config's model settings: {0}")]
+    ModelServing(String),
     #[error("cannot start the alert log: {0}")]
     Alerts(#[source] std::io::Error),
     #[error("cannot watch the registry: {0}")]

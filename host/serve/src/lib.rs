@@ -16,12 +16,14 @@ pub mod admin;
 pub mod alerts;
 pub mod api_error;
 pub mod app;
+pub mod batching;
 pub mod bounded_json;
 pub mod config;
 pub mod error;
 pub mod listing;
 pub mod loaded_version;
 pub mod metrics;
+pub mod model_serving;
 pub mod names;
 pub mod open_inference;
 pub mod pipeline_api;
@@ -33,6 +35,7 @@ pub mod routing;
 pub mod schema;
 pub mod scoring;
 pub mod simple_api;
+pub mod version_scorer;
 pub mod webhook;
 
 use std::path::PathBuf;
@@ -66,6 +69,7 @@ const DEMO_TRANSACTION: &str = r#"{"transactions": [{"timestamp": "2026-03-01T03
 /// The address is taken first: a port already in use is reported before
 /// anything else is done (building the demo, validating the registry).
 pub fn run(config: ServeConfig) -> Result<(), ServeError> {
+    config.validate_models()?;
     let listener = std::net::TcpListener::bind(config.listen)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .map_err(|source| ServeError::Listen {
@@ -102,6 +106,7 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
                 &config.feature_store,
                 config.limits().call_deadline,
             )?),
+            serving: config.models.clone(),
         },
         engine,
         cache,

@@ -3,10 +3,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use edgescore_models::Manifest;
 
+use crate::batching::{BatchSize, Batcher, Pending};
 use crate::config::RequestLimits;
+use crate::metrics::Metrics;
+use crate::model_serving::{Backend, ModelServing};
+use crate::version_scorer::VersionScorer;
 use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use edgescore_runtime::compiled_cache::CompiledCache;
 use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
@@ -14,6 +19,7 @@ use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::event_fields::{Clock, EventError, EventRules, JsonEvent};
 use edgescore_runtime::feature_store::FeatureStore;
 use edgescore_runtime::pipeline::{PIPELINE_FILE, Pipeline, PipelineError, StoreAccess};
+use edgescore_runtime::native_scorer::NativeScorer;
 use edgescore_runtime::pooled_scorer::PooledScorer;
 
 /// The file a model version folder holds.
@@ -40,25 +46,36 @@ pub struct LoadedVersion {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Deployment {
-    Model(PooledScorer),
+    Model {
+        scorer: Arc<VersionScorer>,
+        /// The batch queue, when the model batches requests.
+        batcher: Option<Batcher>,
+    },
     Pipeline(Pipeline),
+}
+
+/// How the server serves a version: its model's settings (`[models.<m>]`)
+/// and where its batches are recorded.
+#[derive(Debug, Clone, Default)]
+pub struct ServingOptions {
+    pub settings: ModelServing,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl LoadedVersion {
     /// The pipeline, when the version deploys one.
     pub fn pipeline(&self) -> Option<&Pipeline> {
         match &self.deployment {
-            Deployment::Model(_) => None,
+            Deployment::Model { .. } => None,
             Deployment::Pipeline(pipeline) => Some(pipeline),
         }
     }
 
-    /// The model that scores feature rows: the version's own, or its
-    /// pipeline's.
-    pub fn scorer(&self) -> &PooledScorer {
+    /// The backend the version's model scores on.
+    pub fn backend(&self) -> Backend {
         match &self.deployment {
-            Deployment::Model(scorer) => scorer,
-            Deployment::Pipeline(pipeline) => pipeline.model(),
+            Deployment::Model { scorer, .. } => scorer.backend(),
+            Deployment::Pipeline(_) => Backend::Component,
         }
     }
 }
@@ -103,22 +120,51 @@ pub enum ValidationError {
         "its manifest names model '{found}', but it is in the registry folder of model '{expected}'"
     )]
     WrongModel { expected: String, found: String },
+    /// `[models.<m>]` asks for what a pipeline cannot do.
+    #[error(
+        "it is a pipeline, and [models.{model}] in the server's config sets {setting}: pipelines run their components unbatched; remove it"
+    )]
+    PipelineServing {
+        model: String,
+        setting: &'static str,
+    },
+    #[error("cannot start its batch thread: {0}")]
+    BatchThread(std::io::Error),
+    /// `backend = "gpu"`, and the GPU backend cannot take it.
+    #[error("{0}")]
+    Gpu(#[from] edgescore_gpu::GpuError),
 }
 
 impl LoadedVersion {
     /// Reads, compiles and validates the version folder `dir` as version
     /// `version` of `model`: its `model.wasm`, or the pipeline its
     /// `pipeline.toml` describes (whose transform reaches `feature_store`
-    /// within the pipeline's grant, each request all or nothing).
+    /// within the pipeline's grant, each request all or nothing). A model
+    /// is served as `serving` says (backend, batching); a pipeline only with
+    /// the defaults.
     pub fn load(
         engine: &ScoringEngine,
         cache: Option<&CompiledCache>,
         feature_store: Option<&Arc<dyn FeatureStore>>,
+        serving: &ServingOptions,
         model: &str,
         version: u64,
         dir: &Path,
     ) -> Result<Self, ValidationError> {
         if dir.join(PIPELINE_FILE).is_file() {
+            let setting = if serving.settings.backend != Backend::Component {
+                Some("backend")
+            } else if serving.settings.batching() {
+                Some("max_batch_rows")
+            } else {
+                None
+            };
+            if let Some(setting) = setting {
+                return Err(ValidationError::PipelineServing {
+                    model: model.to_owned(),
+                    setting,
+                });
+            }
             let access = StoreAccess {
                 store: feature_store.cloned(),
                 undoable: true,
@@ -143,39 +189,90 @@ impl LoadedVersion {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes(engine, cache, model, version, &bytes)
+        Self::from_bytes(engine, cache, serving, model, version, &bytes)
     }
 
-    /// Compiles and validates component bytes.
+    /// Validates component bytes for the backend `serving` names: compiled
+    /// and run on its golden vectors in the sandbox, or its model read out
+    /// of it and run on them natively; and starts its batch thread when it
+    /// batches.
     pub fn from_bytes(
         engine: &ScoringEngine,
         cache: Option<&CompiledCache>,
+        serving: &ServingOptions,
         model: &str,
         version: u64,
         bytes: &[u8],
     ) -> Result<Self, ValidationError> {
-        let (component, _) = ScorerComponent::load(engine, bytes, cache)?;
-        if component.manifest().name != model {
+        let scorer = match serving.settings.backend {
+            Backend::Native => VersionScorer::Native(NativeScorer::load(bytes)?),
+            Backend::Gpu => VersionScorer::gpu(bytes)?,
+            Backend::Component => {
+                let (component, _) = ScorerComponent::load(engine, bytes, cache)?;
+                VersionScorer::Component(PooledScorer::validated(component)?)
+            }
+        };
+        if scorer.manifest().name != model {
             return Err(ValidationError::WrongModel {
                 expected: model.to_owned(),
-                found: component.manifest().name.clone(),
+                found: scorer.manifest().name.clone(),
             });
         }
+        let scorer = Arc::new(scorer);
+        let batcher = serving
+            .settings
+            .batching()
+            .then(|| {
+                let metrics = serving.metrics.clone();
+                let name = model.to_owned();
+                Batcher::start(
+                    scorer.clone(),
+                    serving.settings.max_batch_rows,
+                    Duration::from_micros(serving.settings.max_queue_delay_us),
+                    &format!("{model}-{version}"),
+                    Box::new(move |size: BatchSize| {
+                        if let Some(metrics) = &metrics {
+                            metrics.batch(&name, size);
+                        }
+                    }),
+                )
+            })
+            .transpose()
+            .map_err(ValidationError::BatchThread)?;
         Ok(Self {
             model: model.to_owned(),
             version,
             sha256: edgescore_runtime::digest::sha256_hex(bytes),
-            deployment: Deployment::Model(PooledScorer::validated(component)?),
+            deployment: Deployment::Model { scorer, batcher },
         })
     }
 
     pub fn manifest(&self) -> &Manifest {
-        self.scorer().manifest()
+        match &self.deployment {
+            Deployment::Model { scorer, .. } => scorer.manifest(),
+            Deployment::Pipeline(pipeline) => pipeline.model().manifest(),
+        }
     }
 
-    /// Scores row-major `rows` ([`PooledScorer::score`]).
+    /// Scores row-major `rows` with the version's model (a pipeline's: its
+    /// model component), unbatched.
     pub fn score(&self, rows: &[f64]) -> Result<Vec<f64>, ComponentError> {
-        self.scorer().score(rows)
+        match &self.deployment {
+            Deployment::Model { scorer, .. } => scorer.score(rows),
+            Deployment::Pipeline(pipeline) => pipeline.model().score(rows),
+        }
+    }
+
+    /// Queues `rows` for the version's next batch; the rows back when the
+    /// version does not batch or they go alone ([`Batcher::submit`]).
+    pub fn submit_to_batch(&self, rows: Vec<f64>) -> Result<Pending, Vec<f64>> {
+        match &self.deployment {
+            Deployment::Model {
+                batcher: Some(batcher),
+                ..
+            } => batcher.submit(rows),
+            _ => Err(rows),
+        }
     }
 
     /// Like [`LoadedVersion::score`], with each row's contributions.
@@ -183,11 +280,18 @@ impl LoadedVersion {
         &self,
         rows: &[f64],
     ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
-        self.scorer().score_with_contributions(rows)
+        match &self.deployment {
+            Deployment::Model { scorer, .. } => scorer.score_with_contributions(rows),
+            Deployment::Pipeline(pipeline) => pipeline.model().score_with_contributions(rows),
+        }
     }
 
-    /// How many warm scorer instances wait idle.
-    pub fn idle_instances(&self) -> usize {
-        self.scorer().idle_instances()
+    /// How many warm scorer instances wait idle; `None` on the native
+    /// backend, which has none.
+    pub fn idle_instances(&self) -> Option<usize> {
+        match &self.deployment {
+            Deployment::Model { scorer, .. } => scorer.idle_instances(),
+            Deployment::Pipeline(pipeline) => Some(pipeline.model().idle_instances()),
+        }
     }
 }

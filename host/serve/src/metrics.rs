@@ -79,7 +79,8 @@ impl Metrics {
         get_or_insert(&self.models, model, || Arc::new(ModelSeries::new(model)))
     }
 
-    /// A request scored by `version` of `model` in `elapsed`, with its scores.
+    /// A request scored by `version` of `model` in `elapsed`, with its
+    /// scores and its pool's idle instances (`None`: the native backend).
     pub fn scored(
         &self,
         model: &str,
@@ -87,7 +88,7 @@ impl Metrics {
         endpoint: &'static str,
         elapsed: Duration,
         scores: &[f64],
-        idle_instances: usize,
+        idle_instances: Option<usize>,
     ) {
         let f = &self.families;
         let series = self.model(model);
@@ -98,9 +99,19 @@ impl Metrics {
         for &score in scores {
             histogram.observe(score);
         }
-        version
-            .pool_idle
-            .set(i64::try_from(idle_instances).unwrap_or(i64::MAX));
+        if let Some(idle) = idle_instances {
+            version
+                .pool_idle
+                .set(i64::try_from(idle).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// The dynamic batcher of `model` scored one batch of `size`.
+    pub fn batch(&self, model: &str, size: crate::batching::BatchSize) {
+        let series = self.model(model);
+        let batches = series.batches(&self.families);
+        batches.rows.observe(size.rows as f64);
+        batches.requests.observe(size.requests as f64);
     }
 
     /// A request that failed, by kind (`bad_request`, `not_found`, ...).

@@ -105,6 +105,7 @@ fn metadata(state: &AppState, model: &str, version: Option<&str>) -> Result<Json
             "objective": manifest.objective,
             "output": manifest.output,
             "component_sha256": loaded.sha256,
+            "backend": loaded.backend().name(),
         },
     })))
 }

@@ -144,6 +144,23 @@ async fn score_blocking_if_large(
     rows: Vec<f64>,
     with_contributions: bool,
 ) -> Result<Scored, ApiError> {
+    // A version that batches takes requests of up to a batch's rows.
+    let rows = if with_contributions {
+        rows
+    } else {
+        match version.submit_to_batch(rows) {
+            Ok(pending) => {
+                let scores = pending.await.map_err(|_| {
+                    ApiError::Model("the batch this request was in was lost".into())
+                })??;
+                return Ok(Scored {
+                    scores,
+                    contributions: None,
+                });
+            }
+            Err(rows) => rows,
+        }
+    };
     let width = version.manifest().features.len();
     let large = rows.len() > INLINE_ROWS * width;
     let score = move || -> Result<Scored, ApiError> {

@@ -211,6 +211,7 @@ pub async fn model_status(
         .unwrap_or_default();
     let mut answer = routing_json(&slot);
     answer["features"] = json!(features);
+    answer["backend"] = json!(slot.serving().map(|v| v.backend().name()));
     answer["versions"] = json!(versions);
     answer["ignored"] = slot
         .ignored_folders()

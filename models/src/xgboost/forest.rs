@@ -136,6 +136,23 @@ impl FlatNode for XgbNode {
 }
 
 impl XgbNode {
+    /// The node as the GPU walk reads it (`crate::gpu_forest`): the
+    /// threshold's order key, the feature with its default-left flag, the
+    /// left child (a leaf's: one below its own index), the leaf's bits.
+    pub(super) fn gpu_words(self) -> [u32; 4] {
+        let is_leaf = self.threshold.is_nan();
+        [
+            if is_leaf {
+                0
+            } else {
+                crate::gpu_forest::order_key(self.threshold)
+            },
+            self.feature,
+            self.left,
+            self.leaf.to_bits(),
+        ]
+    }
+
     /// A category in the set goes right; NaN follows the default; a negative
     /// code or one past the set goes left (XGBoost's `Decision`).
     #[cold]

@@ -420,6 +420,21 @@ impl XGBoostModel {
         }
     }
 
+    /// The trees as the GPU walk reads them, or why they cannot be.
+    pub(crate) fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest, String> {
+        if self.forest.has_category_sets() {
+            return Err(
+                "the GPU walk has no categorical splits; score this model natively".into(),
+            );
+        }
+        Ok(crate::gpu_forest::GpuForest {
+            nodes: self.forest.nodes().iter().map(|n| n.gpu_words()).collect(),
+            roots: self.forest.roots().to_vec(),
+            base_margin: self.base_margin,
+            num_features: self.schema.kinds.len(),
+        })
+    }
+
     pub(crate) fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
         json::parse(bytes)
     }

@@ -23,6 +23,13 @@ pub(super) const LATENCY_BUCKETS: [f64; 12] = [
 /// Upper bounds of the score histogram buckets (scores are mostly probabilities).
 pub(super) const SCORE_BUCKETS: [f64; 10] = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
 
+/// Upper bounds of the batch size histograms (rows; requests), powers of two.
+pub(super) const BATCH_ROWS_BUCKETS: [f64; 13] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 65536.0,
+];
+pub(super) const BATCH_REQUESTS_BUCKETS: [f64; 10] =
+    [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0];
+
 /// A gauge holding an `f64`.
 pub(super) type FloatGauge = Gauge<f64, AtomicU64>;
 
@@ -74,6 +81,8 @@ pub(super) struct Families {
     rejected_loads: Family<ModelLabels, Counter>,
     pool_idle: Family<VersionLabels, Gauge>,
     decisions: Family<DecisionLabels, Counter>,
+    batch_rows: Family<ModelLabels, Histogram>,
+    batch_requests: Family<ModelLabels, Histogram>,
 }
 
 impl Families {
@@ -97,6 +106,10 @@ impl Families {
             rejected_loads: Family::default(),
             pool_idle: Family::default(),
             decisions: Family::default(),
+            batch_rows: Family::new_with_constructor(|| Histogram::new(BATCH_ROWS_BUCKETS)),
+            batch_requests: Family::new_with_constructor(|| {
+                Histogram::new(BATCH_REQUESTS_BUCKETS)
+            }),
         };
         let f = &families;
         registry.register(
@@ -169,6 +182,16 @@ impl Families {
             "Pipeline decisions, by pipeline and decision",
             f.decisions.clone(),
         );
+        registry.register(
+            "edgescore_batch_rows",
+            "Rows per batch scored by the dynamic batcher, by model",
+            f.batch_rows.clone(),
+        );
+        registry.register(
+            "edgescore_batch_requests",
+            "Requests per batch scored by the dynamic batcher, by model",
+            f.batch_requests.clone(),
+        );
         families
     }
 }
@@ -209,7 +232,15 @@ pub(super) struct ModelSeries {
     shadow: OnceLock<ShadowSeries>,
     shadow_max_diff: OnceLock<FloatGauge>,
     rejected_loads: OnceLock<Counter>,
+    batches: OnceLock<BatchSeries>,
     versions: RwLock<HashMap<u64, Arc<VersionSeries>>>,
+}
+
+/// The batch sizes of a model that batches, made by its first batch.
+#[derive(Debug)]
+pub(super) struct BatchSeries {
+    pub(super) rows: Histogram,
+    pub(super) requests: Histogram,
 }
 
 /// How a model's shadow has compared with its primary: the four counters
@@ -234,6 +265,7 @@ impl ModelSeries {
             shadow: OnceLock::new(),
             shadow_max_diff: OnceLock::new(),
             rejected_loads: OnceLock::new(),
+            batches: OnceLock::new(),
             versions: RwLock::default(),
         }
     }
@@ -270,6 +302,13 @@ impl ModelSeries {
     pub(super) fn rejected_loads(&self, f: &Families) -> &Counter {
         self.rejected_loads
             .get_or_init(|| f.rejected_loads.get_or_create_owned(&self.labels))
+    }
+
+    pub(super) fn batches(&self, f: &Families) -> &BatchSeries {
+        self.batches.get_or_init(|| BatchSeries {
+            rows: f.batch_rows.get_or_create_owned(&self.labels),
+            requests: f.batch_requests.get_or_create_owned(&self.labels),
+        })
     }
 
     /// The series of one version of this model, made on its first request.

@@ -28,10 +28,10 @@ fn observed() -> Metrics {
         "v1_score",
         Duration::from_micros(700),
         &[0.25, 0.75],
-        4,
+        Some(4),
     );
-    m.scored("fraud", 3, "v1_score", Duration::from_micros(30), &[0.5], 2);
-    m.scored("fraud", 3, "v2_infer", Duration::from_micros(1500), &[], 2);
+    m.scored("fraud", 3, "v1_score", Duration::from_micros(30), &[0.5], Some(2));
+    m.scored("fraud", 3, "v2_infer", Duration::from_micros(1500), &[], Some(2));
     m.error("bad_request");
     m.error("bad_request");
     m.error("not_found");
@@ -161,7 +161,7 @@ edgescore_score_count{model="fraud"} 3
 fn a_series_appears_with_its_first_observation() {
     let m = Metrics::default();
     assert_eq!(m.render(), "", "no family has a series yet");
-    m.scored("fraud", 1, "v1_score", Duration::from_millis(1), &[0.5], 1);
+    m.scored("fraud", 1, "v1_score", Duration::from_millis(1), &[0.5], Some(1));
     let before = m.render();
     assert!(!before.contains(r#"model="lin""#), "{before}");
     assert!(!before.contains("edgescore_shadow"), "{before}");
@@ -201,7 +201,7 @@ fn models_scored_from_many_threads_keep_every_count() {
             s.spawn(move || {
                 for i in 0..500_u64 {
                     let model = ["a", "b", "c", "d"][(i % 4) as usize];
-                    m.scored(model, t % 2, "v1_score", Duration::ZERO, &[0.5], 1);
+                    m.scored(model, t % 2, "v1_score", Duration::ZERO, &[0.5], Some(1));
                 }
             });
         }

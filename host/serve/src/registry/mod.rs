@@ -62,6 +62,9 @@ pub struct RegistryConfig {
     pub settle: Duration,
     /// The feature store pipelines' transforms reach (per their grants).
     pub feature_store: Option<Arc<dyn edgescore_runtime::feature_store::FeatureStore>>,
+    /// How each model is served (`[models.<name>]` of the server's config);
+    /// a model not named: as a component, unbatched.
+    pub serving: BTreeMap<String, crate::model_serving::ModelServing>,
 }
 
 /// All models of one registry folder.

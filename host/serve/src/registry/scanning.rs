@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::Registry;
 use super::slot::{Fingerprint, ModelSlot, VersionEntry, VersionStatus, version_fingerprint};
-use crate::loaded_version::LoadedVersion;
+use crate::loaded_version::{LoadedVersion, ServingOptions};
 use crate::names::{is_valid_model_name, parse_version, why_not_a_version};
 use crate::rollout;
 use crate::routing::{Canary, ROUTING_FILE, Route};
@@ -104,10 +104,20 @@ impl Registry {
         // after the versions before it.
         for (version, fingerprint) in to_validate {
             let path = dir.join(version.to_string());
+            let serving = ServingOptions {
+                settings: self
+                    .config
+                    .serving
+                    .get(&slot.name)
+                    .copied()
+                    .unwrap_or_default(),
+                metrics: Some(self.metrics.clone()),
+            };
             let (status, held_schema) = match LoadedVersion::load(
                 &self.engine,
                 self.cache.as_ref(),
                 self.config.feature_store.as_ref(),
+                &serving,
                 &slot.name,
                 version,
                 &path,

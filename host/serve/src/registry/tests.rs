@@ -8,6 +8,7 @@ fn registry(root: &Path) -> Registry {
             root: root.to_owned(),
             settle: Duration::ZERO,
             feature_store: None,
+            serving: Default::default(),
         },
         Arc::new(ScoringEngine::new(edgescore_runtime::limits::Limits::default()).expect("engine")),
         None,

@@ -1,0 +1,59 @@
+// The GPU walk of XGBoost trees (edgescore-models' gpu_forest): one
+// invocation per row, every tree in model order, leaves added in f32.
+//
+// Comparisons are integer comparisons of order keys, never float ones: a
+// shader compiler may assume floats are never NaN or infinite, integers
+// leave it nothing to assume. A feature's key is computed here from its
+// bits; thresholds arrive as keys.
+
+struct Params {
+    rows: u32,
+    width: u32,
+    trees: u32,
+    base_margin_bits: u32,
+}
+
+@group(0) @binding(0) var<storage, read> nodes: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> roots: array<u32>;
+@group(0) @binding(2) var<storage, read> features: array<u32>;
+@group(0) @binding(3) var<storage, read_write> margins: array<u32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+const FEATURE_MASK: u32 = 0x0fffffffu;
+const DEFAULT_LEFT: u32 = 0x80000000u;
+const WORKGROUP: u32 = 64u;
+
+// The order key of a non-NaN float's bits: -0 shares +0's key.
+fn order_key(bits: u32) -> u32 {
+    let b = select(bits, 0u, bits == 0x80000000u);
+    return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+@compute @workgroup_size(64)
+fn walk(
+    @builtin(global_invocation_id) id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let row = id.x + id.y * groups.x * WORKGROUP;
+    if (row >= params.rows) {
+        return;
+    }
+    let first = row * params.width;
+    var sum = bitcast<f32>(params.base_margin_bits);
+    for (var t = 0u; t < params.trees; t = t + 1u) {
+        var i = roots[t];
+        loop {
+            let node = nodes[i];
+            // A leaf's left child is one below its own index.
+            if (node.z + 1u == i) {
+                break;
+            }
+            let bits = features[first + (node.y & FEATURE_MASK)];
+            let missing = (bits & 0x7fffffffu) > 0x7f800000u;
+            let left = select(order_key(bits) < node.x, (node.y & DEFAULT_LEFT) != 0u, missing);
+            i = select(node.z + 1u, node.z, left);
+        }
+        sum = sum + bitcast<f32>(nodes[i].w);
+    }
+    margins[row] = bitcast<u32>(sum);
+}
