@@ -9,14 +9,19 @@ models and rows, in one run (issue 15's table in BENCHMARKS.md):
   - xgboost Booster.inplace_predict (float32 input) with nthread 1 and all
     cores; lightgbm Booster.predict (float64) with num_threads 1 and all
     cores; onnxruntime (the XGBoost model converted by onnxmltools) with one
-    thread; edgescore `bench --backend native` on 1 thread and all cores, and
-    `--backend component` on 1 thread.
+    thread; Treelite 4 / TL2cgen compiled C (both models) and lleaves
+    compiled LLVM (LightGBM) on 1 thread and all cores; edgescore `bench
+    --backend native` on 1 thread and all cores, `--backend component` on 1
+    thread, and `--backend gpu` (on whatever Vulkan device is present: on a
+    machine with only Mesa's lavapipe that figure is a CPU emulating a GPU,
+    a check that the path runs, not a GPU's speed).
 
 Throughput: the median of 3 timed passes after a warm-up, rows/s. Single
 row: p50 and p99 over 10,000 calls on one thread (the Python figures include
 the binding's per-call cost, as a Python caller pays it).
 
-Usage (a venv of models/test_cases/requirements.txt and requirements-onnx.txt):
+Usage (a venv of models/test_cases/requirements.txt, requirements-onnx.txt
+and scripts/bench_backends_requirements.txt; gcc for TL2cgen):
   cargo build --release -p edgescore
   /tmp/ovenv/bin/python scripts/bench_backends.py [--rows 100000]
 """
@@ -79,14 +84,60 @@ def single_row(fn, x: np.ndarray, calls: int = 10_000) -> tuple[float, float]:
     return took[calls // 2 - 1] * 1e6, took[int(np.ceil(calls * 0.99)) - 1] * 1e6
 
 
-def edgescore_bench(binary: Path, model: Path, csv: Path, rows: int, threads: int, backend: str) -> dict:
+def edgescore_bench(binary: Path, model: Path, csv: Path, rows: int, threads: int, backend: str,
+                    check: bool = True) -> dict | None:
     out = subprocess.run(
         [str(binary), "bench", "--model", str(model), "--input", str(csv), "--rows", str(rows),
          "--threads", str(threads), "--backend", backend, "--json"],
         capture_output=True, text=True)
     if out.returncode != 0:
+        if not check:
+            print(f"edgescore --backend {backend} skipped: {out.stderr.strip().splitlines()[-1]}")
+            return None
         raise SystemExit(f"edgescore bench failed: {out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compiled_peers(label: str, load_treelite, x: np.ndarray, rows: int, tmp: Path, lightgbm_file: Path | None):
+    """Treelite/TL2cgen (and lleaves for LightGBM) on 1 thread and all cores."""
+    results = []
+    try:
+        import tl2cgen
+        import treelite
+        lib = tmp / f"{label.split()[0]}_tl2cgen.so"
+        tl2cgen.export_lib(load_treelite(treelite), toolchain="gcc", libpath=str(lib),
+                           params={"parallel_comp": CORES * 4}, nthread=CORES)
+        dmat = tl2cgen.DMatrix(x, missing=np.nan)
+        for threads in (1, CORES):
+            predictor = tl2cgen.Predictor(str(lib), nthread=threads)
+            rate = pass_rate(lambda: predictor.predict(dmat), rows)
+            p50, p99 = (single_row(lambda r: predictor.predict(tl2cgen.DMatrix(r, missing=np.nan)), x)
+                        if threads == 1 else (None, None))
+            results.append((label, f"treelite {treelite.__version__} / tl2cgen {tl2cgen.__version__}",
+                            threads, rate, p50, p99))
+    except ImportError as e:
+        print(f"treelite skipped: {e}")
+    if lightgbm_file is not None:
+        try:
+            import lleaves
+            model = lleaves.Model(model_file=str(lightgbm_file))
+            model.compile(cache=str(tmp / "lleaves.o"))
+            for threads in (1, CORES):
+                rate = pass_rate(lambda: model.predict(x, n_jobs=threads), rows)
+                p50, p99 = (single_row(lambda r: model.predict(r, n_jobs=1), x) if threads == 1
+                            else (None, None))
+                results.append((label, "lleaves 1.3 (compiled)", threads, rate, p50, p99))
+        except ImportError as e:
+            print(f"lleaves skipped: {e}")
+    return results
+
+
+def edgescore_gpu(binary: Path, label: str, model: Path, csv: Path, rows: int):
+    r = edgescore_bench(binary, model, csv, rows, 1, "gpu", check=False)
+    if r is None:
+        return []
+    return [(label, f"edgescore gpu: {r['adapter']}", 1, r["rows_per_s"], r["single_row_p50_us"],
+             r["single_row_p99_us"])]
 
 
 def main() -> None:
@@ -131,6 +182,10 @@ def main() -> None:
             results.append(("xgboost 300x8", "edgescore native", threads, r["rows_per_s"],
                             r["single_row_p50_us"] if threads == 1 else None,
                             r["single_row_p99_us"] if threads == 1 else None))
+        results += compiled_peers("xgboost 300x8",
+                                  lambda tl: tl.frontend.load_xgboost_model(xgb_model, format_choice="json"),
+                                  x32, args.rows, tmp, None)
+        results += edgescore_gpu(args.edgescore, "xgboost 300x8", xgb_model, csv, args.rows)
         wasm = tmp / "xgboost.wasm"
         subprocess.run([str(args.edgescore), "build", "--model", str(xgb_model), "--name", "xgb", "--version", "1",
                         "--output", str(wasm)], check=True, capture_output=True)
@@ -155,6 +210,8 @@ def main() -> None:
             p50, p99 = (single_row(lambda r: lgb_booster.predict(r, num_threads=1), x) if threads == 1
                         else (None, None))
             results.append(("lightgbm 500x31", f"lightgbm {lgb.__version__} predict", threads, rate, p50, p99))
+        results += compiled_peers("lightgbm 500x31", lambda tl: tl.frontend.load_lightgbm_model(lgb_model),
+                                  x, args.rows, tmp, lgb_model)
         for threads in (1, CORES):
             r = edgescore_bench(args.edgescore, lgb_model, csv, args.rows, threads, "native")
             results.append(("lightgbm 500x31", "edgescore native", threads, r["rows_per_s"],

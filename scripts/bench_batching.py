@@ -6,13 +6,16 @@ with C concurrent connections each sending one row per request.
 
 Settings, each run in the same invocation on the same machine:
   - native, unbatched;  native, batched (max_batch_rows, max_queue_delay_us);
-  - component, unbatched;  component, batched.
+  - component, unbatched;  component, batched;
+  - with --gpu: gpu, unbatched;  gpu, batched (on the Vulkan device present:
+    with only Mesa's lavapipe, a CPU emulating a GPU, whose cost per call
+    shows what batching does where calls are expensive).
 Prints req/s, p50/p99 latency, the mean batch (rows and requests) from
 /metrics, and the batched/unbatched throughput ratios.
 
 Usage (after `cargo build --release -p edgescore`; oha as in bench_serve.py):
   python3 scripts/bench_batching.py [--oha target/tools/oha/bin/oha] [--connections 64]
-      [--seconds 10] [--max-batch-rows 64] [--max-queue-delay-us 500]
+      [--seconds 10] [--max-batch-rows 64] [--max-queue-delay-us 500] [--gpu]
 """
 
 import argparse
@@ -47,6 +50,22 @@ def batch_mean(metrics: str, name: str) -> float:
     return values["_sum"] / values["_count"] if values["_count"] else 0.0
 
 
+def bucket_quantile(metrics: str, name: str, q: float) -> float | None:
+    """The upper bound of the histogram bucket holding quantile q (None: no series)."""
+    buckets = []
+    for m in re.finditer(rf'^{name}_bucket\{{([^}}]*)\}} (\S+)$', metrics, re.M):
+        le = re.search(r'le="([^"]+)"', m.group(1)).group(1)
+        buckets.append((float("inf") if le == "+Inf" else float(le), float(m.group(2))))
+    if not buckets:
+        return None
+    buckets.sort()
+    total = buckets[-1][1]
+    for bound, count in buckets:
+        if count >= q * total:
+            return bound
+    return None
+
+
 def run(registry: Path, config: str, port: int, args, body: str) -> dict:
     config_path = registry.parent / f"serve-{port}.toml"
     config_path.write_text(config)
@@ -64,6 +83,8 @@ def run(registry: Path, config: str, port: int, args, body: str) -> dict:
             metrics = r.read().decode()
         result["batch_rows"] = batch_mean(metrics, "edgescore_batch_rows")
         result["batch_requests"] = batch_mean(metrics, "edgescore_batch_requests")
+        result["oldest_in_batcher_p99_le_ms"] = (
+            (bucket_quantile(metrics, "edgescore_batch_oldest_request_seconds", 0.99) or 0.0) * 1000)
         return result
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -77,6 +98,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--max-batch-rows", type=int, default=64)
     parser.add_argument("--max-queue-delay-us", type=int, default=500)
+    parser.add_argument("--gpu", action="store_true", help="also the GPU backend, unbatched and batched")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,17 +118,21 @@ def main() -> None:
             "component, unbatched": "",
             "component, batched": "[models.bench]\n" + batching,
         }
+        if args.gpu:
+            settings["gpu, unbatched"] = '[models.bench]\nbackend = "gpu"\n'
+            settings["gpu, batched"] = '[models.bench]\nbackend = "gpu"\n' + batching
         results = {}
         for i, (name, config) in enumerate(settings.items()):
             results[name] = run(registry, config, 18300 + i, args, body)
 
     print(f"{args.connections} connections, one row per request, {args.seconds} s each; "
           f"batched: max_batch_rows={args.max_batch_rows}, max_queue_delay_us={args.max_queue_delay_us}")
-    print(f"{'setting':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>6} {'rows/batch':>10} {'req/batch':>9}")
+    print(f"{'setting':22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'ok':>6} {'rows/batch':>10} {'req/batch':>9}"
+          f" {'batcher p99 <= ms':>17}")
     for name, r in results.items():
         print(f"{name:22} {r['rps']:9.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} {r['ok']:6.3f} "
-              f"{r['batch_rows']:10.1f} {r['batch_requests']:9.1f}")
-    for backend in ("native", "component"):
+              f"{r['batch_rows']:10.1f} {r['batch_requests']:9.1f} {r['oldest_in_batcher_p99_le_ms']:17.3f}")
+    for backend in ("native", "component") + (("gpu",) if args.gpu else ()):
         ratio = results[f"{backend}, batched"]["rps"] / results[f"{backend}, unbatched"]["rps"]
         print(f"{backend}: batched / unbatched throughput {ratio:.2f}x")
     print(json.dumps(results))

@@ -2,15 +2,36 @@
 //! words, uploaded once.
 //!
 //! The walk compares a feature with a threshold as unsigned integers of
-//! their *order keys* ([`order_key`]), never as floats: a shader compiler
-//! may assume no NaN or infinity in float comparisons, and integer
-//! comparisons leave it nothing to assume. The keys order floats exactly as
-//! `<` does (`-0.0` and `0.0` share a key), so the walk takes XGBoost's
-//! branches bit for bit; a missing value (any NaN) is recognised from its
-//! bits and follows the node's default. Leaves are added in `f32`, in model
-//! order, starting at the base margin, as XGBoost adds them.
+//! their *order keys* ([`order_key`], [`order_key64`]), never as floats: a
+//! shader compiler may assume no NaN or infinity in float comparisons, and
+//! integer comparisons leave it nothing to assume. The keys order floats
+//! exactly as `<` does (`-0.0` and `0.0` share a key), so the walk takes
+//! the library's branches bit for bit; a missing value (any NaN) is
+//! recognised from its bits. Leaves are added in model order, in the
+//! library's precision: XGBoost's in `f32` from the base margin
+//! ([`GpuForest`]), LightGBM's in `f64` from zero ([`GpuForest64`], which
+//! needs a device with 64-bit floats).
 
-/// Trees flattened for the GPU walk.
+/// The trees of a model the GPU walks, in the precision its library uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GpuTrees {
+    /// XGBoost: `f32` features and sums.
+    Float32(GpuForest),
+    /// LightGBM: `f64` features and sums.
+    Float64(GpuForest64),
+}
+
+impl GpuTrees {
+    /// Values per row.
+    pub fn num_features(&self) -> usize {
+        match self {
+            GpuTrees::Float32(f) => f.num_features,
+            GpuTrees::Float64(f) => f.num_features,
+        }
+    }
+}
+
+/// XGBoost trees flattened for the GPU walk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GpuForest {
     /// One node per entry: `[threshold key, feature | flags, left, leaf bits]`.
@@ -30,6 +51,40 @@ pub const FEATURE_MASK: u32 = (1 << 28) - 1;
 /// A node's second word: a missing value goes left.
 pub const DEFAULT_LEFT: u32 = 1 << 31;
 
+/// LightGBM trees flattened for the GPU walk (`walk64.wgsl`): LightGBM's
+/// `NumericalDecision` in integers, leaves summed in `f64`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GpuForest64 {
+    /// One node per entry: `[threshold key high, threshold key low,
+    /// feature | flags, left, right, 0, 0, 0]`. A leaf's children are both
+    /// itself.
+    pub nodes: Vec<[u32; 8]>,
+    /// Each node's leaf value (0 for a split).
+    pub leaves: Vec<f64>,
+    /// Each tree's root, in the order its leaves are added.
+    pub roots: Vec<u32>,
+    /// Values per row.
+    pub num_features: usize,
+    /// `|x|` at most this is zero (LightGBM's `kZeroThreshold`).
+    pub zero_threshold: f64,
+}
+
+/// A LightGBM node's third word: NaN is missing.
+pub const NAN_MISSING: u32 = 1 << 29;
+/// A LightGBM node's third word: zero (and NaN, read as zero) is missing.
+pub const ZERO_MISSING: u32 = 1 << 28;
+
+/// [`order_key`] for `f64`: `a < b` exactly when `order_key64(a) <
+/// order_key64(b)`, `-0.0` sharing `0.0`'s key.
+pub fn order_key64(x: f64) -> u64 {
+    let bits = if x == 0.0 { 0 } else { x.to_bits() };
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
 /// An unsigned key that orders non-NaN floats as `<` does: `a < b` exactly
 /// when `order_key(a) < order_key(b)`, and `-0.0` has `0.0`'s key. (NaN
 /// has a key too, but the walk never compares one.)
@@ -45,6 +100,33 @@ pub fn order_key(x: f32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::order_key;
+
+    #[test]
+    fn order_keys_order_doubles_as_less_than_does() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -1e-35,
+            -5e-324,
+            -0.0,
+            0.0,
+            5e-324,
+            1e-35,
+            0.1,
+            1e300,
+            f64::INFINITY,
+        ];
+        for &a in &values {
+            for &b in &values {
+                assert_eq!(
+                    a < b,
+                    super::order_key64(a) < super::order_key64(b),
+                    "{a:e} < {b:e}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn order_keys_order_floats_as_less_than_does() {

@@ -240,16 +240,15 @@ impl Model {
     }
 
     /// The model's trees as a GPU walks them (`edgescore-gpu`), or why this
-    /// model has no GPU walk (only XGBoost trees without categorical splits
-    /// have one).
-    pub fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest, String> {
+    /// model has no GPU walk (XGBoost and LightGBM trees without
+    /// categorical splits have one).
+    pub fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuTrees, String> {
+        use crate::gpu_forest::GpuTrees;
         match &self.evaluator {
-            Evaluator::XGBoost(m) => m.gpu_forest(),
-            Evaluator::LightGbm(_) => Err(
-                "the GPU walk runs XGBoost trees; LightGBM compares and sums in float64, which it does not yet do, so score this model natively".into(),
-            ),
+            Evaluator::XGBoost(m) => m.gpu_forest().map(GpuTrees::Float32),
+            Evaluator::LightGbm(m) => m.gpu_forest().map(GpuTrees::Float64),
             Evaluator::Linear(_) | Evaluator::Onnx(_) => Err(format!(
-                "the GPU walk runs XGBoost trees, not {} models; score this model natively",
+                "the GPU walk runs XGBoost and LightGBM trees, not {} models; score this model natively",
                 self.kind()
             )),
         }

@@ -142,10 +142,12 @@ fn bench_refuses_a_backend_that_does_not_fit_the_file() {
         &["--simd avx2", "no SIMD walk"],
     );
     // A model the GPU walk does not run is refused before any device opens.
+    let linear =
+        edgescore_test_support::repo_root().join("models/test_cases/linear_logistic/model.json");
     one_clear_line(
-        "--backend gpu on LightGBM",
-        &run(&lightgbm, "gpu"),
-        &["cannot run on the GPU backend", "LightGBM", "natively"],
+        "--backend gpu on a linear model",
+        &run(&linear, "gpu"),
+        &["cannot run on the GPU backend", "linear", "natively"],
     );
     let report = bench_json(&[
         "--model",
@@ -220,7 +222,13 @@ fn the_gpu_backend_scores_the_native_bytes_and_reports_its_adapter() {
     let input = many_rows(tmp.path(), 3_000);
     let model = quickstart_model();
     let score = |extra: &[&str]| {
-        let mut args = vec!["score", "--model", path_str(&model), "--input", path_str(&input)];
+        let mut args = vec![
+            "score",
+            "--model",
+            path_str(&model),
+            "--input",
+            path_str(&input),
+        ];
         args.extend_from_slice(extra);
         edgescore(&args)
     };
@@ -236,10 +244,16 @@ fn the_gpu_backend_scores_the_native_bytes_and_reports_its_adapter() {
     assert!(gpu.status.success(), "score --gpu: {stderr}");
     let native = score(&[]);
     assert!(native.status.success());
-    assert!(gpu.stdout == native.stdout, "score --gpu differs from native");
+    assert!(
+        gpu.stdout == native.stdout,
+        "score --gpu differs from native"
+    );
     let raw_gpu = score(&["--gpu", "--raw"]);
     let raw_native = score(&["--raw"]);
-    assert!(raw_gpu.status.success() && raw_gpu.stdout == raw_native.stdout, "--raw differs");
+    assert!(
+        raw_gpu.status.success() && raw_gpu.stdout == raw_native.stdout,
+        "--raw differs"
+    );
 
     let report = bench_json(&[
         "--model",

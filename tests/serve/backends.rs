@@ -45,8 +45,12 @@ fn sixty_four_concurrent_single_rows_share_batches_and_keep_their_bits() {
             });
         }
     });
-    let (batches, requests) = histogram_count_and_sum(&fixture.server.metrics(), "edgescore_batch_requests");
-    assert_eq!(requests, rows_count as f64, "every request went through the batcher");
+    let (batches, requests) =
+        histogram_count_and_sum(&fixture.server.metrics(), "edgescore_batch_requests");
+    assert_eq!(
+        requests, rows_count as f64,
+        "every request went through the batcher"
+    );
     assert!(
         batches < requests,
         "{requests} concurrent requests were scored in {batches} batches: none shared one"
@@ -57,7 +61,8 @@ fn sixty_four_concurrent_single_rows_share_batches_and_keep_their_bits() {
 fn a_bad_row_costs_only_its_own_request_in_a_shared_batch() {
     // A linear model without imputation refuses a missing value.
     let linear = repo_root().join("models/test_cases/linear_logistic/model.json");
-    let config = "[models.fraud]\nbackend = \"native\"\nmax_batch_rows = 64\nmax_queue_delay_us = 200000\n";
+    let config =
+        "[models.fraud]\nbackend = \"native\"\nmax_batch_rows = 64\nmax_queue_delay_us = 200000\n";
     let fixture = Fixture::start(config, |registry, _| {
         let component = build_component(&BuildRequest {
             model: &linear,
@@ -102,7 +107,10 @@ fn a_bad_row_costs_only_its_own_request_in_a_shared_batch() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("client")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client"))
+            .collect()
     });
     for (client, status, body) in answers {
         if client % 3 == 0 {
@@ -183,9 +191,12 @@ fn an_unknown_backend_or_bad_batching_is_refused_at_startup_with_the_key() {
 
 #[test]
 fn a_component_without_its_artifact_is_rejected_natively_with_how_to_fix() {
-    let fixture = Fixture::start("[models.fraud]\nbackend = \"native\"\n", |registry, component| {
-        write_version(registry, 2, &without_artifact_section(component));
-    });
+    let fixture = Fixture::start(
+        "[models.fraud]\nbackend = \"native\"\n",
+        |registry, component| {
+            write_version(registry, 2, &without_artifact_section(component));
+        },
+    );
     let (status, body) = fixture.server.get("/v1/models/fraud");
     assert_eq!(status, 200, "{body}");
     let versions = body["versions"].as_array().expect("versions");
@@ -266,7 +277,10 @@ fn the_gpu_backend_serves_the_native_bits() {
     let (status, info) = fixture.server.get("/v1/models/fraud");
     assert_eq!(status, 200, "{info}");
     if info["backend"].is_null() {
-        let reason = info["versions"][0]["reason"].as_str().unwrap_or_default().to_owned();
+        let reason = info["versions"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(reason.contains("no GPU to run on"), "{info}");
         assert!(
             std::env::var_os("EDGESCORE_REQUIRE_GPU").is_none_or(|v| v != "1"),
@@ -280,11 +294,18 @@ fn the_gpu_backend_serves_the_native_bits() {
         Model::from_bytes(&std::fs::read(quickstart_model()).expect("model"), None).expect("loads");
     let (header, rows) = quickstart_rows();
     let native = model.score(&rows).expect("native scores");
-    let (status, body) = fixture
-        .server
-        .post_json("/v1/models/fraud/score", &json!({ "rows": row_objects(&header, &rows) }));
+    let (status, body) = fixture.server.post_json(
+        "/v1/models/fraud/score",
+        &json!({ "rows": row_objects(&header, &rows) }),
+    );
     assert_eq!(status, 200, "{body}");
-    for (i, (result, want)) in body["results"].as_array().expect("results").iter().zip(&native).enumerate() {
+    for (i, (result, want)) in body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .zip(&native)
+        .enumerate()
+    {
         let got = result["score"].as_f64().expect("score");
         assert_eq!(got.to_bits(), want.to_bits(), "row {i}");
     }

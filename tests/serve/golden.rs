@@ -40,7 +40,9 @@ struct CaseServer {
 /// The `[models.<case>]` table of `v1_native_batched`: native, batches of
 /// up to 64 rows, 2 ms for one to fill.
 fn native_batched_config(case: &str) -> String {
-    format!("[models.{case}]\nbackend = \"native\"\nmax_batch_rows = 64\nmax_queue_delay_us = 2000\n")
+    format!(
+        "[models.{case}]\nbackend = \"native\"\nmax_batch_rows = 64\nmax_queue_delay_us = 2000\n"
+    )
 }
 
 /// Each case's component, built once per test binary: both paths of a case
@@ -223,7 +225,10 @@ fn check_v1_native_batched(name: &str) {
     }
     let metrics = served.server.metrics();
     assert!(
-        metrics.contains(&format!("edgescore_batch_rows_count{{model=\"{}\"}}", case.name)),
+        metrics.contains(&format!(
+            "edgescore_batch_rows_count{{model=\"{}\"}}",
+            case.name
+        )),
         "{name}: no batch recorded:\n{metrics}"
     );
 }

@@ -209,7 +209,7 @@ pub(crate) enum Backend {
     /// A component in the sandbox.
     Component,
     /// The GPU: a wgpu compute shader on the best Vulkan device present
-    /// (XGBoost trees without categorical splits).
+    /// (XGBoost and LightGBM trees without categorical splits).
     Gpu,
 }
 
@@ -429,7 +429,8 @@ pub(crate) struct ScoreArgs {
 
     /// With --model: score on the GPU backend (a wgpu compute shader on
     /// the best Vulkan device present), the same bits as natively. XGBoost
-    /// trees without categorical splits run there; other models are refused.
+    /// and LightGBM trees without categorical splits run there (LightGBM on
+    /// a device with 64-bit floats); other models are refused.
     #[arg(long, conflicts_with = "component")]
     pub(crate) gpu: bool,
 

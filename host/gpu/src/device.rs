@@ -64,6 +64,8 @@ pub struct GpuDevice {
     name: String,
     kind: AdapterKind,
     limits: wgpu::Limits,
+    /// Whether shaders may use `f64` (LightGBM's walk needs it).
+    float64: bool,
     /// The first error the device reported that no call has taken yet.
     failure: Arc<Mutex<Option<String>>>,
 }
@@ -87,8 +89,14 @@ impl GpuDevice {
             })?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let float64 = adapter.features().contains(wgpu::Features::SHADER_F64);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("edgescore"),
+            required_features: if float64 {
+                wgpu::Features::SHADER_F64
+            } else {
+                wgpu::Features::empty()
+            },
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -106,6 +114,7 @@ impl GpuDevice {
             device,
             queue,
             limits,
+            float64,
             failure,
         })
     }
@@ -116,6 +125,11 @@ impl GpuDevice {
 
     pub fn kind(&self) -> AdapterKind {
         self.kind
+    }
+
+    /// Whether the device runs `f64` shaders.
+    pub fn has_float64(&self) -> bool {
+        self.float64
     }
 
     pub(crate) fn device(&self) -> &wgpu::Device {
@@ -139,21 +153,33 @@ impl GpuDevice {
 
     /// A read-only storage buffer holding `words`.
     pub(crate) fn upload(&self, label: &str, words: &[u32]) -> wgpu::Buffer {
+        self.upload_bytes(label, &crate::words_as_bytes(words))
+    }
+
+    /// A read-only storage buffer holding `bytes`.
+    pub(crate) fn upload_bytes(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                contents: &crate::words_as_bytes(words),
+                contents: bytes,
                 usage: wgpu::BufferUsages::STORAGE,
             })
     }
 
-    /// The walk's pipeline and its bind group layout.
-    pub(crate) fn walk_pipeline(&self) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+    /// A walk's pipeline and its bind group layout: `source`'s `walk`
+    /// entry point over bindings 0-4 (nodes, roots, features, sums,
+    /// parameters) and, with `leaves`, a read-only binding 5.
+    pub(crate) fn walk_pipeline(
+        &self,
+        label: &str,
+        source: &'static str,
+        leaves: bool,
+    ) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
         let module = self
             .device
             .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("edgescore walk.wgsl"),
-                source: wgpu::ShaderSource::Wgsl(include_str!("walk.wgsl").into()),
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
             });
         let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
             binding,
@@ -165,26 +191,30 @@ impl GpuDevice {
             },
             count: None,
         };
+        let mut entries = vec![
+            storage(0, true),
+            storage(1, true),
+            storage(2, true),
+            storage(3, false),
+            wgpu::BindGroupLayoutEntry {
+                binding: 4,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+        ];
+        if leaves {
+            entries.push(storage(5, true));
+        }
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some("edgescore walk"),
-                entries: &[
-                    storage(0, true),
-                    storage(1, true),
-                    storage(2, true),
-                    storage(3, false),
-                    wgpu::BindGroupLayoutEntry {
-                        binding: 4,
-                        visibility: wgpu::ShaderStages::COMPUTE,
-                        ty: wgpu::BindingType::Buffer {
-                            ty: wgpu::BufferBindingType::Uniform,
-                            has_dynamic_offset: false,
-                            min_binding_size: None,
-                        },
-                        count: None,
-                    },
-                ],
+                label: Some(label),
+                entries: &entries,
             });
         let pipeline_layout = self
             .device

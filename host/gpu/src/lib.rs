@@ -1,32 +1,57 @@
 //! The GPU backend: a model's trees uploaded once, rows streamed to a wgpu
-//! compute shader (`walk.wgsl`, WGSL on Vulkan) in large chunks, raw margins
-//! computed there in XGBoost's order and linked here with edgescore's own
-//! `expf`, so the scores are the native walk's bits.
+//! compute shader (WGSL on Vulkan) in large chunks, raw margins computed
+//! there in the library's order and precision and linked here with
+//! edgescore's own `expf`/`exp`, so the scores are the native walk's bits.
 //!
-//! What runs on it: XGBoost trees without categorical splits
-//! ([`edgescore_models::Model::gpu_forest`]); any other model is refused with
-//! why. The adapter is the best Vulkan device present: a discrete GPU over
-//! an integrated one over a CPU implementation (Mesa's lavapipe, which CI
-//! runs the exactness tests on).
+//! What runs on it ([`edgescore_models::Model::gpu_forest`]): XGBoost trees
+//! (`walk.wgsl`: `f32` features and sums) and LightGBM trees (`walk64.wgsl`:
+//! `f64` features and sums, on a device with 64-bit floats), neither with
+//! categorical splits; any other model is refused with why. The adapter is
+//! the best Vulkan device present: a discrete GPU over an integrated one
+//! over a CPU implementation (Mesa's lavapipe, which CI runs the exactness
+//! tests on).
 
 mod device;
 mod error;
 
 use std::sync::mpsc;
 
-use edgescore_models::gpu_forest::GpuForest;
+use edgescore_models::gpu_forest::{GpuForest, GpuForest64, GpuTrees};
 use edgescore_models::{Model, ScoreError};
 use wgpu::util::DeviceExt;
 
 pub use device::{AdapterKind, GpuDevice};
 pub use error::GpuError;
 
-/// Invocations per workgroup (`@workgroup_size` in `walk.wgsl`).
+/// Invocations per workgroup (`@workgroup_size` in the shaders).
 const WORKGROUP: u32 = 64;
 
 /// Rows per chunk at most, whatever the device's buffer limits allow: a
-/// chunk's features and margins are what is in flight on the device.
+/// chunk's features and sums are what is in flight on the device.
 const MAX_CHUNK_ROWS: usize = 1 << 22;
+
+/// What a walk needs beyond the nodes and roots, by precision.
+#[derive(Debug)]
+enum Precision {
+    /// XGBoost: rows sent as `f32` bits, sums from the base margin.
+    Float32 { base_margin: f32 },
+    /// LightGBM: rows sent as `f64` bits, sums from zero; leaf values in
+    /// their own buffer.
+    Float64 {
+        leaves: wgpu::Buffer,
+        zero_threshold: f64,
+    },
+}
+
+impl Precision {
+    /// Bytes of one feature value (and of one sum) on the device.
+    fn value_bytes(&self) -> usize {
+        match self {
+            Precision::Float32 { .. } => 4,
+            Precision::Float64 { .. } => 8,
+        }
+    }
+}
 
 /// A model on the GPU: its trees uploaded, its pipeline compiled.
 #[derive(Debug)]
@@ -38,7 +63,7 @@ pub struct GpuScorer {
     nodes: wgpu::Buffer,
     roots: wgpu::Buffer,
     trees: u32,
-    base_margin: f32,
+    precision: Precision,
     width: usize,
     chunk_rows: usize,
     dispatch_width: u32,
@@ -48,25 +73,25 @@ impl GpuScorer {
     /// Uploads `model`'s trees to the best Vulkan adapter present. Refused
     /// when the model has no GPU walk or no adapter can run it.
     pub fn new(model: &Model) -> Result<Self, GpuError> {
-        let forest = model.gpu_forest().map_err(GpuError::Unsupported)?;
+        let trees = model.gpu_forest().map_err(GpuError::Unsupported)?;
         let device = GpuDevice::open()?;
-        Self::on(device, model.clone(), &forest)
+        Self::on(device, model.clone(), &trees)
     }
 
-    fn on(device: GpuDevice, model: Model, forest: &GpuForest) -> Result<Self, GpuError> {
-        let width = forest.num_features;
-        let trees = u32::try_from(forest.roots.len())
-            .map_err(|_| GpuError::Unsupported("more than 2^32 trees".into()))?;
+    fn on(device: GpuDevice, model: Model, trees: &GpuTrees) -> Result<Self, GpuError> {
         let limit = device.max_binding_bytes();
-        let node_bytes = forest.nodes.len() as u64 * 16;
-        if node_bytes > limit {
-            return Err(GpuError::TooLarge {
-                what: "the trees",
-                bytes: node_bytes,
-                limit,
-            });
-        }
-        let row_bytes = (width.max(1) * 4) as u64;
+        let (nodes, roots, precision, pipeline, layout) = match trees {
+            GpuTrees::Float32(forest) => Self::upload32(&device, forest, limit)?,
+            GpuTrees::Float64(forest) => Self::upload64(&device, forest, limit)?,
+        };
+        let width = trees.num_features();
+        let root_count = match trees {
+            GpuTrees::Float32(f) => f.roots.len(),
+            GpuTrees::Float64(f) => f.roots.len(),
+        };
+        let trees = u32::try_from(root_count)
+            .map_err(|_| GpuError::Unsupported("more than 2^32 trees".into()))?;
+        let row_bytes = (width.max(1) * precision.value_bytes()) as u64;
         let chunk_rows = (limit / row_bytes).min(MAX_CHUNK_ROWS as u64) as usize;
         if chunk_rows == 0 {
             return Err(GpuError::TooLarge {
@@ -75,17 +100,7 @@ impl GpuScorer {
                 limit,
             });
         }
-        let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
-        let nodes = device.upload("edgescore trees", &words);
-        // A storage buffer may not be empty: a model of no trees gets one
-        // unused root.
-        let roots = if forest.roots.is_empty() {
-            device.upload("edgescore roots", &[0])
-        } else {
-            device.upload("edgescore roots", &forest.roots)
-        };
-        let (pipeline, layout) = device.walk_pipeline();
-        let device_dispatch_width = device.max_workgroups_per_dimension();
+        let dispatch_width = device.max_workgroups_per_dimension();
         Ok(Self {
             model,
             device,
@@ -94,11 +109,58 @@ impl GpuScorer {
             nodes,
             roots,
             trees,
-            base_margin: forest.base_margin,
+            precision,
             width,
             chunk_rows,
-            dispatch_width: device_dispatch_width,
+            dispatch_width,
         })
+    }
+
+    /// XGBoost's walk: nodes, roots, pipeline.
+    fn upload32(device: &GpuDevice, forest: &GpuForest, limit: u64) -> Result<Uploaded, GpuError> {
+        check_fits("the trees", forest.nodes.len() as u64 * 16, limit)?;
+        let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
+        let (pipeline, layout) =
+            device.walk_pipeline("edgescore walk.wgsl", include_str!("walk.wgsl"), false);
+        Ok((
+            device.upload("edgescore trees", &words),
+            upload_roots(device, &forest.roots),
+            Precision::Float32 {
+                base_margin: forest.base_margin,
+            },
+            pipeline,
+            layout,
+        ))
+    }
+
+    /// LightGBM's walk: nodes, roots, leaves, pipeline; refused on a device
+    /// without 64-bit floats.
+    fn upload64(
+        device: &GpuDevice,
+        forest: &GpuForest64,
+        limit: u64,
+    ) -> Result<Uploaded, GpuError> {
+        if !device.has_float64() {
+            return Err(GpuError::Unsupported(format!(
+                "LightGBM's walk adds in float64, and {} has no 64-bit floats in shaders; score this model natively",
+                device.name()
+            )));
+        }
+        check_fits("the trees", forest.nodes.len() as u64 * 32, limit)?;
+        let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
+        let leaves: Vec<u8> = forest.leaves.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (pipeline, layout) =
+            device.walk_pipeline("edgescore walk64.wgsl", include_str!("walk64.wgsl"), true);
+        Ok((
+            device.upload("edgescore trees", &words),
+            upload_roots(device, &forest.roots),
+            Precision::Float64 {
+                leaves: device.upload_bytes("edgescore leaves", &leaves),
+                zero_threshold: forest.zero_threshold,
+            },
+            pipeline,
+            layout,
+        ))
     }
 
     /// This scorer with chunks of at most `rows` rows (at least one): bounds
@@ -142,7 +204,7 @@ impl GpuScorer {
 
     /// The raw margins ([`Model::raw_scores`]), computed on the device.
     pub fn raw_scores(&self, rows: &[f64]) -> Result<Vec<f64>, GpuError> {
-        if self.width == 0 || rows.len() % self.width != 0 {
+        if self.width == 0 || !rows.len().is_multiple_of(self.width) {
             return Err(GpuError::Input(ScoreError::Shape {
                 values: rows.len(),
                 features: self.width,
@@ -150,55 +212,85 @@ impl GpuScorer {
         }
         let mut out = Vec::with_capacity(rows.len() / self.width.max(1));
         for chunk in rows.chunks(self.chunk_rows * self.width) {
-            // Cast as XGBoost casts its input, sent as bits.
-            let bits: Vec<u32> = chunk.iter().map(|&x| (x as f32).to_bits()).collect();
-            let margins = self.walk_chunk(&bits)?;
-            out.extend(margins.into_iter().map(|m| f64::from(f32::from_bits(m))));
+            match self.precision {
+                Precision::Float32 { .. } => {
+                    // Cast as XGBoost casts its input, sent as bits.
+                    let bytes: Vec<u8> = chunk
+                        .iter()
+                        .flat_map(|&x| (x as f32).to_le_bytes())
+                        .collect();
+                    let sums = self.walk_chunk(&bytes, chunk.len() / self.width)?;
+                    out.extend(
+                        sums.chunks_exact(4)
+                            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                    );
+                }
+                Precision::Float64 { .. } => {
+                    let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    let sums = self.walk_chunk(&bytes, chunk.len() / self.width)?;
+                    out.extend(sums.chunks_exact(8).map(|b| {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    }));
+                }
+            }
         }
         Ok(out)
     }
 
-    /// One chunk through the shader: its margins' bits.
-    fn walk_chunk(&self, bits: &[u32]) -> Result<Vec<u32>, GpuError> {
-        let rows = bits.len() / self.width;
+    /// One chunk of `rows` rows (their values' bytes, little-endian)
+    /// through the shader: the sums' bytes.
+    fn walk_chunk(&self, features: &[u8], rows: usize) -> Result<Vec<u8>, GpuError> {
         if rows == 0 {
             return Ok(Vec::new());
         }
         let device = self.device.device();
-        let features = self.device.upload("edgescore rows", bits);
-        let out_bytes = (rows * 4) as u64;
-        let margins = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("edgescore margins"),
+        let features = self.device.upload_bytes("edgescore rows", features);
+        let out_bytes = (rows * self.precision.value_bytes()) as u64;
+        let sums = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("edgescore sums"),
             size: out_bytes,
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
         let readback = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("edgescore margins readback"),
+            label: Some("edgescore sums readback"),
             size: out_bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let header = [rows as u32, self.width as u32, self.trees];
+        let params: Vec<u32> = match &self.precision {
+            Precision::Float32 { base_margin } => {
+                [header.as_slice(), &[base_margin.to_bits()]].concat()
+            }
+            Precision::Float64 { zero_threshold, .. } => {
+                let bits = zero_threshold.to_bits();
+                [
+                    header.as_slice(),
+                    &[(bits >> 32) as u32, bits as u32, 0, 0, 0],
+                ]
+                .concat()
+            }
+        };
         let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("edgescore walk params"),
-            contents: &words_as_bytes(&[
-                rows as u32,
-                self.width as u32,
-                self.trees,
-                self.base_margin.to_bits(),
-            ]),
+            contents: &words_as_bytes(&params),
             usage: wgpu::BufferUsages::UNIFORM,
         });
+        let mut entries = vec![
+            entry(0, &self.nodes),
+            entry(1, &self.roots),
+            entry(2, &features),
+            entry(3, &sums),
+            entry(4, &params),
+        ];
+        if let Precision::Float64 { leaves, .. } = &self.precision {
+            entries.push(entry(5, leaves));
+        }
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("edgescore walk"),
             layout: &self.layout,
-            entries: &[
-                entry(0, &self.nodes),
-                entry(1, &self.roots),
-                entry(2, &features),
-                entry(3, &margins),
-                entry(4, &params),
-            ],
+            entries: &entries,
         });
         let groups = (rows as u32).div_ceil(WORKGROUP);
         let (x, y) = dispatch_shape(groups, self.dispatch_width);
@@ -214,7 +306,7 @@ impl GpuScorer {
             pass.set_bind_group(0, &bind, &[]);
             pass.dispatch_workgroups(x, y, 1);
         }
-        encoder.copy_buffer_to_buffer(&margins, 0, &readback, 0, out_bytes);
+        encoder.copy_buffer_to_buffer(&sums, 0, &readback, 0, out_bytes);
         self.device.queue().submit([encoder.finish()]);
 
         let (sender, receiver) = mpsc::channel();
@@ -224,18 +316,41 @@ impl GpuScorer {
         self.device.wait()?;
         receiver
             .recv()
-            .map_err(|_| GpuError::Device("the margins were never mapped".into()))?
-            .map_err(|e| GpuError::Device(format!("reading the margins back: {e}")))?;
+            .map_err(|_| GpuError::Device("the sums were never mapped".into()))?
+            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
         let view = readback
             .get_mapped_range(..)
-            .map_err(|e| GpuError::Device(format!("reading the margins back: {e}")))?;
-        let margins = view
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
+        let bytes = view.to_vec();
         drop(view);
         readback.unmap();
-        Ok(margins)
+        Ok(bytes)
+    }
+}
+
+/// What uploading a walk's trees gives.
+type Uploaded = (
+    wgpu::Buffer,
+    wgpu::Buffer,
+    Precision,
+    wgpu::ComputePipeline,
+    wgpu::BindGroupLayout,
+);
+
+fn check_fits(what: &'static str, bytes: u64, limit: u64) -> Result<(), GpuError> {
+    if bytes > limit {
+        return Err(GpuError::TooLarge { what, bytes, limit });
+    }
+    Ok(())
+}
+
+/// The roots buffer. A storage buffer may not be empty: a model of no
+/// trees gets one unused root.
+fn upload_roots(device: &GpuDevice, roots: &[u32]) -> wgpu::Buffer {
+    if roots.is_empty() {
+        device.upload("edgescore roots", &[0])
+    } else {
+        device.upload("edgescore roots", roots)
     }
 }
 
@@ -265,10 +380,19 @@ mod tests {
 
     #[test]
     fn dispatch_shapes_cover_every_workgroup_within_the_width() {
-        for (groups, width) in [(1, 65_535), (65_535, 65_535), (65_536, 65_535), (7, 2), (16, 3)] {
+        for (groups, width) in [
+            (1, 65_535),
+            (65_535, 65_535),
+            (65_536, 65_535),
+            (7, 2),
+            (16, 3),
+        ] {
             let (x, y) = dispatch_shape(groups, width);
             assert!(x <= width && y <= 65_535, "{groups}/{width}: {x}x{y}");
-            assert!(u64::from(x) * u64::from(y) >= u64::from(groups), "{groups}/{width}: {x}x{y}");
+            assert!(
+                u64::from(x) * u64::from(y) >= u64::from(groups),
+                "{groups}/{width}: {x}x{y}"
+            );
         }
         assert_eq!(dispatch_shape(65_536, 65_535), (65_535, 2));
     }

@@ -20,7 +20,9 @@ fn gpu_or_skip(model: &Model, what: &str) -> Option<GpuScorer> {
         Err(GpuError::NoAdapter(why))
             if std::env::var_os("EDGESCORE_REQUIRE_GPU").is_none_or(|v| v != "1") =>
         {
-            eprintln!("{what}: skipped, no Vulkan adapter ({why}); set EDGESCORE_REQUIRE_GPU=1 to fail instead");
+            eprintln!(
+                "{what}: skipped, no Vulkan adapter ({why}); set EDGESCORE_REQUIRE_GPU=1 to fail instead"
+            );
             None
         }
         Err(e) => panic!("{what}: {e}"),
@@ -49,7 +51,9 @@ fn check_case(name: &str) {
     };
     for set in &case.sets {
         let what = format!("{name} / {} / gpu ({})", set.name, gpu.adapter());
-        let scores = gpu.score(&set.rows).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let scores = gpu
+            .score(&set.rows)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         let native = model.score(&set.rows).expect("native scores");
         for (row, (got, want)) in scores.iter().zip(&native).enumerate() {
             assert_eq!(
@@ -76,13 +80,20 @@ mod golden {
 
 /// Many rows, in chunks smaller than the input and a dispatch narrower
 /// than the rows' workgroups (so the two-dimensional dispatch that
-/// millions of rows take runs here with thousands): the same bits.
+/// millions of rows take runs here with thousands): the same bits, for
+/// both walks.
 #[test]
 fn chunks_and_two_dimensional_dispatch_keep_the_bits() {
-    let case = case("xgboost_binary_deep_nan");
-    let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None)
-        .expect("loads");
-    let Some(gpu) = gpu_or_skip(&model, "chunks") else {
+    for name in ["xgboost_binary_deep_nan", "lightgbm_binary_sigmoid"] {
+        chunked(name);
+    }
+}
+
+fn chunked(name: &str) {
+    let case = case(name);
+    let model =
+        Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None).expect("loads");
+    let Some(gpu) = gpu_or_skip(&model, name) else {
         return;
     };
     let gpu = gpu.with_chunk_rows(1000).with_dispatch_width(3);
@@ -97,15 +108,15 @@ fn chunks_and_two_dimensional_dispatch_keep_the_bits() {
     let native = model.score(&rows).expect("native");
     assert_eq!(scores.len(), 5_000);
     for (row, (got, want)) in scores.iter().zip(&native).enumerate() {
-        assert_eq!(got.to_bits(), want.to_bits(), "row {row}");
+        assert_eq!(got.to_bits(), want.to_bits(), "{name}: row {row}");
     }
 }
 
 #[test]
 fn rows_that_are_not_whole_are_refused_like_the_native_model() {
     let case = case("xgboost_binary_deep_nan");
-    let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None)
-        .expect("loads");
+    let model =
+        Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None).expect("loads");
     let Some(gpu) = gpu_or_skip(&model, "shape") else {
         return;
     };

@@ -215,7 +215,9 @@ pub fn run(
             BenchScorer::Component(_) | BenchScorer::Gpu(_) => None,
         },
         adapter: match scorer {
-            BenchScorer::Gpu(gpu) => Some(format!("{} [{}]", gpu.adapter(), gpu.adapter_kind().name())),
+            BenchScorer::Gpu(gpu) => {
+                Some(format!("{} [{}]", gpu.adapter(), gpu.adapter_kind().name()))
+            }
             _ => None,
         },
         threads,

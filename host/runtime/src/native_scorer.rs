@@ -110,13 +110,14 @@ impl NativeScorer {
         rows: &[f64],
     ) -> Result<(Vec<f64>, Vec<Vec<f64>>), ComponentError> {
         let scores = self.score(rows)?;
-        let contributions = self.model.contributions(rows).map_err(|e| {
-            ComponentError::BadInput {
-                row: None,
-                feature: None,
-                message: e.to_string(),
-            }
-        })?;
+        let contributions =
+            self.model
+                .contributions(rows)
+                .map_err(|e| ComponentError::BadInput {
+                    row: None,
+                    feature: None,
+                    message: e.to_string(),
+                })?;
         let width = self.model.num_features() + 1;
         Ok((
             scores,

@@ -33,6 +33,9 @@ const QUEUE_CAPACITY: usize = 4096;
 pub struct BatchSize {
     pub rows: usize,
     pub requests: usize,
+    /// From the oldest request's arrival in the queue to its answer: the
+    /// wait for the batch to fill plus the batch's scoring.
+    pub oldest_in_batcher: Duration,
 }
 
 /// What the batch thread tells the server about each batch it scored.
@@ -49,6 +52,7 @@ pub struct Batcher {
 /// One request waiting for its batch.
 struct Request {
     rows: Vec<f64>,
+    queued: Instant,
     answer: oneshot::Sender<Result<Vec<f64>, ComponentError>>,
 }
 
@@ -87,12 +91,18 @@ impl Batcher {
     /// when they should be scored on their own: no whole rows (the scorer
     /// says what is wrong), more rows than a batch holds, or a full queue.
     pub fn submit(&self, rows: Vec<f64>) -> Result<Pending, Vec<f64>> {
-        let whole_rows = self.width > 0 && !rows.is_empty() && rows.len() % self.width == 0;
+        let whole_rows =
+            self.width > 0 && !rows.is_empty() && rows.len().is_multiple_of(self.width);
         if !whole_rows || rows.len() / self.width > self.max_batch_rows {
             return Err(rows);
         }
         let (answer, pending) = oneshot::channel();
-        match self.queue.try_send(Request { rows, answer }) {
+        let request = Request {
+            rows,
+            queued: Instant::now(),
+            answer,
+        };
+        match self.queue.try_send(request) {
             Ok(()) => Ok(pending),
             Err(TrySendError::Full(request) | TrySendError::Disconnected(request)) => {
                 Err(request.rows)
@@ -112,15 +122,17 @@ struct BatchWorker {
 impl BatchWorker {
     fn run(&self, requests: &Receiver<Request>) {
         // A request that did not fit the batch before it opens the next one.
-        let mut carried: Option<(Request, Instant)> = None;
+        let mut carried: Option<Request> = None;
         loop {
-            let (first, opened) = match carried.take() {
+            let first = match carried.take() {
                 Some(carried) => carried,
                 None => match requests.recv() {
-                    Ok(request) => (request, Instant::now()),
+                    Ok(request) => request,
                     Err(_) => return,
                 },
             };
+            // The oldest request waits at most the delay from its arrival.
+            let opened = first.queued;
             let deadline = opened + self.max_delay;
             let mut rows = self.rows_of(&first);
             let mut batch = vec![first];
@@ -133,7 +145,7 @@ impl BatchWorker {
                 };
                 match next {
                     Ok(request) if rows + self.rows_of(&request) > self.max_rows => {
-                        carried = Some((request, Instant::now()));
+                        carried = Some(request);
                         break;
                     }
                     Ok(request) => {
@@ -143,11 +155,13 @@ impl BatchWorker {
                     Err(_) => break,
                 }
             }
+            let requests = batch.len();
+            self.score(batch);
             (self.observe)(BatchSize {
                 rows,
-                requests: batch.len(),
+                requests,
+                oldest_in_batcher: opened.elapsed(),
             });
-            self.score(batch);
         }
     }
 

@@ -18,8 +18,8 @@ use edgescore_runtime::component_scorer::{ComponentError, ScorerComponent};
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::event_fields::{Clock, EventError, EventRules, JsonEvent};
 use edgescore_runtime::feature_store::FeatureStore;
-use edgescore_runtime::pipeline::{PIPELINE_FILE, Pipeline, PipelineError, StoreAccess};
 use edgescore_runtime::native_scorer::NativeScorer;
+use edgescore_runtime::pipeline::{PIPELINE_FILE, Pipeline, PipelineError, StoreAccess};
 use edgescore_runtime::pooled_scorer::PooledScorer;
 
 /// The file a model version folder holds.

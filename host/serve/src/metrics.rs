@@ -112,6 +112,7 @@ impl Metrics {
         let batches = series.batches(&self.families);
         batches.rows.observe(size.rows as f64);
         batches.requests.observe(size.requests as f64);
+        batches.oldest.observe(size.oldest_in_batcher.as_secs_f64());
     }
 
     /// A request that failed, by kind (`bad_request`, `not_found`, ...).

@@ -29,8 +29,8 @@ pub enum Backend {
     Native,
     /// The component's own model on the GPU (`edgescore_gpu`: a wgpu
     /// compute shader on the best Vulkan device), the same bits; trusted
-    /// models whose trees the GPU walk runs (XGBoost without categorical
-    /// splits). Best with batching, a GPU's cost being per call.
+    /// models whose trees the GPU walk runs (XGBoost and LightGBM without
+    /// categorical splits). Best with batching, a GPU's cost being per call.
     Gpu,
 }
 

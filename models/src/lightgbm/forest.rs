@@ -152,6 +152,30 @@ impl FlatNode for LgbNode {
 }
 
 impl LgbNode {
+    /// The node as the GPU walk reads it (`crate::gpu_forest`), and its
+    /// leaf value (0 for a split).
+    pub(super) fn gpu_words(self, own: u32) -> ([u32; 8], f64) {
+        let is_leaf = self.left == own && self.right == own;
+        let key = if is_leaf {
+            0
+        } else {
+            crate::gpu_forest::order_key64(self.value)
+        };
+        (
+            [
+                (key >> 32) as u32,
+                key as u32,
+                self.feature,
+                self.left,
+                self.right,
+                0,
+                0,
+                0,
+            ],
+            if is_leaf { self.value } else { 0.0 },
+        )
+    }
+
     /// LightGBM's `CategoricalDecision`: NaN and negative codes go right; the
     /// code truncates toward zero (one too large for an `i32` is outside
     /// every bitset); a code in the bitset goes left.

@@ -259,6 +259,27 @@ impl LightGbmModel {
         }
     }
 
+    /// The trees as the GPU walk reads them, or why they cannot be.
+    pub(crate) fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest64, String> {
+        if self.forest.has_category_sets() {
+            return Err("the GPU walk has no categorical splits; score this model natively".into());
+        }
+        let (nodes, leaves) = self
+            .forest
+            .nodes()
+            .iter()
+            .zip(0u32..)
+            .map(|(n, own)| n.gpu_words(own))
+            .unzip();
+        Ok(crate::gpu_forest::GpuForest64 {
+            nodes,
+            leaves,
+            roots: self.forest.roots().to_vec(),
+            num_features: self.schema.kinds.len(),
+            zero_threshold: ZERO_THRESHOLD,
+        })
+    }
+
     pub(crate) fn from_text(bytes: &[u8]) -> Result<Self, ModelError> {
         text::parse(bytes)
     }

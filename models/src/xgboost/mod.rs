@@ -423,9 +423,7 @@ impl XGBoostModel {
     /// The trees as the GPU walk reads them, or why they cannot be.
     pub(crate) fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest, String> {
         if self.forest.has_category_sets() {
-            return Err(
-                "the GPU walk has no categorical splits; score this model natively".into(),
-            );
+            return Err("the GPU walk has no categorical splits; score this model natively".into());
         }
         Ok(crate::gpu_forest::GpuForest {
             nodes: self.forest.nodes().iter().map(|n| n.gpu_words()).collect(),

@@ -83,6 +83,7 @@ pub(super) struct Families {
     decisions: Family<DecisionLabels, Counter>,
     batch_rows: Family<ModelLabels, Histogram>,
     batch_requests: Family<ModelLabels, Histogram>,
+    batch_oldest: Family<ModelLabels, Histogram>,
 }
 
 impl Families {
@@ -107,9 +108,8 @@ impl Families {
             pool_idle: Family::default(),
             decisions: Family::default(),
             batch_rows: Family::new_with_constructor(|| Histogram::new(BATCH_ROWS_BUCKETS)),
-            batch_requests: Family::new_with_constructor(|| {
-                Histogram::new(BATCH_REQUESTS_BUCKETS)
-            }),
+            batch_requests: Family::new_with_constructor(|| Histogram::new(BATCH_REQUESTS_BUCKETS)),
+            batch_oldest: Family::new_with_constructor(|| Histogram::new(LATENCY_BUCKETS)),
         };
         let f = &families;
         registry.register(
@@ -192,6 +192,11 @@ impl Families {
             "Requests per batch scored by the dynamic batcher, by model",
             f.batch_requests.clone(),
         );
+        registry.register(
+            "edgescore_batch_oldest_request_seconds",
+            "Per batch, its oldest request's time in the batcher (the wait for the batch to fill, then its scoring), by model",
+            f.batch_oldest.clone(),
+        );
         families
     }
 }
@@ -241,6 +246,7 @@ pub(super) struct ModelSeries {
 pub(super) struct BatchSeries {
     pub(super) rows: Histogram,
     pub(super) requests: Histogram,
+    pub(super) oldest: Histogram,
 }
 
 /// How a model's shadow has compared with its primary: the four counters
@@ -308,6 +314,7 @@ impl ModelSeries {
         self.batches.get_or_init(|| BatchSeries {
             rows: f.batch_rows.get_or_create_owned(&self.labels),
             requests: f.batch_requests.get_or_create_owned(&self.labels),
+            oldest: f.batch_oldest.get_or_create_owned(&self.labels),
         })
     }
 

@@ -30,8 +30,22 @@ fn observed() -> Metrics {
         &[0.25, 0.75],
         Some(4),
     );
-    m.scored("fraud", 3, "v1_score", Duration::from_micros(30), &[0.5], Some(2));
-    m.scored("fraud", 3, "v2_infer", Duration::from_micros(1500), &[], Some(2));
+    m.scored(
+        "fraud",
+        3,
+        "v1_score",
+        Duration::from_micros(30),
+        &[0.5],
+        Some(2),
+    );
+    m.scored(
+        "fraud",
+        3,
+        "v2_infer",
+        Duration::from_micros(1500),
+        &[],
+        Some(2),
+    );
     m.error("bad_request");
     m.error("bad_request");
     m.error("not_found");
@@ -161,7 +175,14 @@ edgescore_score_count{model="fraud"} 3
 fn a_series_appears_with_its_first_observation() {
     let m = Metrics::default();
     assert_eq!(m.render(), "", "no family has a series yet");
-    m.scored("fraud", 1, "v1_score", Duration::from_millis(1), &[0.5], Some(1));
+    m.scored(
+        "fraud",
+        1,
+        "v1_score",
+        Duration::from_millis(1),
+        &[0.5],
+        Some(1),
+    );
     let before = m.render();
     assert!(!before.contains(r#"model="lin""#), "{before}");
     assert!(!before.contains("edgescore_shadow"), "{before}");

@@ -1,0 +1,84 @@
+// The GPU walk of LightGBM trees (edgescore-models' gpu_forest,
+// GpuForest64): one invocation per row, every tree in model order, leaves
+// added in f64 from zero.
+//
+// LightGBM's NumericalDecision, in integers: a value is read as 0 when it
+// is NaN or |x| <= kZeroThreshold; NaN is missing when the node's missing
+// type is NaN, zero (so NaN too) when it is Zero; a missing value follows
+// the node's default, any other goes left when value <= threshold, compared
+// as 64-bit order keys (high word, then low word).
+
+struct Params {
+    rows: u32,
+    width: u32,
+    trees: u32,
+    zero_hi: u32,
+    zero_lo: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+// Two per node: [key high, key low, feature | flags, left], [right, 0, 0, 0].
+@group(0) @binding(0) var<storage, read> nodes: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> roots: array<u32>;
+// Each value's f64 bits as (low word, high word).
+@group(0) @binding(2) var<storage, read> features: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read_write> sums: array<f64>;
+@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> leaves: array<f64>;
+
+const FEATURE_MASK: u32 = 0x0fffffffu;
+const DEFAULT_LEFT: u32 = 0x80000000u;
+const NAN_MISSING: u32 = 0x20000000u;
+const ZERO_MISSING: u32 = 0x10000000u;
+const WORKGROUP: u32 = 64u;
+
+fn at_most(a_hi: u32, a_lo: u32, b_hi: u32, b_lo: u32) -> bool {
+    return a_hi < b_hi || (a_hi == b_hi && a_lo <= b_lo);
+}
+
+// The order key (high, low) of a non-NaN double's bits; -0 shares +0's key.
+fn order_key(hi: u32, lo: u32) -> vec2<u32> {
+    let negative_zero = hi == 0x80000000u && lo == 0u;
+    let h = select(hi, 0u, negative_zero);
+    if ((h & 0x80000000u) != 0u) {
+        return vec2<u32>(~h, ~lo);
+    }
+    return vec2<u32>(h | 0x80000000u, lo);
+}
+
+@compute @workgroup_size(64)
+fn walk(
+    @builtin(global_invocation_id) id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let row = id.x + id.y * groups.x * WORKGROUP;
+    if (row >= params.rows) {
+        return;
+    }
+    let first = row * params.width;
+    var sum = f64(0.0);
+    for (var t = 0u; t < params.trees; t = t + 1u) {
+        var i = roots[t];
+        loop {
+            let a = nodes[2u * i];
+            let right = nodes[2u * i + 1u].x;
+            // A leaf's children are both itself.
+            if (a.w == i && right == i) {
+                break;
+            }
+            let v = features[first + (a.z & FEATURE_MASK)];
+            let magnitude = v.y & 0x7fffffffu;
+            let nan = magnitude > 0x7ff00000u || (magnitude == 0x7ff00000u && v.x != 0u);
+            let zero = nan || at_most(magnitude, v.x, params.zero_hi, params.zero_lo);
+            let key = select(order_key(v.y, v.x), vec2<u32>(0x80000000u, 0u), zero);
+            let missing = (nan && (a.z & NAN_MISSING) != 0u) || (zero && (a.z & ZERO_MISSING) != 0u);
+            let by_value = at_most(key.x, key.y, a.x, a.y);
+            let left = select(by_value, (a.z & DEFAULT_LEFT) != 0u, missing);
+            i = select(right, a.w, left);
+        }
+        sum = sum + leaves[i];
+    }
+    sums[row] = sum;
+}
