@@ -37,7 +37,12 @@ pub struct GpuForest {
     /// One node per entry: `[threshold key, feature | flags, left, leaf bits]`.
     /// A split's children are `left` and `left + 1`; a leaf's `left` is one
     /// below its own index (wrapping at 0), which is how the walk knows it.
+    /// A categorical split (flag [`CATEGORICAL`]) has its set's first word
+    /// in `category_words` and its length instead of the key and the leaf.
     pub nodes: Vec<[u32; 4]>,
+    /// Every categorical split's bitset (bit `c % 32` of word `c / 32`),
+    /// one after another.
+    pub category_words: Vec<u32>,
     /// Each tree's root, in the order its leaves are added.
     pub roots: Vec<u32>,
     /// Where each row's sum starts.
@@ -56,9 +61,12 @@ pub const DEFAULT_LEFT: u32 = 1 << 31;
 #[derive(Debug, Clone, PartialEq)]
 pub struct GpuForest64 {
     /// One node per entry: `[threshold key high, threshold key low,
-    /// feature | flags, left, right, 0, 0, 0]`. A leaf's children are both
-    /// itself.
+    /// feature | flags, left, right, set's first word, set's length, 0]`
+    /// (the set's words for a categorical split). A leaf's children are
+    /// both itself.
     pub nodes: Vec<[u32; 8]>,
+    /// Every categorical split's bitset, one after another.
+    pub category_words: Vec<u32>,
     /// Each node's leaf value (0 for a split).
     pub leaves: Vec<f64>,
     /// Each tree's root, in the order its leaves are added.
@@ -67,6 +75,23 @@ pub struct GpuForest64 {
     pub num_features: usize,
     /// `|x|` at most this is zero (LightGBM's `kZeroThreshold`).
     pub zero_threshold: f64,
+}
+
+/// A node's feature word: the split is categorical.
+pub const CATEGORICAL: u32 = 1 << 30;
+
+/// The longest category set the walks read (codes below 2^24, as
+/// `crate::category_set::MAX_CATEGORY` bounds XGBoost's).
+pub const MAX_SET_WORDS: u32 = 1 << 19;
+
+/// Appends `set`'s words to `words`: where they start, and how many.
+pub(crate) fn append_set(
+    words: &mut Vec<u32>,
+    set: &crate::category_set::CategorySet,
+) -> (u32, u32) {
+    let first = words.len() as u32;
+    words.extend_from_slice(set.words());
+    (first, set.words().len() as u32)
 }
 
 /// A LightGBM node's third word: NaN is missing.

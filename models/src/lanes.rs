@@ -124,11 +124,6 @@ impl<N: FlatNode> Forest<N> {
         &self.roots
     }
 
-    /// Whether any split is categorical.
-    pub(crate) fn has_category_sets(&self) -> bool {
-        !self.category_sets.is_empty()
-    }
-
     /// Levels walked to score one row: the sum of the trees' depths.
     pub(crate) fn steps_per_row(&self) -> u64 {
         self.depths.iter().map(|&d| u64::from(d)).sum()

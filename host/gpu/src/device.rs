@@ -1,6 +1,8 @@
 //! The Vulkan device the walk runs on: chosen, opened with the limits the
-//! adapter offers, and watched for errors (wgpu's default for an error no
-//! one captured is to panic; here it becomes the next call's `GpuError`).
+//! adapter offers, and its errors caught per call ([`GpuDevice::scoped`]:
+//! wgpu's error scopes are per thread, so one call's error never fails
+//! another). wgpu's default for an error no scope caught is to panic; here
+//! it is recorded and fails the next wait instead.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -168,12 +170,12 @@ impl GpuDevice {
 
     /// A walk's pipeline and its bind group layout: `source`'s `walk`
     /// entry point over bindings 0-4 (nodes, roots, features, sums,
-    /// parameters) and, with `leaves`, a read-only binding 5.
+    /// parameters) and `extra` read-only storage bindings from 5 on.
     pub(crate) fn walk_pipeline(
         &self,
         label: &str,
         source: &'static str,
-        leaves: bool,
+        extra: u32,
     ) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
         let module = self
             .device
@@ -207,9 +209,7 @@ impl GpuDevice {
                 count: None,
             },
         ];
-        if leaves {
-            entries.push(storage(5, true));
-        }
+        entries.extend((5..5 + extra).map(|binding| storage(binding, true)));
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -236,8 +236,32 @@ impl GpuDevice {
         (pipeline, layout)
     }
 
-    /// Waits for the work submitted so far; an error the device reported
-    /// since the last call fails this one.
+    /// Runs `work` with every device error it causes (out of memory,
+    /// validation, internal) caught and returned as its own `GpuError`:
+    /// error scopes belong to the calling thread, so concurrent calls do
+    /// not see each other's errors.
+    pub(crate) fn scoped<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, GpuError>,
+    ) -> Result<T, GpuError> {
+        let out_of_memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let result = work();
+        // Popped in the reverse order of pushing, each one.
+        let errors = [
+            pollster::block_on(internal.pop()),
+            pollster::block_on(validation.pop()),
+            pollster::block_on(out_of_memory.pop()),
+        ];
+        match errors.into_iter().flatten().next() {
+            Some(error) => Err(GpuError::Device(error.to_string())),
+            None => result,
+        }
+    }
+
+    /// Waits for the work submitted so far; an error no scope caught since
+    /// the last call fails this one.
     pub(crate) fn wait(&self) -> Result<(), GpuError> {
         self.device
             .poll(wgpu::PollType::Wait {

@@ -30,7 +30,7 @@ const WORKGROUP: u32 = 64;
 /// chunk's features and sums are what is in flight on the device.
 const MAX_CHUNK_ROWS: usize = 1 << 22;
 
-/// What a walk needs beyond the nodes and roots, by precision.
+/// What a walk needs beyond the nodes, roots and category sets, by precision.
 #[derive(Debug)]
 enum Precision {
     /// XGBoost: rows sent as `f32` bits, sums from the base margin.
@@ -62,6 +62,7 @@ pub struct GpuScorer {
     layout: wgpu::BindGroupLayout,
     nodes: wgpu::Buffer,
     roots: wgpu::Buffer,
+    category_words: wgpu::Buffer,
     trees: u32,
     precision: Precision,
     width: usize,
@@ -80,10 +81,12 @@ impl GpuScorer {
 
     fn on(device: GpuDevice, model: Model, trees: &GpuTrees) -> Result<Self, GpuError> {
         let limit = device.max_binding_bytes();
-        let (nodes, roots, precision, pipeline, layout) = match trees {
-            GpuTrees::Float32(forest) => Self::upload32(&device, forest, limit)?,
-            GpuTrees::Float64(forest) => Self::upload64(&device, forest, limit)?,
-        };
+        // A shader the device will not compile fails here, not on a call.
+        let (nodes, roots, category_words, precision, pipeline, layout) =
+            device.scoped(|| match trees {
+                GpuTrees::Float32(forest) => Self::upload32(&device, forest, limit),
+                GpuTrees::Float64(forest) => Self::upload64(&device, forest, limit),
+            })?;
         let width = trees.num_features();
         let root_count = match trees {
             GpuTrees::Float32(f) => f.roots.len(),
@@ -108,6 +111,7 @@ impl GpuScorer {
             layout,
             nodes,
             roots,
+            category_words,
             trees,
             precision,
             width,
@@ -121,10 +125,11 @@ impl GpuScorer {
         check_fits("the trees", forest.nodes.len() as u64 * 16, limit)?;
         let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
         let (pipeline, layout) =
-            device.walk_pipeline("edgescore walk.wgsl", include_str!("walk.wgsl"), false);
+            device.walk_pipeline("edgescore walk.wgsl", include_str!("walk.wgsl"), 1);
         Ok((
-            device.upload("edgescore trees", &words),
-            upload_roots(device, &forest.roots),
+            upload_nonempty(device, "edgescore trees", &words),
+            upload_nonempty(device, "edgescore roots", &forest.roots),
+            upload_nonempty(device, "edgescore category sets", &forest.category_words),
             Precision::Float32 {
                 base_margin: forest.base_margin,
             },
@@ -148,12 +153,18 @@ impl GpuScorer {
         }
         check_fits("the trees", forest.nodes.len() as u64 * 32, limit)?;
         let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
-        let leaves: Vec<u8> = forest.leaves.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // A model of no trees still binds one (unread) leaf.
+        let leaves: Vec<u8> = if forest.leaves.is_empty() {
+            vec![0; 8]
+        } else {
+            forest.leaves.iter().flat_map(|v| v.to_le_bytes()).collect()
+        };
         let (pipeline, layout) =
-            device.walk_pipeline("edgescore walk64.wgsl", include_str!("walk64.wgsl"), true);
+            device.walk_pipeline("edgescore walk64.wgsl", include_str!("walk64.wgsl"), 2);
         Ok((
-            device.upload("edgescore trees", &words),
-            upload_roots(device, &forest.roots),
+            upload_nonempty(device, "edgescore trees", &words),
+            upload_nonempty(device, "edgescore roots", &forest.roots),
+            upload_nonempty(device, "edgescore category sets", &forest.category_words),
             Precision::Float64 {
                 leaves: device.upload_bytes("edgescore leaves", &leaves),
                 zero_threshold: forest.zero_threshold,
@@ -212,29 +223,39 @@ impl GpuScorer {
         }
         let mut out = Vec::with_capacity(rows.len() / self.width.max(1));
         for chunk in rows.chunks(self.chunk_rows * self.width) {
-            match self.precision {
-                Precision::Float32 { .. } => {
-                    // Cast as XGBoost casts its input, sent as bits.
-                    let bytes: Vec<u8> = chunk
-                        .iter()
-                        .flat_map(|&x| (x as f32).to_le_bytes())
-                        .collect();
-                    let sums = self.walk_chunk(&bytes, chunk.len() / self.width)?;
-                    out.extend(
-                        sums.chunks_exact(4)
-                            .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                    );
-                }
-                Precision::Float64 { .. } => {
-                    let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    let sums = self.walk_chunk(&bytes, chunk.len() / self.width)?;
-                    out.extend(sums.chunks_exact(8).map(|b| {
-                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                    }));
-                }
-            }
+            self.device
+                .scoped(|| self.walk_chunk_into(chunk, &mut out))?;
         }
         Ok(out)
+    }
+
+    /// One chunk of rows through the walk, its sums appended to `out`.
+    fn walk_chunk_into(&self, chunk: &[f64], out: &mut Vec<f64>) -> Result<(), GpuError> {
+        let rows = chunk.len() / self.width;
+        match self.precision {
+            Precision::Float32 { .. } => {
+                // Cast as XGBoost casts its input, sent as bits.
+                let bytes: Vec<u8> = chunk
+                    .iter()
+                    .flat_map(|&x| (x as f32).to_le_bytes())
+                    .collect();
+                let sums = self.walk_chunk(&bytes, rows)?;
+                out.extend(
+                    sums.chunks_exact(4)
+                        .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+                );
+            }
+            Precision::Float64 { .. } => {
+                let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+                let sums = self.walk_chunk(&bytes, rows)?;
+                out.extend(
+                    sums.chunks_exact(8).map(|b| {
+                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                    }),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// One chunk of `rows` rows (their values' bytes, little-endian)
@@ -284,8 +305,12 @@ impl GpuScorer {
             entry(3, &sums),
             entry(4, &params),
         ];
-        if let Precision::Float64 { leaves, .. } = &self.precision {
-            entries.push(entry(5, leaves));
+        match &self.precision {
+            Precision::Float32 { .. } => entries.push(entry(5, &self.category_words)),
+            Precision::Float64 { leaves, .. } => {
+                entries.push(entry(5, leaves));
+                entries.push(entry(6, &self.category_words));
+            }
         }
         let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("edgescore walk"),
@@ -328,8 +353,10 @@ impl GpuScorer {
     }
 }
 
-/// What uploading a walk's trees gives.
+/// What uploading a walk's trees gives: nodes, roots, category sets,
+/// what the precision needs, the pipeline and its layout.
 type Uploaded = (
+    wgpu::Buffer,
     wgpu::Buffer,
     wgpu::Buffer,
     Precision,
@@ -344,13 +371,13 @@ fn check_fits(what: &'static str, bytes: u64, limit: u64) -> Result<(), GpuError
     Ok(())
 }
 
-/// The roots buffer. A storage buffer may not be empty: a model of no
-/// trees gets one unused root.
-fn upload_roots(device: &GpuDevice, roots: &[u32]) -> wgpu::Buffer {
-    if roots.is_empty() {
-        device.upload("edgescore roots", &[0])
+/// A storage buffer of `words`. One may not be empty: no words (a model of
+/// no trees, no category sets) get one unused word.
+fn upload_nonempty(device: &GpuDevice, label: &str, words: &[u32]) -> wgpu::Buffer {
+    if words.is_empty() {
+        device.upload(label, &[0])
     } else {
-        device.upload("edgescore roots", roots)
+        device.upload(label, words)
     }
 }
 

@@ -18,15 +18,45 @@ struct Params {
 @group(0) @binding(2) var<storage, read> features: array<u32>;
 @group(0) @binding(3) var<storage, read_write> margins: array<u32>;
 @group(0) @binding(4) var<uniform> params: Params;
+// Every categorical split's bitset (bit c % 32 of word c / 32).
+@group(0) @binding(5) var<storage, read> category_words: array<u32>;
 
 const FEATURE_MASK: u32 = 0x0fffffffu;
 const DEFAULT_LEFT: u32 = 0x80000000u;
+const CATEGORICAL: u32 = 0x40000000u;
 const WORKGROUP: u32 = 64u;
 
 // The order key of a non-NaN float's bits: -0 shares +0's key.
 fn order_key(bits: u32) -> u32 {
     let b = select(bits, 0u, bits == 0x80000000u);
     return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+
+// `x as u32` of a non-negative float's bits: truncated toward zero,
+// saturating (infinity and 2^32 and above are u32::MAX).
+fn code_of(bits: u32) -> u32 {
+    let e = (bits >> 23u) & 0xffu;
+    if (e < 127u) {
+        return 0u;
+    }
+    let s = e - 127u;
+    if (s >= 32u) {
+        return 0xffffffffu;
+    }
+    let m = (bits & 0x7fffffu) | 0x800000u;
+    if (s <= 23u) {
+        return m >> (23u - s);
+    }
+    return m << (s - 23u);
+}
+
+// Whether `code` is in the set of `len` words starting at `first`.
+fn in_set(first: u32, len: u32, code: u32) -> bool {
+    let word = code / 32u;
+    if (word >= len) {
+        return false;
+    }
+    return ((category_words[first + word] >> (code % 32u)) & 1u) == 1u;
 }
 
 @compute @workgroup_size(64)
@@ -50,7 +80,17 @@ fn walk(
             }
             let bits = features[first + (node.y & FEATURE_MASK)];
             let missing = (bits & 0x7fffffffu) > 0x7f800000u;
-            let left = select(order_key(bits) < node.x, (node.y & DEFAULT_LEFT) != 0u, missing);
+            var left: bool;
+            if ((node.y & CATEGORICAL) != 0u) {
+                // A category in the set goes right; a negative code (not
+                // -0) goes left; the set's first word and length stand in
+                // the key's and the leaf's places.
+                let negative = (bits & 0x80000000u) != 0u && bits != 0x80000000u;
+                let member = !negative && in_set(node.x, node.w, code_of(bits & 0x7fffffffu));
+                left = select(!member, (node.y & DEFAULT_LEFT) != 0u, missing);
+            } else {
+                left = select(order_key(bits) < node.x, (node.y & DEFAULT_LEFT) != 0u, missing);
+            }
             i = select(node.z + 1u, node.z, left);
         }
         sum = sum + bitcast<f32>(nodes[i].w);

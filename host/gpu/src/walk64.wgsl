@@ -27,11 +27,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> sums: array<f64>;
 @group(0) @binding(4) var<uniform> params: Params;
 @group(0) @binding(5) var<storage, read> leaves: array<f64>;
+// Every categorical split's bitset (bit c % 32 of word c / 32).
+@group(0) @binding(6) var<storage, read> category_words: array<u32>;
 
 const FEATURE_MASK: u32 = 0x0fffffffu;
 const DEFAULT_LEFT: u32 = 0x80000000u;
 const NAN_MISSING: u32 = 0x20000000u;
 const ZERO_MISSING: u32 = 0x10000000u;
+const CATEGORICAL: u32 = 0x40000000u;
 const WORKGROUP: u32 = 64u;
 
 fn at_most(a_hi: u32, a_lo: u32, b_hi: u32, b_lo: u32) -> bool {
@@ -46,6 +49,42 @@ fn order_key(hi: u32, lo: u32) -> vec2<u32> {
         return vec2<u32>(~h, ~lo);
     }
     return vec2<u32>(h | 0x80000000u, lo);
+}
+
+// Whether `code` is in the set of `len` words starting at `first`.
+fn in_set(first: u32, len: u32, code: u32) -> bool {
+    let word = code / 32u;
+    if (word >= len) {
+        return false;
+    }
+    return ((category_words[first + word] >> (code % 32u)) & 1u) == 1u;
+}
+
+// LightGBM's CategoricalDecision on a non-NaN double's bits (high, low):
+// the code is `x as i32` (truncated toward zero); a negative code goes
+// right; codes of 2^24 and above are in no set (the model's sets are
+// shorter: checked when it was uploaded); a code in the set goes left.
+fn category_left(hi: u32, lo: u32, first: u32, len: u32) -> bool {
+    let magnitude = hi & 0x7fffffffu;
+    let e = magnitude >> 20u;
+    if (e < 1023u) {
+        return in_set(first, len, 0u);
+    }
+    if ((hi & 0x80000000u) != 0u) {
+        return false;
+    }
+    let s = e - 1023u;
+    if (s >= 24u) {
+        return false;
+    }
+    let top = magnitude & 0xfffffu;
+    var code = (1u << s);
+    if (s <= 20u) {
+        code = code | (top >> (20u - s));
+    } else {
+        code = code | (top << (s - 20u)) | (lo >> (52u - s));
+    }
+    return in_set(first, len, code);
 }
 
 @compute @workgroup_size(64)
@@ -63,7 +102,8 @@ fn walk(
         var i = roots[t];
         loop {
             let a = nodes[2u * i];
-            let right = nodes[2u * i + 1u].x;
+            let b = nodes[2u * i + 1u];
+            let right = b.x;
             // A leaf's children are both itself.
             if (a.w == i && right == i) {
                 break;
@@ -71,6 +111,12 @@ fn walk(
             let v = features[first + (a.z & FEATURE_MASK)];
             let magnitude = v.y & 0x7fffffffu;
             let nan = magnitude > 0x7ff00000u || (magnitude == 0x7ff00000u && v.x != 0u);
+            if ((a.z & CATEGORICAL) != 0u) {
+                // NaN goes right; the set's first word and length are b.y, b.z.
+                let left = !nan && category_left(v.y, v.x, b.y, b.z);
+                i = select(right, a.w, left);
+                continue;
+            }
             let zero = nan || at_most(magnitude, v.x, params.zero_hi, params.zero_lo);
             let key = select(order_key(v.y, v.x), vec2<u32>(0x80000000u, 0u), zero);
             let missing = (nan && (a.z & NAN_MISSING) != 0u) || (zero && (a.z & ZERO_MISSING) != 0u);

@@ -127,3 +127,83 @@ fn rows_that_are_not_whole_are_refused_like_the_native_model() {
     assert_eq!(error.to_string(), native);
     assert!(gpu.score(&[]).expect("no rows").is_empty());
 }
+
+/// Values at the edges of the comparisons and of the category codes, put
+/// into every feature of the tree cases (categorical ones included):
+/// signed zeros, subnormals, fractions either side of a code, negative
+/// codes, codes past 2^24 and 2^32, infinities, NaN. Each row's GPU score
+/// is the native bits.
+#[test]
+fn edge_values_take_the_native_branches() {
+    let edges = [
+        0.0,
+        -0.0,
+        f64::from_bits(1),
+        -f64::from_bits(1),
+        1e-36,
+        -1e-36,
+        1e-35,
+        f64::from(f32::MIN_POSITIVE) / 4.0,
+        0.5,
+        -0.5,
+        0.999_999_9,
+        1.0,
+        1.5,
+        -1.0,
+        -1.5,
+        2.0,
+        3.0,
+        7.999,
+        31.0,
+        32.0,
+        33.5,
+        1e3,
+        16_777_215.0,
+        16_777_216.0,
+        16_777_217.0,
+        2_147_483_647.0,
+        2_147_483_648.0,
+        4_294_967_296.0,
+        1e20,
+        1e300,
+        -1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    for name in [
+        "xgboost_categorical",
+        "xgboost_binary_deep_nan",
+        "lightgbm_binary_categorical_nan",
+        "lightgbm_pandas_float64",
+        "lightgbm_regression_zero_missing",
+    ] {
+        let case = case(name);
+        let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None)
+            .expect("loads");
+        let Some(gpu) = gpu_or_skip(&model, name) else {
+            return;
+        };
+        let width = model.num_features();
+        let base = &case.sets[0].rows[..width];
+        let mut rows = Vec::new();
+        for feature in 0..width {
+            for &edge in &edges {
+                let mut row = base.to_vec();
+                row[feature] = edge;
+                rows.extend(row);
+            }
+        }
+        let scores = gpu.score(&rows).expect("scores");
+        let native = model.score(&rows).expect("native");
+        for (r, (got, want)) in scores.iter().zip(&native).enumerate() {
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{name}: feature {} = {:e}: GPU {got:?}, native {want:?}",
+                r / edges.len(),
+                edges[r % edges.len()]
+            );
+        }
+    }
+}

@@ -156,7 +156,15 @@ impl BatchWorker {
                 }
             }
             let requests = batch.len();
-            self.score(batch);
+            // A panic must not end batching for the version: the batch's
+            // requests not yet answered get "lost" (their senders drop),
+            // and the thread goes on.
+            let scoring = std::panic::AssertUnwindSafe(|| self.score(batch));
+            if std::panic::catch_unwind(scoring).is_err() {
+                tracing::error!(
+                    "the batch thread's scoring panicked; its {requests} requests were answered with an error"
+                );
+            }
             (self.observe)(BatchSize {
                 rows,
                 requests,

@@ -20,7 +20,7 @@
 //! canary_min_requests = 20     # ...after this many canary requests
 //!
 //! [models.fraud]               # per model (crate::model_serving)
-//! backend = "native"           # "component" (default) or "native" (trusted models)
+//! backend = "native"           # "component" (default), "native" or "gpu" (trusted models)
 //! max_batch_rows = 64          # dynamic batching; 0 (default): off
 //! max_queue_delay_us = 200
 //! ```

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crate::api_error::ApiError;
 use crate::app::AppState;
 use crate::loaded_version::LoadedVersion;
+use crate::model_serving::Backend;
 use crate::rollout::{self, CanaryPolicy, CanaryVerdict};
 use crate::routing::Route;
 
@@ -162,7 +163,8 @@ async fn score_blocking_if_large(
         }
     };
     let width = version.manifest().features.len();
-    let large = rows.len() > INLINE_ROWS * width;
+    // A GPU call waits on the device: never on an async worker.
+    let large = rows.len() > INLINE_ROWS * width || version.backend() == Backend::Gpu;
     let score = move || -> Result<Scored, ApiError> {
         if with_contributions {
             let (scores, contributions) = version.score_with_contributions(&rows)?;

@@ -37,6 +37,14 @@ impl VersionScorer {
             .flat_map(|g| g.values())
             .collect();
         let scores = gpu.score(&rows).map_err(gpu_error)?;
+        if scores.len() != native.manifest().golden.len() {
+            return Err(ComponentError::Internal(format!(
+                "the GPU gave {} scores for {} golden vectors",
+                scores.len(),
+                native.manifest().golden.len()
+            ))
+            .into());
+        }
         for (index, (got, golden)) in scores.iter().zip(&native.manifest().golden).enumerate() {
             if got.to_bits() != golden.score.to_bits() {
                 return Err(ComponentError::GoldenMismatch {

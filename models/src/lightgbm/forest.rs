@@ -152,9 +152,22 @@ impl FlatNode for LgbNode {
 }
 
 impl LgbNode {
-    /// The node as the GPU walk reads it (`crate::gpu_forest`), and its
-    /// leaf value (0 for a split).
-    pub(super) fn gpu_words(self, own: u32) -> ([u32; 8], f64) {
+    /// The node at `own` as the GPU walk reads it (`crate::gpu_forest`),
+    /// and its leaf value (0 for a split). A categorical split's set is
+    /// appended to `sets`; its first word and length are words 5 and 6.
+    pub(super) fn gpu_words(
+        self,
+        forest: &Forest,
+        own: u32,
+        sets: &mut Vec<u32>,
+    ) -> ([u32; 8], f64) {
+        if self.feature & CATEGORICAL != 0 {
+            let (first, len) = crate::gpu_forest::append_set(sets, forest.category_set(own));
+            return (
+                [0, 0, self.feature, self.left, self.right, first, len, 0],
+                0.0,
+            );
+        }
         let is_leaf = self.left == own && self.right == own;
         let key = if is_leaf {
             0

@@ -261,19 +261,27 @@ impl LightGbmModel {
 
     /// The trees as the GPU walk reads them, or why they cannot be.
     pub(crate) fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest64, String> {
-        if self.forest.has_category_sets() {
-            return Err("the GPU walk has no categorical splits; score this model natively".into());
-        }
-        let (nodes, leaves) = self
+        let mut category_words = Vec::new();
+        let (nodes, leaves): (Vec<[u32; 8]>, Vec<f64>) = self
             .forest
             .nodes()
             .iter()
             .zip(0u32..)
-            .map(|(n, own)| n.gpu_words(own))
+            .map(|(n, own)| n.gpu_words(&self.forest, own, &mut category_words))
             .unzip();
+        // The walk reads codes of 2^24 and above as outside every set.
+        if nodes
+            .iter()
+            .any(|n| n[6] > crate::gpu_forest::MAX_SET_WORDS)
+        {
+            return Err(
+                "a categorical split's bitset reaches past category 2^24, which the GPU walk does not read; score this model natively".into(),
+            );
+        }
         Ok(crate::gpu_forest::GpuForest64 {
             nodes,
             leaves,
+            category_words,
             roots: self.forest.roots().to_vec(),
             num_features: self.schema.kinds.len(),
             zero_threshold: ZERO_THRESHOLD,

@@ -136,10 +136,16 @@ impl FlatNode for XgbNode {
 }
 
 impl XgbNode {
-    /// The node as the GPU walk reads it (`crate::gpu_forest`): the
-    /// threshold's order key, the feature with its default-left flag, the
-    /// left child (a leaf's: one below its own index), the leaf's bits.
-    pub(super) fn gpu_words(self) -> [u32; 4] {
+    /// The node at `index` as the GPU walk reads it (`crate::gpu_forest`):
+    /// the threshold's order key, the feature with its flags, the left
+    /// child (a leaf's: one below its own index), the leaf's bits. A
+    /// categorical split's set is appended to `sets`, and its first and
+    /// last words stand in the key's and the leaf's places.
+    pub(super) fn gpu_words(self, forest: &Forest, index: u32, sets: &mut Vec<u32>) -> [u32; 4] {
+        if self.feature & CATEGORICAL != 0 {
+            let (first, len) = crate::gpu_forest::append_set(sets, forest.category_set(index));
+            return [first, self.feature, self.left, len];
+        }
         let is_leaf = self.threshold.is_nan();
         [
             if is_leaf {

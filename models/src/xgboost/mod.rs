@@ -422,11 +422,17 @@ impl XGBoostModel {
 
     /// The trees as the GPU walk reads them, or why they cannot be.
     pub(crate) fn gpu_forest(&self) -> Result<crate::gpu_forest::GpuForest, String> {
-        if self.forest.has_category_sets() {
-            return Err("the GPU walk has no categorical splits; score this model natively".into());
-        }
+        let mut category_words = Vec::new();
+        let nodes = self
+            .forest
+            .nodes()
+            .iter()
+            .zip(0u32..)
+            .map(|(n, index)| n.gpu_words(&self.forest, index, &mut category_words))
+            .collect();
         Ok(crate::gpu_forest::GpuForest {
-            nodes: self.forest.nodes().iter().map(|n| n.gpu_words()).collect(),
+            nodes,
+            category_words,
             roots: self.forest.roots().to_vec(),
             base_margin: self.base_margin,
             num_features: self.schema.kinds.len(),
