@@ -127,8 +127,8 @@ def compiled_peers(label: str, load_treelite, x: np.ndarray, rows: int, tmp: Pat
                 p50, p99 = (single_row(lambda r: model.predict(r, n_jobs=1), x) if threads == 1
                             else (None, None))
                 results.append((label, "lleaves 1.3 (compiled)", threads, rate, p50, p99))
-        except ImportError as e:
-            print(f"lleaves skipped: {e}")
+        except (ImportError, AttributeError) as e:
+            print(f"lleaves skipped: {e} (see scripts/bench_backends_requirements.txt)")
     return results
 
 

@@ -123,14 +123,22 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(adapter) = &report.adapter {
         writeln!(out, "adapter     {adapter}")?;
     }
+    if let Some(rate) = report.gpu_resident_rows_per_s {
+        writeln!(
+            out,
+            "gpu walk    {rate:.0} rows/s with the rows already on the device (no upload, conversion or read back)"
+        )?;
+    }
     writeln!(
         out,
         "threads     {}, calls of up to {} rows, {}",
         report.threads,
         report.batch,
-        report
-            .simd
-            .map_or("portable walk".to_owned(), |s| format!("{s} walk"))
+        match (report.backend, report.simd) {
+            ("gpu", _) => "GPU walk".to_owned(),
+            (_, Some(simd)) => format!("{simd} walk"),
+            (_, None) => "portable walk".to_owned(),
+        }
     )?;
     writeln!(
         out,

@@ -4,7 +4,7 @@
 //! another). wgpu's default for an error no scope caught is to panic; here
 //! it is recorded and fails the next wait instead.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wgpu::util::DeviceExt;
@@ -58,6 +58,9 @@ impl AdapterKind {
     }
 }
 
+/// The process's device, opened by the first scorer that needs it.
+static SHARED: Mutex<Option<Arc<GpuDevice>>> = Mutex::new(None);
+
 /// An opened device and its queue.
 #[derive(Debug)]
 pub struct GpuDevice {
@@ -73,9 +76,25 @@ pub struct GpuDevice {
 }
 
 impl GpuDevice {
+    /// The process's one device, opened on first use and kept for the
+    /// process's life: every scorer (every model version, every thread)
+    /// shares it. Opening and closing Vulkan devices from several threads
+    /// at once crashed NVIDIA's driver (a segmentation fault on an H200,
+    /// 580.159), and a device per version costs driver state for nothing.
+    /// A failure to open is not kept: the next call tries again.
+    pub fn shared() -> Result<Arc<Self>, GpuError> {
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(device) = shared.as_ref() {
+            return Ok(device.clone());
+        }
+        let device = Arc::new(Self::open()?);
+        *shared = Some(device.clone());
+        Ok(device)
+    }
+
     /// Opens the best Vulkan adapter present (discrete, integrated,
     /// virtual, then a CPU implementation).
-    pub fn open() -> Result<Self, GpuError> {
+    fn open() -> Result<Self, GpuError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::VULKAN,
             ..wgpu::InstanceDescriptor::new_without_display_handle()

@@ -14,7 +14,7 @@
 mod device;
 mod error;
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use edgescore_models::gpu_forest::{GpuForest, GpuForest64, GpuTrees};
 use edgescore_models::{Model, ScoreError};
@@ -57,7 +57,7 @@ impl Precision {
 #[derive(Debug)]
 pub struct GpuScorer {
     model: Model,
-    device: GpuDevice,
+    device: Arc<GpuDevice>,
     pipeline: wgpu::ComputePipeline,
     layout: wgpu::BindGroupLayout,
     nodes: wgpu::Buffer,
@@ -75,11 +75,11 @@ impl GpuScorer {
     /// when the model has no GPU walk or no adapter can run it.
     pub fn new(model: &Model) -> Result<Self, GpuError> {
         let trees = model.gpu_forest().map_err(GpuError::Unsupported)?;
-        let device = GpuDevice::open()?;
+        let device = GpuDevice::shared()?;
         Self::on(device, model.clone(), &trees)
     }
 
-    fn on(device: GpuDevice, model: Model, trees: &GpuTrees) -> Result<Self, GpuError> {
+    fn on(device: Arc<GpuDevice>, model: Model, trees: &GpuTrees) -> Result<Self, GpuError> {
         let limit = device.max_binding_bytes();
         // A shader the device will not compile fails here, not on a call.
         let (nodes, roots, category_words, precision, pipeline, layout) =
@@ -95,7 +95,10 @@ impl GpuScorer {
         let trees = u32::try_from(root_count)
             .map_err(|_| GpuError::Unsupported("more than 2^32 trees".into()))?;
         let row_bytes = (width.max(1) * precision.value_bytes()) as u64;
-        let chunk_rows = (limit / row_bytes).min(MAX_CHUNK_ROWS as u64) as usize;
+        // Within the binding limit, and every value's index within a u32.
+        let chunk_rows = (limit / row_bytes)
+            .min(MAX_CHUNK_ROWS as u64)
+            .min(u64::from(u32::MAX) / width.max(1) as u64) as usize;
         if chunk_rows == 0 {
             return Err(GpuError::TooLarge {
                 what: "one row",
@@ -232,30 +235,42 @@ impl GpuScorer {
     /// One chunk of rows through the walk, its sums appended to `out`.
     fn walk_chunk_into(&self, chunk: &[f64], out: &mut Vec<f64>) -> Result<(), GpuError> {
         let rows = chunk.len() / self.width;
+        let sums = self.walk_chunk(&self.device_values(chunk), rows)?;
         match self.precision {
-            Precision::Float32 { .. } => {
-                // Cast as XGBoost casts its input, sent as bits.
-                let bytes: Vec<u8> = chunk
-                    .iter()
-                    .flat_map(|&x| (x as f32).to_le_bytes())
-                    .collect();
-                let sums = self.walk_chunk(&bytes, rows)?;
-                out.extend(
-                    sums.chunks_exact(4)
-                        .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-                );
-            }
-            Precision::Float64 { .. } => {
-                let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
-                let sums = self.walk_chunk(&bytes, rows)?;
-                out.extend(
-                    sums.chunks_exact(8).map(|b| {
-                        f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-                    }),
-                );
-            }
+            Precision::Float32 { .. } => out.extend(
+                sums.chunks_exact(4)
+                    .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+            ),
+            Precision::Float64 { .. } => out.extend(
+                sums.chunks_exact(8)
+                    .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
+            ),
         }
         Ok(())
+    }
+
+    /// A chunk's values as the device reads them: feature by feature
+    /// (column-major, so that neighbouring invocations, neighbouring rows,
+    /// read neighbouring words), each cast as the library casts it (XGBoost
+    /// to `f32`), little-endian.
+    fn device_values(&self, chunk: &[f64]) -> Vec<u8> {
+        let rows = chunk.len() / self.width;
+        let size = self.precision.value_bytes();
+        let mut bytes = vec![0u8; chunk.len() * size];
+        for (r, row) in chunk.chunks_exact(self.width).enumerate() {
+            for (f, &x) in row.iter().enumerate() {
+                let at = (f * rows + r) * size;
+                match self.precision {
+                    Precision::Float32 { .. } => {
+                        bytes[at..at + 4].copy_from_slice(&(x as f32).to_le_bytes());
+                    }
+                    Precision::Float64 { .. } => {
+                        bytes[at..at + 8].copy_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
+        }
+        bytes
     }
 
     /// One chunk of `rows` rows (their values' bytes, little-endian)
@@ -264,6 +279,83 @@ impl GpuScorer {
         if rows == 0 {
             return Ok(Vec::new());
         }
+        let job = self.prepare(features, rows);
+        let mut encoder = self.encoder();
+        self.encode_walk(&mut encoder, &job);
+        encoder.copy_buffer_to_buffer(&job.sums, 0, &job.readback, 0, job.out_bytes);
+        self.device.queue().submit([encoder.finish()]);
+
+        let (sender, receiver) = mpsc::channel();
+        job.readback
+            .map_async(wgpu::MapMode::Read, .., move |result| {
+                let _ = sender.send(result);
+            });
+        self.device.wait()?;
+        receiver
+            .recv()
+            .map_err(|_| GpuError::Device("the sums were never mapped".into()))?
+            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
+        let view = job
+            .readback
+            .get_mapped_range(..)
+            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
+        let bytes = view.to_vec();
+        drop(view);
+        job.readback.unmap();
+        Ok(bytes)
+    }
+
+    /// Rows per second of the walk alone, its rows already on the device:
+    /// the first chunk of `rows` uploaded once, walked once untimed, then
+    /// `repeats` walks in one submission, waited for. (What a resident
+    /// batch costs; [`GpuScorer::score`] also pays the upload, the
+    /// conversion and the read back.)
+    pub fn resident_rows_per_s(&self, rows: &[f64], repeats: usize) -> Result<f64, GpuError> {
+        let count = (rows.len() / self.width.max(1)).min(self.chunk_rows);
+        if count == 0 {
+            return Ok(0.0);
+        }
+        let bytes = self.device_values(&rows[..count * self.width]);
+        self.device.scoped(|| {
+            let job = self.prepare(&bytes, count);
+            let run = |times: usize| -> Result<std::time::Duration, GpuError> {
+                let mut encoder = self.encoder();
+                for _ in 0..times {
+                    self.encode_walk(&mut encoder, &job);
+                }
+                let start = std::time::Instant::now();
+                self.device.queue().submit([encoder.finish()]);
+                self.device.wait()?;
+                Ok(start.elapsed())
+            };
+            run(1)?;
+            let took = run(repeats.max(1))?;
+            Ok((count * repeats.max(1)) as f64 / took.as_secs_f64())
+        })
+    }
+
+    fn encoder(&self) -> wgpu::CommandEncoder {
+        self.device
+            .device()
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("edgescore walk"),
+            })
+    }
+
+    /// One walk of `job`'s rows, as a compute pass in `encoder`.
+    fn encode_walk(&self, encoder: &mut wgpu::CommandEncoder, job: &ChunkJob) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("edgescore walk"),
+            timestamp_writes: None,
+        });
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &job.bind, &[]);
+        pass.dispatch_workgroups(job.groups.0, job.groups.1, 1);
+    }
+
+    /// The device side of one chunk: its rows uploaded, its sums and read
+    /// back buffers, its parameters, all bound.
+    fn prepare(&self, features: &[u8], rows: usize) -> ChunkJob {
         let device = self.device.device();
         let features = self.device.upload_bytes("edgescore rows", features);
         let out_bytes = (rows * self.precision.value_bytes()) as u64;
@@ -318,39 +410,24 @@ impl GpuScorer {
             entries: &entries,
         });
         let groups = (rows as u32).div_ceil(WORKGROUP);
-        let (x, y) = dispatch_shape(groups, self.dispatch_width);
-        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("edgescore walk"),
-        });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("edgescore walk"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.dispatch_workgroups(x, y, 1);
+        ChunkJob {
+            bind,
+            sums,
+            readback,
+            out_bytes,
+            groups: dispatch_shape(groups, self.dispatch_width),
         }
-        encoder.copy_buffer_to_buffer(&sums, 0, &readback, 0, out_bytes);
-        self.device.queue().submit([encoder.finish()]);
-
-        let (sender, receiver) = mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result);
-        });
-        self.device.wait()?;
-        receiver
-            .recv()
-            .map_err(|_| GpuError::Device("the sums were never mapped".into()))?
-            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
-        let view = readback
-            .get_mapped_range(..)
-            .map_err(|e| GpuError::Device(format!("reading the sums back: {e}")))?;
-        let bytes = view.to_vec();
-        drop(view);
-        readback.unmap();
-        Ok(bytes)
     }
+}
+
+/// One chunk's device side, ready to walk.
+struct ChunkJob {
+    bind: wgpu::BindGroup,
+    sums: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    out_bytes: u64,
+    /// Workgroups along x and y.
+    groups: (u32, u32),
 }
 
 /// What uploading a walk's trees gives: nodes, roots, category sets,

@@ -15,6 +15,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> nodes: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> roots: array<u32>;
+// Feature by feature: value f of row r at f * rows + r.
 @group(0) @binding(2) var<storage, read> features: array<u32>;
 @group(0) @binding(3) var<storage, read_write> margins: array<u32>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -68,7 +69,6 @@ fn walk(
     if (row >= params.rows) {
         return;
     }
-    let first = row * params.width;
     var sum = bitcast<f32>(params.base_margin_bits);
     for (var t = 0u; t < params.trees; t = t + 1u) {
         var i = roots[t];
@@ -78,7 +78,7 @@ fn walk(
             if (node.z + 1u == i) {
                 break;
             }
-            let bits = features[first + (node.y & FEATURE_MASK)];
+            let bits = features[(node.y & FEATURE_MASK) * params.rows + row];
             let missing = (bits & 0x7fffffffu) > 0x7f800000u;
             var left: bool;
             if ((node.y & CATEGORICAL) != 0u) {

@@ -22,7 +22,8 @@ struct Params {
 // Two per node: [key high, key low, feature | flags, left], [right, 0, 0, 0].
 @group(0) @binding(0) var<storage, read> nodes: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> roots: array<u32>;
-// Each value's f64 bits as (low word, high word).
+// Each value's f64 bits as (low word, high word), feature by feature:
+// value f of row r at f * rows + r.
 @group(0) @binding(2) var<storage, read> features: array<vec2<u32>>;
 @group(0) @binding(3) var<storage, read_write> sums: array<f64>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -96,7 +97,6 @@ fn walk(
     if (row >= params.rows) {
         return;
     }
-    let first = row * params.width;
     var sum = f64(0.0);
     for (var t = 0u; t < params.trees; t = t + 1u) {
         var i = roots[t];
@@ -108,7 +108,7 @@ fn walk(
             if (a.w == i && right == i) {
                 break;
             }
-            let v = features[first + (a.z & FEATURE_MASK)];
+            let v = features[(a.z & FEATURE_MASK) * params.rows + row];
             let magnitude = v.y & 0x7fffffffu;
             let nan = magnitude > 0x7ff00000u || (magnitude == 0x7ff00000u && v.x != 0u);
             if ((a.z & CATEGORICAL) != 0u) {

@@ -115,6 +115,9 @@ pub struct BenchReport {
     pub simd: Option<&'static str>,
     /// The GPU backend's adapter, as its driver names it (null otherwise).
     pub adapter: Option<String>,
+    /// The GPU walk alone, its rows already on the device (one chunk of up
+    /// to 4M rows walked ten times): rows per second (null off the GPU).
+    pub gpu_resident_rows_per_s: Option<f64>,
     pub threads: usize,
     pub rows: usize,
     /// Rows per batch, as asked (`--batch`, default all of a pass's rows);
@@ -208,6 +211,10 @@ pub fn run(
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
     let (p50, p99) = single_row_latency(scorer, input_rows, width, config.single_row_calls)?;
+    let gpu_resident_rows_per_s = match scorer {
+        BenchScorer::Gpu(gpu) => Some(gpu.resident_rows_per_s(&tiled, 10)?),
+        _ => None,
+    };
     Ok(BenchReport {
         backend: scorer.backend(),
         simd: match scorer {
@@ -220,6 +227,7 @@ pub fn run(
             }
             _ => None,
         },
+        gpu_resident_rows_per_s,
         threads,
         rows,
         batch,
