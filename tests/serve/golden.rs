@@ -103,19 +103,7 @@ fn check_v1(name: &str) {
     let served = CaseServer::start(&case);
     for set in &case.sets {
         let width = set.header.len();
-        // JSON has no infinity: `/v1` takes the rows without one (the FP64
-        // tensors of `v2_fp64` carry them).
-        let finite: Vec<usize> = (0..set.num_rows)
-            .filter(|&r| {
-                !set.rows[r * width..(r + 1) * width]
-                    .iter()
-                    .any(|v| v.is_infinite())
-            })
-            .collect();
-        let rows: Vec<f64> = finite
-            .iter()
-            .flat_map(|&r| set.rows[r * width..(r + 1) * width].iter().copied())
-            .collect();
+        let (finite, rows) = finite_rows(set);
         let what = format!("{} / {} / v1", case.name, set.name);
         // A model without feature names (an ONNX [N, F] input) takes rows as arrays.
         let model = std::fs::read(&case.model_path).expect("model readable");
@@ -158,17 +146,7 @@ fn check_v1_native_batched(name: &str) {
     let named = model.feature_names().is_some();
     for set in &case.sets {
         let width = set.header.len();
-        let finite: Vec<usize> = (0..set.num_rows)
-            .filter(|&r| {
-                !set.rows[r * width..(r + 1) * width]
-                    .iter()
-                    .any(|v| v.is_infinite())
-            })
-            .collect();
-        let rows: Vec<f64> = finite
-            .iter()
-            .flat_map(|&r| set.rows[r * width..(r + 1) * width].iter().copied())
-            .collect();
+        let (finite, rows) = finite_rows(set);
         let what = format!("{} / {} / v1 native batched", case.name, set.name);
         // Requests of 1, 2, ... 9 rows, in order.
         let mut requests = Vec::new();
@@ -231,6 +209,25 @@ fn check_v1_native_batched(name: &str) {
         )),
         "{name}: no batch recorded:\n{metrics}"
     );
+}
+
+/// The set's rows without an infinity, which JSON cannot carry (`/v1`
+/// takes them; the FP64 tensors of `v2_fp64` carry every row): their
+/// indices, and the rows, row-major.
+fn finite_rows(set: &edgescore_test_support::IoSet) -> (Vec<usize>, Vec<f64>) {
+    let width = set.header.len();
+    let finite: Vec<usize> = (0..set.num_rows)
+        .filter(|&r| {
+            !set.rows[r * width..(r + 1) * width]
+                .iter()
+                .any(|v| v.is_infinite())
+        })
+        .collect();
+    let rows = finite
+        .iter()
+        .flat_map(|&r| set.rows[r * width..(r + 1) * width].iter().copied())
+        .collect();
+    (finite, rows)
 }
 
 /// Rows as JSON arrays in feature order, `null` for a missing value.

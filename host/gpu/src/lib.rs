@@ -127,8 +127,11 @@ impl GpuScorer {
     fn upload32(device: &GpuDevice, forest: &GpuForest, limit: u64) -> Result<Uploaded, GpuError> {
         check_fits("the trees", forest.nodes.len() as u64 * 16, limit)?;
         let words: Vec<u32> = forest.nodes.iter().flatten().copied().collect();
-        let (pipeline, layout) =
-            device.walk_pipeline("edgescore walk.wgsl", include_str!("walk.wgsl"), 1);
+        let (pipeline, layout) = device.walk_pipeline(
+            "edgescore walk.wgsl",
+            concat!(include_str!("common.wgsl"), include_str!("walk.wgsl")),
+            1,
+        );
         Ok((
             upload_nonempty(device, "edgescore trees", &words),
             upload_nonempty(device, "edgescore roots", &forest.roots),
@@ -162,8 +165,11 @@ impl GpuScorer {
         } else {
             forest.leaves.iter().flat_map(|v| v.to_le_bytes()).collect()
         };
-        let (pipeline, layout) =
-            device.walk_pipeline("edgescore walk64.wgsl", include_str!("walk64.wgsl"), 2);
+        let (pipeline, layout) = device.walk_pipeline(
+            "edgescore walk64.wgsl",
+            concat!(include_str!("common.wgsl"), include_str!("walk64.wgsl")),
+            2,
+        );
         Ok((
             upload_nonempty(device, "edgescore trees", &words),
             upload_nonempty(device, "edgescore roots", &forest.roots),

@@ -22,10 +22,6 @@ struct Params {
 // Every categorical split's bitset (bit c % 32 of word c / 32).
 @group(0) @binding(5) var<storage, read> category_words: array<u32>;
 
-const FEATURE_MASK: u32 = 0x0fffffffu;
-const DEFAULT_LEFT: u32 = 0x80000000u;
-const CATEGORICAL: u32 = 0x40000000u;
-const WORKGROUP: u32 = 64u;
 
 // The order key of a non-NaN float's bits: -0 shares +0's key.
 fn order_key(bits: u32) -> u32 {
@@ -49,15 +45,6 @@ fn code_of(bits: u32) -> u32 {
         return m >> (23u - s);
     }
     return m << (s - 23u);
-}
-
-// Whether `code` is in the set of `len` words starting at `first`.
-fn in_set(first: u32, len: u32, code: u32) -> bool {
-    let word = code / 32u;
-    if (word >= len) {
-        return false;
-    }
-    return ((category_words[first + word] >> (code % 32u)) & 1u) == 1u;
 }
 
 @compute @workgroup_size(64)

@@ -31,12 +31,8 @@ struct Params {
 // Every categorical split's bitset (bit c % 32 of word c / 32).
 @group(0) @binding(6) var<storage, read> category_words: array<u32>;
 
-const FEATURE_MASK: u32 = 0x0fffffffu;
-const DEFAULT_LEFT: u32 = 0x80000000u;
 const NAN_MISSING: u32 = 0x20000000u;
 const ZERO_MISSING: u32 = 0x10000000u;
-const CATEGORICAL: u32 = 0x40000000u;
-const WORKGROUP: u32 = 64u;
 
 fn at_most(a_hi: u32, a_lo: u32, b_hi: u32, b_lo: u32) -> bool {
     return a_hi < b_hi || (a_hi == b_hi && a_lo <= b_lo);
@@ -50,15 +46,6 @@ fn order_key(hi: u32, lo: u32) -> vec2<u32> {
         return vec2<u32>(~h, ~lo);
     }
     return vec2<u32>(h | 0x80000000u, lo);
-}
-
-// Whether `code` is in the set of `len` words starting at `first`.
-fn in_set(first: u32, len: u32, code: u32) -> bool {
-    let word = code / 32u;
-    if (word >= len) {
-        return false;
-    }
-    return ((category_words[first + word] >> (code % 32u)) & 1u) == 1u;
 }
 
 // LightGBM's CategoricalDecision on a non-NaN double's bits (high, low):

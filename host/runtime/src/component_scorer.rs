@@ -171,24 +171,9 @@ impl ScorerComponent {
     /// Scores the manifest's golden vectors in a fresh instance and checks
     /// every score is bit-identical to the one recorded at build time.
     pub fn verify_golden(&self) -> Result<usize, ComponentError> {
-        let rows: Vec<f64> = self
-            .manifest
-            .golden
-            .iter()
-            .flat_map(|g| g.values())
-            .collect();
-        let scores = self.score_all(&mut None, &rows)?;
-        for (index, (got, golden)) in scores.iter().zip(&self.manifest.golden).enumerate() {
-            if got.to_bits() != golden.score.to_bits() {
-                return Err(ComponentError::GoldenMismatch {
-                    where_scored: "in the component",
-                    index,
-                    got: *got,
-                    expected: golden.score,
-                });
-            }
-        }
-        Ok(scores.len())
+        crate::golden_check::verify_golden(&self.manifest, "in the component", |rows| {
+            self.score_all(&mut None, rows)
+        })
     }
 }
 

@@ -21,6 +21,7 @@ pub mod digest;
 pub mod engine;
 pub mod event_fields;
 pub mod feature_store;
+pub mod golden_check;
 pub mod guests;
 pub mod host_state;
 mod initial_memory;

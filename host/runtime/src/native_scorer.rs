@@ -69,24 +69,7 @@ impl NativeScorer {
     /// Scores the golden vectors and compares them, bit for bit, with the
     /// scores recorded at build time. Returns how many were checked.
     pub fn verify_golden(&self) -> Result<usize, ComponentError> {
-        let rows: Vec<f64> = self
-            .manifest
-            .golden
-            .iter()
-            .flat_map(|g| g.values())
-            .collect();
-        let scores = self.score(&rows)?;
-        for (index, (got, golden)) in scores.iter().zip(&self.manifest.golden).enumerate() {
-            if got.to_bits() != golden.score.to_bits() {
-                return Err(ComponentError::GoldenMismatch {
-                    where_scored: "natively here",
-                    index,
-                    got: *got,
-                    expected: golden.score,
-                });
-            }
-        }
-        Ok(scores.len())
+        crate::golden_check::verify_golden(&self.manifest, "natively here", |rows| self.score(rows))
     }
 
     pub fn manifest(&self) -> &Manifest {

@@ -30,32 +30,9 @@ impl VersionScorer {
     pub fn gpu(bytes: &[u8]) -> Result<Self, ValidationError> {
         let native = NativeScorer::load(bytes)?;
         let gpu = GpuScorer::new(native.model())?;
-        let rows: Vec<f64> = native
-            .manifest()
-            .golden
-            .iter()
-            .flat_map(|g| g.values())
-            .collect();
-        let scores = gpu.score(&rows).map_err(gpu_error)?;
-        if scores.len() != native.manifest().golden.len() {
-            return Err(ComponentError::Internal(format!(
-                "the GPU gave {} scores for {} golden vectors",
-                scores.len(),
-                native.manifest().golden.len()
-            ))
-            .into());
-        }
-        for (index, (got, golden)) in scores.iter().zip(&native.manifest().golden).enumerate() {
-            if got.to_bits() != golden.score.to_bits() {
-                return Err(ComponentError::GoldenMismatch {
-                    where_scored: "on the GPU",
-                    index,
-                    got: *got,
-                    expected: golden.score,
-                }
-                .into());
-            }
-        }
+        edgescore_runtime::golden_check::verify_golden(native.manifest(), "on the GPU", |rows| {
+            gpu.score(rows).map_err(gpu_error)
+        })?;
         Ok(Self::Gpu {
             native,
             gpu: Box::new(gpu),
