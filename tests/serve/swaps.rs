@@ -1,5 +1,6 @@
-//! Versions swap under concurrent load without a failed request, and a
-//! version written to disk serves without an API call, never half written.
+//! Versions swap under concurrent load without a failed request (served as
+//! components, and natively with dynamic batching), and a version written
+//! to disk serves without an API call, never half written.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,9 +13,22 @@ use crate::{Fixture, TOKEN, scored_by, write_version};
 
 #[test]
 fn versions_swap_under_load_without_a_failed_request() {
+    swap_under_load("");
+}
+
+/// The same on the native backend with dynamic batching: a version
+/// dropped with requests in its batch queue answers them first.
+#[test]
+fn batched_native_versions_swap_under_load_without_a_failed_request() {
+    swap_under_load(
+        "[models.fraud]\nbackend = \"native\"\nmax_batch_rows = 16\nmax_queue_delay_us = 300\n",
+    );
+}
+
+fn swap_under_load(config: &str) {
     const SWAPS: u64 = 100;
     const CLIENTS: usize = 4;
-    let fixture = Fixture::start("", |_, _| {});
+    let fixture = Fixture::start(config, |_, _| {});
     let (server, registry, component) = (&fixture.server, &fixture.registry, &fixture.component);
     let row = json!({ "rows": [{ "amount": 950.0, "hour": 3, "device_new": 1 }] });
 
