@@ -210,17 +210,18 @@ impl SimdWalk {
     /// The walks this CPU runs, fastest first (none off x86-64, and none
     /// inside a component, where the layout would cost memory for nothing).
     pub fn available() -> Vec<SimdWalk> {
-        let mut walks = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
-            if avx512::available() {
-                walks.push(SimdWalk::Avx512);
-            }
-            if avx2::available() {
-                walks.push(SimdWalk::Avx2);
-            }
+            [
+                (SimdWalk::Avx512, avx512::available()),
+                (SimdWalk::Avx2, avx2::available()),
+            ]
+            .into_iter()
+            .filter_map(|(walk, runs)| runs.then_some(walk))
+            .collect()
         }
-        walks
+        #[cfg(not(target_arch = "x86_64"))]
+        Vec::new()
     }
 }
 
