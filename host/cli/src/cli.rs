@@ -81,6 +81,14 @@ pub(crate) enum Command {
     /// /promote and /rollback. A canary that fails too often is rolled back
     /// automatically.
     ///
+    /// Backends and dynamic batching, per model, in the --config file:
+    ///   [models.fraud]
+    ///   backend = "native"        # "component" (default), "native" or "gpu"
+    ///   max_batch_rows = 64       # group concurrent requests (0: off)
+    ///   max_queue_delay_us = 200  # the oldest request waits at most this long
+    /// "native" and "gpu" score the component's own model outside the sandbox
+    /// (trusted models only), after checking its golden vectors there.
+    ///
     /// With no --registry, serves the bundled demo fraud model and prints a
     /// curl line that scores a transaction.
     ///
@@ -307,7 +315,8 @@ pub(crate) struct ServeArgs {
     /// max_rows_per_request, max_text_bytes, max_fields_per_event,
     /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
     /// cache_dir, feature_store, alert_log, alert_log_max_bytes,
-    /// alert_webhook, alert_webhook_ca). Command-line options win over it.
+    /// alert_webhook, alert_webhook_ca, and [models.<name>] tables: backend,
+    /// max_batch_rows, max_queue_delay_us). Command-line options win over it.
     #[arg(long, value_name = "TOML")]
     pub(crate) config: Option<PathBuf>,
 
