@@ -12,13 +12,7 @@
 // components (the linker writes them). A missing wasm target is added with
 // rustup.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// The target of guests made into components by `wit-component`.
-const BARE: &str = "wasm32-unknown-unknown";
-/// The target of guests that import WASI (the linker writes the component).
-const WASI: &str = "wasm32-wasip2";
+include!("build_support.rs");
 
 /// Builds `guests` (crate, constant, target) from the repository at `root`
 /// and writes `guests.rs` with their constants into `OUT_DIR`.
@@ -38,7 +32,7 @@ fn build_components(root: &Path, guests: &[(&str, &str, &str)]) {
             .collect();
         if !names.is_empty() {
             ensure_target(target);
-            build_guests(&guest, &target_dir, target, &names);
+            build_guests(&guest, &target_dir, target, &names, &[]);
         }
     }
 
@@ -69,59 +63,3 @@ fn build_components(root: &Path, guests: &[(&str, &str, &str)]) {
 }
 
 
-/// Builds, in release, every guest crate meant for `target`.
-fn build_guests(guest: &Path, target_dir: &Path, target: &str, names: &[&str]) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(guest)
-        .args(["build", "--release", "--locked", "--target", target])
-        .arg("--target-dir")
-        .arg(target_dir);
-    for name in names {
-        build.args(["-p", name]);
-    }
-    // The outer build's settings are for the host, not the guest.
-    for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "CARGO_MAKEFLAGS",
-    ] {
-        build.env_remove(var);
-    }
-    let status = build.status().expect("cargo runs");
-    assert!(
-        status.success(),
-        "building the {target} guest components failed"
-    );
-}
-
-/// Adds the wasm target with rustup when the toolchain lacks it.
-fn ensure_target(target: &str) {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    if Path::new(&sysroot)
-        .join("lib/rustlib")
-        .join(target)
-        .exists()
-    {
-        return;
-    }
-    let status = Command::new("rustup")
-        .args(["target", "add", target])
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "the {target} target is missing and `rustup target add {target}` failed"
-    );
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by cargo"))
-}

@@ -13,14 +13,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use edgescore_models::Model;
+use edgescore_test_support::chromium::Chromium;
 use edgescore_test_support::{cases, repo_root};
-use serde_json::{Value, json};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
+use serde_json::json;
 
 /// Serves the files under `root` over loopback (GET only), until the
 /// process ends; returns the address.
@@ -66,69 +63,6 @@ fn serve_folder(root: PathBuf) -> String {
     address
 }
 
-/// chromedriver on a free port; killed when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-    agent: ureq::Agent,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build()
-            .into();
-        let driver = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            agent,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while driver.get("/status")["value"]["ready"] != true {
-            assert!(Instant::now() < deadline, "chromedriver never became ready");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        driver
-    }
-
-    fn get(&self, path: &str) -> Value {
-        self.agent
-            .get(&format!("{}{path}", self.url))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_json().ok())
-            .unwrap_or(Value::Null)
-    }
-
-    fn post(&self, path: &str, body: &Value) -> Value {
-        let mut response = self
-            .agent
-            .post(&format!("{}{path}", self.url))
-            .send_json(body)
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        response.body_mut().read_json().expect("a JSON answer")
-    }
-}
-
 /// What is missing for the test, or `None`.
 fn missing(package: &Path) -> Option<String> {
     if !package.join("edgescore_bg.wasm").is_file() {
@@ -137,14 +71,7 @@ fn missing(package: &Path) -> Option<String> {
             package.display()
         ));
     }
-    if !Path::new(CHROMIUM).is_file() {
-        return Some(format!("no {CHROMIUM} (Debian's chromium)"));
-    }
-    let driver = Command::new("chromedriver").arg("--version").output();
-    if !driver.is_ok_and(|o| o.status.success()) {
-        return Some("no chromedriver (Debian's chromium-driver)".into());
-    }
-    None
+    Chromium::missing()
 }
 
 /// In the page: imports the package, loads the case's model, scores each
@@ -171,10 +98,7 @@ fn every_golden_case_scores_in_chromium_with_the_native_bits() {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/web/edgescore"));
     if let Some(why) = missing(&package) {
-        assert!(
-            std::env::var_os("EDGESCORE_REQUIRE_CHROMIUM").is_none_or(|v| v != "1"),
-            "{why}"
-        );
+        assert!(!Chromium::required(), "{why}");
         eprintln!("skipped: {why}");
         return;
     }
@@ -201,46 +125,14 @@ fn every_golden_case_scores_in_chromium_with_the_native_bits() {
     }
     let address = serve_folder(site.path().to_owned());
 
-    let driver = Driver::start();
-    let profile = tempfile::tempdir().expect("profile");
-    let session = driver.post(
-        "/session",
-        &json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            },
-        }}}),
-    );
-    let id = session["value"]["sessionId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no session: {session}"))
-        .to_owned();
-    driver.post(
-        &format!("/session/{id}/timeouts"),
-        &json!({ "script": 240_000 }),
-    );
-    driver.post(
-        &format!("/session/{id}/url"),
-        &json!({ "url": format!("http://{address}/index.html") }),
-    );
-    let browser = session["value"]["capabilities"]["browserVersion"].clone();
+    let browser = Chromium::start();
+    browser.open(&format!("http://{address}/index.html"));
 
     let mut checked = 0;
     for case in &cases {
         let sets: Vec<&str> = case.sets.iter().map(|s| s.name.as_str()).collect();
-        let answer = driver.post(
-            &format!("/session/{id}/execute/async"),
-            &json!({ "script": SCORE_CASE, "args": [case.name, sets] }),
-        );
-        let value = &answer["value"];
-        let scored = value["ok"]
+        let answer = browser.execute_async(SCORE_CASE, &json!([case.name, sets]));
+        let scored = answer["ok"]
             .as_array()
             .unwrap_or_else(|| panic!("{}: {answer}", case.name));
         let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None)
@@ -262,13 +154,9 @@ fn every_golden_case_scores_in_chromium_with_the_native_bits() {
             checked += native.len();
         }
     }
-    let _ = driver
-        .agent
-        .delete(&format!("{}/session/{id}", driver.url))
-        .call();
     eprintln!(
-        "{} cases, {checked} rows, bit-identical in {}",
+        "{} cases, {checked} rows, bit-identical in Chromium {}",
         cases.len(),
-        browser
+        browser.version
     );
 }

@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::{
-    Event, Field, FieldValue,
-};
+use edgescore_events::{Event, EventValue as FieldValue};
 use edgescore_runtime::component_scorer::ComponentError;
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::feature_store::EmbeddedStore;
@@ -141,10 +139,7 @@ fn broken_specs_are_refused_with_line_and_reason() {
 fn event(fields: Vec<(&str, FieldValue)>) -> Event {
     fields
         .into_iter()
-        .map(|(name, value)| Field {
-            name: name.into(),
-            value,
-        })
+        .map(|(name, value)| (name.to_owned(), value))
         .collect()
 }
 

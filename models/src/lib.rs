@@ -29,6 +29,7 @@
 
 pub mod artifact;
 mod category_set;
+pub mod decision;
 mod encoding;
 mod error;
 mod expf;

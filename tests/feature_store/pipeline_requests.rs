@@ -78,7 +78,7 @@ impl FeatureStore for Unreliable {
 }
 
 /// `count` transactions of `card`, a second apart, ending a minute ago.
-fn transactions(card: &str, count: usize) -> Vec<edgescore_runtime::event_fields::JsonEvent> {
+fn transactions(card: &str, count: usize) -> Vec<edgescore_events::JsonEvent> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

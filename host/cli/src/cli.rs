@@ -151,6 +151,28 @@ pub(crate) enum Command {
     /// machine: other work on its cores shows up in the figures.
     #[command(verbatim_doc_comment)]
     Bench(BenchArgs),
+
+    /// Write the demo page as a static site.
+    ///
+    /// The page `edgescore serve` shows at /demo/: the fraud pipeline's
+    /// transactions scored in the browser by the `edgescore` npm package
+    /// (WebAssembly, built from this very source), with the transform, the
+    /// feature windows, the model and the decision rules the server runs.
+    /// Served by `edgescore serve`, the page also sends each transaction to
+    /// the server and shows both answers side by side; as a static site it
+    /// scores in the page only. Serve the folder with any static file
+    /// server (the wasm needs the application/wasm content type); nothing
+    /// is fetched from another site.
+    #[command(verbatim_doc_comment)]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// The folder to write the site into (created when missing; the site's
+    /// files in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) output: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@ mod offline_commands;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
 use edgescore_offline::bench::all_cores;
 use edgescore_offline::csv_rows::CsvOptions;
@@ -43,7 +44,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transform(args) => offline_commands::transform(args),
         Command::Eval(args) => offline_commands::eval(args),
         Command::Bench(args) => bench_command::bench(args),
+        Command::Demo(args) => demo_site(&args.output),
     }
+}
+
+/// Writes the demo page's files under `output`, as a static site.
+fn demo_site(output: &Path) -> anyhow::Result<()> {
+    let files = edgescore_serve::demo_page::site_files(None);
+    for (path, bytes) in &files {
+        let file = output.join(path);
+        if let Some(dir) = file.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        edgescore_runtime::atomic_file::write_atomically(&file, bytes)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    eprintln!(
+        "wrote the demo site ({} files) to {}: serve it with any static file server and open index.html",
+        files.len(),
+        output.display()
+    );
+    Ok(())
 }
 
 fn score(args: ScoreArgs) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! Reading a file of raw events for a transform (CSV or Parquet): columns
 //! matched to the transform's inputs by name, cells typed and checked by
-//! the event rules ([`edgescore_runtime::event_fields`]) exactly as the server checks
+//! the event rules ([`edgescore_events`]) exactly as the server checks
 //! a request's transactions, rows put in event-time order.
 //!
 //! A cell that breaks the rules stops the run with the row, line and
@@ -13,10 +13,7 @@ use std::path::Path;
 
 use crate::table::{self, Row, Table};
 use crate::{Error, Result};
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::{
-    Field, FieldValue,
-};
-use edgescore_runtime::event_fields::{EventError, EventReader};
+use edgescore_events::{Event, EventError, EventReader, EventValue};
 
 /// How many refused events are described; the rest are only counted.
 const DESCRIBED: usize = 5;
@@ -25,7 +22,7 @@ const DESCRIBED: usize = 5;
 #[derive(Debug)]
 pub struct EventsFile {
     /// One per data row kept, in time order.
-    pub events: Vec<Vec<Field>>,
+    pub events: Vec<Event>,
     /// The columns that are not transform inputs (ids, labels), one row
     /// per event in the same order as `events`.
     pub other: Table,
@@ -81,7 +78,7 @@ impl EventsFile {
                 column: column.to_owned(),
                 problem,
             };
-            let mut values: Vec<Option<FieldValue>> = vec![None; inputs.len()];
+            let mut values: Vec<Option<EventValue>> = vec![None; inputs.len()];
             let mut ahead = None;
             for &(column, input) in &input_columns {
                 match reader.from_cell(input, &row.cells[column]) {
@@ -112,7 +109,7 @@ impl EventsFile {
             }
             let time_ms = time_input
                 .and_then(|t| match values[t] {
-                    Some(FieldValue::Timestamp(ms)) => Some(ms),
+                    Some(EventValue::Timestamp(ms)) => Some(ms),
                     _ => None,
                 })
                 .unwrap_or(i64::MIN);

@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Field;
+use edgescore_events::Event;
+use edgescore_events::{Clock, EventReader};
 use edgescore_runtime::component_scorer::ComponentError;
-use edgescore_runtime::event_fields::{Clock, EventReader};
 use edgescore_runtime::feature_store::{EmbeddedLimits, EmbeddedStore};
 use edgescore_runtime::host_state::{FeatureAccess, Grants};
 use edgescore_runtime::transform_component::TransformComponent;
@@ -46,7 +46,7 @@ pub fn history_store() -> EmbeddedStore {
 /// [`edgescore_runtime::pipeline::Pipeline::transform`], within its grant.)
 pub fn replay(
     transform: &TransformComponent,
-    events: &[Vec<Field>],
+    events: &[Event],
 ) -> Result<Vec<f64>, ComponentError> {
     let mut instance = transform.instantiate(FeatureAccess {
         store: Some(Arc::new(history_store())),
@@ -64,7 +64,7 @@ pub fn replay(
 /// the clock now (the run's start).
 pub fn event_reader(transform: &TransformComponent) -> crate::Result<EventReader<'_>> {
     EventReader::new(
-        &transform.info().inputs,
+        transform.inputs(),
         transform.event_rules(),
         Clock::system("the clock when the run started"),
     )

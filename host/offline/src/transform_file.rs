@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::Result;
 use crate::table::{self, FeatureColumns};
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Field;
+use edgescore_events::Event;
 use edgescore_runtime::component_scorer::ComponentError;
 use edgescore_runtime::pipeline::Pipeline;
 use edgescore_runtime::transform_component::TransformComponent;
@@ -29,7 +29,7 @@ impl Transformer<'_> {
 
     /// The feature rows of `events` (in time order), replayed against the
     /// run's fresh store, with a progress bar.
-    fn rows(&self, events: &[Vec<Field>]) -> Result<Vec<f64>, ComponentError> {
+    fn rows(&self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
         match self {
             Self::Pipeline(pipeline) => {
                 let progress = crate::replay::progress_bar(events.len() as u64, "transforming");

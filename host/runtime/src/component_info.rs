@@ -7,7 +7,6 @@ use edgescore_models::Manifest;
 use serde::Serialize;
 
 use crate::bindings::edgescore::scoring::types::FeatureKind;
-use crate::bindings::transformer::exports::edgescore::scoring::transform::FieldType;
 use crate::component_scorer::ComponentError;
 use crate::engine::ScoringEngine;
 use crate::manifest_section;
@@ -142,18 +141,12 @@ impl TransformDescription {
         Ok(Self {
             name: info.name.clone(),
             version: info.version.clone(),
-            inputs: info
-                .inputs
+            inputs: transform
+                .inputs()
                 .iter()
                 .map(|input| TransformInput {
                     name: input.name.clone(),
-                    type_: match input.type_ {
-                        FieldType::Boolean => "boolean",
-                        FieldType::Integer => "integer",
-                        FieldType::Number => "number",
-                        FieldType::Text => "text",
-                        FieldType::Timestamp => "timestamp",
-                    },
+                    type_: input.ty.name(),
                     required: input.required,
                 })
                 .collect(),

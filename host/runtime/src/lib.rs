@@ -10,7 +10,6 @@
 pub mod atomic_file;
 pub mod bindings;
 pub mod call_budget;
-pub mod cell;
 pub mod compiled_cache;
 pub mod component_build;
 pub mod component_error;
@@ -19,7 +18,6 @@ pub mod component_scorer;
 pub mod deny_all_wasi;
 pub mod digest;
 pub mod engine;
-pub mod event_fields;
 pub mod feature_store;
 pub mod golden_check;
 pub mod guests;

@@ -15,20 +15,25 @@
 
 use wasmtime::component::Component;
 
+use edgescore_events::{Event, EventValue, FieldSpec, InputType};
+
+use crate::bindings::transformer::exports::edgescore::scoring::transform as wit;
 use crate::bindings::transformer::exports::edgescore::scoring::transform::{
-    Event, FieldType, TransformError, TransformInfo,
+    TransformError, TransformInfo,
 };
 use crate::bindings::transformer::{Transformer, TransformerPre};
 use crate::component_error::ComponentError;
 use crate::engine::ScoringEngine;
-use crate::event_fields::EventRules;
 use crate::feature_store::Uncommitted;
 use crate::host_state::{self, FeatureAccess, HostState, Journal};
 use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
+use edgescore_events::EventRules;
 
 /// A transform component, checked and prepared for fast instantiation.
 pub struct TransformComponent {
     info: TransformInfo,
+    /// `info.inputs` as the event reader reads them.
+    inputs: Vec<FieldSpec>,
     pre: TransformerPre<HostState>,
     sha256: String,
     limits: InstanceLimits,
@@ -64,6 +69,7 @@ impl TransformComponent {
                 inputs: Vec::new(),
                 outputs: Vec::new(),
             },
+            inputs: Vec::new(),
             pre,
             sha256: crate::digest::sha256_hex(bytes),
             limits: InstanceLimits::of(engine),
@@ -73,6 +79,7 @@ impl TransformComponent {
         loaded.info = instance
             .sandbox
             .call(|store, b| b.edgescore_scoring_transform().call_info(store))?;
+        loaded.inputs = loaded.info.inputs.iter().map(field_spec).collect();
         if loaded.info.outputs.is_empty() {
             return Err(ComponentError::Invalid(
                 "the transform produces no feature (was it built by `edgescore build --transform`?)"
@@ -85,6 +92,11 @@ impl TransformComponent {
     /// What the transform reads and produces.
     pub fn info(&self) -> &TransformInfo {
         &self.info
+    }
+
+    /// The fields it reads, in order: what events are read into.
+    pub fn inputs(&self) -> &[FieldSpec] {
+        &self.inputs
     }
 
     /// The same transform, its events read by `rules` (a pipeline's
@@ -165,11 +177,7 @@ impl TransformComponent {
     /// The one timestamp input, when there is exactly one: the event time
     /// that offline runs sort by.
     pub fn time_input(&self) -> Option<&str> {
-        let mut timestamps = self
-            .info
-            .inputs
-            .iter()
-            .filter(|i| i.type_ == FieldType::Timestamp);
+        let mut timestamps = self.inputs.iter().filter(|i| i.ty == InputType::Timestamp);
         match (timestamps.next(), timestamps.next()) {
             (Some(only), None) => Some(&only.name),
             _ => None,
@@ -270,9 +278,10 @@ impl TransformInstance {
     /// observed is kept for [`TransformInstance::take_observed`] when its
     /// feature access is `undoable` or the call failed, else let go.
     pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
+        let events: Vec<wit::Event> = events.iter().map(|e| wit_event(e)).collect();
         let result = self.sandbox.call(|store, b| {
             b.edgescore_scoring_transform()
-                .call_transform(store, events)
+                .call_transform(store, &events)
         })?;
         if result.is_ok() && !self.features.undoable {
             self.journal.take_from(0);
@@ -305,4 +314,37 @@ impl TransformInstance {
     pub fn is_poisoned(&self) -> bool {
         self.sandbox.is_poisoned()
     }
+}
+
+/// A WIT `field-spec` as the event reader reads it.
+fn field_spec(spec: &wit::FieldSpec) -> FieldSpec {
+    FieldSpec {
+        name: spec.name.clone(),
+        ty: match spec.type_ {
+            wit::FieldType::Boolean => InputType::Boolean,
+            wit::FieldType::Integer => InputType::Integer,
+            wit::FieldType::Number => InputType::Number,
+            wit::FieldType::Text => InputType::Text,
+            wit::FieldType::Timestamp => InputType::Timestamp,
+        },
+        required: spec.required,
+    }
+}
+
+/// A read event as the WIT `event` the component takes.
+fn wit_event(event: &Event) -> wit::Event {
+    event
+        .iter()
+        .map(|(name, value)| wit::Field {
+            name: name.clone(),
+            value: match value {
+                EventValue::Null => wit::FieldValue::Null,
+                EventValue::Boolean(b) => wit::FieldValue::Boolean(*b),
+                EventValue::Integer(i) => wit::FieldValue::Integer(*i),
+                EventValue::Number(x) => wit::FieldValue::Number(*x),
+                EventValue::Text(s) => wit::FieldValue::Text(s.clone()),
+                EventValue::Timestamp(t) => wit::FieldValue::Timestamp(*t),
+            },
+        })
+        .collect()
 }

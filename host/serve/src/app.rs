@@ -20,7 +20,7 @@ use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::{ModelSlot, Registry};
-use super::{admin, listing, open_inference, pipeline_api, simple_api};
+use super::{admin, demo_page, listing, open_inference, pipeline_api, simple_api};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -87,6 +87,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/models/{model}/promote", post(admin::promote))
         .route("/admin/models/{model}/rollback", post(admin::rollback))
         .route("/metrics", get(admin::metrics))
+        .route("/demo", get(demo_page::redirect))
+        .route("/demo/", get(demo_page::index))
+        .route("/demo/{*path}", get(demo_page::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

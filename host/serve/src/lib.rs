@@ -19,6 +19,7 @@ pub mod app;
 pub mod batching;
 pub mod bounded_json;
 pub mod config;
+pub mod demo_page;
 pub mod error;
 pub mod listing;
 pub mod loaded_version;

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use super::api_error::ApiError;
 use super::app::AppState;
 use super::loaded_version::LoadedVersion;
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::FieldType;
 
 /// `GET /v1/models`: every model of the registry, by name: its kind
 /// (`model` or `pipeline`, `null` while nothing serves), the version
@@ -55,17 +54,12 @@ fn describe_pipeline(state: &AppState, name: &str) -> Result<Json<Value>, ApiErr
         )));
     };
     let info = pipeline.transform_component().info();
-    let inputs: Vec<Value> = info
-        .inputs
+    let inputs: Vec<Value> = pipeline
+        .transform_component()
+        .inputs()
         .iter()
         .map(|input| {
-            let kind = match input.type_ {
-                FieldType::Boolean => "boolean",
-                FieldType::Integer => "integer",
-                FieldType::Number => "number",
-                FieldType::Text => "text",
-                FieldType::Timestamp => "timestamp",
-            };
+            let kind = input.ty.name();
             json!({ "name": input.name, "type": kind, "required": input.required })
         })
         .collect();

@@ -22,7 +22,7 @@
 //! A request is all or nothing. Before anything is transformed, it is
 //! refused whole when it carries more than `max_rows_per_request`
 //! transactions (413) or when any transaction breaks the event rules
-//! ([`edgescore_runtime::event_fields`]: types, required fields, text lengths, fields
+//! ([`edgescore_events`]: types, required fields, text lengths, fields
 //! per event, unknown or repeated fields, a time too far ahead of the
 //! server's clock), with a 400 naming the transaction, the field and the
 //! fix. A request that fails later (a deadline, the feature store) takes
@@ -42,8 +42,8 @@ use super::app::AppState;
 use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::{LoadedVersion, events_from_json};
 use super::scoring::{Target, score_rows_with};
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::Event;
-use edgescore_runtime::event_fields::JsonEvent;
+use edgescore_events::Event;
+use edgescore_events::JsonEvent;
 use edgescore_runtime::feature_store::Uncommitted;
 use edgescore_runtime::pipeline::{Decision, Outcome, Pipeline, Reason};
 

@@ -6,8 +6,6 @@
 //! client's requests fail (or, reordered, score the wrong columns), so the
 //! registry refuses it unless the routing says `allow_schema_change`.
 
-use edgescore_runtime::bindings::transformer::exports::edgescore::scoring::transform::FieldType;
-
 use super::loaded_version::LoadedVersion;
 
 /// Names listed in a description before the rest are counted.
@@ -33,17 +31,10 @@ impl FeatureSchema {
         if let Some(pipeline) = version.pipeline() {
             let fields = pipeline
                 .transform_component()
-                .info()
-                .inputs
+                .inputs()
                 .iter()
                 .map(|input| {
-                    let kind = match input.type_ {
-                        FieldType::Boolean => "boolean",
-                        FieldType::Integer => "integer",
-                        FieldType::Number => "number",
-                        FieldType::Text => "text",
-                        FieldType::Timestamp => "timestamp",
-                    };
+                    let kind = input.ty.name();
                     Field {
                         name: input.name.clone(),
                         kind: if input.required {

@@ -9,6 +9,7 @@
 //! aggregates go through the [`WindowStore`] the caller provides (the
 //! component's `feature-store` import).
 
+pub mod entity_events;
 mod eval;
 mod plan;
 

@@ -9,6 +9,7 @@
 //! reads the case with [`case`] and compares what it computed with
 //! [`check_scores`]; [`cases`] reads them all.
 
+pub mod chromium;
 pub mod server;
 
 // `foreach_golden_case!` and `GOLDEN_CASES`, listed by build.rs.

@@ -15,7 +15,7 @@ mod parquet_write;
 
 use std::path::Path;
 
-pub use edgescore_runtime::cell::Cell;
+pub use edgescore_events::Cell;
 
 use crate::error::Result;
 

@@ -51,11 +51,12 @@ use parking_lot::Mutex;
 use super::{FeatureStore, Observation, Observed, Receipt, StoreError, Window};
 use super::{check_observation, check_request, check_retention, now_ms};
 
-mod entity;
 #[cfg(test)]
 mod tests;
 
-use entity::{Entity, Event};
+use edgescore_models::transform::entity_events::{
+    DEFAULT_MAX_EVENTS_PER_ENTITY, EntityEvents, StoredEvent,
+};
 
 /// How many shards a store has: enough that two busy cards rarely share
 /// one, few enough that looking at every shard's oldest entity is cheap.
@@ -83,7 +84,7 @@ impl Default for EmbeddedLimits {
     fn default() -> Self {
         Self {
             retention_seconds: 7 * 24 * 3600,
-            max_events_per_entity: 10_000,
+            max_events_per_entity: DEFAULT_MAX_EVENTS_PER_ENTITY,
             max_entities: 1_000_000,
             max_bytes: 256 << 20,
         }
@@ -96,7 +97,8 @@ type EntityKey = (String, String);
 /// What one entity costs besides its events and its name's bytes: the
 /// record, its name, and its share of the linked map (the node's links,
 /// its allocation and its slot in the table).
-const ENTITY_BYTES: usize = std::mem::size_of::<Entity>() + std::mem::size_of::<EntityKey>() + 64;
+const ENTITY_BYTES: usize =
+    std::mem::size_of::<EntityEvents>() + std::mem::size_of::<EntityKey>() + 64;
 
 /// The tick [`Slot::oldest`] holds for a shard with no entity.
 const EMPTY: u64 = u64::MAX;
@@ -105,7 +107,7 @@ const EMPTY: u64 = u64::MAX;
 struct Shard {
     /// Least recently observed first: observing an entity moves it to the
     /// back.
-    entities: LinkedHashMap<EntityKey, Entity, RandomState>,
+    entities: LinkedHashMap<EntityKey, EntityEvents, RandomState>,
     points: HashMap<(String, String, String), f64>,
 }
 
@@ -116,7 +118,7 @@ impl Shard {
     }
 
     /// Removes its least recently observed entity other than `keep`.
-    fn evict_oldest(&mut self, keep: &EntityKey) -> Option<Entity> {
+    fn evict_oldest(&mut self, keep: &EntityKey) -> Option<EntityEvents> {
         let mut cursor = self.entities.cursor_front_mut();
         if cursor.current().is_some_and(|(key, _)| key == keep) {
             cursor.move_next();
@@ -214,7 +216,7 @@ impl EmbeddedStore {
     }
 
     /// Takes a removed entity out of the counts.
-    fn removed(&self, entity: &Entity) {
+    fn removed(&self, entity: &EntityEvents) {
         self.bytes.fetch_sub(entity.bytes, Ordering::Relaxed);
         self.entities.fetch_sub(1, Ordering::Relaxed);
     }
@@ -303,9 +305,9 @@ impl FeatureStore for EmbeddedStore {
             // is in tick order too.
             let tick = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
             if shard.entities.to_back(&key).is_none() {
-                let record = Entity {
+                let record = EntityEvents {
                     bytes: ENTITY_BYTES + namespace.len() + entity.len(),
-                    ..Entity::default()
+                    ..EntityEvents::default()
                 };
                 self.bytes.fetch_add(record.bytes, Ordering::Relaxed);
                 self.entities.fetch_add(1, Ordering::Relaxed);
@@ -318,31 +320,19 @@ impl FeatureStore for EmbeddedStore {
             };
             let before = record.bytes;
             record.last_used = tick;
-            record.insert(Event {
+            let stored = StoredEvent {
                 timestamp_ms: event.timestamp_ms,
                 sequence: tick,
                 value: event.value,
                 distinct_key: event.distinct_key.clone(),
-            });
-            // Keep what retention (back from this event, or from now for an
-            // event dated ahead) and the per-entity cap allow.
-            let oldest_kept = event
-                .timestamp_ms
-                .min(now_ms())
-                .saturating_sub(i64::from(self.limits.retention_seconds) * 1000);
-            while record
-                .events
-                .front()
-                .is_some_and(|e| e.timestamp_ms <= oldest_kept)
-                || record.events.len() > self.limits.max_events_per_entity
-            {
-                record.pop_oldest();
-            }
-            // The aggregates as of this event, this event included.
-            let values = windows
-                .iter()
-                .map(|w| record.aggregate(event.timestamp_ms, w, true))
-                .collect();
+            };
+            let values = record.observe(
+                stored,
+                self.limits.retention_seconds,
+                self.limits.max_events_per_entity,
+                now_ms(),
+                windows,
+            );
             self.resize(before, record.bytes);
             slot.oldest.store(shard.oldest(), Ordering::Relaxed);
             Observed {
@@ -393,7 +383,7 @@ impl FeatureStore for EmbeddedStore {
         check_request(namespace, entity, windows)?;
         check_retention(windows, self.limits.retention_seconds)?;
         let shard = self.slot(namespace, entity).shard.lock();
-        let empty = Entity::default();
+        let empty = EntityEvents::default();
         let record = shard
             .entities
             .get(&(namespace.to_owned(), entity.to_owned()))

@@ -18,26 +18,14 @@ pub(crate) mod import;
 
 pub use embedded::{EmbeddedLimits, EmbeddedStore};
 
-/// One windowed aggregate (the WIT `window`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
-    /// Unique within the namespace, e.g. `txn-count-1h`.
-    pub name: String,
-    pub aggregate: Aggregate,
-    /// At least 1.
-    pub seconds: u32,
-}
+/// One windowed aggregate (the WIT `window`): its name (unique within the
+/// namespace, e.g. `txn-count-1h`), what it computes and its span in
+/// seconds (at least 1). The transform plan's windows, so a store reads
+/// exactly what a plan asks.
+pub use edgescore_models::transform::WindowPlan as Window;
 
 /// What a window computes over the events of its span (the WIT `aggregate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Aggregate {
-    Count,
-    Sum,
-    DistinctCount,
-    /// Seconds from the previous event within the window to this one;
-    /// `None` when there is none.
-    SecondsSinceLast,
-}
+pub use edgescore_models::transform::Aggregate;
 
 /// One event of an entity, as the aggregates see it (the WIT `observation`).
 #[derive(Debug, Clone, PartialEq)]

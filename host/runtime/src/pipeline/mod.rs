@@ -44,13 +44,14 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use running::{Outcome, Pipeline, Reason, StoreAccess};
+pub use edgescore_models::decision::{Decision, Reason, Thresholds};
+pub use running::{Outcome, Pipeline, StoreAccess};
 
 use crate::component_scorer::{ComponentError, ScorerComponent};
 use crate::engine::ScoringEngine;
-use crate::event_fields::EventRules;
 use crate::host_state::Grants;
 use crate::transform_component::TransformComponent;
+use edgescore_events::EventRules;
 
 /// The file that makes a folder a pipeline version.
 pub const PIPELINE_FILE: &str = "pipeline.toml";
@@ -79,47 +80,6 @@ fn default_transform() -> PathBuf {
 
 fn default_model() -> PathBuf {
     "model.wasm".into()
-}
-
-/// Score thresholds of the decisions.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Thresholds {
-    /// At or above: review.
-    pub review: f64,
-    /// At or above: block.
-    pub block: f64,
-}
-
-/// What a pipeline decides about one transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Allow,
-    Review,
-    Block,
-}
-
-impl Thresholds {
-    pub fn decide(&self, score: f64) -> Decision {
-        if score >= self.block {
-            Decision::Block
-        } else if score >= self.review {
-            Decision::Review
-        } else {
-            Decision::Allow
-        }
-    }
-}
-
-impl Decision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Review => "review",
-            Self::Block => "block",
-        }
-    }
 }
 
 /// How many reasons a response carries.
@@ -195,15 +155,12 @@ impl PipelineSpec {
             path: path.display().to_string(),
             message: e.to_string().trim().to_owned(),
         })?;
-        let Thresholds { review, block } = spec.decision;
-        if !(review.is_finite() && block.is_finite() && review <= block) {
-            return Err(PipelineError::Spec {
+        spec.decision
+            .check()
+            .map_err(|message| PipelineError::Spec {
                 path: path.display().to_string(),
-                message: format!(
-                    "[decision] review ({review}) must be a number at or below block ({block})"
-                ),
-            });
-        }
+                message,
+            })?;
         Ok(spec)
     }
 
@@ -246,7 +203,7 @@ pub fn load_parts(
         })?
         .with_event_rules(spec.events.clone());
     spec.events
-        .check(&transform.info().inputs)
+        .check(transform.inputs())
         .map_err(|message| PipelineError::Spec {
             path: dir.join(PIPELINE_FILE).display().to_string(),
             message,

@@ -21,18 +21,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::bindings::edgescore::scoring::types::Feature;
-use crate::bindings::transformer::exports::edgescore::scoring::transform::Event;
 use crate::compiled_cache::CompiledCache;
 use crate::component_scorer::{ComponentError, ScorerComponent};
 use crate::engine::ScoringEngine;
-use crate::event_fields::{Clock, EventReader, EventRules};
 use crate::feature_store::{FeatureStore, Uncommitted};
 use crate::host_state::FeatureAccess;
 use crate::instance_pool::{InstancePool, Poisonable};
 use crate::pooled_scorer::PooledScorer;
 use crate::transform_component::{TransformComponent, TransformInstance};
+use edgescore_events::{Clock, Event, EventReader, EventRules};
 
-use super::{Decision, PipelineError, PipelineSpec, check_fit, load_parts};
+use super::{Decision, PipelineError, PipelineSpec, Reason, check_fit, load_parts};
 
 impl Poisonable for TransformInstance {
     fn is_poisoned(&self) -> bool {
@@ -72,16 +71,6 @@ pub struct Outcome {
     /// The features that pushed the score up most, largest first; empty
     /// for an allowed event unless every event was to be explained.
     pub reasons: Vec<Reason>,
-}
-
-/// One feature's part in a score.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reason {
-    pub feature: String,
-    /// The feature's value (NaN: missing).
-    pub value: f64,
-    /// Its contribution to the raw margin (TreeSHAP, or the linear term).
-    pub contribution: f64,
 }
 
 impl Pipeline {
@@ -168,7 +157,7 @@ impl Pipeline {
         rules: &'a EventRules,
         clock: Clock,
     ) -> Result<EventReader<'a>, String> {
-        EventReader::new(&self.transform.info().inputs, rules, clock)
+        EventReader::new(self.transform.inputs(), rules, clock)
     }
 
     /// Turns `events` into row-major feature rows in a warm transform
@@ -261,19 +250,7 @@ impl Pipeline {
     /// The `[reasons] top` features with the largest positive
     /// contributions, largest first.
     fn top_reasons(&self, row: &[f64], contributions: &[f64]) -> Vec<Reason> {
-        let features = self.features();
-        let mut order: Vec<usize> = (0..features.len())
-            .filter(|&f| contributions.get(f).is_some_and(|c| *c > 0.0))
-            .collect();
-        order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]));
-        order
-            .into_iter()
-            .take(self.spec.reasons.top)
-            .map(|f| Reason {
-                feature: features[f].name.clone(),
-                value: row[f],
-                contribution: contributions[f],
-            })
-            .collect()
+        let names = self.features().iter().map(|f| f.name.as_str());
+        edgescore_models::decision::top_reasons(names, row, contributions, self.spec.reasons.top)
     }
 }

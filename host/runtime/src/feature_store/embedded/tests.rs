@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use super::entity::KEY_STAT_BYTES;
 use super::*;
 use crate::feature_store::Aggregate;
+use edgescore_models::transform::entity_events::{KEY_STAT_BYTES, StoredEvent};
 
 fn count() -> Vec<Window> {
     vec![Window {
@@ -280,7 +280,7 @@ fn distinct_counts_from_the_key_index_equal_a_scan() {
         }
         let bytes = ENTITY_BYTES
             + "ncard".len()
-            + entity.events.iter().map(Event::bytes).sum::<usize>()
+            + entity.events.iter().map(StoredEvent::bytes).sum::<usize>()
             + entity
                 .keys
                 .keys()

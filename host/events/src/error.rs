@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{FieldSpec, FieldType};
+use crate::{FieldSpec, InputType};
 
 /// Why an event was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,12 +24,12 @@ pub(super) const SHOWN_CHARS: usize = 64;
 
 /// A value of `spec` that is not of its type; `got` says what it is.
 pub(super) fn wrong_type(spec: &FieldSpec, got: &str) -> String {
-    let expected = match spec.type_ {
-        FieldType::Text => "a text",
-        FieldType::Number => "a number",
-        FieldType::Integer => "an integer",
-        FieldType::Boolean => "a boolean (true or false)",
-        FieldType::Timestamp => {
+    let expected = match spec.ty {
+        InputType::Text => "a text",
+        InputType::Number => "a number",
+        InputType::Integer => "an integer",
+        InputType::Boolean => "a boolean (true or false)",
+        InputType::Timestamp => {
             "a timestamp (RFC 3339 like 2026-01-31T12:00:00Z, or an integer in the pipeline's timestamp_unit)"
         }
     };

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::error::shown;
 use super::{EventError, EventReader};
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{FieldSpec, FieldValue};
+use crate::{EventValue, FieldSpec};
 
 /// The unit of integer timestamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -71,7 +71,7 @@ impl EventReader<'_> {
         &self,
         spec: &FieldSpec,
         value: i64,
-    ) -> Result<FieldValue, EventError> {
+    ) -> Result<EventValue, EventError> {
         let Some(unit) = self.rules.timestamp_unit else {
             return Err(EventError::Invalid(format!(
                 "field '{}' is the integer {value}, but integer timestamps need a unit (seconds, milliseconds and microseconds look alike): send RFC 3339 text such as 2026-01-31T12:00:00Z, or declare the unit in the pipeline's [events] timestamp_unit (s, ms, us or ns)",
@@ -89,7 +89,7 @@ impl EventReader<'_> {
     }
 
     /// A timestamp from RFC 3339 text of a date and time that exist.
-    pub(super) fn text_time(&self, spec: &FieldSpec, text: &str) -> Result<FieldValue, EventError> {
+    pub(super) fn text_time(&self, spec: &FieldSpec, text: &str) -> Result<EventValue, EventError> {
         let ms = parse_rfc3339_ms(text).ok_or_else(|| {
             EventError::Invalid(format!(
                 "field '{}' must be an RFC 3339 date and time that exists, such as 2026-01-31T12:00:00Z, not {:?}",
@@ -107,7 +107,7 @@ impl EventReader<'_> {
         spec: &FieldSpec,
         ms: i64,
         unit: Option<TimeUnit>,
-    ) -> Result<FieldValue, EventError> {
+    ) -> Result<EventValue, EventError> {
         let is_time = self.time.is_some_and(|t| self.inputs[t].name == spec.name);
         if let Some(unit) = unit
             && is_time
@@ -124,7 +124,7 @@ impl EventReader<'_> {
         let limit = i64::from(self.rules.max_skew_seconds) * 1000;
         let ahead = ms.saturating_sub(self.clock.now_ms);
         if !is_time || ahead <= limit {
-            return Ok(FieldValue::Timestamp(ms));
+            return Ok(EventValue::Timestamp(ms));
         }
         let hint = unit.map_or_else(String::new, |u| {
             format!(

@@ -38,6 +38,7 @@
 //! and its fields (`json_event.rs`), and why an event is refused
 //! ([`EventError`] and the wording its messages share, `error.rs`).
 
+mod cell;
 mod error;
 mod json_event;
 mod reader;
@@ -45,6 +46,9 @@ mod rules;
 mod timestamps;
 mod values;
 
+pub use edgescore_models::transform::{EventValue, InputType};
+
+pub use self::cell::Cell;
 pub use self::error::EventError;
 pub use self::json_event::JsonEvent;
 pub use self::reader::EventReader;
@@ -52,6 +56,20 @@ pub use self::rules::{
     DEFAULT_MAX_FIELDS, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_MAX_TEXT_BYTES, EventRules,
 };
 pub use self::timestamps::{Clock, TimeUnit};
+
+/// One input field a transform reads (the WIT `field-spec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    pub name: String,
+    pub ty: InputType,
+    /// Whether an event without the field is refused (otherwise the
+    /// transform's default for it applies).
+    pub required: bool,
+}
+
+/// A raw event read for a transform: its present fields' names and values,
+/// in the transform's input order (the WIT `event`).
+pub type Event = Vec<(String, EventValue)>;
 
 #[cfg(test)]
 mod tests;

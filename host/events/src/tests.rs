@@ -5,15 +5,12 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{
-    FieldSpec, FieldType, FieldValue,
-};
-use crate::cell::Cell;
+use crate::{Cell, EventValue, FieldSpec, InputType};
 
-fn spec(name: &str, type_: FieldType, required: bool) -> FieldSpec {
+fn spec(name: &str, ty: InputType, required: bool) -> FieldSpec {
     FieldSpec {
         name: name.into(),
-        type_,
+        ty,
         required,
     }
 }
@@ -27,11 +24,11 @@ enum Read {
     Refused(&'static str),
 }
 
-fn is(value: FieldValue) -> Read {
+fn is(value: EventValue) -> Read {
     Read::Is(format!("{value:?}"))
 }
 
-fn outcome(got: Result<Option<FieldValue>, EventError>, phrase: &'static str) -> Read {
+fn outcome(got: Result<Option<EventValue>, EventError>, phrase: &'static str) -> Read {
     match got {
         Ok(Some(v)) => is(v),
         Ok(None) => Read::Missing,
@@ -44,8 +41,8 @@ fn outcome(got: Result<Option<FieldValue>, EventError>, phrase: &'static str) ->
 /// Parquet cell read alike.
 #[test]
 fn every_source_reads_a_value_by_the_same_rule() {
-    use FieldType::{Boolean, Integer, Number, Text, Timestamp};
-    use FieldValue as V;
+    use EventValue as V;
+    use InputType::{Boolean, Integer, Number, Text, Timestamp};
     let now = 1_795_257_000_000; // 2026-11-21T10:30:00Z
     let clock = Clock {
         now_ms: now,
@@ -56,7 +53,7 @@ fn every_source_reads_a_value_by_the_same_rule() {
     let now_text = now.to_string();
     // (type, JSON, CSV text, cell, expected)
     #[rustfmt::skip]
-    let cases: Vec<(FieldType, Value, &str, Cell, Read)> = vec![
+    let cases: Vec<(InputType, Value, &str, Cell, Read)> = vec![
         (Number, json!(1e39), "1e39", Cell::Number(1e39), is(V::Number(1e39))),
         (Number, json!(-0.0), "-0.0", Cell::Number(-0.0), is(V::Number(-0.0))),
         (Number, json!(7), "7", Cell::Integer(7), is(V::Number(7.0))),
@@ -126,8 +123,8 @@ fn every_source_reads_a_value_by_the_same_rule() {
 #[test]
 fn json_events_carry_only_what_the_transform_reads() {
     let inputs = [
-        spec("card_id", FieldType::Text, true),
-        spec("merchant_category", FieldType::Text, false),
+        spec("card_id", InputType::Text, true),
+        spec("merchant_category", InputType::Text, false),
     ];
     let clock = Clock::system("the test clock");
     let event = |text: &str| serde_json::from_str::<JsonEvent>(text).expect("JSON");
@@ -160,8 +157,8 @@ fn json_events_carry_only_what_the_transform_reads() {
 #[test]
 fn the_time_input_is_the_only_timestamp_or_the_named_one() {
     let inputs = [
-        spec("at", FieldType::Timestamp, true),
-        spec("issued", FieldType::Timestamp, false),
+        spec("at", InputType::Timestamp, true),
+        spec("issued", InputType::Timestamp, false),
     ];
     let clock = Clock {
         now_ms: 0,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{Clock, EventReader, TimeUnit};
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{FieldSpec, FieldType};
+use crate::{FieldSpec, InputType};
 
 /// The longest text value, in bytes, when nothing else is configured (the
 /// server's `max_text_bytes`; offline runs use it too).
@@ -71,7 +71,7 @@ impl EventRules {
         EventReader::new(inputs, self, clock)?;
         let timestamps: Vec<&str> = inputs
             .iter()
-            .filter(|i| i.type_ == FieldType::Timestamp)
+            .filter(|i| i.ty == InputType::Timestamp)
             .map(|i| i.name.as_str())
             .collect();
         if self.time.is_none() && timestamps.len() > 1 {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::{SHOWN_CHARS, not_scalar, shown, too_long};
 use super::{EventError, EventReader};
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{Field, FieldValue};
+use crate::{Event, EventValue};
 
 /// A JSON object of event fields, in the order given. A key given twice is
 /// refused while parsing: which value was meant cannot be known.
@@ -62,7 +62,7 @@ impl Serialize for JsonEvent {
 
 impl EventReader<'_> {
     /// One event from a JSON object of its fields, by the rules.
-    pub fn event_from_json(&self, object: &JsonEvent) -> Result<Vec<Field>, EventError> {
+    pub fn event_from_json(&self, object: &JsonEvent) -> Result<Event, EventError> {
         let fields = &object.0;
         if fields.len() > self.rules.max_fields {
             return Err(EventError::Invalid(format!(
@@ -71,7 +71,7 @@ impl EventReader<'_> {
                 self.rules.max_fields
             )));
         }
-        let mut values: Vec<Option<FieldValue>> = vec![None; self.inputs.len()];
+        let mut values: Vec<Option<EventValue>> = vec![None; self.inputs.len()];
         for (name, value) in fields {
             match self.inputs.iter().position(|i| i.name == *name) {
                 Some(input) => {

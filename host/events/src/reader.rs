@@ -3,9 +3,7 @@
 
 use super::error::too_long;
 use super::{Clock, EventError, EventRules};
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{
-    Field, FieldSpec, FieldType, FieldValue,
-};
+use crate::{Event, EventValue, FieldSpec, InputType};
 
 /// Reads the events of one transform by one set of rules against one clock.
 #[derive(Debug, Clone)]
@@ -27,7 +25,7 @@ impl<'a> EventReader<'a> {
         clock: Clock,
     ) -> Result<Self, String> {
         let timestamps: Vec<usize> = (0..inputs.len())
-            .filter(|&i| inputs[i].type_ == FieldType::Timestamp)
+            .filter(|&i| inputs[i].ty == InputType::Timestamp)
             .collect();
         let time = match (&rules.time, timestamps.as_slice()) {
             (Some(name), _) => Some(
@@ -65,14 +63,11 @@ impl<'a> EventReader<'a> {
 
     /// One event from its inputs' values (`values[i]` is input `i`'s, as
     /// the `from_*` functions read it): every required input present.
-    pub fn event(&self, values: Vec<Option<FieldValue>>) -> Result<Vec<Field>, EventError> {
+    pub fn event(&self, values: Vec<Option<EventValue>>) -> Result<Event, EventError> {
         let mut event = Vec::with_capacity(values.len());
         for (spec, value) in self.inputs.iter().zip(values) {
             match value {
-                Some(value) => event.push(Field {
-                    name: spec.name.clone(),
-                    value,
-                }),
+                Some(value) => event.push((spec.name.clone(), value)),
                 None if spec.required => {
                     return Err(EventError::Invalid(format!(
                         "required field '{}' is missing (or empty, or null): give it a value",

@@ -6,10 +6,7 @@ use serde_json::Value;
 
 use super::error::{not_scalar, shown, wrong_type};
 use super::{EventError, EventReader};
-use crate::bindings::transformer::exports::edgescore::scoring::transform::{
-    FieldSpec, FieldType, FieldValue,
-};
-use crate::cell::Cell;
+use crate::{Cell, EventValue, FieldSpec, InputType};
 
 /// Integers at most this far from zero are exact in a float64.
 const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
@@ -17,30 +14,30 @@ const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 impl EventReader<'_> {
     /// Input `input`'s value from text (a CSV cell); `None` when empty.
     /// Booleans are `true`/`false`/`1`/`0`.
-    pub fn from_text(&self, input: usize, text: &str) -> Result<Option<FieldValue>, EventError> {
+    pub fn from_text(&self, input: usize, text: &str) -> Result<Option<EventValue>, EventError> {
         let spec = &self.inputs[input];
         self.check_length(spec, text).map_err(EventError::Invalid)?;
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
         }
-        let value = match spec.type_ {
-            FieldType::Text => Some(FieldValue::Text(text.to_owned())),
-            FieldType::Number => {
+        let value = match spec.ty {
+            InputType::Text => Some(EventValue::Text(text.to_owned())),
+            InputType::Number => {
                 return number(spec, text.parse::<f64>().ok(), text)
                     .map(Some)
                     .map_err(EventError::Invalid);
             }
-            FieldType::Integer => match text.parse::<i64>() {
-                Ok(i) => Some(FieldValue::Integer(i)),
+            InputType::Integer => match text.parse::<i64>() {
+                Ok(i) => Some(EventValue::Integer(i)),
                 Err(_) => text.parse::<f64>().ok().and_then(integral),
             },
-            FieldType::Boolean => match text.to_ascii_lowercase().as_str() {
-                "true" | "1" => Some(FieldValue::Boolean(true)),
-                "false" | "0" => Some(FieldValue::Boolean(false)),
+            InputType::Boolean => match text.to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(EventValue::Boolean(true)),
+                "false" | "0" => Some(EventValue::Boolean(false)),
                 _ => None,
             },
-            FieldType::Timestamp => {
+            InputType::Timestamp => {
                 return match text.parse::<i64>() {
                     Ok(i) => self.integer_time(spec, i).map(Some),
                     Err(_) => self.text_time(spec, text).map(Some),
@@ -56,28 +53,28 @@ impl EventReader<'_> {
     /// value); `None` when missing. Text goes through
     /// [`EventReader::from_text`]; a typed value is taken when it means the
     /// same as its text would.
-    pub fn from_cell(&self, input: usize, cell: &Cell) -> Result<Option<FieldValue>, EventError> {
+    pub fn from_cell(&self, input: usize, cell: &Cell) -> Result<Option<EventValue>, EventError> {
         let spec = &self.inputs[input];
-        let converted = match (spec.type_, cell) {
+        let converted = match (spec.ty, cell) {
             (_, Cell::Missing) => return Ok(None),
             (_, Cell::Text(text)) => return self.from_text(input, text),
-            (FieldType::Text, Cell::Integer(i)) => Some(FieldValue::Text(i.to_string())),
-            (FieldType::Text, Cell::Boolean(b)) => Some(FieldValue::Text(b.to_string())),
-            (FieldType::Number, Cell::Number(x)) => {
+            (InputType::Text, Cell::Integer(i)) => Some(EventValue::Text(i.to_string())),
+            (InputType::Text, Cell::Boolean(b)) => Some(EventValue::Text(b.to_string())),
+            (InputType::Number, Cell::Number(x)) => {
                 return number(spec, Some(*x), &x.to_string())
                     .map(Some)
                     .map_err(EventError::Invalid);
             }
-            (FieldType::Number, Cell::Integer(i)) => Some(FieldValue::Number(*i as f64)),
-            (FieldType::Integer, Cell::Integer(i)) => Some(FieldValue::Integer(*i)),
+            (InputType::Number, Cell::Integer(i)) => Some(EventValue::Number(*i as f64)),
+            (InputType::Integer, Cell::Integer(i)) => Some(EventValue::Integer(*i)),
             // pandas stores integer columns with nulls as floats.
-            (FieldType::Integer, Cell::Number(x)) => integral(*x),
-            (FieldType::Boolean, Cell::Boolean(b)) => Some(FieldValue::Boolean(*b)),
-            (FieldType::Boolean, Cell::Integer(i @ (0 | 1))) => Some(FieldValue::Boolean(*i == 1)),
-            (FieldType::Timestamp, Cell::Timestamp(ms)) => {
+            (InputType::Integer, Cell::Number(x)) => integral(*x),
+            (InputType::Boolean, Cell::Boolean(b)) => Some(EventValue::Boolean(*b)),
+            (InputType::Boolean, Cell::Integer(i @ (0 | 1))) => Some(EventValue::Boolean(*i == 1)),
+            (InputType::Timestamp, Cell::Timestamp(ms)) => {
                 return self.checked_time(spec, *ms, None).map(Some);
             }
-            (FieldType::Timestamp, Cell::Integer(i)) => {
+            (InputType::Timestamp, Cell::Integer(i)) => {
                 return self.integer_time(spec, *i).map(Some);
             }
             _ => None,
@@ -94,7 +91,7 @@ impl EventReader<'_> {
     }
 
     /// Input `input`'s value from JSON; `None` for `null` or an empty text.
-    pub fn from_json(&self, input: usize, value: &Value) -> Result<Option<FieldValue>, EventError> {
+    pub fn from_json(&self, input: usize, value: &Value) -> Result<Option<EventValue>, EventError> {
         let spec = &self.inputs[input];
         if let Value::String(s) = value {
             self.check_length(spec, s).map_err(EventError::Invalid)?;
@@ -102,27 +99,27 @@ impl EventReader<'_> {
                 return Ok(None);
             }
         }
-        let converted = match (spec.type_, value) {
+        let converted = match (spec.ty, value) {
             (_, Value::Null) => return Ok(None),
             (_, Value::Array(_) | Value::Object(_)) => {
                 return Err(EventError::Invalid(not_scalar(&spec.name, value)));
             }
-            (FieldType::Text, Value::String(s)) => Some(FieldValue::Text(s.trim().to_owned())),
-            (FieldType::Number, Value::Number(n)) => {
+            (InputType::Text, Value::String(s)) => Some(EventValue::Text(s.trim().to_owned())),
+            (InputType::Number, Value::Number(n)) => {
                 return number(spec, n.as_f64(), &n.to_string())
                     .map(Some)
                     .map_err(EventError::Invalid);
             }
-            (FieldType::Integer, Value::Number(n)) => n
+            (InputType::Integer, Value::Number(n)) => n
                 .as_i64()
-                .map(FieldValue::Integer)
+                .map(EventValue::Integer)
                 .or_else(|| n.as_f64().and_then(integral)),
-            (FieldType::Boolean, Value::Bool(b)) => Some(FieldValue::Boolean(*b)),
-            (FieldType::Timestamp, Value::Number(n)) => match n.as_i64() {
+            (InputType::Boolean, Value::Bool(b)) => Some(EventValue::Boolean(*b)),
+            (InputType::Timestamp, Value::Number(n)) => match n.as_i64() {
                 Some(i) => return self.integer_time(spec, i).map(Some),
                 None => None,
             },
-            (FieldType::Timestamp, Value::String(s)) => {
+            (InputType::Timestamp, Value::String(s)) => {
                 return self.text_time(spec, s.trim()).map(Some);
             }
             _ => None,
@@ -138,9 +135,9 @@ impl EventReader<'_> {
 }
 
 /// A finite number, or why not.
-fn number(spec: &FieldSpec, parsed: Option<f64>, text: &str) -> Result<FieldValue, String> {
+fn number(spec: &FieldSpec, parsed: Option<f64>, text: &str) -> Result<EventValue, String> {
     match parsed {
-        Some(x) if x.is_finite() => Ok(FieldValue::Number(x)),
+        Some(x) if x.is_finite() => Ok(EventValue::Number(x)),
         Some(x) if x.is_nan() => Err(format!(
             "field '{}' must be a finite number, not {:?} (leave it empty or null when it is missing)",
             spec.name,
@@ -156,6 +153,6 @@ fn number(spec: &FieldSpec, parsed: Option<f64>, text: &str) -> Result<FieldValu
 }
 
 /// A float that is an integer within the range where floats are exact.
-fn integral(x: f64) -> Option<FieldValue> {
-    (x.fract() == 0.0 && x.abs() <= EXACT_INTEGER).then_some(FieldValue::Integer(x as i64))
+fn integral(x: f64) -> Option<EventValue> {
+    (x.fract() == 0.0 && x.abs() <= EXACT_INTEGER).then_some(EventValue::Integer(x as i64))
 }

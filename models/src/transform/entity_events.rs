@@ -1,52 +1,62 @@
 //! One entity's events in time order, the index of its distinct keys, and
-//! the windows' aggregates over them.
+//! the windows' aggregates over them: the rules every in-memory feature
+//! store applies (the server's embedded store, the browser's page store),
+//! so an entity's windows read the same wherever it is kept.
+//!
+//! An event counts in a window of `s` seconds read at time `t` when its
+//! timestamp is in `(t - s, t]`. A late event is inserted in its place, so
+//! replaying a history in order and observing it live give the same
+//! aggregates; sums add in time order, so they are reproducible to the bit.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::super::{Aggregate, Window};
+use super::plan::{Aggregate, WindowPlan};
+
+/// The newest events an in-memory store keeps per entity by default.
+pub const DEFAULT_MAX_EVENTS_PER_ENTITY: usize = 10_000;
 
 /// What one entry of the distinct-key index costs besides the key's bytes.
-pub(super) const KEY_STAT_BYTES: usize =
+pub const KEY_STAT_BYTES: usize =
     std::mem::size_of::<String>() + std::mem::size_of::<KeyStat>() + 16;
 
 #[derive(Debug, Clone)]
-pub(super) struct Event {
-    pub(super) timestamp_ms: i64,
-    /// Unique within the store: what a [`super::super::Receipt`] names.
-    pub(super) sequence: u64,
-    pub(super) value: f64,
-    pub(super) distinct_key: Option<String>,
+pub struct StoredEvent {
+    pub timestamp_ms: i64,
+    /// Unique within the store: what a feature store's receipt names.
+    pub sequence: u64,
+    pub value: f64,
+    pub distinct_key: Option<String>,
 }
 
-impl Event {
-    pub(super) fn bytes(&self) -> usize {
-        std::mem::size_of::<Event>() + self.distinct_key.as_ref().map_or(0, String::len)
+impl StoredEvent {
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<StoredEvent>() + self.distinct_key.as_ref().map_or(0, String::len)
     }
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Entity {
+pub struct EntityEvents {
     /// In timestamp order.
-    pub(super) events: VecDeque<Event>,
+    pub events: VecDeque<StoredEvent>,
     /// Each distinct key among `events`: how many carry it, and the newest
     /// timestamp. Distinct counts read this when it is shorter than the
     /// window (a card hammered at one merchant).
-    pub(super) keys: HashMap<String, KeyStat>,
-    /// When it was last observed, in store ticks: what eviction compares
-    /// across shards.
-    pub(super) last_used: u64,
+    pub keys: HashMap<String, KeyStat>,
+    /// When it was last observed, in its store's ticks (what the embedded
+    /// store's eviction compares); this type never reads it.
+    pub last_used: u64,
     /// What it takes in memory, its name and events included.
-    pub(super) bytes: usize,
+    pub bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct KeyStat {
-    pub(super) events: usize,
-    pub(super) newest_ms: i64,
+pub struct KeyStat {
+    pub events: usize,
+    pub newest_ms: i64,
 }
 
-impl Entity {
-    pub(super) fn insert(&mut self, event: Event) {
+impl EntityEvents {
+    pub fn insert(&mut self, event: StoredEvent) {
         if let Some(key) = &event.distinct_key {
             // Looked up before inserting: no key copy for a key already held.
             match self.keys.get_mut(key) {
@@ -71,16 +81,48 @@ impl Entity {
         self.events.insert(at, event);
     }
 
+    /// Records `event`, drops the events that retention (`retention_seconds`
+    /// back from the event, or from `now_ms` for an event dated ahead of
+    /// it) and the per-entity cap (`max_events`, newest kept) no longer
+    /// allow, and returns each of `windows` as of the event, the event
+    /// included.
+    pub fn observe(
+        &mut self,
+        event: StoredEvent,
+        retention_seconds: u32,
+        max_events: usize,
+        now_ms: i64,
+        windows: &[WindowPlan],
+    ) -> Vec<Option<f64>> {
+        let at = event.timestamp_ms;
+        self.insert(event);
+        let oldest_kept = at
+            .min(now_ms)
+            .saturating_sub(i64::from(retention_seconds) * 1000);
+        while self
+            .events
+            .front()
+            .is_some_and(|e| e.timestamp_ms <= oldest_kept)
+            || self.events.len() > max_events
+        {
+            self.pop_oldest();
+        }
+        windows
+            .iter()
+            .map(|w| self.aggregate(at, w, true))
+            .collect()
+    }
+
     /// Drops the oldest event (whose key's newest timestamp, if others
     /// remain, is theirs: they are no older).
-    pub(super) fn pop_oldest(&mut self) {
+    pub fn pop_oldest(&mut self) {
         if let Some(event) = self.events.pop_front() {
             self.unindex(&event, false);
         }
     }
 
     /// Removes the event `sequence` at `timestamp_ms`; whether it was there.
-    pub(super) fn remove(&mut self, timestamp_ms: i64, sequence: u64) -> bool {
+    pub fn remove(&mut self, timestamp_ms: i64, sequence: u64) -> bool {
         let from = self
             .events
             .partition_point(|e| e.timestamp_ms < timestamp_ms);
@@ -99,7 +141,7 @@ impl Entity {
     /// Takes a removed event out of the byte count and the key index; when
     /// it may have been its key's newest (`anywhere`: not the oldest), the
     /// key's newest time is found again among the events left.
-    fn unindex(&mut self, event: &Event, anywhere: bool) {
+    fn unindex(&mut self, event: &StoredEvent, anywhere: bool) {
         self.bytes -= event.bytes();
         let Some(key) = &event.distinct_key else {
             return;
@@ -125,7 +167,7 @@ impl Entity {
     /// Window `w` over the events in `(at - w, at]`. For seconds-since-last,
     /// `at_event` says the newest event at `at` is the one being observed,
     /// so the gap is to the one before it.
-    pub(super) fn aggregate(&self, at: i64, w: &Window, at_event: bool) -> Option<f64> {
+    pub fn aggregate(&self, at: i64, w: &WindowPlan, at_event: bool) -> Option<f64> {
         let events = &self.events;
         let start = at.saturating_sub(i64::from(w.seconds) * 1000);
         let end = events.partition_point(|e| e.timestamp_ms <= at);
