@@ -1,8 +1,8 @@
 //! The `edgescore` npm package in a real browser: Debian's Chromium,
 //! headless, driven by chromedriver over WebDriver. A page served over
-//! loopback imports the package as an ES module, loads each golden case's
-//! model and scores every input set; every score is the native model
-//! core's, bit for bit.
+//! loopback imports the package as an ES module (both builds, `edgescore`
+//! and `edgescore/models`), loads each golden case's model and scores every
+//! input set; every score is the native model core's, bit for bit.
 //!
 //! Needs the package (`guest/web/build.sh`, found in `EDGESCORE_WEB_PACKAGE`
 //! or `target/web/edgescore`), `/usr/bin/chromium` and `chromedriver`.
@@ -77,9 +77,9 @@ fn missing(package: &Path) -> Option<String> {
 /// In the page: imports the package, loads the case's model, scores each
 /// set's rows; answers `{ok: [[scores], ...]}` or `{error}`.
 const SCORE_CASE: &str = r#"
-const [name, sets, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+const [module, name, sets, done] = [arguments[0], arguments[1], arguments[2], arguments[arguments.length - 1]];
 (async () => {
-  const { default: init, Model } = await import("/pkg/edgescore.js");
+  const { default: init, Model } = await import(`/pkg/${module}`);
   await init();
   const bytes = new Uint8Array(await (await fetch(`/cases/${name}/model`)).arrayBuffer());
   const model = Model.load(bytes);
@@ -105,7 +105,13 @@ fn every_golden_case_scores_in_chromium_with_the_native_bits() {
     // The site: the package, a page, each case's model and row sets.
     let site = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(site.path().join("pkg")).expect("mkdir");
-    for file in ["edgescore.js", "edgescore_bg.wasm"] {
+    const MODULES: [&str; 2] = ["edgescore.js", "edgescore_models.js"];
+    for file in [
+        "edgescore.js",
+        "edgescore_bg.wasm",
+        "edgescore_models.js",
+        "edgescore_models_bg.wasm",
+    ] {
         std::fs::copy(package.join(file), site.path().join("pkg").join(file)).expect("copy");
     }
     std::fs::write(
@@ -131,31 +137,33 @@ fn every_golden_case_scores_in_chromium_with_the_native_bits() {
     let mut checked = 0;
     for case in &cases {
         let sets: Vec<&str> = case.sets.iter().map(|s| s.name.as_str()).collect();
-        let answer = browser.execute_async(SCORE_CASE, &json!([case.name, sets]));
-        let scored = answer["ok"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{}: {answer}", case.name));
         let model = Model::from_bytes(&std::fs::read(&case.model_path).expect("model"), None)
             .expect("golden model loads");
-        for (set, got) in case.sets.iter().zip(scored) {
-            let native = model.score(&set.rows).expect("native scores");
-            let got = got.as_array().expect("scores");
-            assert_eq!(got.len(), native.len(), "{} / {}", case.name, set.name);
-            for (row, (got, want)) in got.iter().zip(&native).enumerate() {
-                let got = got.as_f64().unwrap_or(f64::NAN);
-                assert_eq!(
-                    got.to_bits(),
-                    want.to_bits(),
-                    "{} / {} / row {row} in Chromium: {got:?}, native {want:?}",
-                    case.name,
-                    set.name
-                );
+        for module in MODULES {
+            let answer = browser.execute_async(SCORE_CASE, &json!([module, case.name, sets]));
+            let scored = answer["ok"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}, {module}: {answer}", case.name));
+            for (set, got) in case.sets.iter().zip(scored) {
+                let native = model.score(&set.rows).expect("native scores");
+                let got = got.as_array().expect("scores");
+                assert_eq!(got.len(), native.len(), "{} / {}", case.name, set.name);
+                for (row, (got, want)) in got.iter().zip(&native).enumerate() {
+                    let got = got.as_f64().unwrap_or(f64::NAN);
+                    assert_eq!(
+                        got.to_bits(),
+                        want.to_bits(),
+                        "{} / {} / row {row} in Chromium, {module}: {got:?}, native {want:?}",
+                        case.name,
+                        set.name
+                    );
+                }
+                checked += native.len();
             }
-            checked += native.len();
         }
     }
     eprintln!(
-        "{} cases, {checked} rows, bit-identical in Chromium {}",
+        "{} cases through both builds, {checked} rows, bit-identical in Chromium {}",
         cases.len(),
         browser.version
     );

@@ -9,8 +9,8 @@
 //! `EDGESCORE_UPDATE_SCREENSHOT=1`, at `docs/demo.png`, the README's).
 
 use edgescore_test_support::chromium::Chromium;
-use edgescore_test_support::repo_root;
 use edgescore_test_support::server::Serve;
+use edgescore_test_support::{repo_root, same_json};
 use serde_json::{Value, json};
 
 /// What the page shows for the latest transaction and in the newest row of
@@ -96,7 +96,7 @@ fn the_demo_page_shows_the_servers_answers_for_twenty_transactions() {
                 want["score"]
             );
             assert!(
-                same(&shown[side]["reasons"], &want["reasons"]),
+                same_json(&shown[side]["reasons"], &want["reasons"]),
                 "transaction {i}, {side}: the reasons shown {} differ from the server's {}",
                 shown[side]["reasons"],
                 want["reasons"]
@@ -162,23 +162,6 @@ fn the_demo_page_shows_the_servers_answers_for_twenty_transactions() {
         "20 transactions, page and server identical in Chromium {}: {decisions:?}",
         browser.version
     );
-}
-
-/// Whether two JSON values are the same, numbers compared as float64 bits
-/// (JavaScript writes 1.0 as `1`).
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => {
-            x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits)
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
 }
 
 fn decision_of(result: &Value) -> &str {

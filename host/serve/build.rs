@@ -60,6 +60,7 @@ fn main() {
         .arg("--")
         .arg(&wasm)
         .arg(&out)
+        .arg("edgescore")
         .status()
         .expect("cargo runs");
     assert!(status.success(), "making the browser package failed");

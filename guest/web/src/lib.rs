@@ -13,15 +13,21 @@
 //! p.score(transaction);               // { score, decision, reasons, features }
 //! ```
 //!
-//! The code map: [`Model`] (`model.rs`), [`Pipeline`] (`pipeline.rs`) and
-//! its feature store in page memory (`page_store.rs`).
+//! The code map: [`Model`] (`model.rs`), `Pipeline` (`pipeline.rs`) and
+//! its feature store in page memory (`page_store.rs`). `Pipeline` is the
+//! `pipeline` feature (on by default: the package `edgescore`); built
+//! without it, the wasm holds `Model` alone (`edgescore/models`), for
+//! pages that only score models.
 //!
 //! Every error is a JavaScript `Error` whose message is the one the CLI
 //! prints for the same mistake.
 
 mod model;
+#[cfg(feature = "pipeline")]
 mod page_store;
+#[cfg(feature = "pipeline")]
 mod pipeline;
 
 pub use model::Model;
+#[cfg(feature = "pipeline")]
 pub use pipeline::Pipeline;

@@ -178,7 +178,12 @@ impl Pipeline {
         let names: Vec<String> = self.feature_names();
         let reasons = if explain || decision != Decision::Allow {
             let contributions = self.model.contributions(&row).map_err(scoring)?;
-            top_reasons(names.iter().map(String::as_str), &row, &contributions, self.top)
+            top_reasons(
+                names.iter().map(String::as_str),
+                &row,
+                &contributions,
+                self.top,
+            )
         } else {
             Vec::new()
         };

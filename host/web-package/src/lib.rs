@@ -1,8 +1,8 @@
-//! The npm package `edgescore` from the browser build's wasm
-//! (`guest/web`, built for `wasm32-unknown-unknown`): wasm-bindgen's ES
-//! module for the web (`edgescore.js`), its TypeScript types and the
-//! processed wasm (`edgescore_bg.wasm`, name and producers sections
-//! removed).
+//! The npm package `edgescore` from the browser builds' wasm (`guest/web`,
+//! built for `wasm32-unknown-unknown`): for each, wasm-bindgen's ES module
+//! for the web (`edgescore.js`, or `edgescore_models.js` for the build
+//! without pipelines), its TypeScript types and the processed wasm
+//! (`edgescore_bg.wasm`, name and producers sections removed).
 //!
 //! It runs `wasm-bindgen-cli-support`, the library wasm-bindgen-cli is made
 //! of, of exactly the version the `wasm-bindgen` crate is pinned to, with
@@ -13,8 +13,9 @@
 
 use std::path::Path;
 
-/// Writes the package's generated files for `wasm` into `out_dir`.
-pub fn bindgen(wasm: &Path, out_dir: &Path) -> Result<(), String> {
+/// Writes the package's generated files for `wasm` into `out_dir`, named
+/// `<name>.js`, `<name>.d.ts` and `<name>_bg.wasm`.
+pub fn bindgen(wasm: &Path, out_dir: &Path, name: &str) -> Result<(), String> {
     let mut bindgen = wasm_bindgen_cli_support::Bindgen::new();
     bindgen
         .input_path(wasm)
@@ -22,7 +23,7 @@ pub fn bindgen(wasm: &Path, out_dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("{e:#}"))?;
     // The CLI's defaults where the library's differ, then the package's.
     bindgen
-        .out_name("edgescore")
+        .out_name(name)
         .typescript(true)
         .omit_default_module_path(false)
         .remove_name_section(true)
