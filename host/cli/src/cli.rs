@@ -95,7 +95,10 @@ pub(crate) enum Command {
     /// Routes: Open Inference Protocol v2 (/v2/health/live, /v2/health/ready,
     /// /v2, /v2/models/<m>[/versions/<v>][/ready|/infer], the repository API
     /// /v2/repository/...), JSON scoring with named features
-    /// (POST /v1/models/<m>/score), GET /metrics (Prometheus). Routes that
+    /// (POST /v1/models/<m>/score), pipelines (POST /v1/pipelines/<p>/score),
+    /// GET /metrics (Prometheus), and the demo page at /demo/ (the bundled
+    /// fraud pipeline scored in the browser and by this server, side by side;
+    /// embedded, it works offline). Routes that
     /// change what serves need `Authorization: Bearer <admin token>`.
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),

@@ -278,7 +278,7 @@ impl TransformInstance {
     /// observed is kept for [`TransformInstance::take_observed`] when its
     /// feature access is `undoable` or the call failed, else let go.
     pub fn transform(&mut self, events: &[Event]) -> Result<Vec<f64>, ComponentError> {
-        let events: Vec<wit::Event> = events.iter().map(|e| wit_event(e)).collect();
+        let events: Vec<wit::Event> = events.iter().map(wit_event).collect();
         let result = self.sandbox.call(|store, b| {
             b.edgescore_scoring_transform()
                 .call_transform(store, &events)

@@ -173,6 +173,10 @@ async fn serve(
                 out,
                 "try: curl -s {url}/v1/pipelines/{DEMO_NAME}/score -H 'content-type: application/json' -d '{DEMO_TRANSACTION}'"
             );
+            let _ = writeln!(
+                out,
+                "or open {url}/demo/ (transactions scored in the page and by this server, side by side)"
+            );
         } else {
             let _ = writeln!(out, "try: curl -s {url}/v2/models/{example_model}");
         }
