@@ -439,3 +439,94 @@ console.log(JSON.stringify({ kind: model.kind, scores: Array.from(scores), pipel
     );
     assert_eq!(answer["pipeline"], "function");
 }
+
+#[test]
+fn hostile_javascript_values_are_errors_that_say_what_to_fix_and_change_nothing() {
+    let Some(package) = package_or_skip("hostile values") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let site = tmp.path().join("site");
+    demo_site(&site);
+    // The demo model saved without node covers: no contributions, so no
+    // reasons.
+    let mut model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site.join("pipeline/model.json")).expect("model"))
+            .expect("JSON");
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("sum_hessian");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut model);
+    let coverless = tmp.path().join("coverless.json");
+    std::fs::write(&coverless, serde_json::to_vec(&model).expect("JSON")).expect("write");
+    let p = |f: &str| site.join("pipeline").join(f).into_os_string();
+    let out = node(
+        "hostile.mjs",
+        &[
+            package.as_os_str(),
+            &p("transform.toml"),
+            &p("model.json"),
+            &p("options.json"),
+            coverless.as_os_str(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let expected = [
+        ("spec not a string", "the transform spec must be a string"),
+        ("model as an ArrayBuffer", "as a Uint8Array"),
+        (
+            "model without covers in a pipeline",
+            "cannot explain its scores",
+        ),
+        ("options as an array", "expected an object of named fields"),
+        (
+            "review NaN",
+            "field 'review' must be a finite number, not NaN",
+        ),
+        (
+            "rows as a plain array",
+            "rows must be a Float64Array or a Float32Array",
+        ),
+        (
+            "amount NaN",
+            "field 'amount' must be a finite number, not NaN",
+        ),
+        (
+            "category Infinity",
+            "field 'merchant_category' must be a finite number, not inf",
+        ),
+        ("invalid Date", "field 'timestamp' is an invalid Date"),
+        ("BigInt amount", "cannot be written as JSON"),
+        ("circular", "cannot be written as JSON"),
+        ("a 64 MB field", "characters long as JSON"),
+        ("not an object", "expected an object of named fields"),
+    ];
+    let cases = answer["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), expected.len());
+    for (case, (name, phrase)) in cases.iter().zip(expected) {
+        assert_eq!(case["name"], name);
+        assert_eq!(case["isError"], true, "{name}: {case}");
+        let message = case["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(phrase),
+            "{name}: {message:?} lacks {phrase:?}"
+        );
+    }
+    assert_eq!(
+        answer["same"], true,
+        "after the refusals the pipeline answers {} where a fresh one answers {}",
+        answer["a"], answer["b"]
+    );
+}

@@ -22,6 +22,9 @@
 //! Every error is a JavaScript `Error` whose message is the one the CLI
 //! prints for the same mistake.
 
+mod js_input;
+#[cfg(feature = "pipeline")]
+mod js_object;
 mod model;
 #[cfg(feature = "pipeline")]
 mod page_store;

@@ -14,8 +14,12 @@ pub struct Model {
 impl Model {
     /// Loads a model from its file's bytes; the format is detected from
     /// the content.
-    pub fn load(bytes: &[u8]) -> Result<Model, JsError> {
-        CoreModel::from_bytes(bytes, None)
+    pub fn load(
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: &JsValue,
+    ) -> Result<Model, JsError> {
+        let bytes = crate::js_input::bytes(bytes)
+            .map_err(|e| JsError::new(&format!("cannot load model: {e}")))?;
+        CoreModel::from_bytes(&bytes, None)
             .map(|inner| Model { inner })
             .map_err(|e| JsError::new(&format!("cannot load model: {e}")))
     }
@@ -51,33 +55,36 @@ impl Model {
     /// Scores row-major `rows` (a `Float64Array`, or a `Float32Array`
     /// whose values are widened exactly; `numFeatures` values per row, NaN
     /// for a missing value): one score per row.
-    pub fn score(&self, rows: &JsValue) -> Result<Vec<f64>, JsError> {
-        let scored = if let Some(rows) = rows.dyn_ref::<js_sys::Float64Array>() {
-            self.inner.score(&rows.to_vec())
-        } else if let Some(rows) = rows.dyn_ref::<js_sys::Float32Array>() {
-            let wide: Vec<f64> = rows.to_vec().into_iter().map(f64::from).collect();
-            self.inner.score(&wide)
-        } else {
-            return Err(JsError::new(
-                "scoring failed: rows must be a Float64Array or a Float32Array, row-major",
-            ));
-        };
-        scored.map_err(|e| JsError::new(&format!("scoring failed: {e}")))
+    pub fn score(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | Float32Array")] rows: &JsValue,
+    ) -> Result<Vec<f64>, JsError> {
+        let rows = crate::js_input::rows(rows).map_err(scoring_failed)?;
+        self.inner.score(&rows).map_err(scoring_failed)
     }
 
     /// The raw margins (XGBoost's `output_margin`, LightGBM's `raw_score`).
     #[wasm_bindgen(js_name = rawScores)]
-    pub fn raw_scores(&self, rows: &[f64]) -> Result<Vec<f64>, JsError> {
-        self.inner
-            .raw_scores(rows)
-            .map_err(|e| JsError::new(&format!("scoring failed: {e}")))
+    pub fn raw_scores(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | Float32Array")] rows: &JsValue,
+    ) -> Result<Vec<f64>, JsError> {
+        let rows = crate::js_input::rows(rows).map_err(scoring_failed)?;
+        self.inner.raw_scores(&rows).map_err(scoring_failed)
     }
 
     /// One row's per-feature contributions to its raw margin, then the
     /// bias (they add up to the margin), as the server's `/v1` gives them.
-    pub fn contributions(&self, row: &[f64]) -> Result<Vec<f64>, JsError> {
-        self.inner
-            .contributions(row)
-            .map_err(|e| JsError::new(&format!("scoring failed: {e}")))
+    pub fn contributions(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float64Array | Float32Array")] row: &JsValue,
+    ) -> Result<Vec<f64>, JsError> {
+        let row = crate::js_input::rows(row).map_err(scoring_failed)?;
+        self.inner.contributions(&row).map_err(scoring_failed)
     }
+}
+
+/// A scoring error as the CLI words it.
+fn scoring_failed(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&format!("scoring failed: {e}"))
 }

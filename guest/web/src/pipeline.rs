@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use wasm_bindgen::prelude::*;
 
 use crate::page_store::PageStore;
+use crate::{js_input, js_object};
 
 /// What `Pipeline.load` takes besides the spec and the model: the
 /// `pipeline.toml` tables that matter in a page.
@@ -67,12 +68,17 @@ impl Pipeline {
     /// model file's bytes, and `{ review, block, top?, events? }` as in
     /// `pipeline.toml`. The model must read what the transform produces.
     pub fn load(
-        transform_spec: &str,
-        model_bytes: &[u8],
-        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string")] transform_spec: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] model_bytes: &JsValue,
+        options: &JsValue,
     ) -> Result<Pipeline, JsError> {
-        let options: PipelineOptions = from_js(&options)
-            .map_err(|e| JsError::new(&format!("cannot load pipeline: options: {e}")))?;
+        let refused = |e: String| JsError::new(&format!("cannot load pipeline: {e}"));
+        let transform_spec =
+            js_object::text(transform_spec, "the transform spec").map_err(refused)?;
+        let model_bytes = js_input::bytes(model_bytes)
+            .map_err(|e| JsError::new(&format!("cannot load model: {e}")))?;
+        let options: PipelineOptions =
+            js_object::object(options).map_err(|e| refused(format!("options: {e}")))?;
         let thresholds = Thresholds {
             review: options.review,
             block: options.block,
@@ -80,10 +86,17 @@ impl Pipeline {
         thresholds
             .check()
             .map_err(|e| JsError::new(&format!("cannot load pipeline: {e}")))?;
-        let plan = edgescore_spec::compile(transform_spec)
+        let plan = edgescore_spec::compile(&transform_spec)
             .map_err(|e| JsError::new(&format!("cannot load pipeline: the transform spec: {e}")))?;
-        let model = CoreModel::from_bytes(model_bytes, None)
+        let model = CoreModel::from_bytes(&model_bytes, None)
             .map_err(|e| JsError::new(&format!("cannot load model: {e}")))?;
+        // Reasons need contributions: a model without them (XGBoost saved
+        // without node covers, ONNX) would fail every flagged transaction.
+        if let Err(e) = model.contributions(&vec![f64::NAN; model.num_features()]) {
+            return Err(refused(format!(
+                "the model cannot explain its scores, which a pipeline's reasons need: {e}"
+            )));
+        }
         let inputs: Vec<FieldSpec> = plan
             .inputs
             .iter()
@@ -104,8 +117,21 @@ impl Pipeline {
         };
         let unnamed = read.iter().all(|n| n.is_empty());
         if (unnamed && produced.len() != read.len()) || (!unnamed && produced != read) {
-            return Err(JsError::new(&format!(
-                "cannot load pipeline: the transform produces {produced:?} but the model reads {read:?}: build the model on the transform's output"
+            let first_difference = (0..produced.len().max(read.len()))
+                .find(|&i| produced.get(i) != read.get(i))
+                .unwrap_or(0);
+            let name = |names: &[&str]| {
+                names.get(first_difference).map_or_else(
+                    || "nothing".to_owned(),
+                    |n| format!("'{}'", n.chars().take(64).collect::<String>()),
+                )
+            };
+            return Err(refused(format!(
+                "the transform produces {} features but the model reads {}; feature {first_difference} is {} in the transform and {} in the model: build the model on the transform's output",
+                produced.len(),
+                read.len(),
+                name(&produced),
+                name(&read)
             )));
         }
         Ok(Pipeline {
@@ -131,13 +157,19 @@ impl Pipeline {
     /// review or block, or of any decision with `{ explain: true }`. The
     /// transaction is observed into the page's feature store; one that
     /// fails observes nothing.
-    pub fn score(&mut self, transaction: JsValue, options: JsValue) -> Result<JsValue, JsError> {
-        let options: ScoreOptions = if options.is_undefined() || options.is_null() {
-            ScoreOptions::default()
-        } else {
-            from_js(&options).map_err(|e| JsError::new(&format!("score options: {e}")))?
+    pub fn score(
+        &mut self,
+        transaction: &JsValue,
+        options: Option<JsValue>,
+    ) -> Result<JsValue, JsError> {
+        let options: ScoreOptions = match options {
+            Some(options) if !options.is_undefined() && !options.is_null() => {
+                js_object::object(&options)
+                    .map_err(|e| JsError::new(&format!("score options: {e}")))?
+            }
+            _ => ScoreOptions::default(),
         };
-        let event: JsonEvent = from_js(&transaction)
+        let event: JsonEvent = js_object::object(transaction)
             .map_err(|e| JsError::new(&format!("invalid transaction: {e}")))?;
         let now_ms = js_sys::Date::now() as i64;
         let clock = Clock {
@@ -209,15 +241,6 @@ impl Pipeline {
             "features": features,
         }))
     }
-}
-
-/// A JavaScript value read as `T` through its JSON form.
-fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| "expected an object".to_owned())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 
 /// A feature value as JSON: `null` for a missing one, as the server gives it.

@@ -94,6 +94,13 @@ impl Pipeline {
             ScorerComponent::load(engine, &parts.model_bytes, cache).map_err(model_error)?;
         check_fit(&parts.transform, &component)?;
         let model = PooledScorer::validated(component).map_err(model_error)?;
+        // Reasons need contributions: a model that cannot give them
+        // (XGBoost saved without node covers, ONNX) is refused now, not on
+        // every flagged event.
+        let probe = vec![f64::NAN; parts.transform.info().outputs.len()];
+        model
+            .score_with_contributions(&probe)
+            .map_err(model_error)?;
         let model_sha256 = crate::digest::sha256_hex(&parts.model_bytes);
         let features = FeatureAccess {
             store: access.store,
