@@ -83,11 +83,9 @@ impl Pipeline {
             review: options.review,
             block: options.block,
         };
-        thresholds
-            .check()
-            .map_err(|e| JsError::new(&format!("cannot load pipeline: {e}")))?;
+        thresholds.check().map_err(refused)?;
         let plan = edgescore_spec::compile(&transform_spec)
-            .map_err(|e| JsError::new(&format!("cannot load pipeline: the transform spec: {e}")))?;
+            .map_err(|e| refused(format!("the transform spec: {e}")))?;
         let model = CoreModel::from_bytes(&model_bytes, None)
             .map_err(|e| JsError::new(&format!("cannot load model: {e}")))?;
         // Reasons need contributions: a model without them (XGBoost saved
@@ -106,10 +104,7 @@ impl Pipeline {
                 required: i.required,
             })
             .collect();
-        options
-            .events
-            .check(&inputs)
-            .map_err(|e| JsError::new(&format!("cannot load pipeline: {e}")))?;
+        options.events.check(&inputs).map_err(refused)?;
         let produced: Vec<&str> = plan.outputs().map(|s| s.name.as_str()).collect();
         let read: Vec<&str> = match model.feature_names() {
             Some(names) => names.iter().map(String::as_str).collect(),

@@ -15,7 +15,7 @@
 
 use wasmtime::component::Component;
 
-use edgescore_events::{Event, EventValue, FieldSpec, InputType};
+use edgescore_events::{Event, EventRules, EventValue, FieldSpec, InputType};
 
 use crate::bindings::transformer::exports::edgescore::scoring::transform as wit;
 use crate::bindings::transformer::exports::edgescore::scoring::transform::{
@@ -27,7 +27,6 @@ use crate::engine::ScoringEngine;
 use crate::feature_store::Uncommitted;
 use crate::host_state::{self, FeatureAccess, HostState, Journal};
 use crate::sandboxed_instance::{InstanceLimits, SandboxedInstance};
-use edgescore_events::EventRules;
 
 /// A transform component, checked and prepared for fast instantiation.
 pub struct TransformComponent {

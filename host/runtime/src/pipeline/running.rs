@@ -20,6 +20,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use edgescore_events::{Clock, Event, EventReader, EventRules};
+
 use crate::bindings::edgescore::scoring::types::Feature;
 use crate::compiled_cache::CompiledCache;
 use crate::component_scorer::{ComponentError, ScorerComponent};
@@ -29,7 +31,6 @@ use crate::host_state::FeatureAccess;
 use crate::instance_pool::{InstancePool, Poisonable};
 use crate::pooled_scorer::PooledScorer;
 use crate::transform_component::{TransformComponent, TransformInstance};
-use edgescore_events::{Clock, Event, EventReader, EventRules};
 
 use super::{Decision, PipelineError, PipelineSpec, Reason, check_fit, load_parts};
 
