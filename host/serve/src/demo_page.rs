@@ -8,6 +8,8 @@
 //! The page's pipeline is the embedded demo (`examples/fraud`), the one
 //! `edgescore serve` serves without `--registry`.
 
+use std::borrow::Cow;
+
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -34,25 +36,40 @@ const PACKAGE: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// The paths of the demo site's files besides the page and the package.
+const PIPELINE_FILES: &[&str] = &[
+    "pipeline/transform.toml",
+    "pipeline/model.json",
+    "pipeline/options.json",
+    "site.json",
+];
+
 /// Every file of the demo site, by path: the page, the package, the
 /// pipeline (`pipeline/transform.toml`, `pipeline/model.json` and
 /// `pipeline/options.json`, the `pipeline.toml` settings the page needs)
 /// and `site.json`, which names the server to compare with (`""`: the
 /// page's own origin; `null`: none).
 pub fn site_files(server: Option<&str>) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = PAGE
-        .iter()
+    PAGE.iter()
         .chain(PACKAGE)
-        .map(|(path, bytes)| ((*path).to_owned(), bytes.to_vec()))
-        .collect();
-    files.push(("pipeline/transform.toml".into(), DEMO_TRANSFORM.into()));
-    files.push(("pipeline/model.json".into(), DEMO_MODEL.to_vec()));
-    files.push(("pipeline/options.json".into(), demo_options().into_bytes()));
-    files.push((
-        "site.json".into(),
-        json!({ "server": server }).to_string().into_bytes(),
-    ));
-    files
+        .map(|(path, _)| *path)
+        .chain(PIPELINE_FILES.iter().copied())
+        .filter_map(|path| Some((path.to_owned(), site_file(path, server)?.into_owned())))
+        .collect()
+}
+
+/// One file of the demo site (see [`site_files`]), or `None`.
+fn site_file(path: &str, server: Option<&str>) -> Option<Cow<'static, [u8]>> {
+    if let Some((_, bytes)) = PAGE.iter().chain(PACKAGE).find(|(p, _)| *p == path) {
+        return Some(Cow::Borrowed(bytes));
+    }
+    Some(match path {
+        "pipeline/transform.toml" => Cow::Borrowed(DEMO_TRANSFORM.as_bytes()),
+        "pipeline/model.json" => Cow::Borrowed(DEMO_MODEL),
+        "pipeline/options.json" => Cow::Owned(demo_options().into_bytes()),
+        "site.json" => Cow::Owned(json!({ "server": server }).to_string().into_bytes()),
+        _ => return None,
+    })
 }
 
 /// `Pipeline.load`'s options from the demo's `pipeline.toml`: the
@@ -86,7 +103,7 @@ pub async fn index() -> Response {
 
 /// `GET /demo/{*path}`: one file of the site.
 pub async fn file(Path(path): Path<String>) -> Response {
-    let Some((_, bytes)) = site_files(Some("")).into_iter().find(|(p, _)| *p == path) else {
+    let Some(bytes) = site_file(&path, Some("")) else {
         return (StatusCode::NOT_FOUND, "no such file in the demo site").into_response();
     };
     let kind = match path.rsplit('.').next() {
