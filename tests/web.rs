@@ -188,6 +188,34 @@ fn demo_site(dir: &std::path::Path) {
     );
 }
 
+/// `node tests/web/<script> <PACKAGE> <TRANSFORM> <MODEL> <OPTIONS> <last>`
+/// with the demo site's pipeline files; its standard output, once it has
+/// succeeded.
+fn node_on_demo_pipeline(
+    script: &str,
+    package: &std::path::Path,
+    site: &std::path::Path,
+    last: &std::ffi::OsStr,
+) -> Vec<u8> {
+    let p = |f: &str| site.join("pipeline").join(f).into_os_string();
+    let out = node(
+        script,
+        &[
+            package.as_os_str(),
+            &p("transform.toml"),
+            &p("model.json"),
+            &p("options.json"),
+            last,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn a_pipeline_in_the_package_answers_and_refuses_as_the_server_does() {
     use edgescore_test_support::same_json;
@@ -253,23 +281,8 @@ fn a_pipeline_in_the_package_answers_and_refuses_as_the_server_does() {
     ];
     let file = tmp.path().join("transactions.json");
     std::fs::write(&file, serde_json::to_vec(&transactions).expect("JSON")).expect("write");
-    let p = |f: &str| site.join("pipeline").join(f).into_os_string();
-    let out = node(
-        "pipeline.mjs",
-        &[
-            package.as_os_str(),
-            &p("transform.toml"),
-            &p("model.json"),
-            &p("options.json"),
-            file.as_os_str(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let page: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+    let out = node_on_demo_pipeline("pipeline.mjs", &package, &site, file.as_os_str());
+    let page: Vec<Value> = String::from_utf8_lossy(&out)
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON line per transaction"))
         .collect();
@@ -466,23 +479,8 @@ fn hostile_javascript_values_are_errors_that_say_what_to_fix_and_change_nothing(
     strip(&mut model);
     let coverless = tmp.path().join("coverless.json");
     std::fs::write(&coverless, serde_json::to_vec(&model).expect("JSON")).expect("write");
-    let p = |f: &str| site.join("pipeline").join(f).into_os_string();
-    let out = node(
-        "hostile.mjs",
-        &[
-            package.as_os_str(),
-            &p("transform.toml"),
-            &p("model.json"),
-            &p("options.json"),
-            coverless.as_os_str(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let out = node_on_demo_pipeline("hostile.mjs", &package, &site, coverless.as_os_str());
+    let answer: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
     let expected = [
         ("spec not a string", "the transform spec must be a string"),
         ("model as an ArrayBuffer", "as a Uint8Array"),
