@@ -59,14 +59,26 @@ impl Decision {
     }
 }
 
-/// One feature's part in a score.
-#[derive(Debug, Clone, PartialEq)]
+/// One feature's part in a score. As JSON (the server's answers, the
+/// browser's): `{"feature", "value", "contribution"}`, a missing value
+/// `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
     pub feature: String,
     /// The feature's value (NaN: missing).
+    #[serde(serialize_with = "missing_as_null")]
     pub value: f64,
     /// Its contribution to the raw margin (TreeSHAP, or the linear term).
     pub contribution: f64,
+}
+
+/// A feature value, `null` when missing (NaN).
+fn missing_as_null<S: serde::Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    if value.is_nan() {
+        serializer.serialize_none()
+    } else {
+        serializer.serialize_f64(*value)
+    }
 }
 
 /// The `top` features of `row` (named by `names`, in row order) with the

@@ -214,16 +214,6 @@ impl Pipeline {
         } else {
             Vec::new()
         };
-        let reasons: Vec<Value> = reasons
-            .iter()
-            .map(|r| {
-                json!({
-                    "feature": r.feature,
-                    "value": number(r.value),
-                    "contribution": r.contribution,
-                })
-            })
-            .collect();
         let features: Map<String, Value> = names
             .into_iter()
             .zip(&row)

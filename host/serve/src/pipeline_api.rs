@@ -45,7 +45,7 @@ use super::scoring::{Target, score_rows_with};
 use edgescore_events::Event;
 use edgescore_events::JsonEvent;
 use edgescore_runtime::feature_store::Uncommitted;
-use edgescore_runtime::pipeline::{Decision, Outcome, Pipeline, Reason};
+use edgescore_runtime::pipeline::{Decision, Outcome, Pipeline};
 
 /// Transactions transformed on the async worker; more go to the blocking pool.
 const INLINE_EVENTS: usize = 16;
@@ -124,7 +124,7 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         let mut result = json!({
             "score": outcome.score,
             "decision": outcome.decision,
-            "reasons": outcome.reasons.iter().map(reason_json).collect::<Vec<_>>(),
+            "reasons": outcome.reasons,
         });
         if request.features {
             let row = &rows[i * width..(i + 1) * width];
@@ -234,14 +234,6 @@ async fn transform(
     } else {
         state.run_heavy(work).await
     }
-}
-
-fn reason_json(reason: &Reason) -> Value {
-    json!({
-        "feature": reason.feature,
-        "value": number(reason.value),
-        "contribution": reason.contribution,
-    })
 }
 
 /// A feature value as JSON: `null` for a missing one.
