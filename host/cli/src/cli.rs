@@ -103,6 +103,29 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Serve(ServeArgs),
 
+    /// Score transactions from Kafka with a pipeline, effectively once.
+    ///
+    /// A consumer in a group reads JSON transactions (the fields of
+    /// POST /v1/pipelines/<p>/score, plus an id) and runs each through the
+    /// very pipeline `serve` runs: a pipeline folder, or a registry's
+    /// pipeline hot-swapped while streaming. Review and block alerts go to
+    /// --alerts-topic (keyed by card), the alert log and --alert-webhook;
+    /// every scored transaction to --table (Parquet, date=YYYY-MM-DD/);
+    /// malformed messages to the dead-letter topic with the reason.
+    ///
+    /// Offsets are committed only after every sink holds the batch, and
+    /// each sink skips what it already holds, so a crash and restart write
+    /// nothing twice and lose nothing. Feature windows survive a restart:
+    /// in Redis (journalled per batch) or in the embedded store (snapshots
+    /// in --state-dir plus a replay of the stream since).
+    ///
+    /// Example:
+    ///   edgescore stream --brokers 127.0.0.1:9092 --topic transactions \
+    ///     --group fraud --pipeline examples/fraud --alerts-topic alerts \
+    ///     --table scored/ --state-dir state/ --metrics-listen 127.0.0.1:9100
+    #[command(verbatim_doc_comment)]
+    Stream(crate::stream_command::StreamArgs),
+
     /// Run a pipeline's transform over a historical file of raw events.
     ///
     /// The very transform component the pipeline serves turns each event

@@ -5,6 +5,7 @@ mod bench_command;
 mod cli;
 mod inspect;
 mod offline_commands;
+mod stream_command;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => offline_commands::eval(args),
         Command::Bench(args) => bench_command::bench(args),
         Command::Demo(args) => demo_site(&args.output),
+        Command::Stream(args) => stream_command::stream(args),
     }
 }
 
@@ -261,7 +263,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Sends the server's log events (the `tracing` events of the library
 /// crates) to standard error, as text or JSON lines, at level INFO and up.
-fn start_logging(format: LogFormat) {
+pub(crate) fn start_logging(format: LogFormat) {
     use std::io::IsTerminal as _;
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -193,7 +193,7 @@ const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Serves HTTP/1.1 connections (keep-alive, no Nagle delay, a deadline for
 /// each request's headers) until SIGTERM or Ctrl-C, then stops accepting
 /// and lets the open connections finish their requests.
-async fn accept_until_shutdown(
+pub async fn accept_until_shutdown(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     header_timeout: std::time::Duration,
@@ -239,7 +239,7 @@ async fn accept_until_shutdown(
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

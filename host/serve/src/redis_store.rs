@@ -83,11 +83,13 @@ impl Default for RedisOptions {
 
 /// Observes (ARGV[7] = "1") or reads one entity's windows.
 ///
-/// KEYS: the events set, the sequence counter. ARGV: time, value, has
-/// distinct key, distinct key, retention ms, max events, observe, the
-/// host's clock in ms, then per window its aggregate code (c, s, d, g) and
-/// length in ms. An observation answers the event's sequence number first,
-/// then the windows.
+/// KEYS: the events set, the sequence counter, and optionally a journal
+/// list. ARGV: time, value, has distinct key, distinct key, retention ms,
+/// max events, observe, the host's clock in ms, the journal entry's start
+/// (a JSON array's first items, which the sequence number and `]` end),
+/// then per window its aggregate code (c, s, d, g) and length in ms. An
+/// observation answers the event's sequence number first, then the
+/// windows; with a journal it also appends the entry to it.
 const SCRIPT: &str = r#"
 local events, counter = KEYS[1], KEYS[2]
 local t = tonumber(ARGV[1])
@@ -102,8 +104,11 @@ if observe then
   redis.call("PEXPIRE", events, ARGV[5])
   redis.call("PEXPIRE", counter, ARGV[5])
   table.insert(out, tostring(seq))
+  if KEYS[3] then
+    redis.call("RPUSH", KEYS[3], ARGV[9] .. tostring(seq) .. "]")
+  end
 end
-local i = 9
+local i = 10
 while i <= #ARGV do
   local kind, span = ARGV[i], tonumber(ARGV[i + 1])
   local members = redis.call("ZRANGEBYSCORE", events, "(" .. (t - span), t)
@@ -175,6 +180,9 @@ pub struct RedisStore {
     forget: redis::Script,
     options: RedisOptions,
     idle: Mutex<Vec<redis::Connection>>,
+    /// The journal list observations are also appended to (see
+    /// [`RedisStore::begin_journal`]).
+    journal: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -213,6 +221,7 @@ impl RedisStore {
             forget: redis::Script::new(FORGET),
             options,
             idle: Mutex::new(Vec::new()),
+            journal: Mutex::new(None),
         };
         let timeout = options.host_timeout;
         let mut connection = store
@@ -313,6 +322,15 @@ impl RedisStore {
         let key = format!("es:{namespace}:{entity}");
         let mut invocation = self.script.prepare_invoke();
         invocation.key(&key).key(format!("{key}:seq"));
+        let journal = self.journal.lock().clone().filter(|_| event.is_some());
+        let entry = match &journal {
+            Some(list) => {
+                invocation.key(list);
+                let start = serde_json::json!([namespace, entity, timestamp_ms]).to_string();
+                format!("{},", start.trim_end_matches(']'))
+            }
+            None => String::new(),
+        };
         let (value, distinct) = match event {
             Some(e) => (e.value, e.distinct_key.as_deref()),
             None => (0.0, None),
@@ -325,7 +343,8 @@ impl RedisStore {
             .arg(i64::from(self.options.limits.retention_seconds) * 1000)
             .arg(self.options.limits.max_events_per_entity)
             .arg(if event.is_some() { "1" } else { "0" })
-            .arg(edgescore_runtime::feature_store::now_ms());
+            .arg(edgescore_runtime::feature_store::now_ms())
+            .arg(entry);
         for w in windows {
             let code = match w.aggregate {
                 Aggregate::Count => "c",
@@ -366,6 +385,86 @@ impl RedisStore {
             .collect::<Result<_, _>>()?;
         Ok((sequence, values))
     }
+}
+
+/// A journal of the observations of one batch, for a caller that must undo
+/// a batch whose process died before finishing it (`edgescore stream`: a
+/// batch of one input partition, between its first observation and its
+/// offset commit). The journal list `key` holds one entry per observation,
+/// appended by the same script that records it, so no observation escapes
+/// the journal; `<key>:batch` holds the batch's first and last offsets.
+impl RedisStore {
+    /// Starts the journal of the batch of offsets `first..=last` at `key`
+    /// (emptied first); every observation from now on is journalled there.
+    pub fn begin_journal(&self, key: &str, first: i64, last: i64) -> Result<(), StoreError> {
+        self.with_connection(self.options.host_timeout, |c| {
+            redis::pipe()
+                .atomic()
+                .del(key)
+                .hset_multiple(format!("{key}:batch"), &[("first", first), ("last", last)])
+                .query::<()>(c)
+        })?;
+        *self.journal.lock() = Some(key.to_owned());
+        Ok(())
+    }
+
+    /// Ends the journal at `key`: its batch is committed.
+    pub fn end_journal(&self, key: &str) -> Result<(), StoreError> {
+        *self.journal.lock() = None;
+        self.with_connection(self.options.host_timeout, |c| {
+            redis::pipe()
+                .atomic()
+                .del(key)
+                .del(format!("{key}:batch"))
+                .query::<()>(c)
+        })
+    }
+
+    /// Stops journalling without touching the journal (the batch failed
+    /// and its observations were taken back).
+    pub fn pause_journal(&self) {
+        *self.journal.lock() = None;
+    }
+
+    /// Settles the journal a dead process left at `key`: when its batch
+    /// was not committed (`committed`, the next offset to read, is not
+    /// past the batch's last), every observation it lists is forgotten.
+    /// Returns how many were.
+    pub fn recover_journal(&self, key: &str, committed: i64) -> Result<usize, StoreError> {
+        let (batch, entries): (std::collections::HashMap<String, i64>, Vec<String>) = self
+            .with_connection(self.options.host_timeout, |c| {
+                redis::pipe()
+                    .hgetall(format!("{key}:batch"))
+                    .lrange(key, 0, -1)
+                    .query(c)
+            })?;
+        let undone = match batch.get("last") {
+            Some(&last) if committed <= last => {
+                let receipts = entries
+                    .iter()
+                    .map(|entry| journal_receipt(entry))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.forget(&receipts)?;
+                receipts.len()
+            }
+            _ => 0,
+        };
+        self.end_journal(key)?;
+        Ok(undone)
+    }
+}
+
+/// One journal entry, `[namespace, entity, time, sequence]`, as a receipt.
+fn journal_receipt(entry: &str) -> Result<Receipt, StoreError> {
+    let bad = || StoreError::Unavailable(format!("a journal entry in Redis is not one: {entry:?}"));
+    let (namespace, entity, timestamp_ms, sequence): (String, String, i64, u64) =
+        serde_json::from_str(entry).map_err(|_| bad())?;
+    Ok(Receipt {
+        namespace,
+        entity,
+        timestamp_ms,
+        sequence,
+    })
 }
 
 fn redis_error(e: &redis::RedisError) -> StoreError {

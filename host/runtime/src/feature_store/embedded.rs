@@ -51,6 +51,7 @@ use parking_lot::Mutex;
 use super::{FeatureStore, Observation, Observed, Receipt, StoreError, Window};
 use super::{check_observation, check_request, check_retention, now_ms};
 
+mod snapshot;
 #[cfg(test)]
 mod tests;
 

@@ -1,0 +1,140 @@
+//! Alerts to a Kafka topic, keyed by card (the input message's key), from
+//! the idempotent producer.
+//!
+//! The alerts of input partition `p` go to partition `p` of the alerts
+//! topic, in offset order, each naming its source in its JSON (`topic`,
+//! `partition`, `offset`; not in headers, which tansu 0.6, the broker of
+//! the tests, stalls on). That is
+//! what makes a replay exact without Kafka transactions: when `p` is
+//! assigned, the end of alerts partition `p` says the last source offset
+//! already sent, and the replay sends only alerts past it. Since the input
+//! is keyed by card, each card's alerts still stay on one partition, in
+//! order.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::StreamError;
+use crate::config::StreamConfig;
+use crate::scored::{Scored, ScoredBy};
+
+/// Alerts read back at the end of a partition to find the last one sent.
+const TAIL: i64 = 1000;
+
+/// Why alerts could not be sent.
+#[derive(Debug, thiserror::Error)]
+#[error("alerts topic '{topic}': {reason}")]
+pub struct AlertTopicError {
+    pub topic: String,
+    pub reason: String,
+}
+
+pub struct AlertTopic {
+    producer: FutureProducer,
+    topic: String,
+    /// Per input partition, the last source offset already on the topic.
+    watermarks: HashMap<i32, i64>,
+}
+
+impl AlertTopic {
+    pub fn new(producer: FutureProducer, topic: &str) -> Self {
+        Self {
+            producer,
+            topic: topic.to_owned(),
+            watermarks: HashMap::new(),
+        }
+    }
+
+    /// Reads the last source offset of input `partition` at the end of its
+    /// alerts partition.
+    pub fn recover(
+        &mut self,
+        config: &StreamConfig,
+        partition: i32,
+    ) -> Result<Option<i64>, StreamError> {
+        let messages = crate::kafka::tail(config, &self.topic, partition, TAIL)?;
+        let last = messages
+            .iter()
+            .filter_map(|m| {
+                let alert: serde_json::Value = serde_json::from_slice(m.payload()?).ok()?;
+                (alert["topic"] == config.topic.as_str() && alert["partition"] == partition)
+                    .then(|| alert["offset"].as_i64())?
+            })
+            .max();
+        match last {
+            Some(o) => self.watermarks.insert(partition, o),
+            None => self.watermarks.remove(&partition),
+        };
+        Ok(last)
+    }
+
+    /// Sends the alerts of `batch` (one input partition's, in offset
+    /// order) past the watermark and waits until the brokers have them;
+    /// returns how many were sent.
+    pub fn send(
+        &mut self,
+        partition: i32,
+        by: &ScoredBy,
+        batch: &[Scored],
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<usize, AlertTopicError> {
+        let watermark = self.watermarks.get(&partition).copied();
+        let alerts: Vec<&Scored> = batch
+            .iter()
+            .filter(|s| s.is_alert() && watermark.is_none_or(|w| s.offset() > w))
+            .collect();
+        if alerts.is_empty() {
+            return Ok(0);
+        }
+        let failed = |reason: String| AlertTopicError {
+            topic: self.topic.clone(),
+            reason,
+        };
+        let mut deliveries = Vec::with_capacity(alerts.len());
+        for s in &alerts {
+            let body = s.alert(by).to_string();
+            let mut record = FutureRecord::to(&self.topic)
+                .partition(partition)
+                .payload(&body);
+            if let Some(key) = &s.transaction.key {
+                record = record.key(key);
+            }
+            let delivery = self
+                .producer
+                .send_result(record)
+                .map_err(|(e, _)| failed(format!("cannot queue an alert: {e}")))?;
+            deliveries.push(delivery);
+        }
+        // Deliveries are acknowledged in order (the idempotent producer
+        // keeps it): each one acknowledged moves the watermark, so a retry
+        // after a failure sends only what is not on the topic.
+        let offsets: Vec<i64> = alerts.iter().map(|s| s.offset()).collect();
+        let watermarks = &mut self.watermarks;
+        runtime.block_on(async {
+            for (delivery, offset) in deliveries.into_iter().zip(offsets) {
+                match tokio::time::timeout(Duration::from_secs(60), delivery).await {
+                    Ok(Ok(Ok(_))) => {
+                        watermarks.insert(partition, offset);
+                    }
+                    Ok(Ok(Err((e, _)))) => return Err(failed(format!("not delivered: {e}"))),
+                    Ok(Err(_)) => return Err(failed("the producer was closed".into())),
+                    Err(_) => return Err(failed("no acknowledgement within 60 s".into())),
+                }
+            }
+            Ok(())
+        })?;
+        Ok(alerts.len())
+    }
+}
+
+impl std::fmt::Debug for AlertTopic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertTopic")
+            .field("topic", &self.topic)
+            .field("watermarks", &self.watermarks)
+            .finish_non_exhaustive()
+    }
+}

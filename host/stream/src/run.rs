@@ -1,0 +1,464 @@
+//! The consumer loop: poll a batch, settle rebalances, and for each
+//! partition of the batch score it, make every sink durable, then commit
+//! its offsets.
+//!
+//! The order within a partition's batch is what makes delivery effectively
+//! once: (1) the feature store's journal is opened (Redis); (2) the
+//! pipeline observes and scores; (3) dead letters, the table, the alerts
+//! topic and the alert log are written and acknowledged, each skipping
+//! what it already holds; (4) the offset after the batch is committed;
+//! (5) the journal is closed and the observations kept. A crash anywhere
+//! leaves the batch uncommitted, and the next owner of the partition
+//! settles the journal and reads it again; the sinks write only what they
+//! lack. Anything that fails in (2)-(4) takes the observations back and
+//! tries the batch again after a pause (100 ms doubling to 30 s): a slow
+//! or failing sink slows consumption and drops nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::{Message, Timestamp};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::StreamError;
+use crate::config::StreamConfig;
+use crate::kafka::{BROKER_TIMEOUT, GroupConsumer, GroupState};
+use crate::message::{self, DeadLetter, Position, Received};
+use crate::metrics::{DecisionLabels, PartitionLabels, StreamMetrics};
+use crate::pipelines::Pipelines;
+use crate::scored::ScoredBy;
+use crate::scoring::{self, BatchResult};
+use crate::sinks::Sinks;
+use crate::windows::Windows;
+
+/// The longest pause between tries of a failing batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub struct StreamLoop {
+    pub config: StreamConfig,
+    pub consumer: GroupConsumer,
+    pub group: Arc<Mutex<GroupState>>,
+    pub windows: Windows,
+    pub pipelines: Pipelines,
+    pub sinks: Sinks,
+    pub metrics: Arc<StreamMetrics>,
+    pub runtime: tokio::runtime::Runtime,
+    pub stop: Arc<AtomicBool>,
+    /// Per assigned partition, the next offset to score.
+    next: HashMap<i32, i64>,
+    /// Per partition being replayed to rebuild windows, the committed
+    /// offset: below it, the sinks already hold everything.
+    replay_until: HashMap<i32, i64>,
+    /// Broker timestamps of messages, for the end-to-end latency.
+    timestamps: HashMap<Position, i64>,
+}
+
+/// Why a batch did not commit.
+enum Retry {
+    /// Try it again after a pause.
+    Later(String),
+    /// The partition was taken away: its next owner reads it again.
+    Revoked,
+}
+
+impl StreamLoop {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: StreamConfig,
+        consumer: GroupConsumer,
+        group: Arc<Mutex<GroupState>>,
+        windows: Windows,
+        pipelines: Pipelines,
+        sinks: Sinks,
+        metrics: Arc<StreamMetrics>,
+        runtime: tokio::runtime::Runtime,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            config,
+            consumer,
+            group,
+            windows,
+            pipelines,
+            sinks,
+            metrics,
+            runtime,
+            stop,
+            next: HashMap::new(),
+            replay_until: HashMap::new(),
+            timestamps: HashMap::new(),
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Runs until asked to stop; then writes the windows' snapshot.
+    pub fn run(mut self) -> Result<(), StreamError> {
+        while !self.stopping() {
+            let batch = self.poll_batch()?;
+            let mut by_partition: BTreeMap<i32, Vec<Received>> = BTreeMap::new();
+            for m in batch {
+                by_partition.entry(m.position.partition).or_default().push(m);
+            }
+            for (partition, messages) in by_partition {
+                self.handle(partition, messages)?;
+            }
+            self.update_lag();
+            if let Err(e) = self.windows.snapshot(false) {
+                tracing::warn!("{e}");
+            }
+        }
+        tracing::info!("stopping: writing the windows snapshot and leaving the group");
+        self.windows.snapshot(true)?;
+        self.consumer.unsubscribe();
+        Ok(())
+    }
+
+    /// Polls up to `max_batch` messages: the first waits up to 100 ms, the
+    /// rest up to `max_batch_wait_ms` after it. Rebalances are settled as
+    /// they happen; only messages of partitions this process holds, at the
+    /// offsets it expects, are kept.
+    fn poll_batch(&mut self) -> Result<Vec<Received>, StreamError> {
+        let mut batch = Vec::new();
+        let mut deadline: Option<Instant> = None;
+        while batch.len() < self.config.max_batch && !self.stopping() {
+            let timeout = match deadline {
+                None => Duration::from_millis(100),
+                Some(d) => d.saturating_duration_since(Instant::now()),
+            };
+            let polled = self.consumer.poll(timeout).map(|result| {
+                result.map(|m| {
+                    let received = Received {
+                        position: Position {
+                            partition: m.partition(),
+                            offset: m.offset(),
+                        },
+                        key: m.key().map(<[u8]>::to_vec),
+                        payload: m.payload().map(<[u8]>::to_vec),
+                    };
+                    let sent = match m.timestamp() {
+                        Timestamp::CreateTime(ms) | Timestamp::LogAppendTime(ms) => Some(ms),
+                        Timestamp::NotAvailable => None,
+                    };
+                    (received, sent)
+                })
+            });
+            self.settle_rebalance(&mut batch)?;
+            match polled {
+                Some(Ok((received, sent))) => {
+                    if self.accept(received.position) {
+                        if let Some(ms) = sent {
+                            self.timestamps.insert(received.position, ms);
+                        }
+                        batch.push(received);
+                    }
+                    deadline.get_or_insert_with(|| Instant::now() + self.config.batch_wait());
+                }
+                Some(Err(e)) => tracing::warn!("consumer: {e}"),
+                None if deadline.is_none() => break,
+                None => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Whether a message at `position` is the next one expected of a
+    /// partition this process holds (a message fetched before a seek or a
+    /// rebalance is not).
+    fn accept(&mut self, position: Position) -> bool {
+        match self.next.get_mut(&position.partition) {
+            Some(next) if position.offset >= *next => {
+                *next = position.offset + 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops messages of revoked partitions and recovers those assigned.
+    fn settle_rebalance(&mut self, batch: &mut Vec<Received>) -> Result<(), StreamError> {
+        let (revoked, fresh) = {
+            let mut group = self.group.lock();
+            (
+                std::mem::take(&mut group.revoked),
+                std::mem::take(&mut group.fresh),
+            )
+        };
+        for p in &revoked {
+            self.next.remove(p);
+            self.replay_until.remove(p);
+            self.metrics.lag.remove(&PartitionLabels { partition: *p });
+        }
+        batch.retain(|m| !revoked.contains(&m.position.partition));
+        for p in fresh {
+            let start = self.recover_until_done(p)?;
+            batch.retain(|m| m.position.partition != p || m.position.offset >= start);
+            if self.replay_until.contains_key(&p) {
+                // Sought back: the messages come again from `start`.
+                batch.retain(|m| m.position.partition != p);
+            }
+            self.next.insert(p, start);
+        }
+        Ok(())
+    }
+
+    /// [`StreamLoop::recover`], tried again after a pause while the broker,
+    /// Redis or the table cannot be read.
+    fn recover_until_done(&mut self, partition: i32) -> Result<i64, StreamError> {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.recover(partition) {
+                Ok(start) => return Ok(start),
+                Err(e) if !self.stopping() => {
+                    tracing::warn!("partition {partition}: cannot recover yet: {e}; trying again in {pause:?}");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Settles a partition just assigned: the feature store's journal or
+    /// snapshot, each sink's watermark; seeks back when windows are to be
+    /// rebuilt. Returns the offset to score from.
+    fn recover(&mut self, partition: i32) -> Result<i64, StreamError> {
+        let committed = self.committed(partition)?;
+        let start = self.windows.recover(partition, committed)?;
+        self.sinks.recover(&self.config, partition)?;
+        self.replay_until.remove(&partition);
+        if start < committed {
+            self.consumer
+                .seek(&self.config.topic, partition, Offset::Offset(start), BROKER_TIMEOUT)
+                .map_err(StreamError::kafka(format!("seeking partition {partition} to {start}")))?;
+            self.replay_until.insert(partition, committed);
+        }
+        tracing::info!("partition {partition}: scoring from offset {start} (committed: {committed})");
+        Ok(start)
+    }
+
+    /// The group's committed offset of `partition` (the next to read), or
+    /// the partition's first offset when nothing is committed.
+    fn committed(&self, partition: i32) -> Result<i64, StreamError> {
+        let topic = &self.config.topic;
+        let mut list = TopicPartitionList::new();
+        list.add_partition(topic, partition);
+        let what = || format!("reading the committed offset of partition {partition}");
+        let committed = self
+            .consumer
+            .committed_offsets(list, BROKER_TIMEOUT)
+            .map_err(StreamError::kafka(what()))?;
+        let offset = committed
+            .find_partition(topic, partition)
+            .map(|e| e.offset());
+        match offset {
+            Some(Offset::Offset(o)) if o >= 0 => Ok(o),
+            _ => {
+                let (low, _) = self
+                    .consumer
+                    .fetch_watermarks(topic, partition, BROKER_TIMEOUT)
+                    .map_err(StreamError::kafka(what()))?;
+                Ok(low)
+            }
+        }
+    }
+
+    /// Scores and commits one partition's batch, trying again after a
+    /// pause until it commits, the partition is revoked, or the stream stops.
+    fn handle(&mut self, partition: i32, messages: Vec<Received>) -> Result<(), StreamError> {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            if !self.group.lock().assigned.contains(&partition) {
+                return Ok(());
+            }
+            match self.try_batch(partition, &messages) {
+                Ok(()) => return Ok(()),
+                Err(Retry::Revoked) => return Ok(()),
+                Err(Retry::Later(reason)) => {
+                    self.metrics.batch_retries.inc();
+                    tracing::warn!(
+                        "partition {partition}: offsets {} to {} not committed: {reason}; trying again in {pause:?}",
+                        messages[0].position.offset,
+                        messages[messages.len() - 1].position.offset
+                    );
+                    let until = Instant::now() + pause;
+                    while Instant::now() < until {
+                        if self.stopping() {
+                            // Not committed: the next run reads them again.
+                            return Ok(());
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn try_batch(&mut self, partition: i32, messages: &[Received]) -> Result<(), Retry> {
+        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (first.position.offset, last.position.offset);
+        let serving = self
+            .pipelines
+            .current()
+            .map_err(|e| Retry::Later(e.to_string()))?;
+        let pipeline = serving.pipeline();
+        let by = ScoredBy {
+            topic: self.config.topic.clone(),
+            pipeline: serving.name().to_owned(),
+            version: serving.version(),
+            features: pipeline.features().iter().map(|f| f.name.clone()).collect(),
+        };
+        let mut result = BatchResult::default();
+        let mut readable = Vec::with_capacity(messages.len());
+        for m in messages {
+            match message::read(m.clone(), &self.config.topic, &self.config.id_field) {
+                Ok(t) => readable.push((m.clone(), t)),
+                Err(dead) => result.dead.push(dead),
+            }
+        }
+        let items = scoring::read_events(pipeline, readable, &mut result.dead);
+        self.windows
+            .begin(partition, first, last)
+            .map_err(|e| Retry::Later(e.to_string()))?;
+        let started = Instant::now();
+        if let Err(e) = scoring::score(pipeline, items, &mut result) {
+            self.windows.abandon();
+            let undo = std::mem::take(&mut result).undo();
+            return Err(Retry::Later(match undo {
+                Ok(()) => e.to_string(),
+                Err(u) => format!("{e}; then taking back its observations failed: {u}"),
+            }));
+        }
+        self.metrics.scoring.observe(started.elapsed().as_secs_f64());
+        let replay_until = self.replay_until.get(&partition).copied();
+        if let Err(reason) = self.write_sinks(partition, &by, &result, replay_until) {
+            self.windows.abandon();
+            let undo = std::mem::take(&mut result).undo();
+            return Err(Retry::Later(match undo {
+                Ok(()) => reason,
+                Err(u) => format!("{reason}; then taking back its observations failed: {u}"),
+            }));
+        }
+        // Every sink is durable: the offsets can be committed.
+        let mut list = TopicPartitionList::new();
+        if list
+            .add_partition_offset(&self.config.topic, partition, Offset::Offset(last + 1))
+            .is_err()
+        {
+            return Err(Retry::Later("cannot name the offset to commit".into()));
+        }
+        if let Err(e) = self.consumer.commit(&list, CommitMode::Sync) {
+            self.metrics.commit_failures.inc();
+            self.windows.abandon();
+            let undo = std::mem::take(&mut result).undo();
+            if let Err(u) = undo {
+                tracing::warn!("partition {partition}: taking back the observations of an uncommitted batch failed: {u}");
+            }
+            if !self.group.lock().assigned.contains(&partition) {
+                return Err(Retry::Revoked);
+            }
+            return Err(Retry::Later(format!("committing offset {}: {e}", last + 1)));
+        }
+        for observed in std::mem::take(&mut result.observed) {
+            observed.commit();
+        }
+        if let Err(e) = self.windows.end(partition, last + 1) {
+            // Committed: a journal left open is settled as committed later.
+            tracing::warn!("partition {partition}: {e}");
+        }
+        self.account(partition, &result, replay_until, first, last);
+        Ok(())
+    }
+
+    /// Writes the batch to every sink; the sinks skip what they hold, and
+    /// dead letters are not sent again while windows are rebuilt.
+    fn write_sinks(
+        &mut self,
+        partition: i32,
+        by: &ScoredBy,
+        result: &BatchResult,
+        replay_until: Option<i64>,
+    ) -> Result<(), String> {
+        let dead: Vec<DeadLetter> = result
+            .dead
+            .iter()
+            .filter(|d| replay_until.is_none_or(|until| d.message.position.offset >= until))
+            .cloned()
+            .collect();
+        self.sinks
+            .write(partition, by, &result.scored, &dead, &self.metrics, &self.runtime)
+    }
+
+    /// Metrics of a committed batch.
+    fn account(
+        &mut self,
+        partition: i32,
+        result: &BatchResult,
+        replay_until: Option<i64>,
+        first: i64,
+        last: i64,
+    ) {
+        let m = &self.metrics;
+        m.batches.inc();
+        let replayed = result
+            .scored
+            .iter()
+            .filter(|s| replay_until.is_some_and(|until| s.offset() < until))
+            .count();
+        m.replayed.inc_by(replayed as u64);
+        m.events("scored", result.scored.len() - replayed);
+        m.events("dead_letter", result.dead.len());
+        for s in &result.scored {
+            m.decisions
+                .get_or_create(&DecisionLabels {
+                    decision: s.outcome.decision.name(),
+                })
+                .inc();
+        }
+        if replay_until.is_some_and(|until| last + 1 >= until) {
+            tracing::info!("partition {partition}: windows rebuilt up to the committed offset");
+            self.replay_until.remove(&partition);
+        }
+        let now = edgescore_runtime::feature_store::now_ms();
+        for offset in first..=last {
+            if let Some(sent) = self.timestamps.remove(&Position { partition, offset }) {
+                m.end_to_end.observe((now - sent).max(0) as f64 / 1000.0);
+            }
+        }
+        m.last_batch_unix_ms
+            .store(u64::try_from(now).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn update_lag(&self) {
+        let group = self.group.lock();
+        for (partition, lag) in &group.lag {
+            self.metrics
+                .lag
+                .get_or_create(&PartitionLabels {
+                    partition: *partition,
+                })
+                .set(*lag);
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamLoop")
+            .field("next", &self.next)
+            .field("replay_until", &self.replay_until)
+            .finish_non_exhaustive()
+    }
+}
