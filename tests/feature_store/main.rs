@@ -134,57 +134,21 @@ fn connect(url: &str, limits: EmbeddedLimits) -> Result<RedisStore, StoreError> 
     )
 }
 
-/// A `redis-server` of our own on a free port, no persistence; killed on drop.
+/// The suite's redis-server, with the stores the suite makes on it.
 struct Redis {
-    child: Child,
+    _server: edgescore_test_support::redis_server::RedisServer,
     url: String,
 }
 
 impl Redis {
     /// `None` when redis-server is not installed (and not required).
     fn start() -> Option<Self> {
-        let required = std::env::var_os("EDGESCORE_REQUIRE_REDIS").is_some_and(|v| v == "1");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = match Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) if !required => {
-                eprintln!(
-                    "skipping the Redis suite: cannot start redis-server ({e}); set EDGESCORE_REQUIRE_REDIS=1 to fail instead"
-                );
-                return None;
-            }
-            Err(e) => panic!("EDGESCORE_REQUIRE_REDIS=1 but redis-server does not start: {e}"),
-        };
-        let redis = Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}/"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while connect(&redis.url, EmbeddedLimits::default()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Some(redis)
+        let server = edgescore_test_support::redis_server::RedisServer::start()?;
+        let url = server.url.clone();
+        Some(Self {
+            _server: server,
+            url,
+        })
     }
 
     /// A store on a fresh, empty database.
@@ -193,13 +157,6 @@ impl Redis {
         let mut c = client.get_connection().expect("connection");
         redis::cmd("FLUSHALL").query::<()>(&mut c).expect("flush");
         Arc::new(connect(&self.url, limits).expect("connect"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -293,4 +250,51 @@ fn observe_as_a_child_process() {
             .observe("card", "shared", &event(i, 1.0, "k"), &w)
             .expect("observe");
     }
+}
+
+/// A stream's batch journal: rolling it back forgets what the batch
+/// observed and puts back what retention dropped for it, so the batch
+/// observed again reads the windows it read the first time.
+#[test]
+fn a_rolled_back_journal_puts_back_what_retention_dropped() {
+    let Some(redis) = Redis::start() else { return };
+    let limits = EmbeddedLimits {
+        retention_seconds: 3600,
+        ..EmbeddedLimits::default()
+    };
+    let _ = redis.store(limits);
+    let store = connect(&redis.url, limits).expect("connect");
+    let w = [window("count-1h", Aggregate::Count, 3600)];
+    for minute in 0..3 {
+        store
+            .observe("card", "c1", &event(minute * 60, 1.0, "m"), &w)
+            .expect("observe");
+    }
+    let before = store.read("card", "c1", 180_000, &w).expect("read");
+    assert_eq!(before, vec![Some(3.0)]);
+    store.begin_journal("journal", 10, 11).expect("begin");
+    // Two hours later: retention drops the three earlier events.
+    let late = store
+        .observe("card", "c1", &event(7200, 1.0, "m"), &w)
+        .expect("observe");
+    assert_eq!(late.values, vec![Some(1.0)]);
+    assert_eq!(store.read("card", "c1", 180_000, &w).expect("read"), vec![Some(0.0)]);
+    assert_eq!(store.rollback_journal("journal").expect("rollback"), 1);
+    assert_eq!(store.read("card", "c1", 180_000, &w).expect("read"), before);
+    assert_eq!(store.read("card", "c1", 7_200_000, &w).expect("read"), vec![Some(0.0)]);
+    // A journal of a batch that committed (the next offset is past its
+    // last) is only cleared.
+    store.begin_journal("journal", 10, 11).expect("begin");
+    store
+        .observe("card", "c1", &event(240, 1.0, "m"), &w)
+        .expect("observe");
+    assert_eq!(store.recover_journal("journal", 12).expect("recover"), 0);
+    assert_eq!(store.read("card", "c1", 240_000, &w).expect("read"), vec![Some(4.0)]);
+    // One that did not is undone.
+    store.begin_journal("journal", 12, 13).expect("begin");
+    store
+        .observe("card", "c1", &event(300, 1.0, "m"), &w)
+        .expect("observe");
+    assert_eq!(store.recover_journal("journal", 12).expect("recover"), 1);
+    assert_eq!(store.read("card", "c1", 300_000, &w).expect("read"), vec![Some(4.0)]);
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::Context as _;
 use edgescore_stream::{StreamConfig, TableFormat};
 
 use crate::cli::LogFormat;
@@ -25,6 +24,12 @@ pub(crate) struct StreamArgs {
     /// the group's committed offsets are where a restart resumes.
     #[arg(long, value_name = "GROUP")]
     pub(crate) group: Option<String>,
+
+    /// This process's static member id in the group (group.instance.id):
+    /// restarted with the same id, it takes its partitions back at once.
+    /// Give each process of a group its own.
+    #[arg(long, value_name = "ID")]
+    pub(crate) instance_id: Option<String>,
 
     /// A pipeline folder (with pipeline.toml), or with --registry the name
     /// of a pipeline in the registry (hot-swapped while streaming).
@@ -83,9 +88,19 @@ pub(crate) struct StreamArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
 
+    /// How often the embedded store's windows are written to --state-dir
+    /// (default 30 s; a restart replays the stream since the last one).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) snapshot_interval_seconds: Option<u64>,
+
     /// The most messages scored as one batch (default 1000).
     #[arg(long, value_name = "N")]
     pub(crate) max_batch: Option<usize>,
+
+    /// A librdkafka property for the consumer and producer, KEY=VALUE
+    /// (repeatable): security.protocol, sasl.*, group.instance.id, ...
+    #[arg(long = "kafka", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub(crate) kafka: Vec<(String, String)>,
 
     /// A TOML file with the same keys (brokers, topic, group, pipeline,
     /// ..., and [kafka] for more librdkafka properties); flags override it.
@@ -133,7 +148,16 @@ pub(crate) fn stream(args: StreamArgs) -> anyhow::Result<()> {
             })*
         };
     }
-    set!(brokers, topic, group, pipeline, feature_store, id_field, max_batch);
+    set!(
+        brokers,
+        topic,
+        group,
+        pipeline,
+        feature_store,
+        id_field,
+        max_batch,
+        snapshot_interval_seconds
+    );
     macro_rules! set_some {
         ($($field:ident),*) => {
             $(if let Some(value) = args.$field {
@@ -142,6 +166,7 @@ pub(crate) fn stream(args: StreamArgs) -> anyhow::Result<()> {
         };
     }
     set_some!(
+        instance_id,
         registry,
         alerts_topic,
         alert_webhook,
@@ -151,11 +176,22 @@ pub(crate) fn stream(args: StreamArgs) -> anyhow::Result<()> {
         metrics_listen,
         state_dir
     );
+    config.kafka.extend(args.kafka);
     if let Some(format) = args.table_format {
         config.table_format = match format {
             TableFormatArg::Parquet => TableFormat::Parquet,
             TableFormatArg::Delta => TableFormat::Delta,
         };
     }
-    edgescore_stream::run(config, Arc::new(AtomicBool::new(false))).context("edgescore stream")
+    Ok(edgescore_stream::run(
+        config,
+        Arc::new(AtomicBool::new(false)),
+    )?)
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not KEY=VALUE (e.g. security.protocol=SSL)")),
+    }
 }

@@ -86,7 +86,9 @@ impl Default for RedisOptions {
 /// KEYS: the events set, the sequence counter, and optionally a journal
 /// list. ARGV: time, value, has distinct key, distinct key, retention ms,
 /// max events, observe, the host's clock in ms, the journal entry's start
-/// (a JSON array's first items, which the sequence number and `]` end),
+/// (`["o", namespace, entity, time,`, which the sequence number and `]`
+/// end; each event retention or the cap drops is journalled as
+/// `["p", events key, time, member]`),
 /// then per window its aggregate code (c, s, d, g) and length in ms. An
 /// observation answers the event's sequence number first, then the
 /// windows; with a journal it also appends the entry to it.
@@ -99,14 +101,30 @@ if observe then
   local seq = redis.call("INCR", counter)
   local member = ARGV[1] .. ":" .. string.format("%020d", seq) .. ":" .. ARGV[2] .. ":" .. ARGV[3] .. ARGV[4]
   redis.call("ZADD", events, t, member)
-  redis.call("ZREMRANGEBYSCORE", events, "-inf", math.min(t, tonumber(ARGV[8])) - tonumber(ARGV[5]))
-  redis.call("ZREMRANGEBYRANK", events, 0, -(tonumber(ARGV[6]) + 1))
-  redis.call("PEXPIRE", events, ARGV[5])
-  redis.call("PEXPIRE", counter, ARGV[5])
-  table.insert(out, tostring(seq))
   if KEYS[3] then
     redis.call("RPUSH", KEYS[3], ARGV[9] .. tostring(seq) .. "]")
   end
+  local cutoff = math.min(t, tonumber(ARGV[8])) - tonumber(ARGV[5])
+  local over = -(tonumber(ARGV[6]) + 1)
+  -- With a journal, what retention and the cap drop is journalled too, so
+  -- that undoing the batch puts it back (a later event of the batch must
+  -- not take an earlier one's window away).
+  local function journal_dropped(list)
+    for i = 1, #list, 2 do
+      redis.call("RPUSH", KEYS[3], cjson.encode({"p", events, list[i + 1], list[i]}))
+    end
+  end
+  if KEYS[3] then
+    journal_dropped(redis.call("ZRANGEBYSCORE", events, "-inf", cutoff, "WITHSCORES"))
+  end
+  redis.call("ZREMRANGEBYSCORE", events, "-inf", cutoff)
+  if KEYS[3] then
+    journal_dropped(redis.call("ZRANGE", events, 0, over, "WITHSCORES"))
+  end
+  redis.call("ZREMRANGEBYRANK", events, 0, over)
+  redis.call("PEXPIRE", events, ARGV[5])
+  redis.call("PEXPIRE", counter, ARGV[5])
+  table.insert(out, tostring(seq))
 end
 local i = 10
 while i <= #ARGV do
@@ -326,7 +344,7 @@ impl RedisStore {
         let entry = match &journal {
             Some(list) => {
                 invocation.key(list);
-                let start = serde_json::json!([namespace, entity, timestamp_ms]).to_string();
+                let start = serde_json::json!(["o", namespace, entity, timestamp_ms]).to_string();
                 format!("{},", start.trim_end_matches(']'))
             }
             None => String::new(),
@@ -428,43 +446,116 @@ impl RedisStore {
 
     /// Settles the journal a dead process left at `key`: when its batch
     /// was not committed (`committed`, the next offset to read, is not
-    /// past the batch's last), every observation it lists is forgotten.
-    /// Returns how many were.
+    /// past the batch's last), the batch is undone ([`RedisStore::rollback_journal`]).
+    /// Returns how many observations were taken back.
     pub fn recover_journal(&self, key: &str, committed: i64) -> Result<usize, StoreError> {
-        let (batch, entries): (std::collections::HashMap<String, i64>, Vec<String>) = self
+        let batch: std::collections::HashMap<String, i64> = self
             .with_connection(self.options.host_timeout, |c| {
-                redis::pipe()
-                    .hgetall(format!("{key}:batch"))
-                    .lrange(key, 0, -1)
-                    .query(c)
+                redis::cmd("HGETALL").arg(format!("{key}:batch")).query(c)
             })?;
         let undone = match batch.get("last") {
-            Some(&last) if committed <= last => {
-                let receipts = entries
-                    .iter()
-                    .map(|entry| journal_receipt(entry))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.forget(&receipts)?;
-                receipts.len()
-            }
+            Some(&last) if committed <= last => self.rollback_journal(key)?,
             _ => 0,
         };
         self.end_journal(key)?;
         Ok(undone)
     }
+
+    /// Undoes everything the journal at `key` lists, newest first: each
+    /// observation forgotten, each event that retention or the cap dropped
+    /// put back; then empties it. Returns how many observations were
+    /// taken back (some may have been already, by their receipts).
+    pub fn rollback_journal(&self, key: &str) -> Result<usize, StoreError> {
+        *self.journal.lock() = None;
+        let entries: Vec<String> = self.with_connection(self.options.host_timeout, |c| {
+            redis::cmd("LRANGE").arg(key).arg(0).arg(-1).query(c)
+        })?;
+        let mut observed = 0;
+        let mut forget = Vec::new();
+        let mut restore: Vec<(String, String, String)> = Vec::new();
+        // Runs of one kind, newest first, each applied in one call.
+        let flush = |forget: &mut Vec<Receipt>, restore: &mut Vec<(String, String, String)>| {
+            if !forget.is_empty() {
+                self.forget(forget)?;
+                forget.clear();
+            }
+            if !restore.is_empty() {
+                self.with_connection(self.options.host_timeout, |c| {
+                    let mut pipe = redis::pipe();
+                    for (events, score, member) in restore.iter() {
+                        pipe.cmd("ZADD").arg(events).arg(score).arg(member).ignore();
+                    }
+                    pipe.query::<()>(c)
+                })?;
+                restore.clear();
+            }
+            Ok::<(), StoreError>(())
+        };
+        for entry in entries.iter().rev() {
+            match journal_entry(entry)? {
+                JournalEntry::Observed(receipt) => {
+                    if !restore.is_empty() {
+                        flush(&mut forget, &mut restore)?;
+                    }
+                    observed += 1;
+                    forget.push(receipt);
+                }
+                JournalEntry::Dropped {
+                    events,
+                    score,
+                    member,
+                } => {
+                    if !forget.is_empty() {
+                        flush(&mut forget, &mut restore)?;
+                    }
+                    restore.push((events, score, member));
+                }
+            }
+        }
+        flush(&mut forget, &mut restore)?;
+        self.with_connection(self.options.host_timeout, |c| {
+            redis::cmd("DEL").arg(key).query::<()>(c)
+        })?;
+        Ok(observed)
+    }
 }
 
-/// One journal entry, `[namespace, entity, time, sequence]`, as a receipt.
-fn journal_receipt(entry: &str) -> Result<Receipt, StoreError> {
+/// One entry of a journal.
+enum JournalEntry {
+    Observed(Receipt),
+    /// An event retention or the cap dropped: its set, score and member.
+    Dropped {
+        events: String,
+        score: String,
+        member: String,
+    },
+}
+
+fn journal_entry(entry: &str) -> Result<JournalEntry, StoreError> {
     let bad = || StoreError::Unavailable(format!("a journal entry in Redis is not one: {entry:?}"));
-    let (namespace, entity, timestamp_ms, sequence): (String, String, i64, u64) =
-        serde_json::from_str(entry).map_err(|_| bad())?;
-    Ok(Receipt {
-        namespace,
-        entity,
-        timestamp_ms,
-        sequence,
-    })
+    let value: serde_json::Value = serde_json::from_str(entry).map_err(|_| bad())?;
+    match value[0].as_str() {
+        Some("o") => {
+            let (_, namespace, entity, timestamp_ms, sequence): (String, String, String, i64, u64) =
+                serde_json::from_value(value).map_err(|_| bad())?;
+            Ok(JournalEntry::Observed(Receipt {
+                namespace,
+                entity,
+                timestamp_ms,
+                sequence,
+            }))
+        }
+        Some("p") => {
+            let (_, events, score, member): (String, String, String, String) =
+                serde_json::from_value(value).map_err(|_| bad())?;
+            Ok(JournalEntry::Dropped {
+                events,
+                score,
+                member,
+            })
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn redis_error(e: &redis::RedisError) -> StoreError {

@@ -32,6 +32,12 @@ pub struct StreamConfig {
     pub topic: String,
     /// The consumer group: processes in one group share the partitions.
     pub group: String,
+    /// This process's static member id in the group (Kafka's
+    /// `group.instance.id`): a process restarted with the same id takes its
+    /// partitions back at once, without waiting for the group to notice
+    /// the old one is gone. Give each process of a group its own.
+    #[serde(default)]
+    pub instance_id: Option<String>,
     /// A pipeline folder, or with `registry` a pipeline's name in it.
     pub pipeline: String,
     /// The registry folder the pipeline is served from (hot-swapped).
@@ -122,6 +128,7 @@ impl StreamConfig {
             brokers: brokers.into(),
             topic: topic.into(),
             group: group.into(),
+            instance_id: None,
             pipeline: pipeline.into(),
             registry: None,
             feature_store: default_feature_store(),

@@ -98,7 +98,7 @@ fn partitions_of(list: &TopicPartitionList, topic: &str) -> Vec<i32> {
 
 /// The settings every client shares: the brokers, IPv4 (a broker that
 /// advertises `localhost` may listen on IPv4 only), the user's extras.
-fn base(config: &StreamConfig) -> ClientConfig {
+pub(crate) fn base(config: &StreamConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     client.set("broker.address.family", "v4");
     for (key, value) in &config.kafka {
@@ -119,15 +119,25 @@ pub fn consumer(config: &StreamConfig) -> Result<(GroupConsumer, Arc<Mutex<Group
         topic: config.topic.clone(),
         state: state.clone(),
     };
-    let consumer: GroupConsumer = base(config)
+    let mut client = base(config);
+    if let Some(id) = &config.instance_id {
+        client.set("group.instance.id", id);
+    }
+    client
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("statistics.interval.ms", "1000")
+        .set("fetch.wait.max.ms", "10");
+    // The user's properties may change the tunables above, not what
+    // effectively-once rests on below.
+    for (key, value) in &config.kafka {
+        client.set(key, value);
+    }
+    let consumer: GroupConsumer = client
         .set("group.id", &config.group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("session.timeout.ms", "10000")
-        .set("heartbeat.interval.ms", "1000")
-        .set("statistics.interval.ms", "1000")
-        .set("fetch.wait.max.ms", "10")
         .set("enable.partition.eof", "false")
         .create_with_context(context)
         .map_err(StreamError::kafka("creating the consumer"))?;

@@ -25,6 +25,7 @@ pub mod message;
 pub mod metrics;
 mod metrics_server;
 pub mod pipelines;
+mod replay;
 pub mod run;
 pub mod scored;
 pub mod scoring;

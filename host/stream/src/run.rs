@@ -27,7 +27,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::StreamError;
 use crate::config::StreamConfig;
 use crate::kafka::{BROKER_TIMEOUT, GroupConsumer, GroupState};
-use crate::message::{self, DeadLetter, Position, Received};
+use crate::message::{self, Position, Received};
 use crate::metrics::{DecisionLabels, PartitionLabels, StreamMetrics};
 use crate::pipelines::Pipelines;
 use crate::scored::ScoredBy;
@@ -50,19 +50,8 @@ pub struct StreamLoop {
     pub stop: Arc<AtomicBool>,
     /// Per assigned partition, the next offset to score.
     next: HashMap<i32, i64>,
-    /// Per partition being replayed to rebuild windows, the committed
-    /// offset: below it, the sinks already hold everything.
-    replay_until: HashMap<i32, i64>,
     /// Broker timestamps of messages, for the end-to-end latency.
     timestamps: HashMap<Position, i64>,
-}
-
-/// Why a batch did not commit.
-enum Retry {
-    /// Try it again after a pause.
-    Later(String),
-    /// The partition was taken away: its next owner reads it again.
-    Revoked,
 }
 
 impl StreamLoop {
@@ -89,7 +78,6 @@ impl StreamLoop {
             runtime,
             stop,
             next: HashMap::new(),
-            replay_until: HashMap::new(),
             timestamps: HashMap::new(),
         }
     }
@@ -195,17 +183,12 @@ impl StreamLoop {
         };
         for p in &revoked {
             self.next.remove(p);
-            self.replay_until.remove(p);
             self.metrics.lag.remove(&PartitionLabels { partition: *p });
         }
         batch.retain(|m| !revoked.contains(&m.position.partition));
         for p in fresh {
             let start = self.recover_until_done(p)?;
             batch.retain(|m| m.position.partition != p || m.position.offset >= start);
-            if self.replay_until.contains_key(&p) {
-                // Sought back: the messages come again from `start`.
-                batch.retain(|m| m.position.partition != p);
-            }
             self.next.insert(p, start);
         }
         Ok(())
@@ -228,22 +211,21 @@ impl StreamLoop {
         }
     }
 
-    /// Settles a partition just assigned: the feature store's journal or
-    /// snapshot, each sink's watermark; seeks back when windows are to be
-    /// rebuilt. Returns the offset to score from.
+    /// Settles a partition just assigned: the feature store's journal, or
+    /// the embedded store's windows rebuilt by scoring again what the
+    /// snapshot lacks (read by a reader of its own, so the consumer's
+    /// position never moves back); each sink's watermark. Returns the
+    /// offset to score from: the committed one.
     fn recover(&mut self, partition: i32) -> Result<i64, StreamError> {
         let committed = self.committed(partition)?;
-        let start = self.windows.recover(partition, committed)?;
         self.sinks.recover(&self.config, partition)?;
-        self.replay_until.remove(&partition);
-        if start < committed {
-            self.consumer
-                .seek(&self.config.topic, partition, Offset::Offset(start), BROKER_TIMEOUT)
-                .map_err(StreamError::kafka(format!("seeking partition {partition} to {start}")))?;
-            self.replay_until.insert(partition, committed);
+        if let Some(from) = self.windows.recover(partition, committed)? {
+            let replayed = crate::replay::replay(self, partition, from, committed)?;
+            self.metrics.replayed.inc_by(replayed as u64);
+            self.windows.end(partition, committed)?;
         }
-        tracing::info!("partition {partition}: scoring from offset {start} (committed: {committed})");
-        Ok(start)
+        tracing::info!("partition {partition}: scoring from offset {committed}");
+        Ok(committed)
     }
 
     /// The group's committed offset of `partition` (the next to read), or
@@ -272,47 +254,103 @@ impl StreamLoop {
         }
     }
 
-    /// Scores and commits one partition's batch, trying again after a
-    /// pause until it commits, the partition is revoked, or the stream stops.
+    /// Scores one partition's batch, then makes its sinks durable and
+    /// commits it, each step tried again after a pause until it succeeds,
+    /// the partition is revoked, or the stream stops. A batch scored once
+    /// is not scored again for a sink that failed: its observations stand
+    /// until it commits, or are undone when it never will here.
     fn handle(&mut self, partition: i32, messages: Vec<Received>) -> Result<(), StreamError> {
-        let mut pause = Duration::from_millis(100);
-        loop {
-            if !self.group.lock().assigned.contains(&partition) {
-                return Ok(());
-            }
-            match self.try_batch(partition, &messages) {
-                Ok(()) => return Ok(()),
-                Err(Retry::Revoked) => return Ok(()),
-                Err(Retry::Later(reason)) => {
-                    self.metrics.batch_retries.inc();
-                    tracing::warn!(
-                        "partition {partition}: offsets {} to {} not committed: {reason}; trying again in {pause:?}",
-                        messages[0].position.offset,
-                        messages[messages.len() - 1].position.offset
-                    );
-                    let until = Instant::now() + pause;
-                    while Instant::now() < until {
-                        if self.stopping() {
-                            // Not committed: the next run reads them again.
-                            return Ok(());
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    pause = (pause * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
-    }
-
-    fn try_batch(&mut self, partition: i32, messages: &[Received]) -> Result<(), Retry> {
         let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
             return Ok(());
         };
         let (first, last) = (first.position.offset, last.position.offset);
-        let serving = self
-            .pipelines
-            .current()
-            .map_err(|e| Retry::Later(e.to_string()))?;
+        let mut pause = Duration::from_millis(100);
+        let (by, mut result) = loop {
+            if !self.group.lock().assigned.contains(&partition) {
+                return Ok(());
+            }
+            match self.score_batch(partition, &messages, first, last) {
+                Ok(scored) => break scored,
+                Err(reason) => {
+                    if !self.pause_after(partition, first, last, &reason, &mut pause) {
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        pause = Duration::from_millis(100);
+        loop {
+            match self.finish_batch(partition, &by, &result, last) {
+                Ok(()) => break,
+                Err(reason) => {
+                    let gone = !self.group.lock().assigned.contains(&partition);
+                    if gone || !self.pause_after(partition, first, last, &reason, &mut pause) {
+                        // Not committed, and never will be by this process:
+                        // the next owner reads the batch again.
+                        self.undo(partition, std::mem::take(&mut result));
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        for observed in std::mem::take(&mut result.observed) {
+            observed.commit();
+        }
+        if let Err(e) = self.windows.end(partition, last + 1) {
+            // Committed: a journal left open is settled as committed later.
+            tracing::warn!("partition {partition}: {e}");
+        }
+        self.account(partition, &result, first, last);
+        Ok(())
+    }
+
+    /// Logs why a batch did not go through and waits `pause` (doubled for
+    /// next time); false when the stream is stopping.
+    fn pause_after(
+        &self,
+        partition: i32,
+        first: i64,
+        last: i64,
+        reason: &str,
+        pause: &mut Duration,
+    ) -> bool {
+        self.metrics.batch_retries.inc();
+        tracing::warn!(
+            "partition {partition}: offsets {first} to {last} not committed: {reason}; trying again in {pause:?}"
+        );
+        let until = Instant::now() + *pause;
+        while Instant::now() < until {
+            if self.stopping() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        *pause = (*pause * 2).min(MAX_BACKOFF);
+        true
+    }
+
+    /// Takes back what a batch observed: by its receipts, and with Redis
+    /// by its journal (which also puts back what retention dropped for it).
+    fn undo(&self, partition: i32, result: BatchResult) {
+        let undone = result.undo();
+        let rolled_back = self.windows.rollback(partition);
+        for e in [undone.err().map(|e| e.to_string()), rolled_back.err().map(|e| e.to_string())]
+            .into_iter()
+            .flatten()
+        {
+            tracing::warn!("partition {partition}: taking back a batch's observations: {e}");
+        }
+    }
+
+    /// Reads and scores a batch through the pipeline serving now.
+    fn score_batch(
+        &mut self,
+        partition: i32,
+        messages: &[Received],
+        first: i64,
+        last: i64,
+    ) -> Result<(ScoredBy, BatchResult), String> {
+        let serving = self.pipelines.current().map_err(|e| e.to_string())?;
         let pipeline = serving.pipeline();
         let by = ScoredBy {
             topic: self.config.topic.clone(),
@@ -331,94 +369,47 @@ impl StreamLoop {
         let items = scoring::read_events(pipeline, readable, &mut result.dead);
         self.windows
             .begin(partition, first, last)
-            .map_err(|e| Retry::Later(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
         let started = Instant::now();
         if let Err(e) = scoring::score(pipeline, items, &mut result) {
-            self.windows.abandon();
-            let undo = std::mem::take(&mut result).undo();
-            return Err(Retry::Later(match undo {
-                Ok(()) => e.to_string(),
-                Err(u) => format!("{e}; then taking back its observations failed: {u}"),
-            }));
+            self.undo(partition, result);
+            return Err(e.to_string());
         }
         self.metrics.scoring.observe(started.elapsed().as_secs_f64());
-        let replay_until = self.replay_until.get(&partition).copied();
-        if let Err(reason) = self.write_sinks(partition, &by, &result, replay_until) {
-            self.windows.abandon();
-            let undo = std::mem::take(&mut result).undo();
-            return Err(Retry::Later(match undo {
-                Ok(()) => reason,
-                Err(u) => format!("{reason}; then taking back its observations failed: {u}"),
-            }));
-        }
-        // Every sink is durable: the offsets can be committed.
-        let mut list = TopicPartitionList::new();
-        if list
-            .add_partition_offset(&self.config.topic, partition, Offset::Offset(last + 1))
-            .is_err()
-        {
-            return Err(Retry::Later("cannot name the offset to commit".into()));
-        }
-        if let Err(e) = self.consumer.commit(&list, CommitMode::Sync) {
-            self.metrics.commit_failures.inc();
-            self.windows.abandon();
-            let undo = std::mem::take(&mut result).undo();
-            if let Err(u) = undo {
-                tracing::warn!("partition {partition}: taking back the observations of an uncommitted batch failed: {u}");
-            }
-            if !self.group.lock().assigned.contains(&partition) {
-                return Err(Retry::Revoked);
-            }
-            return Err(Retry::Later(format!("committing offset {}: {e}", last + 1)));
-        }
-        for observed in std::mem::take(&mut result.observed) {
-            observed.commit();
-        }
-        if let Err(e) = self.windows.end(partition, last + 1) {
-            // Committed: a journal left open is settled as committed later.
-            tracing::warn!("partition {partition}: {e}");
-        }
-        self.account(partition, &result, replay_until, first, last);
-        Ok(())
+        Ok((by, result))
     }
 
-    /// Writes the batch to every sink; the sinks skip what they hold, and
-    /// dead letters are not sent again while windows are rebuilt.
-    fn write_sinks(
+    /// Writes a scored batch to every sink (each skipping what it holds)
+    /// and, once all are durable, commits the offset after `last`.
+    fn finish_batch(
         &mut self,
         partition: i32,
         by: &ScoredBy,
         result: &BatchResult,
-        replay_until: Option<i64>,
+        last: i64,
     ) -> Result<(), String> {
-        let dead: Vec<DeadLetter> = result
-            .dead
-            .iter()
-            .filter(|d| replay_until.is_none_or(|until| d.message.position.offset >= until))
-            .cloned()
-            .collect();
-        self.sinks
-            .write(partition, by, &result.scored, &dead, &self.metrics, &self.runtime)
+        self.sinks.write(
+            partition,
+            by,
+            &result.scored,
+            &result.dead,
+            &self.metrics,
+            &self.runtime,
+        )?;
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(&self.config.topic, partition, Offset::Offset(last + 1))
+            .map_err(|e| format!("cannot name the offset to commit: {e}"))?;
+        self.consumer.commit(&list, CommitMode::Sync).map_err(|e| {
+            self.metrics.commit_failures.inc();
+            format!("committing offset {}: {e}", last + 1)
+        })
     }
 
     /// Metrics of a committed batch.
-    fn account(
-        &mut self,
-        partition: i32,
-        result: &BatchResult,
-        replay_until: Option<i64>,
-        first: i64,
-        last: i64,
-    ) {
+    fn account(&mut self, partition: i32, result: &BatchResult, first: i64, last: i64) {
         let m = &self.metrics;
         m.batches.inc();
-        let replayed = result
-            .scored
-            .iter()
-            .filter(|s| replay_until.is_some_and(|until| s.offset() < until))
-            .count();
-        m.replayed.inc_by(replayed as u64);
-        m.events("scored", result.scored.len() - replayed);
+        m.events("scored", result.scored.len());
         m.events("dead_letter", result.dead.len());
         for s in &result.scored {
             m.decisions
@@ -426,10 +417,6 @@ impl StreamLoop {
                     decision: s.outcome.decision.name(),
                 })
                 .inc();
-        }
-        if replay_until.is_some_and(|until| last + 1 >= until) {
-            tracing::info!("partition {partition}: windows rebuilt up to the committed offset");
-            self.replay_until.remove(&partition);
         }
         let now = edgescore_runtime::feature_store::now_ms();
         for offset in first..=last {
@@ -458,7 +445,6 @@ impl std::fmt::Debug for StreamLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamLoop")
             .field("next", &self.next)
-            .field("replay_until", &self.replay_until)
             .finish_non_exhaustive()
     }
 }

@@ -12,10 +12,11 @@
 //! - **Embedded**: the store is written to `<state-dir>/windows.snapshot`
 //!   every `snapshot_interval_seconds` (and on a clean stop), with the next
 //!   offset of each partition it covers. A restarted process reads it back
-//!   and, for each partition assigned, seeks back to the snapshot's offset:
-//!   the messages between it and the committed offset are scored again to
-//!   rebuild the windows (the sinks already hold them and skip them), so
-//!   the features after a restart equal those of a run that never stopped.
+//!   and, for each partition assigned, reads the messages between the
+//!   snapshot's offset and the committed one again and scores them, to
+//!   rebuild the windows (the sinks already hold them: nothing is written),
+//!   so the features after a restart equal those of a run that never
+//!   stopped.
 //!   Without a state folder the windows start empty after a restart (said
 //!   loudly at start).
 
@@ -116,9 +117,10 @@ impl Windows {
     }
 
     /// Settles partition `partition`, just assigned, whose committed
-    /// offset (the next to read) is `committed`; returns the offset to
-    /// read from: `committed`, or an earlier one to rebuild windows from.
-    pub fn recover(&mut self, partition: i32, committed: i64) -> Result<i64, StreamError> {
+    /// offset (the next to read) is `committed`. Returns where the windows
+    /// must be rebuilt from, when they lack the partition's messages
+    /// before `committed` (the embedded store, behind its snapshot).
+    pub fn recover(&mut self, partition: i32, committed: i64) -> Result<Option<i64>, StreamError> {
         match self {
             Self::Redis { store, prefix } => {
                 let undone = store.recover_journal(&format!("{prefix}{partition}"), committed)?;
@@ -127,25 +129,27 @@ impl Windows {
                         "partition {partition}: took back {undone} observations of a batch that was not committed"
                     );
                 }
-                Ok(committed)
+                Ok(None)
             }
-            Self::Embedded { covered, .. } => match covered.get(&partition) {
-                Some(&from) if from < committed => {
+            Self::Embedded {
+                covered, snapshot, ..
+            } => {
+                // A partition the store holds nothing of is rebuilt from
+                // its first message, unless windows are not kept at all.
+                let from = match covered.get(&partition) {
+                    Some(&from) => from,
+                    None if snapshot.is_some() => 0,
+                    None => committed,
+                };
+                if from < committed {
                     tracing::info!(
                         "partition {partition}: rebuilding windows from offset {from} (committed: {committed})"
                     );
-                    Ok(from)
+                    Ok(Some(from))
+                } else {
+                    Ok(None)
                 }
-                Some(_) => Ok(committed),
-                None => {
-                    if committed > 0 {
-                        tracing::info!(
-                            "partition {partition}: the embedded store holds none of its events before offset {committed}; its windows start there"
-                        );
-                    }
-                    Ok(committed)
-                }
-            },
+            }
         }
     }
 
@@ -170,11 +174,14 @@ impl Windows {
         Ok(())
     }
 
-    /// The batch failed and its observations were taken back.
-    pub fn abandon(&self) {
-        if let Self::Redis { store, .. } = self {
-            store.pause_journal();
+    /// A batch of `partition` will not be committed: with Redis, its
+    /// journal is rolled back (what its receipts did not take back, and
+    /// what retention dropped for it, put back).
+    pub fn rollback(&self, partition: i32) -> Result<(), StreamError> {
+        if let Self::Redis { store, prefix } = self {
+            store.rollback_journal(&format!("{prefix}{partition}"))?;
         }
+        Ok(())
     }
 
     /// Writes the embedded store's snapshot when it is due (or `now`).

@@ -10,6 +10,7 @@
 //! [`check_scores`]; [`cases`] reads them all.
 
 pub mod chromium;
+pub mod redis_server;
 pub mod server;
 
 // `foreach_golden_case!` and `GOLDEN_CASES`, listed by build.rs.
