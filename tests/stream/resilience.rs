@@ -195,7 +195,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     logistic_version(&staging);
     std::fs::rename(&staging, registry.join("fraud/2")).unwrap();
     wait_for("the swap to version 2", || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("now serving 2")
+        std::fs::read_to_string(&log).unwrap_or_default().contains("now serving version 2")
     });
     broker.produce("live", second.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
     wait_until_done(&broker, "live", "live", &mut [&mut stream], &log);
