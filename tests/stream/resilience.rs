@@ -90,6 +90,21 @@ fn copy_folder(from: &Path, to: &Path) {
     }
 }
 
+fn metrics_text(addr: std::net::SocketAddr) -> String {
+    ureq::get(&format!("http://{addr}/metrics"))
+        .call()
+        .and_then(|r| r.into_body().read_to_string())
+        .unwrap_or_default()
+}
+
+/// The value of the series `series` (name and labels) in `/metrics`, 0 when absent.
+fn metric(addr: std::net::SocketAddr, series: &str) -> f64 {
+    metrics_text(addr)
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
@@ -197,7 +212,20 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     wait_for("the swap to version 2", || {
         std::fs::read_to_string(&log).unwrap_or_default().contains("now serving version 2")
     });
+    // The table cannot be written for a while (a file where its folder
+    // was): the stream stops committing, retries, and loses nothing.
+    let table = dir.path().join("table");
+    let moved = dir.path().join("table.moved");
+    std::fs::rename(&table, &moved).unwrap();
+    std::fs::write(&table, b"not a folder").unwrap();
     broker.produce("live", second.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    wait_for("a failed table write", || metric(metrics, "edgescore_stream_sink_failures_total{sink=\"table\"}") > 0.0);
+    std::thread::sleep(Duration::from_secs(2));
+    let (done, total) = crate::process::progress(&broker, "live", "live");
+    assert!(done < total, "offsets were committed past a batch the table did not take");
+    assert!(stream.running(), "the stream stopped on a failing sink");
+    std::fs::remove_file(&table).unwrap();
+    std::fs::rename(&moved, &table).unwrap();
     wait_until_done(&broker, "live", "live", &mut [&mut stream], &log);
 
     let rows = rows_by_id(read_table(&dir.path().join("table")));
@@ -229,12 +257,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     assert!(stream.running(), "the stream stopped");
 
     // What /metrics says of it.
-    let text = ureq::get(&format!("http://{metrics}/metrics"))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let text = metrics_text(metrics);
     for series in [
         "edgescore_stream_consumer_lag{partition=\"0\"}",
         "edgescore_stream_events_total{outcome=\"scored\"} 4000",
@@ -243,7 +266,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
         "edgescore_stream_sink_seconds_count{sink=\"alerts_topic\"}",
         "edgescore_stream_scoring_seconds_count",
         "edgescore_stream_webhook_retries_total",
-        "edgescore_swaps_total{model=\"fraud\"} 1",
+        "edgescore_swaps_total{model=\"fraud\"} 2",
     ] {
         assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
     }

@@ -90,7 +90,7 @@ impl Pipeline {
             .map_err(|e| JsError::new(&format!("cannot load model: {e}")))?;
         // Reasons need contributions: a model without them (XGBoost saved
         // without node covers, ONNX) would fail every flagged transaction.
-        if let Err(e) = model.contributions(&vec![f64::NAN; model.num_features()]) {
+        if let Err(e) = model.contributions(&vec![0.0; model.num_features()]) {
             return Err(refused(format!(
                 "the model cannot explain its scores, which a pipeline's reasons need: {e}"
             )));

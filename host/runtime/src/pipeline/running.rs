@@ -97,8 +97,9 @@ impl Pipeline {
         let model = PooledScorer::validated(component).map_err(model_error)?;
         // Reasons need contributions: a model that cannot give them
         // (XGBoost saved without node covers, ONNX) is refused now, not on
-        // every flagged event.
-        let probe = vec![f64::NAN; parts.transform.info().outputs.len()];
+        // every flagged event. The probe row is zeros, which every model
+        // scores (a linear model without imputation refuses a missing value).
+        let probe = vec![0.0; parts.transform.info().outputs.len()];
         model
             .score_with_contributions(&probe)
             .map_err(model_error)?;
