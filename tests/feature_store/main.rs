@@ -278,10 +278,16 @@ fn a_rolled_back_journal_puts_back_what_retention_dropped() {
         .observe("card", "c1", &event(7200, 1.0, "m"), &w)
         .expect("observe");
     assert_eq!(late.values, vec![Some(1.0)]);
-    assert_eq!(store.read("card", "c1", 180_000, &w).expect("read"), vec![Some(0.0)]);
+    assert_eq!(
+        store.read("card", "c1", 180_000, &w).expect("read"),
+        vec![Some(0.0)]
+    );
     assert_eq!(store.rollback_journal("journal").expect("rollback"), 1);
     assert_eq!(store.read("card", "c1", 180_000, &w).expect("read"), before);
-    assert_eq!(store.read("card", "c1", 7_200_000, &w).expect("read"), vec![Some(0.0)]);
+    assert_eq!(
+        store.read("card", "c1", 7_200_000, &w).expect("read"),
+        vec![Some(0.0)]
+    );
     // A journal of a batch that committed (the next offset is past its
     // last) is only cleared.
     store.begin_journal("journal", 10, 11).expect("begin");
@@ -289,12 +295,18 @@ fn a_rolled_back_journal_puts_back_what_retention_dropped() {
         .observe("card", "c1", &event(240, 1.0, "m"), &w)
         .expect("observe");
     assert_eq!(store.recover_journal("journal", 12).expect("recover"), 0);
-    assert_eq!(store.read("card", "c1", 240_000, &w).expect("read"), vec![Some(4.0)]);
+    assert_eq!(
+        store.read("card", "c1", 240_000, &w).expect("read"),
+        vec![Some(4.0)]
+    );
     // One that did not is undone.
     store.begin_journal("journal", 12, 13).expect("begin");
     store
         .observe("card", "c1", &event(300, 1.0, "m"), &w)
         .expect("observe");
     assert_eq!(store.recover_journal("journal", 12).expect("recover"), 1);
-    assert_eq!(store.read("card", "c1", 300_000, &w).expect("read"), vec![Some(4.0)]);
+    assert_eq!(
+        store.read("card", "c1", 300_000, &w).expect("read"),
+        vec![Some(4.0)]
+    );
 }

@@ -103,7 +103,10 @@ impl Broker {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let consumer = broker.consumer(None);
-            if consumer.fetch_metadata(None, Duration::from_secs(1)).is_ok() {
+            if consumer
+                .fetch_metadata(None, Duration::from_secs(1))
+                .is_ok()
+            {
                 break;
             }
             assert!(Instant::now() < deadline, "the broker did not start");
@@ -143,7 +146,11 @@ impl Broker {
     }
 
     /// Produces `(key, value)` messages and waits for every acknowledgement.
-    pub(crate) fn produce<'a>(&self, topic: &str, messages: impl IntoIterator<Item = (&'a str, &'a [u8])>) {
+    pub(crate) fn produce<'a>(
+        &self,
+        topic: &str,
+        messages: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) {
         let producer: FutureProducer = self
             .config()
             .set("enable.idempotence", "true")

@@ -43,11 +43,20 @@ fn run_with_kills(broker: &Broker, group: &str, dir: &Path, store: &str) -> usiz
             if done as f64 >= point * total as f64 {
                 break;
             }
-            assert!(stream.running(), "the stream stopped: {}", std::fs::read_to_string(&log).unwrap_or_default());
-            assert!(Instant::now() < deadline, "no progress past {done} of {total}");
+            assert!(
+                stream.running(),
+                "the stream stopped: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "no progress past {done} of {total}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        random = random.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        random = random
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         std::thread::sleep(Duration::from_millis((random >> 33) % 300));
         let (done, total) = progress(broker, group, "tx");
         stream.kill();
@@ -70,7 +79,13 @@ fn run_with_kills(broker: &Broker, group: &str, dir: &Path, store: &str) -> usiz
 /// What a run wrote, checked against the uninterrupted `reference`: each
 /// transaction once in the table with the same features, score and
 /// decision; each alert once on the topic and in the log.
-fn check_against(broker: &Broker, reference: &Path, group: &str, dir: &Path, all_ids: &BTreeSet<String>) {
+fn check_against(
+    broker: &Broker,
+    reference: &Path,
+    group: &str,
+    dir: &Path,
+    all_ids: &BTreeSet<String>,
+) {
     let expected = rows_by_id(read_table(&reference.join("table")));
     let got = rows_by_id(read_table(&dir.join("table")));
     assert_eq!(
@@ -84,18 +99,28 @@ fn check_against(broker: &Broker, reference: &Path, group: &str, dir: &Path, all
         .filter(|r| r.decision != "allow")
         .map(|r| r.transaction_id.clone())
         .collect();
-    assert!(flagged.len() > 100, "only {} alerts in 100,000", flagged.len());
+    assert!(
+        flagged.len() > 100,
+        "only {} alerts in 100,000",
+        flagged.len()
+    );
     let on_topic = broker.read_all(&format!("{group}-alerts"));
     for record in &on_topic {
         let alert: serde_json::Value = serde_json::from_str(&record.value).expect("JSON");
-        assert_eq!(alert["partition"], record.partition, "alerts of input partition p are on partition p");
+        assert_eq!(
+            alert["partition"], record.partition,
+            "alerts of input partition p are on partition p"
+        );
         assert_eq!(
             record.key.as_deref(),
             alert["transaction"]["card_id"].as_str(),
             "an alert is keyed by its card"
         );
     }
-    let topic_ids = alert_ids(on_topic.iter().map(|r| r.value.as_str()), "the alerts topic");
+    let topic_ids = alert_ids(
+        on_topic.iter().map(|r| r.value.as_str()),
+        "the alerts topic",
+    );
     assert_eq!(topic_ids, flagged, "{group}: the alerts topic");
     let log = std::fs::read_to_string(dir.join("alerts.jsonl")).expect("alert log");
     let log_ids = alert_ids(log.lines().filter(|l| l.starts_with('{')), "the alert log");
@@ -105,11 +130,16 @@ fn check_against(broker: &Broker, reference: &Path, group: &str, dir: &Path, all
 #[test]
 fn kill_9_five_times_loses_nothing_and_doubles_nothing() {
     let _one_at_a_time = crate::serial();
-    let Some(broker) = Broker::start() else { return };
+    let Some(broker) = Broker::start() else {
+        return;
+    };
     let messages = transactions(TRANSACTIONS, 11);
     let all_ids: BTreeSet<String> = (0..TRANSACTIONS).map(|i| format!("t{i:08}")).collect();
     broker.create_topic("tx", 4);
-    broker.produce("tx", messages.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    broker.produce(
+        "tx",
+        messages.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+    );
     let dir = tempfile::tempdir().expect("temporary folder");
     let reference = dir.path().join("reference");
     run_to_end(&broker, "reference", &reference, "embedded");

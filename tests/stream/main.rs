@@ -32,7 +32,9 @@ use process::TableRow;
 /// ways would stretch.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The fraud example's pipeline folder.
@@ -77,7 +79,13 @@ fn transactions(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
 
 /// The flags of one run: its group, its own table, alerts topic, alert log
 /// and state folder under `dir`.
-fn run_args(broker: &broker::Broker, topic: &str, group: &str, dir: &Path, store: &str) -> Vec<String> {
+fn run_args(
+    broker: &broker::Broker,
+    topic: &str,
+    group: &str,
+    dir: &Path,
+    store: &str,
+) -> Vec<String> {
     [
         "--brokers",
         &broker.bootstrap,
@@ -119,7 +127,10 @@ fn rows_by_id(rows: Vec<TableRow>) -> BTreeMap<String, TableRow> {
     for row in rows {
         let id = row.transaction_id.clone();
         if let Some(first) = by_id.insert(id.clone(), row) {
-            panic!("transaction {id} is in the table twice (first at offset {})", first.offset);
+            panic!(
+                "transaction {id} is in the table twice (first at offset {})",
+                first.offset
+            );
         }
     }
     by_id
@@ -147,11 +158,15 @@ fn same_scores(expected: &BTreeMap<String, TableRow>, got: &BTreeMap<String, Tab
         got.len()
     );
     let bits = |f: &BTreeMap<String, Option<f64>>| -> BTreeMap<String, Option<u64>> {
-        f.iter().map(|(k, v)| (k.clone(), v.map(f64::to_bits))).collect()
+        f.iter()
+            .map(|(k, v)| (k.clone(), v.map(f64::to_bits)))
+            .collect()
     };
     let mut differ = Vec::new();
     for (id, want) in expected {
-        let row = got.get(id).unwrap_or_else(|| panic!("transaction {id} is missing"));
+        let row = got
+            .get(id)
+            .unwrap_or_else(|| panic!("transaction {id} is missing"));
         if bits(&row.features) != bits(&want.features)
             || row.score.to_bits() != want.score.to_bits()
             || row.decision != want.decision
@@ -176,6 +191,11 @@ fn same_scores(expected: &BTreeMap<String, TableRow>, got: &BTreeMap<String, Tab
         differ.is_empty(),
         "{} transactions differ from the uninterrupted run; the first:\n{}",
         differ.len(),
-        differ.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
+        differ
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

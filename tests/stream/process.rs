@@ -54,7 +54,10 @@ impl Stream {
                     assert!(status.success(), "edgescore stream exited with {status}");
                     return;
                 }
-                assert!(Instant::now() < deadline, "edgescore stream did not stop on SIGTERM");
+                assert!(
+                    Instant::now() < deadline,
+                    "edgescore stream did not stop on SIGTERM"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
         }
@@ -83,7 +86,13 @@ pub(crate) fn progress(broker: &Broker, group: &str, topic: &str) -> (i64, i64) 
 
 /// Waits until `group` has committed every message of `topic`; the
 /// streams must stay up meanwhile.
-pub(crate) fn wait_until_done(broker: &Broker, group: &str, topic: &str, streams: &mut [&mut Stream], log: &Path) {
+pub(crate) fn wait_until_done(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    streams: &mut [&mut Stream],
+    log: &Path,
+) {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         let (done, total) = progress(broker, group, topic);

@@ -70,7 +70,11 @@ fn logistic_version(dir: &Path) {
     let fraud = fraud_pipeline();
     std::fs::create_dir_all(dir.join("model")).unwrap();
     std::fs::copy(fraud.join("transform.toml"), dir.join("transform.toml")).unwrap();
-    std::fs::copy(fraud.join("model/logistic.json"), dir.join("model/logistic.json")).unwrap();
+    std::fs::copy(
+        fraud.join("model/logistic.json"),
+        dir.join("model/logistic.json"),
+    )
+    .unwrap();
     let spec = std::fs::read_to_string(fraud.join("pipeline.toml"))
         .unwrap()
         .replace("model/xgboost.json", "model/logistic.json");
@@ -108,7 +112,10 @@ fn metric(addr: std::net::SocketAddr, series: &str) -> f64 {
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
-        assert!(Instant::now() < deadline, "{what} did not happen in 2 minutes");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in 2 minutes"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -116,17 +123,33 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     let _one_at_a_time = crate::serial();
-    let Some(broker) = Broker::start() else { return };
+    let Some(broker) = Broker::start() else {
+        return;
+    };
     broker.create_topic("live", 4);
     let dir = tempfile::tempdir().unwrap();
     let registry = dir.path().join("registry");
-    copy_folder(&fraud_pipeline().join("model"), &registry.join("fraud/1/model"));
+    copy_folder(
+        &fraud_pipeline().join("model"),
+        &registry.join("fraud/1/model"),
+    );
     for file in ["transform.toml", "pipeline.toml"] {
-        std::fs::copy(fraud_pipeline().join(file), registry.join("fraud/1").join(file)).unwrap();
+        std::fs::copy(
+            fraud_pipeline().join(file),
+            registry.join("fraud/1").join(file),
+        )
+        .unwrap();
     }
     // The webhook's port, with nothing listening yet: it is down.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let metrics = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let log = dir.path().join("stream.log");
     let args: Vec<String> = [
         "--brokers",
@@ -179,7 +202,10 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
             "card_id",
         ),
     ];
-    let mut batch: Vec<(&str, &[u8])> = first.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+    let mut batch: Vec<(&str, &[u8])> = first
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect();
     for (i, (key, value, _)) in malformed.iter().enumerate() {
         batch.insert(i * 250, (key, value));
     }
@@ -210,7 +236,9 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     logistic_version(&staging);
     std::fs::rename(&staging, registry.join("fraud/2")).unwrap();
     wait_for("the swap to version 2", || {
-        std::fs::read_to_string(&log).unwrap_or_default().contains("now serving version 2")
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("now serving version 2")
     });
     // The table cannot be written for a while (a file where its folder
     // was): the stream stops committing, retries, and loses nothing.
@@ -218,11 +246,22 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     let moved = dir.path().join("table.moved");
     std::fs::rename(&table, &moved).unwrap();
     std::fs::write(&table, b"not a folder").unwrap();
-    broker.produce("live", second.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-    wait_for("a failed table write", || metric(metrics, "edgescore_stream_sink_failures_total{sink=\"table\"}") > 0.0);
+    broker.produce(
+        "live",
+        second.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+    );
+    wait_for("a failed table write", || {
+        metric(
+            metrics,
+            "edgescore_stream_sink_failures_total{sink=\"table\"}",
+        ) > 0.0
+    });
     std::thread::sleep(Duration::from_secs(2));
     let (done, total) = crate::process::progress(&broker, "live", "live");
-    assert!(done < total, "offsets were committed past a batch the table did not take");
+    assert!(
+        done < total,
+        "offsets were committed past a batch the table did not take"
+    );
     assert!(stream.running(), "the stream stopped on a failing sink");
     std::fs::remove_file(&table).unwrap();
     std::fs::rename(&moved, &table).unwrap();
@@ -245,14 +284,26 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
         .collect();
     assert!(!flagged.is_empty());
     let received: Received = Arc::default();
-    serve_webhook(TcpListener::bind(("127.0.0.1", port)).unwrap(), received.clone());
+    serve_webhook(
+        TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        received.clone(),
+    );
     wait_for("every alert at the webhook", || {
-        let keys: BTreeSet<String> = received.lock().unwrap().iter().map(|(k, _)| k.clone()).collect();
+        let keys: BTreeSet<String> = received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
         keys == flagged
     });
     for (key, body) in received.lock().unwrap().iter() {
         let alert: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(alert["transaction_id"], key.as_str(), "the key is the transaction's id");
+        assert_eq!(
+            alert["transaction_id"],
+            key.as_str(),
+            "the key is the transaction's id"
+        );
     }
     assert!(stream.running(), "the stream stopped");
 
@@ -261,7 +312,10 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     for series in [
         "edgescore_stream_consumer_lag{partition=\"0\"}",
         "edgescore_stream_events_total{outcome=\"scored\"} 4000",
-        &format!("edgescore_stream_events_total{{outcome=\"dead_letter\"}} {}", malformed.len()),
+        &format!(
+            "edgescore_stream_events_total{{outcome=\"dead_letter\"}} {}",
+            malformed.len()
+        ),
         "edgescore_stream_sink_seconds_count{sink=\"table\"}",
         "edgescore_stream_sink_seconds_count{sink=\"alerts_topic\"}",
         "edgescore_stream_scoring_seconds_count",

@@ -24,11 +24,18 @@ fn was_assigned(log: &std::path::Path) -> bool {
 #[test]
 fn two_processes_share_the_partitions_and_decide_as_one() {
     let _one_at_a_time = crate::serial();
-    let Some(broker) = Broker::start() else { return };
-    let Some(redis) = RedisServer::start() else { return };
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
     let messages = transactions(TRANSACTIONS, 21);
     broker.create_topic("tx", 4);
-    broker.produce("tx", messages.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+    broker.produce(
+        "tx",
+        messages.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+    );
     let dir = tempfile::tempdir().expect("temporary folder");
 
     // One process alone.
@@ -50,7 +57,10 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
     let mut a = Stream::start(&args, &log_a);
     let deadline = Instant::now() + Duration::from_secs(120);
     while progress(&broker, "pair", "tx").0 == 0 {
-        assert!(Instant::now() < deadline, "the first process committed nothing");
+        assert!(
+            Instant::now() < deadline,
+            "the first process committed nothing"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut b = Stream::start(&args, &log_b);
@@ -65,7 +75,10 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (at_join, total) = progress(&broker, "pair", "tx");
-    assert!(at_join < total, "the first process finished before the second joined");
+    assert!(
+        at_join < total,
+        "the first process finished before the second joined"
+    );
     // Both score for a while, then the second leaves: the first takes its
     // partitions back.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -80,7 +93,11 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
     let expected = rows_by_id(read_table(&single.join("table")));
     let got = rows_by_id(read_table(&pair.join("table")));
     let ids: BTreeSet<String> = (0..TRANSACTIONS).map(|i| format!("t{i:08}")).collect();
-    assert_eq!(got.keys().cloned().collect::<BTreeSet<_>>(), ids, "every transaction, once");
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every transaction, once"
+    );
     same_scores(&expected, &got);
     let flagged: BTreeSet<String> = got
         .values()
@@ -89,7 +106,10 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
         .collect();
     let on_topic = broker.read_all("pair-alerts");
     assert_eq!(
-        alert_ids(on_topic.iter().map(|r| r.value.as_str()), "the alerts topic"),
+        alert_ids(
+            on_topic.iter().map(|r| r.value.as_str()),
+            "the alerts topic"
+        ),
         flagged
     );
     let log = std::fs::read_to_string(pair.join("alerts.jsonl")).unwrap();

@@ -191,7 +191,11 @@ pub(crate) fn stream(args: StreamArgs) -> anyhow::Result<()> {
 
 fn key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("'{text}' is not KEY=VALUE (e.g. security.protocol=SSL)")),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!(
+            "'{text}' is not KEY=VALUE (e.g. security.protocol=SSL)"
+        )),
     }
 }

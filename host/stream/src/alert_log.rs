@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use crate::scored::{Scored, ScoredBy};
+use crate::scored::PartitionScored;
 
 /// The size past which the log is rotated.
 pub const MAX_LOG_BYTES: u64 = 256 << 20;
@@ -103,31 +103,34 @@ impl AlertLog {
         Ok(last)
     }
 
-    /// Appends the alerts of `batch` past the watermark in one write and
-    /// syncs the file; returns how many.
-    pub fn append(
-        &mut self,
-        partition: i32,
-        by: &ScoredBy,
-        batch: &[Scored],
-    ) -> Result<usize, AlertLogError> {
-        let watermark = self.watermarks.get(&partition).copied();
-        let alerts: Vec<&Scored> = batch
-            .iter()
-            .filter(|s| s.is_alert() && watermark.is_none_or(|w| s.offset() > w))
-            .collect();
-        let Some(last) = alerts.last().map(|s| s.offset()) else {
-            return Ok(0);
-        };
+    /// Appends the alerts of `batches` past each partition's watermark in
+    /// one write and syncs the file; returns how many.
+    pub fn append(&mut self, batches: &[PartitionScored<'_>]) -> Result<usize, AlertLogError> {
         let mut text = String::new();
+        let mut lasts = Vec::new();
+        let mut count = 0;
+        for batch in batches {
+            let watermark = self.watermarks.get(&batch.partition).copied();
+            let mut last = None;
+            for s in batch
+                .scored
+                .iter()
+                .filter(|s| s.is_alert() && watermark.is_none_or(|w| s.offset() > w))
+            {
+                text.push_str(&s.alert(batch.by).to_string());
+                text.push('\n');
+                last = Some(s.offset());
+                count += 1;
+            }
+            lasts.extend(last.map(|l| (batch.partition, l)));
+        }
+        if count == 0 {
+            return Ok(0);
+        }
         if !ends_with_newline(&self.path) {
             // A line cut short by a crash is ended, so this batch's first
             // alert is a line of its own.
-            text.push('\n');
-        }
-        for s in &alerts {
-            text.push_str(&s.alert(by).to_string());
-            text.push('\n');
+            text.insert(0, '\n');
         }
         let failed = |source| AlertLogError {
             path: self.path.clone(),
@@ -144,8 +147,8 @@ impl AlertLog {
             .map_err(failed)?;
         file.write_all(text.as_bytes()).map_err(failed)?;
         file.sync_data().map_err(failed)?;
-        self.watermarks.insert(partition, last);
-        Ok(alerts.len())
+        self.watermarks.extend(lasts);
+        Ok(count)
     }
 }
 
@@ -159,5 +162,6 @@ fn ends_with_newline(path: &Path) -> bool {
         return true;
     }
     let mut last = [0u8];
-    file.read_exact(&mut last).map_or(true, |()| last[0] == b'\n')
+    file.read_exact(&mut last)
+        .map_or(true, |()| last[0] == b'\n')
 }

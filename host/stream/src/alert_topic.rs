@@ -19,7 +19,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::StreamError;
 use crate::config::StreamConfig;
-use crate::scored::{Scored, ScoredBy};
+use crate::scored::PartitionScored;
 
 /// Alerts read back at the end of a partition to find the last one sent.
 const TAIL: i64 = 1000;
@@ -71,62 +71,71 @@ impl AlertTopic {
         Ok(last)
     }
 
-    /// Sends the alerts of `batch` (one input partition's, in offset
-    /// order) past the watermark and waits until the brokers have them;
-    /// returns how many were sent.
+    /// Sends the alerts of `batches` (each one input partition's, in
+    /// offset order) past each partition's watermark and waits until the
+    /// brokers have them all; returns how many were sent.
     pub fn send(
         &mut self,
-        partition: i32,
-        by: &ScoredBy,
-        batch: &[Scored],
+        batches: &[PartitionScored<'_>],
         runtime: &tokio::runtime::Runtime,
     ) -> Result<usize, AlertTopicError> {
-        let watermark = self.watermarks.get(&partition).copied();
-        let alerts: Vec<&Scored> = batch
-            .iter()
-            .filter(|s| s.is_alert() && watermark.is_none_or(|w| s.offset() > w))
-            .collect();
-        if alerts.is_empty() {
-            return Ok(0);
-        }
         let failed = |reason: String| AlertTopicError {
             topic: self.topic.clone(),
             reason,
         };
-        let mut deliveries = Vec::with_capacity(alerts.len());
-        for s in &alerts {
-            let body = s.alert(by).to_string();
-            let mut record = FutureRecord::to(&self.topic)
-                .partition(partition)
-                .payload(&body);
-            if let Some(key) = &s.transaction.key {
-                record = record.key(key);
+        let mut deliveries = Vec::new();
+        for batch in batches {
+            let partition = batch.partition;
+            let watermark = self.watermarks.get(&partition).copied();
+            for s in batch
+                .scored
+                .iter()
+                .filter(|s| s.is_alert() && watermark.is_none_or(|w| s.offset() > w))
+            {
+                let body = s.alert(batch.by).to_string();
+                let mut record = FutureRecord::to(&self.topic)
+                    .partition(partition)
+                    .payload(&body);
+                if let Some(key) = &s.transaction.key {
+                    record = record.key(key);
+                }
+                let delivery = self
+                    .producer
+                    .send_result(record)
+                    .map_err(|(e, _)| failed(format!("cannot queue an alert: {e}")))?;
+                deliveries.push((partition, s.offset(), delivery));
             }
-            let delivery = self
-                .producer
-                .send_result(record)
-                .map_err(|(e, _)| failed(format!("cannot queue an alert: {e}")))?;
-            deliveries.push(delivery);
         }
-        // Deliveries are acknowledged in order (the idempotent producer
-        // keeps it): each one acknowledged moves the watermark, so a retry
-        // after a failure sends only what is not on the topic.
-        let offsets: Vec<i64> = alerts.iter().map(|s| s.offset()).collect();
+        let sent = deliveries.len();
+        // Deliveries of a partition are acknowledged in order (the
+        // idempotent producer keeps it): each one acknowledged moves its
+        // watermark, so a retry after a failure sends only what is not on
+        // the topic.
         let watermarks = &mut self.watermarks;
         runtime.block_on(async {
-            for (delivery, offset) in deliveries.into_iter().zip(offsets) {
+            let mut first_failure = None;
+            for (partition, offset, delivery) in deliveries {
                 match tokio::time::timeout(Duration::from_secs(60), delivery).await {
-                    Ok(Ok(Ok(_))) => {
+                    Ok(Ok(Ok(_))) if first_failure.is_none() => {
                         watermarks.insert(partition, offset);
                     }
-                    Ok(Ok(Err((e, _)))) => return Err(failed(format!("not delivered: {e}"))),
-                    Ok(Err(_)) => return Err(failed("the producer was closed".into())),
-                    Err(_) => return Err(failed("no acknowledgement within 60 s".into())),
+                    Ok(Ok(Ok(_))) => {}
+                    Ok(Ok(Err((e, _)))) => {
+                        first_failure.get_or_insert_with(|| failed(format!("not delivered: {e}")));
+                    }
+                    Ok(Err(_)) => {
+                        first_failure
+                            .get_or_insert_with(|| failed("the producer was closed".into()));
+                    }
+                    Err(_) => {
+                        first_failure
+                            .get_or_insert_with(|| failed("no acknowledgement within 60 s".into()));
+                    }
                 }
             }
-            Ok(())
+            first_failure.map_or(Ok(()), Err)
         })?;
-        Ok(alerts.len())
+        Ok(sent)
     }
 }
 

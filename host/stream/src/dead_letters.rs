@@ -98,7 +98,9 @@ pub fn envelope(source: &str, letter: &DeadLetter) -> serde_json::Value {
         Some(Err(_)) => {
             use base64::Engine as _;
             let bytes = letter.message.payload.as_deref().unwrap_or_default();
-            body["value_base64"] = base64::engine::general_purpose::STANDARD.encode(bytes).into();
+            body["value_base64"] = base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into();
         }
         None => body["value"] = serde_json::Value::Null,
     }

@@ -43,7 +43,9 @@ pub enum StreamError {
 }
 
 impl StreamError {
-    pub(crate) fn kafka(what: impl Into<String>) -> impl FnOnce(rdkafka::error::KafkaError) -> Self {
+    pub(crate) fn kafka(
+        what: impl Into<String>,
+    ) -> impl FnOnce(rdkafka::error::KafkaError) -> Self {
         let what = what.into();
         move |source| Self::Kafka { what, source }
     }

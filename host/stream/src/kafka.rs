@@ -80,7 +80,10 @@ impl ConsumerContext for GroupContext {
                     state.assigned.insert(p);
                     state.fresh.insert(p);
                 }
-                tracing::info!("partitions assigned: {:?}", partitions_of(list, &self.topic));
+                tracing::info!(
+                    "partitions assigned: {:?}",
+                    partitions_of(list, &self.topic)
+                );
             }
             Rebalance::Error(e) => tracing::warn!("rebalance failed: {e}"),
             Rebalance::Revoke(_) => {}
@@ -113,7 +116,9 @@ pub type GroupConsumer = BaseConsumer<GroupContext>;
 /// The group consumer, subscribed to the input topic. Offsets are
 /// committed by hand, after the sinks are durable; a group with nothing
 /// committed starts at the earliest message.
-pub fn consumer(config: &StreamConfig) -> Result<(GroupConsumer, Arc<Mutex<GroupState>>), StreamError> {
+pub fn consumer(
+    config: &StreamConfig,
+) -> Result<(GroupConsumer, Arc<Mutex<GroupState>>), StreamError> {
     let state = Arc::new(Mutex::new(GroupState::default()));
     let context = GroupContext {
         topic: config.topic.clone(),
@@ -143,7 +148,10 @@ pub fn consumer(config: &StreamConfig) -> Result<(GroupConsumer, Arc<Mutex<Group
         .map_err(StreamError::kafka("creating the consumer"))?;
     consumer
         .subscribe(&[&config.topic])
-        .map_err(StreamError::kafka(format!("subscribing to '{}'", config.topic)))?;
+        .map_err(StreamError::kafka(format!(
+            "subscribing to '{}'",
+            config.topic
+        )))?;
     Ok((consumer, state))
 }
 
@@ -166,7 +174,9 @@ pub fn partition_count<C: ConsumerContext>(
 ) -> Result<Option<usize>, StreamError> {
     let metadata = consumer
         .fetch_metadata(Some(topic), BROKER_TIMEOUT)
-        .map_err(StreamError::kafka(format!("reading the metadata of '{topic}'")))?;
+        .map_err(StreamError::kafka(format!(
+            "reading the metadata of '{topic}'"
+        )))?;
     Ok(metadata
         .topics()
         .iter()
@@ -194,7 +204,10 @@ pub fn create_topics(
         .build()
         .map_err(|e| StreamError::Invalid(format!("cannot start a runtime: {e}")))?;
     let results = runtime
-        .block_on(admin.create_topics(&new, &AdminOptions::new().operation_timeout(Some(BROKER_TIMEOUT))))
+        .block_on(admin.create_topics(
+            &new,
+            &AdminOptions::new().operation_timeout(Some(BROKER_TIMEOUT)),
+        ))
         .map_err(StreamError::kafka("creating topics"))?;
     for result in results {
         match result {

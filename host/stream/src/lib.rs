@@ -93,7 +93,11 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
     }
     let producer = kafka::producer(&config)?;
     let sinks = sinks::Sinks {
-        dead_letters: dead_letters::DeadLetters::new(producer.clone(), &dead_letter_topic, &config.topic),
+        dead_letters: dead_letters::DeadLetters::new(
+            producer.clone(),
+            &dead_letter_topic,
+            &config.topic,
+        ),
         table: config
             .table
             .as_ref()
@@ -125,16 +129,22 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
                 ca_file: None,
             })
             .map_err(|e| StreamError::Invalid(e.to_string()))?;
-            let cursor = config
-                .state_dir
-                .as_ref()
-                .map_or_else(
-                    || std::path::PathBuf::from(format!("{}.webhook-cursor", log.display())),
-                    |d| d.join("webhook.cursor"),
-                );
+            let cursor = config.state_dir.as_ref().map_or_else(
+                || std::path::PathBuf::from(format!("{}.webhook-cursor", log.display())),
+                |d| d.join("webhook.cursor"),
+            );
             Some(
-                webhook::start(agent, url.clone(), log, cursor, metrics.webhook.clone(), stop.clone())
-                    .map_err(|e| StreamError::Invalid(format!("cannot start the webhook thread: {e}")))?,
+                webhook::start(
+                    agent,
+                    url.clone(),
+                    log,
+                    cursor,
+                    metrics.webhook.clone(),
+                    stop.clone(),
+                )
+                .map_err(|e| {
+                    StreamError::Invalid(format!("cannot start the webhook thread: {e}"))
+                })?,
             )
         }
         _ => None,
@@ -152,7 +162,15 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
         config.group
     );
     let result = run::StreamLoop::new(
-        config, consumer, group, windows, pipelines, sinks, metrics, runtime, stop.clone(),
+        config,
+        consumer,
+        group,
+        windows,
+        pipelines,
+        sinks,
+        metrics,
+        runtime,
+        stop.clone(),
     )
     .run();
     stop.store(true, Ordering::Relaxed);

@@ -78,9 +78,7 @@ fn parse(message: &Received, topic: &str, id_field: &str) -> Result<(String, Jso
                 return Err(format!("'{id_field}' is empty: give the transaction an id"));
             }
             Value::String(_) => {
-                return Err(format!(
-                    "'{id_field}' is longer than {MAX_ID_BYTES} bytes"
-                ));
+                return Err(format!("'{id_field}' is longer than {MAX_ID_BYTES} bytes"));
             }
             other => {
                 return Err(format!(
@@ -121,8 +119,12 @@ mod tests {
 
     #[test]
     fn the_id_is_taken_out_of_the_fields() {
-        let t = read(received(br#"{"transaction_id":"t1","amount":3}"#), "in", "transaction_id")
-            .unwrap();
+        let t = read(
+            received(br#"{"transaction_id":"t1","amount":3}"#),
+            "in",
+            "transaction_id",
+        )
+        .unwrap();
         assert_eq!(t.id, "t1");
         assert_eq!(t.fields.0.len(), 1);
         assert_eq!(t.fields.0[0].0, "amount");
@@ -151,6 +153,11 @@ mod tests {
             payload: None,
             ..received(b"")
         };
-        assert!(read(none, "in", "transaction_id").unwrap_err().reason.contains("no value"));
+        assert!(
+            read(none, "in", "transaction_id")
+                .unwrap_err()
+                .reason
+                .contains("no value")
+        );
     }
 }

@@ -113,7 +113,11 @@ impl StreamMetrics {
             sink_failures.clone(),
         );
         let batches = Counter::default();
-        registry.register("edgescore_stream_batches", "Batches committed", batches.clone());
+        registry.register(
+            "edgescore_stream_batches",
+            "Batches committed",
+            batches.clone(),
+        );
         let batch_retries = Counter::default();
         registry.register(
             "edgescore_stream_batch_retries",

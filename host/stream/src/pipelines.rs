@@ -126,7 +126,9 @@ impl Pipelines {
                         registry.clone(),
                         Duration::from_millis(config.registry_poll_ms.max(10)),
                     )
-                    .map_err(|e| StreamError::Pipeline(format!("cannot watch the registry: {e}")))?,
+                    .map_err(|e| {
+                        StreamError::Pipeline(format!("cannot watch the registry: {e}"))
+                    })?,
                     registry,
                     name: config.pipeline.clone(),
                 };

@@ -85,7 +85,11 @@ pub(crate) fn replay(
 
 /// Scores `messages` and keeps what they observed; a store that fails is
 /// tried again after a pause.
-fn observe(stream: &StreamLoop, partition: i32, messages: Vec<Received>) -> Result<(), StreamError> {
+fn observe(
+    stream: &StreamLoop,
+    partition: i32,
+    messages: Vec<Received>,
+) -> Result<(), StreamError> {
     let mut pause = Duration::from_millis(100);
     loop {
         let serving = stream.pipelines.current()?;
@@ -109,7 +113,9 @@ fn observe(stream: &StreamLoop, partition: i32, messages: Vec<Received>) -> Resu
                 if let Err(undo) = result.undo() {
                     tracing::warn!("partition {partition}: {undo}");
                 }
-                tracing::warn!("partition {partition}: rebuilding windows: {e}; trying again in {pause:?}");
+                tracing::warn!(
+                    "partition {partition}: rebuilding windows: {e}; trying again in {pause:?}"
+                );
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_secs(30));
             }

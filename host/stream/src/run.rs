@@ -27,16 +27,25 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::StreamError;
 use crate::config::StreamConfig;
 use crate::kafka::{BROKER_TIMEOUT, GroupConsumer, GroupState};
-use crate::message::{self, Position, Received};
+use crate::message::{self, DeadLetter, Position, Received};
 use crate::metrics::{DecisionLabels, PartitionLabels, StreamMetrics};
 use crate::pipelines::Pipelines;
-use crate::scored::ScoredBy;
+use crate::scored::{PartitionScored, ScoredBy};
 use crate::scoring::{self, BatchResult};
 use crate::sinks::Sinks;
 use crate::windows::Windows;
 
 /// The longest pause between tries of a failing batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// One partition's part of a batch, scored, not yet committed.
+struct Pending {
+    partition: i32,
+    first: i64,
+    last: i64,
+    by: ScoredBy,
+    result: BatchResult,
+}
 
 pub struct StreamLoop {
     pub config: StreamConfig,
@@ -92,11 +101,16 @@ impl StreamLoop {
             let batch = self.poll_batch()?;
             let mut by_partition: BTreeMap<i32, Vec<Received>> = BTreeMap::new();
             for m in batch {
-                by_partition.entry(m.position.partition).or_default().push(m);
+                by_partition
+                    .entry(m.position.partition)
+                    .or_default()
+                    .push(m);
             }
+            let mut scored = Vec::new();
             for (partition, messages) in by_partition {
-                self.handle(partition, messages)?;
+                scored.extend(self.score_partition(partition, &messages));
             }
+            self.finish(scored);
             self.update_lag();
             if let Err(e) = self.windows.snapshot(false) {
                 tracing::warn!("{e}");
@@ -181,6 +195,8 @@ impl StreamLoop {
                 std::mem::take(&mut group.fresh),
             )
         };
+        self.timestamps
+            .retain(|position, _| !revoked.contains(&position.partition));
         for p in &revoked {
             self.next.remove(p);
             self.metrics.lag.remove(&PartitionLabels { partition: *p });
@@ -202,7 +218,9 @@ impl StreamLoop {
             match self.recover(partition) {
                 Ok(start) => return Ok(start),
                 Err(e) if !self.stopping() => {
-                    tracing::warn!("partition {partition}: cannot recover yet: {e}; trying again in {pause:?}");
+                    tracing::warn!(
+                        "partition {partition}: cannot recover yet: {e}; trying again in {pause:?}"
+                    );
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(MAX_BACKOFF);
                 }
@@ -254,70 +272,101 @@ impl StreamLoop {
         }
     }
 
-    /// Scores one partition's batch, then makes its sinks durable and
-    /// commits it, each step tried again after a pause until it succeeds,
-    /// the partition is revoked, or the stream stops. A batch scored once
-    /// is not scored again for a sink that failed: its observations stand
-    /// until it commits, or are undone when it never will here.
-    fn handle(&mut self, partition: i32, messages: Vec<Received>) -> Result<(), StreamError> {
-        let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
-            return Ok(());
-        };
-        let (first, last) = (first.position.offset, last.position.offset);
+    /// Scores one partition's part of a batch, tried again after a pause
+    /// until it succeeds; `None` when the partition is revoked or the
+    /// stream stops first (nothing observed stays).
+    fn score_partition(&mut self, partition: i32, messages: &[Received]) -> Option<Pending> {
+        let first = messages.first()?.position.offset;
+        let last = messages.last()?.position.offset;
         let mut pause = Duration::from_millis(100);
-        let (by, mut result) = loop {
+        loop {
             if !self.group.lock().assigned.contains(&partition) {
-                return Ok(());
+                return None;
             }
-            match self.score_batch(partition, &messages, first, last) {
-                Ok(scored) => break scored,
+            match self.score_batch(partition, messages, first, last) {
+                Ok((by, result)) => {
+                    return Some(Pending {
+                        partition,
+                        first,
+                        last,
+                        by,
+                        result,
+                    });
+                }
                 Err(reason) => {
-                    if !self.pause_after(partition, first, last, &reason, &mut pause) {
-                        return Ok(());
+                    let what = format!("partition {partition}: offsets {first} to {last}");
+                    if !self.pause_after(&what, &reason, &mut pause) {
+                        return None;
                     }
                 }
             }
-        };
-        pause = Duration::from_millis(100);
+        }
+    }
+
+    /// Makes a scored batch durable in every sink and commits the offsets
+    /// after it, all partitions together (one wait for the brokers, one
+    /// commit), tried again after a pause until it succeeds. A batch scored
+    /// once is not scored again for a sink that failed: its observations
+    /// stand until it commits; a partition revoked meanwhile, or a stop,
+    /// undoes them (the next owner reads the batch again).
+    fn finish(&mut self, mut pending: Vec<Pending>) {
+        let mut dead: Vec<DeadLetter> = pending
+            .iter()
+            .flat_map(|p| p.result.dead.iter().cloned())
+            .collect();
+        let mut pause = Duration::from_millis(100);
         loop {
-            match self.finish_batch(partition, &by, &result, last) {
+            let assigned = self.group.lock().assigned.clone();
+            let (kept, gone): (Vec<Pending>, Vec<Pending>) = pending
+                .into_iter()
+                .partition(|p| assigned.contains(&p.partition));
+            for p in gone {
+                self.undo(p.partition, p.result);
+            }
+            pending = kept;
+            dead.retain(|d| assigned.contains(&d.message.position.partition));
+            if pending.is_empty() {
+                return;
+            }
+            match self.write_and_commit(&pending, &mut dead) {
                 Ok(()) => break,
                 Err(reason) => {
-                    let gone = !self.group.lock().assigned.contains(&partition);
-                    if gone || !self.pause_after(partition, first, last, &reason, &mut pause) {
-                        // Not committed, and never will be by this process:
-                        // the next owner reads the batch again.
-                        self.undo(partition, std::mem::take(&mut result));
-                        return Ok(());
+                    let what = pending
+                        .iter()
+                        .map(|p| {
+                            format!(
+                                "partition {}: offsets {} to {}",
+                                p.partition, p.first, p.last
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    if !self.pause_after(&what, &reason, &mut pause) {
+                        for p in pending {
+                            self.undo(p.partition, p.result);
+                        }
+                        return;
                     }
                 }
             }
         }
-        for observed in std::mem::take(&mut result.observed) {
-            observed.commit();
+        for mut p in pending {
+            for observed in std::mem::take(&mut p.result.observed) {
+                observed.commit();
+            }
+            if let Err(e) = self.windows.end(p.partition, p.last + 1) {
+                // Committed: a journal left open is settled as committed later.
+                tracing::warn!("partition {}: {e}", p.partition);
+            }
+            self.account(p.partition, &p.result, p.first, p.last);
         }
-        if let Err(e) = self.windows.end(partition, last + 1) {
-            // Committed: a journal left open is settled as committed later.
-            tracing::warn!("partition {partition}: {e}");
-        }
-        self.account(partition, &result, first, last);
-        Ok(())
     }
 
     /// Logs why a batch did not go through and waits `pause` (doubled for
     /// next time); false when the stream is stopping.
-    fn pause_after(
-        &self,
-        partition: i32,
-        first: i64,
-        last: i64,
-        reason: &str,
-        pause: &mut Duration,
-    ) -> bool {
+    fn pause_after(&self, what: &str, reason: &str, pause: &mut Duration) -> bool {
         self.metrics.batch_retries.inc();
-        tracing::warn!(
-            "partition {partition}: offsets {first} to {last} not committed: {reason}; trying again in {pause:?}"
-        );
+        tracing::warn!("{what} not committed: {reason}; trying again in {pause:?}");
         let until = Instant::now() + *pause;
         while Instant::now() < until {
             if self.stopping() {
@@ -334,9 +383,12 @@ impl StreamLoop {
     fn undo(&self, partition: i32, result: BatchResult) {
         let undone = result.undo();
         let rolled_back = self.windows.rollback(partition);
-        for e in [undone.err().map(|e| e.to_string()), rolled_back.err().map(|e| e.to_string())]
-            .into_iter()
-            .flatten()
+        for e in [
+            undone.err().map(|e| e.to_string()),
+            rolled_back.err().map(|e| e.to_string()),
+        ]
+        .into_iter()
+        .flatten()
         {
             tracing::warn!("partition {partition}: taking back a batch's observations: {e}");
         }
@@ -375,33 +427,38 @@ impl StreamLoop {
             self.undo(partition, result);
             return Err(e.to_string());
         }
-        self.metrics.scoring.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .scoring
+            .observe(started.elapsed().as_secs_f64());
         Ok((by, result))
     }
 
-    /// Writes a scored batch to every sink (each skipping what it holds)
-    /// and, once all are durable, commits the offset after `last`.
-    fn finish_batch(
+    /// Writes the scored batch to every sink (each skipping what it
+    /// holds) and, once all are durable, commits the offset after each
+    /// partition's last.
+    fn write_and_commit(
         &mut self,
-        partition: i32,
-        by: &ScoredBy,
-        result: &BatchResult,
-        last: i64,
+        pending: &[Pending],
+        dead: &mut Vec<DeadLetter>,
     ) -> Result<(), String> {
-        self.sinks.write(
-            partition,
-            by,
-            &result.scored,
-            &result.dead,
-            &self.metrics,
-            &self.runtime,
-        )?;
+        let views: Vec<PartitionScored<'_>> = pending
+            .iter()
+            .map(|p| PartitionScored {
+                partition: p.partition,
+                by: &p.by,
+                scored: &p.result.scored,
+            })
+            .collect();
+        self.sinks
+            .write(&views, dead, &self.metrics, &self.runtime)?;
         let mut list = TopicPartitionList::new();
-        list.add_partition_offset(&self.config.topic, partition, Offset::Offset(last + 1))
-            .map_err(|e| format!("cannot name the offset to commit: {e}"))?;
+        for p in pending {
+            list.add_partition_offset(&self.config.topic, p.partition, Offset::Offset(p.last + 1))
+                .map_err(|e| format!("cannot name the offset to commit: {e}"))?;
+        }
         self.consumer.commit(&list, CommitMode::Sync).map_err(|e| {
             self.metrics.commit_failures.inc();
-            format!("committing offset {}: {e}", last + 1)
+            format!("committing: {e}")
         })
     }
 

@@ -52,3 +52,11 @@ impl Scored {
         })
     }
 }
+
+/// One input partition's scored transactions of a batch, in offset order.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionScored<'a> {
+    pub partition: i32,
+    pub by: &'a ScoredBy,
+    pub scored: &'a [Scored],
+}

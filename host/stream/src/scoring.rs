@@ -34,8 +34,7 @@ pub struct Item {
 }
 
 /// What a batch came to.
-#[derive(Default)]
-#[derive(Debug)]
+#[derive(Default, Debug)]
 pub struct BatchResult {
     pub scored: Vec<Scored>,
     pub dead: Vec<DeadLetter>,
@@ -149,15 +148,11 @@ enum Failed {
 
 fn classify(e: ComponentError, rows: usize) -> Failed {
     match e {
-        ComponentError::BadEvent {
-            event: Some(i), ..
-        } if i < rows => {
+        ComponentError::BadEvent { event: Some(i), .. } if i < rows => {
             let reason = e.to_string();
             Failed::At(i, reason)
         }
-        ComponentError::BadInput {
-            row: Some(r), ..
-        } if (r as usize) < rows => {
+        ComponentError::BadInput { row: Some(r), .. } if (r as usize) < rows => {
             let reason = e.to_string();
             Failed::At(r as usize, reason)
         }
@@ -201,7 +196,9 @@ fn score_once(pipeline: &Pipeline, items: &[Item]) -> Result<(Vec<Scored>, Uncom
         .enumerate()
         .map(|(i, (item, outcome))| Scored {
             transaction: item.transaction.clone(),
-            event_time_ms: time.as_deref().and_then(|name| event_time(&item.event, name)),
+            event_time_ms: time
+                .as_deref()
+                .and_then(|name| event_time(&item.event, name)),
             features: rows[i * width..(i + 1) * width].to_vec(),
             outcome,
         })
@@ -210,9 +207,12 @@ fn score_once(pipeline: &Pipeline, items: &[Item]) -> Result<(Vec<Scored>, Uncom
 }
 
 fn event_time(event: &Event, name: &str) -> Option<i64> {
-    event.iter().find(|(n, _)| n == name).and_then(|(_, v)| match v {
-        edgescore_models::transform::EventValue::Timestamp(ms)
-        | edgescore_models::transform::EventValue::Integer(ms) => Some(*ms),
-        _ => None,
-    })
+    event
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| match v {
+            edgescore_models::transform::EventValue::Timestamp(ms)
+            | edgescore_models::transform::EventValue::Integer(ms) => Some(*ms),
+            _ => None,
+        })
 }

@@ -12,7 +12,7 @@ use crate::config::StreamConfig;
 use crate::dead_letters::DeadLetters;
 use crate::message::DeadLetter;
 use crate::metrics::StreamMetrics;
-use crate::scored::{Scored, ScoredBy};
+use crate::scored::PartitionScored;
 use crate::table::ParquetTable;
 
 #[derive(Debug)]
@@ -45,13 +45,14 @@ impl Sinks {
         Ok(())
     }
 
-    /// Writes one partition's batch; the first failure, with its sink.
+    /// Writes a batch (each input partition's part in `batches`) to every
+    /// sink, each skipping what it holds; the first failure, with its sink.
+    /// `dead` are the batch's dead letters not on their topic yet: emptied
+    /// once they are, so a retry does not send them again.
     pub fn write(
         &mut self,
-        partition: i32,
-        by: &ScoredBy,
-        scored: &[Scored],
-        dead: &[DeadLetter],
+        batches: &[PartitionScored<'_>],
+        dead: &mut Vec<DeadLetter>,
         metrics: &StreamMetrics,
         runtime: &tokio::runtime::Runtime,
     ) -> Result<(), String> {
@@ -64,22 +65,34 @@ impl Sinks {
         };
         if !dead.is_empty() {
             let started = Instant::now();
-            let result = self.dead_letters.send(dead, runtime).map_err(|e| e.to_string());
+            let result = self
+                .dead_letters
+                .send(dead, runtime)
+                .map_err(|e| e.to_string());
             timed("dead_letters", result, started)?;
+            dead.clear();
         }
         if let Some(table) = &mut self.table {
             let started = Instant::now();
-            let result = table.write(partition, by, scored).map(drop).map_err(|e| format!("the table {e}"));
+            let result = batches.iter().try_for_each(|b| {
+                table
+                    .write(b.partition, b.by, b.scored)
+                    .map(drop)
+                    .map_err(|e| format!("the table {e}"))
+            });
             timed("table", result, started)?;
         }
         if let Some(topic) = &mut self.alert_topic {
             let started = Instant::now();
-            let result = topic.send(partition, by, scored, runtime).map(drop).map_err(|e| e.to_string());
+            let result = topic
+                .send(batches, runtime)
+                .map(drop)
+                .map_err(|e| e.to_string());
             timed("alerts_topic", result, started)?;
         }
         if let Some(log) = &mut self.alert_log {
             let started = Instant::now();
-            let result = log.append(partition, by, scored).map(drop).map_err(|e| e.to_string());
+            let result = log.append(batches).map(drop).map_err(|e| e.to_string());
             timed("alert_log", result, started)?;
         }
         Ok(())

@@ -228,8 +228,8 @@ fn write_file(path: &Path, by: &ScoredBy, rows: &[&Scored], scored_at: i64) -> R
     let mut out = AtomicFile::create(path).map_err(|e| e.to_string())?;
     {
         let sink: &mut (dyn Write + Send) = out.writer();
-        let mut writer = SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties))
-            .map_err(e)?;
+        let mut writer =
+            SerializedFileWriter::new(sink, Arc::new(schema), Arc::new(properties)).map_err(e)?;
         let mut group = writer.next_row_group().map_err(e)?;
         write_columns(&mut group, by, rows, scored_at).map_err(e)?;
         group.close().map_err(e)?;
@@ -246,7 +246,9 @@ fn write_columns<W: Write + Send>(
     scored_at: i64,
 ) -> parquet::errors::Result<()> {
     let texts = |f: &dyn Fn(&Scored) -> String| -> Vec<ByteArray> {
-        rows.iter().map(|s| ByteArray::from(f(s).into_bytes())).collect()
+        rows.iter()
+            .map(|s| ByteArray::from(f(s).into_bytes()))
+            .collect()
     };
     write::<ByteArrayType>(group, &texts(&|s| s.transaction.id.clone()), None)?;
     let times: Vec<i64> = rows.iter().filter_map(|s| s.event_time_ms).collect();
@@ -256,7 +258,10 @@ fn write_columns<W: Write + Send>(
         .collect();
     write::<Int64Type>(group, &times, Some(&time_levels))?;
     write::<ByteArrayType>(group, &texts(&|_| by.topic.clone()), None)?;
-    let partitions: Vec<i32> = rows.iter().map(|s| s.transaction.position.partition).collect();
+    let partitions: Vec<i32> = rows
+        .iter()
+        .map(|s| s.transaction.position.partition)
+        .collect();
     write::<Int32Type>(group, &partitions, None)?;
     let offsets: Vec<i64> = rows.iter().map(|s| s.offset()).collect();
     write::<Int64Type>(group, &offsets, None)?;
@@ -322,7 +327,10 @@ mod tests {
             Some((5, 9))
         );
         assert_eq!(offsets_of("5-9.parquet"), None);
-        assert_eq!(offsets_of("00000000000000000005-00000000000000000009.parquet.tmp"), None);
+        assert_eq!(
+            offsets_of("00000000000000000005-00000000000000000009.parquet.tmp"),
+            None
+        );
     }
 
     #[test]

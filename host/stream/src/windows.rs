@@ -69,7 +69,10 @@ impl Windows {
     pub fn open(config: &StreamConfig, call_deadline: Duration) -> Result<Self, StreamError> {
         match config.feature_store.as_str() {
             "embedded" | "" => {
-                let snapshot = config.state_dir.as_ref().map(|d| d.join("windows.snapshot"));
+                let snapshot = config
+                    .state_dir
+                    .as_ref()
+                    .map(|d| d.join("windows.snapshot"));
                 let (store, covered) = match &snapshot {
                     Some(path) if path.exists() => read_snapshot(path, &config.topic)?,
                     _ => (EmbeddedStore::default(), BTreeMap::new()),
@@ -215,12 +218,15 @@ impl Windows {
         let mut file = AtomicFile::create(path).map_err(|e| failed(std::io::Error::other(e)))?;
         {
             let mut out = std::io::BufWriter::new(file.writer());
-            let line = serde_json::to_string(&header).map_err(std::io::Error::other).map_err(failed)?;
+            let line = serde_json::to_string(&header)
+                .map_err(std::io::Error::other)
+                .map_err(failed)?;
             writeln!(out, "{line}").map_err(failed)?;
             store.write_snapshot(&mut out).map_err(failed)?;
             out.flush().map_err(failed)?;
         }
-        file.commit().map_err(|e| failed(std::io::Error::other(e)))?;
+        file.commit()
+            .map_err(|e| failed(std::io::Error::other(e)))?;
         *last = Instant::now();
         tracing::debug!(
             "windows snapshot written ({} entities) in {:?}",

@@ -167,7 +167,10 @@ mod tests {
             value,
             distinct_key: Some(format!("m{}", t % 3)),
         };
-        store.observe("card", card, &event, &windows()).unwrap().values
+        store
+            .observe("card", card, &event, &windows())
+            .unwrap()
+            .values
     }
 
     #[test]
@@ -180,8 +183,18 @@ mod tests {
         let replica = EmbeddedStore::new(limits);
         for i in 0..40 {
             let card = format!("c{}", i % 7);
-            observe(&original, &card, 1_000_000 + i * 61_000, 0.1 * i as f64 + 0.07);
-            observe(&replica, &card, 1_000_000 + i * 61_000, 0.1 * i as f64 + 0.07);
+            observe(
+                &original,
+                &card,
+                1_000_000 + i * 61_000,
+                0.1 * i as f64 + 0.07,
+            );
+            observe(
+                &replica,
+                &card,
+                1_000_000 + i * 61_000,
+                0.1 * i as f64 + 0.07,
+            );
         }
         original.put("card", "c1", "limit", 250.5).unwrap();
         replica.put("card", "c1", "limit", 250.5).unwrap();
@@ -196,8 +209,14 @@ mod tests {
             let card = format!("c{}", (i * 3) % 7);
             let t = 1_000_000 + i * 61_000;
             assert_eq!(
-                observe(&restored, &card, t, i as f64 * 0.3).iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>(),
-                observe(&replica, &card, t, i as f64 * 0.3).iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>(),
+                observe(&restored, &card, t, i as f64 * 0.3)
+                    .iter()
+                    .map(|v| v.map(f64::to_bits))
+                    .collect::<Vec<_>>(),
+                observe(&replica, &card, t, i as f64 * 0.3)
+                    .iter()
+                    .map(|v| v.map(f64::to_bits))
+                    .collect::<Vec<_>>(),
                 "event {i}"
             );
         }
@@ -212,7 +231,10 @@ mod tests {
         let limits = EmbeddedLimits::default();
         for (text, says) in [
             ("", "empty"),
-            ("{\"format\":\"x\",\"version\":1,\"clock\":0}\n", "not 'edgescore-embedded-store'"),
+            (
+                "{\"format\":\"x\",\"version\":1,\"clock\":0}\n",
+                "not 'edgescore-embedded-store'",
+            ),
             ("hello\n", "not a snapshot"),
             (
                 "{\"format\":\"edgescore-embedded-store\",\"version\":1,\"clock\":0}\n{\"q\":1}\n",
