@@ -19,10 +19,9 @@ use suite::{
     windows_count_sum_distinct_and_gap,
 };
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edgescore_runtime::feature_store::{
     Aggregate, EmbeddedLimits, EmbeddedStore, FeatureStore, Observation, StoreError, Window,

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use edgescore_test_support::redis_server::RedisServer;
 
 use crate::broker::Broker;
-use crate::process::{Stream, progress, read_table, wait_until_done};
-use crate::{alert_ids, rows_by_id, run_args, same_scores, transactions};
+use crate::process::{Stream, progress, wait_until_done};
+use crate::{check_against, run_args, transactions};
 
 const TRANSACTIONS: usize = 100_000;
 /// The consumers' session timeout (`run_args`).
@@ -74,57 +74,6 @@ fn run_with_kills(broker: &Broker, group: &str, dir: &Path, store: &str) -> usiz
     wait_until_done(broker, group, "tx", &mut [&mut stream], &log);
     stream.stop();
     kills_mid_run
-}
-
-/// What a run wrote, checked against the uninterrupted `reference`: each
-/// transaction once in the table with the same features, score and
-/// decision; each alert once on the topic and in the log.
-fn check_against(
-    broker: &Broker,
-    reference: &Path,
-    group: &str,
-    dir: &Path,
-    all_ids: &BTreeSet<String>,
-) {
-    let expected = rows_by_id(read_table(&reference.join("table")));
-    let got = rows_by_id(read_table(&dir.join("table")));
-    assert_eq!(
-        got.keys().cloned().collect::<BTreeSet<_>>(),
-        *all_ids,
-        "{group}: the table does not hold every transaction"
-    );
-    same_scores(&expected, &got);
-    let flagged: BTreeSet<String> = got
-        .values()
-        .filter(|r| r.decision != "allow")
-        .map(|r| r.transaction_id.clone())
-        .collect();
-    assert!(
-        flagged.len() > 100,
-        "only {} alerts in 100,000",
-        flagged.len()
-    );
-    let on_topic = broker.read_all(&format!("{group}-alerts"));
-    for record in &on_topic {
-        let alert: serde_json::Value = serde_json::from_str(&record.value).expect("JSON");
-        assert_eq!(
-            alert["partition"], record.partition,
-            "alerts of input partition p are on partition p"
-        );
-        assert_eq!(
-            record.key.as_deref(),
-            alert["transaction"]["card_id"].as_str(),
-            "an alert is keyed by its card"
-        );
-    }
-    let topic_ids = alert_ids(
-        on_topic.iter().map(|r| r.value.as_str()),
-        "the alerts topic",
-    );
-    assert_eq!(topic_ids, flagged, "{group}: the alerts topic");
-    let log = std::fs::read_to_string(dir.join("alerts.jsonl")).expect("alert log");
-    let log_ids = alert_ids(log.lines().filter(|l| l.starts_with('{')), "the alert log");
-    assert_eq!(log_ids, flagged, "{group}: the alert log");
 }
 
 #[test]

@@ -19,11 +19,13 @@ mod resilience;
 mod scale_out;
 
 #[path = "../../examples/fraud/generate.rs"]
-#[allow(dead_code)]
 mod generate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use broker::Broker;
+use process::read_table;
 
 use process::TableRow;
 
@@ -198,4 +200,56 @@ fn same_scores(expected: &BTreeMap<String, TableRow>, got: &BTreeMap<String, Tab
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// What a run wrote, checked against the uninterrupted `reference`: each
+/// transaction once in the table with the same features, score and
+/// decision; each alert once on the topic and in the log.
+pub(crate) fn check_against(
+    broker: &Broker,
+    reference: &Path,
+    group: &str,
+    dir: &Path,
+    all_ids: &BTreeSet<String>,
+) {
+    let expected = rows_by_id(read_table(&reference.join("table")));
+    let got = rows_by_id(read_table(&dir.join("table")));
+    assert_eq!(
+        got.keys().cloned().collect::<BTreeSet<_>>(),
+        *all_ids,
+        "{group}: the table does not hold every transaction"
+    );
+    same_scores(&expected, &got);
+    let flagged: BTreeSet<String> = got
+        .values()
+        .filter(|r| r.decision != "allow")
+        .map(|r| r.transaction_id.clone())
+        .collect();
+    assert!(
+        flagged.len() * 1000 > all_ids.len(),
+        "only {} alerts in {}",
+        flagged.len(),
+        all_ids.len()
+    );
+    let on_topic = broker.read_all(&format!("{group}-alerts"));
+    for record in &on_topic {
+        let alert: serde_json::Value = serde_json::from_str(&record.value).expect("JSON");
+        assert_eq!(
+            alert["partition"], record.partition,
+            "alerts of input partition p are on partition p"
+        );
+        assert_eq!(
+            record.key.as_deref(),
+            alert["transaction"]["card_id"].as_str(),
+            "an alert is keyed by its card"
+        );
+    }
+    let topic_ids = alert_ids(
+        on_topic.iter().map(|r| r.value.as_str()),
+        "the alerts topic",
+    );
+    assert_eq!(topic_ids, flagged, "{group}: the alerts topic");
+    let log = std::fs::read_to_string(dir.join("alerts.jsonl")).expect("alert log");
+    let log_ids = alert_ids(log.lines().filter(|l| l.starts_with('{')), "the alert log");
+    assert_eq!(log_ids, flagged, "{group}: the alert log");
 }

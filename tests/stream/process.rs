@@ -139,20 +139,6 @@ pub(crate) fn read_table(table: &Path) -> Vec<TableRow> {
             }
         }
     }
-    let fixed = [
-        "transaction_id",
-        "event_time",
-        "topic",
-        "partition",
-        "offset",
-        "pipeline",
-        "version",
-        "score",
-        "decision",
-        "reasons",
-        "transaction",
-        "scored_at",
-    ];
     let mut rows = Vec::new();
     for file in files {
         let reader = SerializedFileReader::new(std::fs::File::open(&file).expect("open"))
@@ -176,7 +162,9 @@ pub(crate) fn read_table(table: &Path) -> Vec<TableRow> {
                     ("version", Field::Str(s)) => r.version = s.clone(),
                     ("score", Field::Double(s)) => r.score = *s,
                     ("decision", Field::Str(s)) => r.decision = s.clone(),
-                    (name, _) if fixed.contains(&name) => {}
+                    (name, _)
+                        if edgescore_stream::table::FIXED.contains(&name)
+                            || edgescore_stream::table::TRAILING.contains(&name) => {}
                     (name, Field::Double(v)) => {
                         r.features.insert(name.to_owned(), Some(*v));
                     }

@@ -53,7 +53,7 @@ fn serve_webhook(listener: TcpListener, received: Received) {
                     }
                     received
                         .lock()
-                        .unwrap()
+                        .expect("no error")
                         .push((key, String::from_utf8_lossy(&body).into_owned()));
                     let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
                     if reader.get_mut().write_all(answer).is_err() {
@@ -68,28 +68,28 @@ fn serve_webhook(listener: TcpListener, received: Received) {
 /// A registry version of the fraud pipeline with the logistic model.
 fn logistic_version(dir: &Path) {
     let fraud = fraud_pipeline();
-    std::fs::create_dir_all(dir.join("model")).unwrap();
-    std::fs::copy(fraud.join("transform.toml"), dir.join("transform.toml")).unwrap();
+    std::fs::create_dir_all(dir.join("model")).expect("no error");
+    std::fs::copy(fraud.join("transform.toml"), dir.join("transform.toml")).expect("no error");
     std::fs::copy(
         fraud.join("model/logistic.json"),
         dir.join("model/logistic.json"),
     )
-    .unwrap();
+    .expect("no error");
     let spec = std::fs::read_to_string(fraud.join("pipeline.toml"))
-        .unwrap()
+        .expect("no error")
         .replace("model/xgboost.json", "model/logistic.json");
-    std::fs::write(dir.join("pipeline.toml"), spec).unwrap();
+    std::fs::write(dir.join("pipeline.toml"), spec).expect("no error");
 }
 
 fn copy_folder(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    std::fs::create_dir_all(to).expect("no error");
+    for entry in std::fs::read_dir(from).expect("no error") {
+        let entry = entry.expect("no error");
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        if entry.file_type().expect("no error").is_dir() {
             copy_folder(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+            std::fs::copy(entry.path(), &target).expect("no error");
         }
     }
 }
@@ -127,7 +127,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
         return;
     };
     broker.create_topic("live", 4);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("no error");
     let registry = dir.path().join("registry");
     copy_folder(
         &fraud_pipeline().join("model"),
@@ -138,18 +138,18 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
             fraud_pipeline().join(file),
             registry.join("fraud/1").join(file),
         )
-        .unwrap();
+        .expect("no error");
     }
     // The webhook's port, with nothing listening yet: it is down.
     let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
+        .expect("no error")
         .local_addr()
-        .unwrap()
+        .expect("no error")
         .port();
     let metrics = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
+        .expect("no error")
         .local_addr()
-        .unwrap();
+        .expect("no error");
     let log = dir.path().join("stream.log");
     let args: Vec<String> = [
         "--brokers",
@@ -219,9 +219,9 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
             .iter()
             .find(|d| d.key.as_deref() == Some(key))
             .unwrap_or_else(|| panic!("no dead letter for {key}"));
-        let letter: serde_json::Value = serde_json::from_str(&letter.value).unwrap();
+        let letter: serde_json::Value = serde_json::from_str(&letter.value).expect("no error");
         assert!(
-            letter["error"].as_str().unwrap().contains(says),
+            letter["error"].as_str().expect("no error").contains(says),
             "{key}: {letter}"
         );
         assert_eq!(letter["topic"], "live");
@@ -234,7 +234,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     // A new version in the registry, swapped in while the stream runs.
     let staging = dir.path().join("staging");
     logistic_version(&staging);
-    std::fs::rename(&staging, registry.join("fraud/2")).unwrap();
+    std::fs::rename(&staging, registry.join("fraud/2")).expect("no error");
     wait_for("the swap to version 2", || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -244,8 +244,8 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     // was): the stream stops committing, retries, and loses nothing.
     let table = dir.path().join("table");
     let moved = dir.path().join("table.moved");
-    std::fs::rename(&table, &moved).unwrap();
-    std::fs::write(&table, b"not a folder").unwrap();
+    std::fs::rename(&table, &moved).expect("no error");
+    std::fs::write(&table, b"not a folder").expect("no error");
     broker.produce(
         "live",
         second.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
@@ -263,8 +263,8 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
         "offsets were committed past a batch the table did not take"
     );
     assert!(stream.running(), "the stream stopped on a failing sink");
-    std::fs::remove_file(&table).unwrap();
-    std::fs::rename(&moved, &table).unwrap();
+    std::fs::remove_file(&table).expect("no error");
+    std::fs::rename(&moved, &table).expect("no error");
     wait_until_done(&broker, "live", "live", &mut [&mut stream], &log);
 
     let rows = rows_by_id(read_table(&dir.path().join("table")));
@@ -285,20 +285,20 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     assert!(!flagged.is_empty());
     let received: Received = Arc::default();
     serve_webhook(
-        TcpListener::bind(("127.0.0.1", port)).unwrap(),
+        TcpListener::bind(("127.0.0.1", port)).expect("no error"),
         received.clone(),
     );
     wait_for("every alert at the webhook", || {
         let keys: BTreeSet<String> = received
             .lock()
-            .unwrap()
+            .expect("no error")
             .iter()
             .map(|(k, _)| k.clone())
             .collect();
         keys == flagged
     });
-    for (key, body) in received.lock().unwrap().iter() {
-        let alert: serde_json::Value = serde_json::from_str(body).unwrap();
+    for (key, body) in received.lock().expect("no error").iter() {
+        let alert: serde_json::Value = serde_json::from_str(body).expect("no error");
         assert_eq!(
             alert["transaction_id"],
             key.as_str(),

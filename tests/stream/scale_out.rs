@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use edgescore_test_support::redis_server::RedisServer;
 
 use crate::broker::Broker;
-use crate::process::{Stream, progress, read_table, wait_until_done};
-use crate::{alert_ids, rows_by_id, run_args, same_scores, transactions};
+use crate::process::{Stream, progress, wait_until_done};
+use crate::{check_against, run_args, transactions};
 
 const TRANSACTIONS: usize = 20_000;
 
@@ -40,7 +40,7 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
 
     // One process alone.
     let single = dir.path().join("single");
-    std::fs::create_dir_all(&single).unwrap();
+    std::fs::create_dir_all(&single).expect("no error");
     let log = single.join("stream.log");
     let mut alone = Stream::start(
         &run_args(&broker, "tx", "single", &single, &format!("{}1", redis.url)),
@@ -51,7 +51,7 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
 
     // Two in one group, sharing Redis, the table and the alert log.
     let pair = dir.path().join("pair");
-    std::fs::create_dir_all(&pair).unwrap();
+    std::fs::create_dir_all(&pair).expect("no error");
     let args = run_args(&broker, "tx", "pair", &pair, &format!("{}2", redis.url));
     let (log_a, log_b) = (pair.join("a.log"), pair.join("b.log"));
     let mut a = Stream::start(&args, &log_a);
@@ -90,28 +90,6 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
     wait_until_done(&broker, "pair", "tx", &mut [&mut a], &log_a);
     a.stop();
 
-    let expected = rows_by_id(read_table(&single.join("table")));
-    let got = rows_by_id(read_table(&pair.join("table")));
     let ids: BTreeSet<String> = (0..TRANSACTIONS).map(|i| format!("t{i:08}")).collect();
-    assert_eq!(
-        got.keys().cloned().collect::<BTreeSet<_>>(),
-        ids,
-        "every transaction, once"
-    );
-    same_scores(&expected, &got);
-    let flagged: BTreeSet<String> = got
-        .values()
-        .filter(|r| r.decision != "allow")
-        .map(|r| r.transaction_id.clone())
-        .collect();
-    let on_topic = broker.read_all("pair-alerts");
-    assert_eq!(
-        alert_ids(
-            on_topic.iter().map(|r| r.value.as_str()),
-            "the alerts topic"
-        ),
-        flagged
-    );
-    let log = std::fs::read_to_string(pair.join("alerts.jsonl")).unwrap();
-    assert_eq!(alert_ids(log.lines(), "the alert log"), flagged);
+    check_against(&broker, &single, "pair", &pair, &ids);
 }

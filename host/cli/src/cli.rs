@@ -124,7 +124,7 @@ pub(crate) enum Command {
     ///     --group fraud --pipeline examples/fraud --alerts-topic alerts \
     ///     --table scored/ --state-dir state/ --metrics-listen 127.0.0.1:9100
     #[command(verbatim_doc_comment)]
-    Stream(crate::stream_command::StreamArgs),
+    Stream(Box<crate::stream_command::StreamArgs>),
 
     /// Run a pipeline's transform over a historical file of raw events.
     ///

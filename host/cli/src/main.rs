@@ -46,7 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => offline_commands::eval(args),
         Command::Bench(args) => bench_command::bench(args),
         Command::Demo(args) => demo_site(&args.output),
-        Command::Stream(args) => stream_command::stream(args),
+        Command::Stream(args) => stream_command::stream(*args),
     }
 }
 

@@ -12,7 +12,6 @@
 //! order.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -103,7 +102,7 @@ impl AlertTopic {
                     .producer
                     .send_result(record)
                     .map_err(|(e, _)| failed(format!("cannot queue an alert: {e}")))?;
-                deliveries.push((partition, s.offset(), delivery));
+                deliveries.push(((partition, s.offset()), delivery));
             }
         }
         let sent = deliveries.len();
@@ -112,29 +111,10 @@ impl AlertTopic {
         // watermark, so a retry after a failure sends only what is not on
         // the topic.
         let watermarks = &mut self.watermarks;
-        runtime.block_on(async {
-            let mut first_failure = None;
-            for (partition, offset, delivery) in deliveries {
-                match tokio::time::timeout(Duration::from_secs(60), delivery).await {
-                    Ok(Ok(Ok(_))) if first_failure.is_none() => {
-                        watermarks.insert(partition, offset);
-                    }
-                    Ok(Ok(Ok(_))) => {}
-                    Ok(Ok(Err((e, _)))) => {
-                        first_failure.get_or_insert_with(|| failed(format!("not delivered: {e}")));
-                    }
-                    Ok(Err(_)) => {
-                        first_failure
-                            .get_or_insert_with(|| failed("the producer was closed".into()));
-                    }
-                    Err(_) => {
-                        first_failure
-                            .get_or_insert_with(|| failed("no acknowledgement within 60 s".into()));
-                    }
-                }
-            }
-            first_failure.map_or(Ok(()), Err)
-        })?;
+        crate::kafka::await_deliveries(runtime, deliveries, |(partition, offset)| {
+            watermarks.insert(partition, offset);
+        })
+        .map_err(failed)?;
         Ok(sent)
     }
 }

@@ -7,8 +7,6 @@
 //! committed, so none is lost; a replay after a crash may send one again
 //! (the headers name its source, so a reader can drop the repeat).
 
-use std::time::Duration;
-
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use crate::message::DeadLetter;
@@ -68,19 +66,9 @@ impl DeadLetters {
                 .producer
                 .send_result(record)
                 .map_err(|(e, _)| failed(format!("cannot queue a dead letter: {e}")))?;
-            deliveries.push(delivery);
+            deliveries.push(((), delivery));
         }
-        runtime.block_on(async {
-            for delivery in deliveries {
-                match tokio::time::timeout(Duration::from_secs(60), delivery).await {
-                    Ok(Ok(Ok(_))) => {}
-                    Ok(Ok(Err((e, _)))) => return Err(failed(format!("not delivered: {e}"))),
-                    Ok(Err(_)) => return Err(failed("the producer was closed".into())),
-                    Err(_) => return Err(failed("no acknowledgement within 60 s".into())),
-                }
-            }
-            Ok(())
-        })
+        crate::kafka::await_deliveries(runtime, deliveries, drop).map_err(failed)
     }
 }
 

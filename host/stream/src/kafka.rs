@@ -280,3 +280,24 @@ impl std::fmt::Debug for GroupContext {
             .finish_non_exhaustive()
     }
 }
+
+/// Waits for `deliveries` (each tagged) in order; `acknowledged` hears
+/// the tag of each one the brokers acknowledged, up to the first that
+/// failed, whose reason is returned.
+pub(crate) fn await_deliveries<T>(
+    runtime: &tokio::runtime::Runtime,
+    deliveries: Vec<(T, rdkafka::producer::DeliveryFuture)>,
+    mut acknowledged: impl FnMut(T),
+) -> Result<(), String> {
+    runtime.block_on(async {
+        for (tag, delivery) in deliveries {
+            match tokio::time::timeout(Duration::from_secs(60), delivery).await {
+                Ok(Ok(Ok(_))) => acknowledged(tag),
+                Ok(Ok(Err((e, _)))) => return Err(format!("not delivered: {e}")),
+                Ok(Err(_)) => return Err("the producer was closed".into()),
+                Err(_) => return Err("no acknowledgement within 60 s".into()),
+            }
+        }
+        Ok(())
+    })
+}

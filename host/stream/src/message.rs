@@ -124,7 +124,7 @@ mod tests {
             "in",
             "transaction_id",
         )
-        .unwrap();
+        .expect("no error");
         assert_eq!(t.id, "t1");
         assert_eq!(t.fields.0.len(), 1);
         assert_eq!(t.fields.0[0].0, "amount");
@@ -132,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_message_without_an_id_is_named_by_its_position() {
-        let t = read(received(br#"{"amount":3}"#), "in", "transaction_id").unwrap();
+        let t = read(received(br#"{"amount":3}"#), "in", "transaction_id").expect("no error");
         assert_eq!(t.id, "in/2/7");
     }
 
@@ -146,7 +146,7 @@ mod tests {
             (br#"{"transaction_id":5}"#, "a number, not a text"),
             (br#"{"transaction_id":""}"#, "is empty"),
         ] {
-            let dead = read(received(payload), "in", "transaction_id").unwrap_err();
+            let dead = read(received(payload), "in", "transaction_id").expect_err("refused");
             assert!(dead.reason.contains(says), "{payload:?}: {}", dead.reason);
         }
         let none = Received {
@@ -155,7 +155,7 @@ mod tests {
         };
         assert!(
             read(none, "in", "transaction_id")
-                .unwrap_err()
+                .expect_err("refused")
                 .reason
                 .contains("no value")
         );

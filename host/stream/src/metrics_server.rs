@@ -35,7 +35,10 @@ pub(crate) fn start(
         && let Ok(addr) = l.local_addr()
     {
         // What scripts and tests wait for: standard output.
-        println!("edgescore stream metrics on http://{addr}/metrics");
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "edgescore stream metrics on http://{addr}/metrics");
+        let _ = out.flush();
     }
     std::thread::Builder::new()
         .name("edgescore-stream-signals".into())

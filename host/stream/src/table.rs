@@ -32,7 +32,7 @@ use edgescore_runtime::atomic_file::AtomicFile;
 use crate::scored::{Scored, ScoredBy};
 
 /// The columns before the features.
-const FIXED: [&str; 10] = [
+pub const FIXED: [&str; 10] = [
     "transaction_id",
     "event_time",
     "topic",
@@ -44,6 +44,9 @@ const FIXED: [&str; 10] = [
     "decision",
     "reasons",
 ];
+
+/// The columns after the features.
+pub const TRAILING: [&str; 2] = ["transaction", "scored_at"];
 
 /// Why the table could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +171,7 @@ pub fn feature_columns(features: &[String]) -> Vec<String> {
     features
         .iter()
         .map(|f| {
-            if FIXED.contains(&f.as_str()) || f == "transaction" || f == "scored_at" {
+            if FIXED.contains(&f.as_str()) || TRAILING.contains(&f.as_str()) {
                 format!("feature_{f}")
             } else {
                 f.clone()

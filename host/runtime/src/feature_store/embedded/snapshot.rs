@@ -169,7 +169,7 @@ mod tests {
         };
         store
             .observe("card", card, &event, &windows())
-            .unwrap()
+            .expect("no error")
             .values
     }
 
@@ -196,11 +196,14 @@ mod tests {
                 0.1 * i as f64 + 0.07,
             );
         }
-        original.put("card", "c1", "limit", 250.5).unwrap();
-        replica.put("card", "c1", "limit", 250.5).unwrap();
+        original
+            .put("card", "c1", "limit", 250.5)
+            .expect("no error");
+        replica.put("card", "c1", "limit", 250.5).expect("no error");
         let mut bytes = Vec::new();
-        original.write_snapshot(&mut bytes).unwrap();
-        let restored = EmbeddedStore::read_snapshot(limits, &mut bytes.as_slice()).unwrap();
+        original.write_snapshot(&mut bytes).expect("no error");
+        let restored =
+            EmbeddedStore::read_snapshot(limits, &mut bytes.as_slice()).expect("no error");
         assert_eq!(restored.entities(), replica.entities());
         assert_eq!(restored.bytes(), replica.bytes());
         // Every later call answers alike, evictions included (5 entities
@@ -221,7 +224,9 @@ mod tests {
             );
         }
         assert_eq!(
-            restored.lookup("card", "c1", &["limit".into()]).unwrap(),
+            restored
+                .lookup("card", "c1", &["limit".into()])
+                .expect("no error"),
             vec![Some(250.5)]
         );
     }
@@ -241,7 +246,8 @@ mod tests {
                 "line 2",
             ),
         ] {
-            let e = EmbeddedStore::read_snapshot(limits, &mut text.as_bytes()).unwrap_err();
+            let e =
+                EmbeddedStore::read_snapshot(limits, &mut text.as_bytes()).expect_err("refused");
             assert!(e.contains(says), "{text:?}: {e}");
         }
     }
