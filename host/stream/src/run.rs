@@ -1,18 +1,19 @@
-//! The consumer loop: poll a batch, settle rebalances, and for each
-//! partition of the batch score it, make every sink durable, then commit
-//! its offsets.
+//! The consumer loop: poll a batch, settle rebalances, score each
+//! partition's part of it, then make every sink durable and commit the
+//! offsets of all of them together.
 //!
-//! The order within a partition's batch is what makes delivery effectively
-//! once: (1) the feature store's journal is opened (Redis); (2) the
-//! pipeline observes and scores; (3) dead letters, the table, the alerts
-//! topic and the alert log are written and acknowledged, each skipping
-//! what it already holds; (4) the offset after the batch is committed;
-//! (5) the journal is closed and the observations kept. A crash anywhere
-//! leaves the batch uncommitted, and the next owner of the partition
-//! settles the journal and reads it again; the sinks write only what they
-//! lack. Anything that fails in (2)-(4) takes the observations back and
-//! tries the batch again after a pause (100 ms doubling to 30 s): a slow
-//! or failing sink slows consumption and drops nothing.
+//! The order is what makes delivery effectively once: (1) per partition,
+//! the feature store's journal is opened (Redis) and the pipeline observes
+//! and scores; (2) dead letters, the table, the alerts topic and the alert
+//! log are written and acknowledged, each skipping what it already holds;
+//! (3) the offset after each partition's part is committed; (4) the
+//! journals are closed and the observations kept. A crash anywhere leaves
+//! the batch uncommitted, and the next owner of a partition settles its
+//! journal and reads it again; the sinks write only what they lack. A
+//! failure in (2)-(3) is tried again after a pause (100 ms doubling to
+//! 30 s) without scoring again: a slow or failing sink slows consumption
+//! and drops nothing. A partition revoked meanwhile has its observations
+//! taken back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
