@@ -480,3 +480,104 @@ fn raw_margins_of_an_onnx_model_are_refused_not_mislabelled() {
         &["--raw", "ONNX", "no separate margin"],
     );
 }
+
+/// `edgescore stream` refuses what cannot work before it reaches a broker,
+/// each with what to give instead.
+#[test]
+fn stream_refuses_missing_and_impossible_settings_with_what_to_give() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![], "give --brokers, --topic, --group, --pipeline"),
+        (
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--topic",
+                "t",
+                "--group",
+                "g",
+                "--pipeline",
+                "/no/such/folder",
+            ],
+            "is not a folder: give a pipeline folder",
+        ),
+        (
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--topic",
+                "t",
+                "--group",
+                "g",
+                "--pipeline",
+                "p",
+                "--table-format",
+                "delta",
+            ],
+            "--table-format delta is not in this build",
+        ),
+        (
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--topic",
+                "t",
+                "--group",
+                "g",
+                "--pipeline",
+                "p",
+                "--alerts-topic",
+                "t",
+            ],
+            "must differ from the input topic",
+        ),
+        (
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--topic",
+                "t",
+                "--group",
+                "g",
+                "--pipeline",
+                "p",
+                "--alert-webhook",
+                "http://127.0.0.1:9/hook",
+            ],
+            "needs the alert log as its outbox",
+        ),
+        (
+            vec![
+                "--brokers",
+                "127.0.0.1:1",
+                "--topic",
+                "t",
+                "--group",
+                "g",
+                "--pipeline",
+                "p",
+                "--kafka",
+                "novalue",
+            ],
+            "is not KEY=VALUE",
+        ),
+        (
+            vec![
+                "--config",
+                &tmp.path().join("missing.toml").display().to_string(),
+            ],
+            "missing.toml",
+        ),
+    ]
+    .into_iter()
+    .map(|(args, says)| (args.into_iter().map(str::to_owned).collect(), says))
+    .collect();
+    for (args, says) in cases {
+        let mut all = vec!["stream"];
+        all.extend(args.iter().map(String::as_str));
+        let out = edgescore(&all);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
