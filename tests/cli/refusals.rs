@@ -486,95 +486,49 @@ fn raw_margins_of_an_onnx_model_are_refused_not_mislabelled() {
 #[test]
 fn stream_refuses_missing_and_impossible_settings_with_what_to_give() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    let config = tmp.path().join("missing.toml").display().to_string();
+    let base = [
+        "--brokers",
+        "127.0.0.1:1",
+        "--topic",
+        "t",
+        "--group",
+        "g",
+        "--pipeline",
+    ];
+    // Each case: what follows the base flags (or replaces them), and what
+    // the error says.
+    let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec![], "give --brokers, --topic, --group, --pipeline"),
         (
-            vec![
-                "--brokers",
-                "127.0.0.1:1",
-                "--topic",
-                "t",
-                "--group",
-                "g",
-                "--pipeline",
-                "/no/such/folder",
-            ],
+            [&base[..], &["/no/such/folder"]].concat(),
             "is not a folder: give a pipeline folder",
         ),
         (
-            vec![
-                "--brokers",
-                "127.0.0.1:1",
-                "--topic",
-                "t",
-                "--group",
-                "g",
-                "--pipeline",
-                "p",
-                "--table-format",
-                "delta",
-            ],
+            [&base[..], &["p", "--table-format", "delta"]].concat(),
             "--table-format delta is not in this build",
         ),
         (
-            vec![
-                "--brokers",
-                "127.0.0.1:1",
-                "--topic",
-                "t",
-                "--group",
-                "g",
-                "--pipeline",
-                "p",
-                "--alerts-topic",
-                "t",
-            ],
+            [&base[..], &["p", "--alerts-topic", "t"]].concat(),
             "must differ from the input topic",
         ),
         (
-            vec![
-                "--brokers",
-                "127.0.0.1:1",
-                "--topic",
-                "t",
-                "--group",
-                "g",
-                "--pipeline",
-                "p",
-                "--alert-webhook",
-                "http://127.0.0.1:9/hook",
-            ],
+            [
+                &base[..],
+                &["p", "--alert-webhook", "http://127.0.0.1:9/hook"],
+            ]
+            .concat(),
             "needs the alert log as its outbox",
         ),
         (
-            vec![
-                "--brokers",
-                "127.0.0.1:1",
-                "--topic",
-                "t",
-                "--group",
-                "g",
-                "--pipeline",
-                "p",
-                "--kafka",
-                "novalue",
-            ],
+            [&base[..], &["p", "--kafka", "novalue"]].concat(),
             "is not KEY=VALUE",
         ),
-        (
-            vec![
-                "--config",
-                &tmp.path().join("missing.toml").display().to_string(),
-            ],
-            "missing.toml",
-        ),
-    ]
-    .into_iter()
-    .map(|(args, says)| (args.into_iter().map(str::to_owned).collect(), says))
-    .collect();
+        (vec!["--config", &config], "missing.toml"),
+    ];
     for (args, says) in cases {
         let mut all = vec!["stream"];
-        all.extend(args.iter().map(String::as_str));
+        all.extend(&args);
         let out = edgescore(&all);
         assert!(!out.status.success(), "{args:?} succeeded");
         let stderr = String::from_utf8_lossy(&out.stderr);
