@@ -175,7 +175,7 @@ pub fn partition_count<C: ConsumerContext>(
     let metadata = consumer
         .fetch_metadata(Some(topic), BROKER_TIMEOUT)
         .map_err(StreamError::kafka(format!(
-            "reading the metadata of '{topic}'"
+            "reading the metadata of '{topic}' (are the brokers up and reachable?)"
         )))?;
     Ok(metadata
         .topics()
