@@ -17,6 +17,12 @@
 //! channel (pos | online), country, home_country, device_id (online only),
 //! is_fraud (0 | 1), pattern (empty, card_testing, account_takeover,
 //! unusual_amount, burst).
+//!
+//! `--amount-scale X` (default 1) multiplies every amount by `X`, fraud
+//! included, and changes nothing else: the same cards, times, merchants and
+//! draws, so a file made with it is a known shift of the one made without
+//! it, for exercising drift detection (`edgescore drift`). With the default
+//! the output is unchanged.
 
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
@@ -32,6 +38,9 @@ pub struct Config {
     pub start_day: u32,
     /// Fraud episodes per card per day.
     pub fraud_rate: f64,
+    /// Every amount is multiplied by this (a shifted population); 1 keeps
+    /// them as drawn.
+    pub amount_scale: f64,
 }
 
 impl Default for Config {
@@ -42,6 +51,7 @@ impl Default for Config {
             days: 60,
             start_day: 0,
             fraud_rate: 0.003,
+            amount_scale: 1.0,
         }
     }
 }
@@ -277,6 +287,10 @@ pub fn generate(config: &Config) -> Vec<Transaction> {
         }
     }
     out.sort_by_key(|t| t.timestamp_ms);
+    for t in &mut out {
+        // Exact for the default scale of 1: the file is unchanged.
+        t.amount *= config.amount_scale;
+    }
     out
 }
 
@@ -435,6 +449,14 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| usage(&format!("not a number: {v}")));
             }
+            "--amount-scale" => {
+                let v = value();
+                config.amount_scale = v
+                    .parse()
+                    .ok()
+                    .filter(|x: &f64| x.is_finite() && *x > 0.0)
+                    .unwrap_or_else(|| usage(&format!("not a positive number: {v}")));
+            }
             "--output" => output = Some(value()),
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown option {other}")),
@@ -466,7 +488,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "usage: fraud_generate [--seed N] [--cards N] [--days N] [--start-day N] [--fraud-rate P] [--output CSV]"
+        "usage: fraud_generate [--seed N] [--cards N] [--days N] [--start-day N] [--fraud-rate P] [--amount-scale X] [--output CSV]"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }

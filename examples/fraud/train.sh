@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The fraud example end to end: generate transactions, compute features with
-# the pipeline's own transform component, train, and build the pipeline.
-# Needs Python 3 with examples/fraud/requirements.txt (a venv is made here).
-# Writes examples/fraud/model/ (committed) and, in $WORK, the data.
+# the pipeline's own transform component, train, build the pipeline, and
+# profile the training data through each pipeline (the reference drift is
+# judged against). Needs Python 3 with examples/fraud/requirements.txt (a
+# venv is made here). Writes examples/fraud/model/ and the profile.json of
+# examples/fraud and examples/fraud/logistic (all committed) and, in $WORK,
+# the data.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 WORK=${WORK:-target/fraud-example}
 mkdir -p "$WORK"
 
-cargo build --release -p edgescore --example fraud_generate
+cargo build --release -p edgescore --bin edgescore --example fraud_generate
 BIN=target/release/edgescore
 GEN=target/release/examples/fraud_generate
 
@@ -27,5 +30,11 @@ fi
 "$WORK/venv/bin/python" examples/fraud/train.py \
     --train "$WORK/train_features.csv" --holdout "$WORK/holdout_features.csv" \
     --out examples/fraud/model
+
+# The reference profiles, made with each pipeline's own transform and model
+# (bound to the model file: made again whenever the model changes).
+for pipeline in examples/fraud examples/fraud/logistic; do
+    $BIN profile --pipeline "$pipeline" --input "$WORK/train.csv" --output "$pipeline/profile.json"
+done
 
 echo "now: $BIN eval --pipeline examples/fraud/pipeline --input $WORK/holdout.csv --label is_fraud"

@@ -9,10 +9,14 @@
 //! - `refusals`: bad models and bad inputs give one clear line on stderr
 //!   and exit 1, never a panic and never a partial output file;
 //! - `components`: bad component files, and transform components told
-//!   apart from models.
+//!   apart from models;
+//! - `drift`: `edgescore profile` and `edgescore drift` on the fraud
+//!   pipeline: no drift against its own profile, shifted amounts in
+//!   `act`, the HTML page, refusals.
 
 mod bench;
 mod components;
+mod drift;
 mod golden;
 mod refusals;
 mod scoring;

@@ -506,7 +506,7 @@ fn stream_refuses_missing_and_impossible_settings_with_what_to_give() {
         ),
         (
             [&base[..], &["p", "--table-format", "delta"]].concat(),
-            "--table-format delta is not in this build",
+            "give --table DIR too",
         ),
         (
             [&base[..], &["p", "--alerts-topic", "t"]].concat(),

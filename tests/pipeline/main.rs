@@ -12,13 +12,17 @@
 //! - Parquet files written by pandas and pyarrow give the CSV's features
 //!   and metrics, and features written as Parquet read back unchanged.
 //!
+//! - drift against the example's reference profile: the training law stays
+//!   stable, tripled amounts cross into `act` with one alert per crossing.
+//!
 //! `online` holds the first two (and `eval` against scikit-learn), `alerts`
-//! the webhook, `parquet` the Parquet files.
+//! the webhook, `parquet` the Parquet files, `drift` the drift.
 
 #[path = "../../examples/fraud/generate.rs"]
 mod generate;
 
 mod alerts;
+mod drift;
 mod online;
 mod parquet;
 

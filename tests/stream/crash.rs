@@ -9,6 +9,7 @@ use edgescore_test_support::redis_server::RedisServer;
 
 use crate::broker::Broker;
 use crate::process::{Stream, progress, wait_until_done};
+use crate::tables::Format;
 use crate::{check_against, run_args, transactions};
 
 const TRANSACTIONS: usize = 100_000;
@@ -29,10 +30,17 @@ fn run_to_end(broker: &Broker, group: &str, dir: &Path, store: &str) {
 /// Runs a stream over the whole topic, killing it with SIGKILL once past
 /// each of [`KILL_POINTS`] (plus a pseudo-random delay of up to 300 ms)
 /// and starting it again; returns how many kills fell before the end.
-fn run_with_kills(broker: &Broker, group: &str, dir: &Path, store: &str) -> usize {
+/// The table is written in `format`.
+fn run_with_kills(
+    broker: &Broker,
+    group: &str,
+    (dir, format): (&Path, Format),
+    store: &str,
+) -> usize {
     std::fs::create_dir_all(dir).expect("run folder");
     let log = dir.join("stream.log");
-    let args = run_args(broker, "tx", group, dir, store);
+    let mut args = run_args(broker, "tx", group, dir, store);
+    args.extend(["--table-format".to_owned(), format.name().to_owned()]);
     let mut random: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut kills_mid_run = 0;
     for point in KILL_POINTS {
@@ -95,15 +103,19 @@ fn kill_9_five_times_loses_nothing_and_doubles_nothing() {
 
     // The embedded store: windows from the last snapshot plus the stream.
     let embedded = dir.path().join("embedded");
-    let kills = run_with_kills(&broker, "embedded", &embedded, "embedded");
+    let run = (embedded.as_path(), Format::Parquet);
+    let kills = run_with_kills(&broker, "embedded", run, "embedded");
     assert!(kills >= 5, "only {kills} kills fell before the end");
-    check_against(&broker, &reference, "embedded", &embedded, &all_ids);
+    check_against(&broker, &reference, "embedded", run, &all_ids);
 
-    // Redis: each batch journalled, an uncommitted one taken back.
+    // Redis: each batch journalled, an uncommitted one taken back; the
+    // table in Delta Lake, one commit per batch, read back by Python's
+    // `deltalake`.
     if let Some(redis) = RedisServer::start() {
         let shared = dir.path().join("redis");
-        let kills = run_with_kills(&broker, "redis", &shared, &format!("{}1", redis.url));
+        let run = (shared.as_path(), Format::delta_if_readable());
+        let kills = run_with_kills(&broker, "redis", run, &format!("{}1", redis.url));
         assert!(kills >= 5, "only {kills} kills fell before the end");
-        check_against(&broker, &reference, "redis", &shared, &all_ids);
+        check_against(&broker, &reference, "redis", run, &all_ids);
     }
 }

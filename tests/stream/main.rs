@@ -11,12 +11,17 @@
 //!   leaving half-way: the same features and decisions as one process.
 //! - `resilience`: malformed messages, a pipeline swapped in the registry
 //!   and a webhook that is down, while the stream runs.
+//! - `dashboard`: the dashboard on `--metrics-listen`: the page, the
+//!   stream's `/v1/dashboard`, and `/v1/events` carrying the alert log's
+//!   alerts as batches commit.
 
 mod broker;
 mod crash;
+mod dashboard;
 mod process;
 mod resilience;
 mod scale_out;
+mod tables;
 
 #[path = "../../examples/fraud/generate.rs"]
 mod generate;
@@ -25,9 +30,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use broker::Broker;
-use process::read_table;
-
-use process::TableRow;
+use tables::{Format, TableRow};
 
 /// The stream tests run one at a time: each runs a broker and streams
 /// whose timing (kill points, session timeouts) two cores shared three
@@ -202,18 +205,19 @@ fn same_scores(expected: &BTreeMap<String, TableRow>, got: &BTreeMap<String, Tab
     );
 }
 
-/// What a run wrote, checked against the uninterrupted `reference`: each
+/// What a run wrote (its table in `format`), checked against the
+/// uninterrupted `reference` (Parquet) of topic `tx`, 4 partitions: each
 /// transaction once in the table with the same features, score and
 /// decision; each alert once on the topic and in the log.
 pub(crate) fn check_against(
     broker: &Broker,
     reference: &Path,
     group: &str,
-    dir: &Path,
+    (dir, format): (&Path, Format),
     all_ids: &BTreeSet<String>,
 ) {
-    let expected = rows_by_id(read_table(&reference.join("table")));
-    let got = rows_by_id(read_table(&dir.join("table")));
+    let expected = rows_by_id(Format::Parquet.read(&reference.join("table"), "tx", 4));
+    let got = rows_by_id(format.read(&dir.join("table"), "tx", 4));
     assert_eq!(
         got.keys().cloned().collect::<BTreeSet<_>>(),
         *all_ids,

@@ -1,12 +1,8 @@
-//! `edgescore stream` as a subprocess, and the table it writes read back.
+//! `edgescore stream` as a subprocess, and the group's progress.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
 
 use crate::broker::Broker;
 
@@ -112,70 +108,4 @@ pub(crate) fn wait_until_done(
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// One row of the table.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TableRow {
-    pub(crate) transaction_id: String,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
-    pub(crate) version: String,
-    pub(crate) score: f64,
-    pub(crate) decision: String,
-    /// Feature values by column, `None` for missing.
-    pub(crate) features: BTreeMap<String, Option<f64>>,
-}
-
-/// Every row of every Parquet file under `table`.
-pub(crate) fn read_table(table: &Path) -> Vec<TableRow> {
-    let mut files: Vec<PathBuf> = Vec::new();
-    for date in std::fs::read_dir(table).expect("table folder") {
-        let date = date.expect("entry").path();
-        for file in std::fs::read_dir(&date).expect("date folder") {
-            let file = file.expect("entry").path();
-            if file.extension().is_some_and(|e| e == "parquet") {
-                files.push(file);
-            }
-        }
-    }
-    let mut rows = Vec::new();
-    for file in files {
-        let reader = SerializedFileReader::new(std::fs::File::open(&file).expect("open"))
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for row in reader.get_row_iter(None).expect("rows") {
-            let row = row.expect("row");
-            let mut r = TableRow {
-                transaction_id: String::new(),
-                partition: -1,
-                offset: -1,
-                version: String::new(),
-                score: f64::NAN,
-                decision: String::new(),
-                features: BTreeMap::new(),
-            };
-            for (name, field) in row.get_column_iter() {
-                match (name.as_str(), field) {
-                    ("transaction_id", Field::Str(s)) => r.transaction_id = s.clone(),
-                    ("partition", Field::Int(p)) => r.partition = *p,
-                    ("offset", Field::Long(o)) => r.offset = *o,
-                    ("version", Field::Str(s)) => r.version = s.clone(),
-                    ("score", Field::Double(s)) => r.score = *s,
-                    ("decision", Field::Str(s)) => r.decision = s.clone(),
-                    (name, _)
-                        if edgescore_stream::table::FIXED.contains(&name)
-                            || edgescore_stream::table::TRAILING.contains(&name) => {}
-                    (name, Field::Double(v)) => {
-                        r.features.insert(name.to_owned(), Some(*v));
-                    }
-                    (name, Field::Null) => {
-                        r.features.insert(name.to_owned(), None);
-                    }
-                    (name, other) => panic!("column {name} holds {other:?}"),
-                }
-            }
-            rows.push(r);
-        }
-    }
-    rows
 }

@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::broker::Broker;
-use crate::process::{Stream, read_table, wait_until_done};
+use crate::process::{Stream, wait_until_done};
+use crate::tables::Format;
 use crate::{fraud_pipeline, rows_by_id, transactions};
+use edgescore_test_support::grafana;
 
 /// Posts a webhook received: the Idempotency-Key header and the body.
 type Received = Arc<Mutex<Vec<(String, String)>>>;
@@ -267,7 +269,7 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     std::fs::rename(&moved, &table).expect("no error");
     wait_until_done(&broker, "live", "live", &mut [&mut stream], &log);
 
-    let rows = rows_by_id(read_table(&dir.path().join("table")));
+    let rows = rows_by_id(Format::Parquet.read(&dir.path().join("table"), "live", 4));
     assert_eq!(rows.len(), 4000, "every good transaction, once");
     let versions: BTreeMap<&str, usize> = rows.values().fold(BTreeMap::new(), |mut m, r| {
         *m.entry(r.version.as_str()).or_default() += 1;
@@ -324,5 +326,20 @@ fn malformed_messages_a_swap_and_a_down_webhook_leave_the_stream_running() {
     ] {
         assert!(text.contains(series), "/metrics lacks {series}:\n{text}");
     }
+    // Every stream metric the Grafana dashboard queries is exported (the
+    // server's are held to a live server in tests/grafana.rs).
+    let queried: Vec<String> = grafana::dashboard_metrics()
+        .into_iter()
+        .filter(|name| name.starts_with("edgescore_stream_"))
+        .collect();
+    assert!(
+        !queried.is_empty(),
+        "the dashboard queries no stream metric"
+    );
+    let missing = grafana::missing(&queried, &text);
+    assert!(
+        missing.is_empty(),
+        "the dashboard queries what the stream does not export: {missing:#?}\n{text}"
+    );
     stream.stop();
 }

@@ -9,6 +9,7 @@ use edgescore_test_support::redis_server::RedisServer;
 
 use crate::broker::Broker;
 use crate::process::{Stream, progress, wait_until_done};
+use crate::tables::Format;
 use crate::{check_against, run_args, transactions};
 
 const TRANSACTIONS: usize = 20_000;
@@ -49,10 +50,13 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
     wait_until_done(&broker, "single", "tx", &mut [&mut alone], &log);
     alone.stop();
 
-    // Two in one group, sharing Redis, the table and the alert log.
+    // Two in one group, sharing Redis, the table and the alert log; the
+    // table a Delta Lake table both commit to.
     let pair = dir.path().join("pair");
     std::fs::create_dir_all(&pair).expect("no error");
-    let args = run_args(&broker, "tx", "pair", &pair, &format!("{}2", redis.url));
+    let format = Format::delta_if_readable();
+    let mut args = run_args(&broker, "tx", "pair", &pair, &format!("{}2", redis.url));
+    args.extend(["--table-format".to_owned(), format.name().to_owned()]);
     let (log_a, log_b) = (pair.join("a.log"), pair.join("b.log"));
     let mut a = Stream::start(&args, &log_a);
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -91,5 +95,5 @@ fn two_processes_share_the_partitions_and_decide_as_one() {
     a.stop();
 
     let ids: BTreeSet<String> = (0..TRANSACTIONS).map(|i| format!("t{i:08}")).collect();
-    check_against(&broker, &single, "pair", &pair, &ids);
+    check_against(&broker, &single, "pair", (&pair, format), &ids);
 }

@@ -156,6 +156,32 @@ pub(crate) enum Command {
     #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
 
+    /// Profile a pipeline's training data: the reference drift is judged against.
+    ///
+    /// Replays the events as `eval` does (the pipeline's own transform and
+    /// model) and writes JSON: per feature its reference-quantile bins
+    /// (--bins) or its categories, with the count in each, the same for
+    /// the score, and the decision counts, bound to the pipeline's
+    /// features and model file. Deployed as profile.json beside
+    /// pipeline.toml, `serve` and `stream` watch drift against it.
+    #[command(verbatim_doc_comment)]
+    Profile(ProfileArgs),
+
+    /// Compare a file of events with a pipeline's reference profile.
+    ///
+    /// Replays --current through the pipeline and reports, per feature and
+    /// for the score, the PSI against the reference (and the Jensen-Shannon
+    /// distance for categorical features) and its state: stable under 0.1,
+    /// moderate from 0.1, act from 0.25. --reference is a profile (from
+    /// `edgescore profile`) or training events, profiled on the spot. The
+    /// report is JSON (on standard output without --output) or a
+    /// self-contained HTML page with a chart per distribution (--report
+    /// html, or an --output named .html). Drift is a finding, not an error:
+    /// the exit status is 0, and each distribution in `act` gets a line on
+    /// standard error.
+    #[command(verbatim_doc_comment)]
+    Drift(DriftArgs),
+
     /// Measure scoring speed: rows per second and single-row latency.
     ///
     /// The input's rows (CSV, or Parquet by its name; checked to score
@@ -324,6 +350,68 @@ pub(crate) struct EvalArgs {
     /// events and rows go in calls sized to finish well inside it.
     #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
     pub(crate) deadline_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ProfileArgs {
+    /// The pipeline: a folder with pipeline.toml (or that file).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) pipeline: PathBuf,
+
+    /// The training events: a CSV with a header, or Parquet (a .parquet or .pq name).
+    #[arg(long, value_name = "CSV|PARQUET")]
+    pub(crate) input: PathBuf,
+
+    /// Where to write the profile (JSON), whole or not at all.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) output: PathBuf,
+
+    /// Reference-quantile bins per numeric feature and for the score.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) bins: u16,
+
+    /// How long one call into a component may run, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
+    pub(crate) deadline_ms: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DriftArgs {
+    /// The pipeline: a folder with pipeline.toml (or that file).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) pipeline: PathBuf,
+
+    /// The reference: a profile (JSON, from `edgescore profile`, made for
+    /// this pipeline's features and model), or training events to profile.
+    #[arg(long, value_name = "JSON|CSV|PARQUET")]
+    pub(crate) reference: PathBuf,
+
+    /// The events to compare with it: a CSV with a header, or Parquet.
+    #[arg(long, value_name = "CSV|PARQUET")]
+    pub(crate) current: PathBuf,
+
+    /// The report: `json` (the default) or `html` (needs --output).
+    #[arg(long, value_enum)]
+    pub(crate) report: Option<ReportFormat>,
+
+    /// Where to write the report (default: standard output, JSON only).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// With training events as --reference: their bins, as `profile --bins`.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub(crate) bins: u16,
+
+    /// How long one call into a component may run, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
+    pub(crate) deadline_ms: u64,
+}
+
+/// The format of `edgescore drift`'s report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    Json,
+    Html,
 }
 
 #[derive(Debug, clap::Args)]

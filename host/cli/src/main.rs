@@ -44,6 +44,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Transform(args) => offline_commands::transform(args),
         Command::Eval(args) => offline_commands::eval(args),
+        Command::Profile(args) => offline_commands::profile(args),
+        Command::Drift(args) => offline_commands::drift(args),
         Command::Bench(args) => bench_command::bench(args),
         Command::Demo(args) => demo_site(&args.output),
         Command::Stream(args) => stream_command::stream(*args),

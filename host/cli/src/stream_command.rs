@@ -65,7 +65,10 @@ pub(crate) struct StreamArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) table: Option<PathBuf>,
 
-    /// The table's format: parquet (date=YYYY-MM-DD/ folders).
+    /// The table's format: parquet (one file per batch and partition under
+    /// date=YYYY-MM-DD/ folders, for Spark, DuckDB, pandas) or delta (a
+    /// Delta Lake table partitioned by date, one commit per batch; the
+    /// features in one map column). Default: parquet.
     #[arg(long, value_name = "FORMAT", value_enum)]
     pub(crate) table_format: Option<TableFormatArg>,
 

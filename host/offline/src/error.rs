@@ -100,6 +100,18 @@ pub enum Error {
 
     #[error(transparent)]
     Write(#[from] edgescore_runtime::atomic_file::WriteError),
+
+    /// A reference profile that cannot be read, or was made for another
+    /// pipeline (other features, another model file).
+    #[error("{path}: {source}")]
+    Profile {
+        path: PathBuf,
+        #[source]
+        source: edgescore_drift::ProfileError,
+    },
+
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
 }
 
 /// ` (line N)` when the line is known (non-zero).

@@ -7,15 +7,21 @@
 //! - [`row_scorer`], [`score_csv`]: `edgescore score`, natively or through a component;
 //! - [`events_file`], [`replay`], [`transform_file`]: `edgescore transform`;
 //! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`;
+//! - [`profile`]: `edgescore profile`, a pipeline's reference profile;
+//! - [`drift`], [`drift_page`]: `edgescore drift`, a file against a
+//!   profile, as JSON or an HTML page;
 //! - [`bench`]: `edgescore bench`, throughput and single-row latency.
 
 pub mod bench;
 pub mod csv_rows;
+pub mod drift;
+pub mod drift_page;
 pub mod error;
 pub mod eval;
 pub mod events_file;
 pub mod pipeline_run;
 pub mod plot;
+pub mod profile;
 pub mod replay;
 pub mod row_scorer;
 pub mod score_csv;

@@ -36,11 +36,38 @@ pub fn load(engine: &ScoringEngine, path: &Path) -> Result<Pipeline> {
         .map_err(|e| Error::Pipeline(e.to_string()))
 }
 
+/// A pipeline's run over one file: the file (events and other columns, in
+/// time order), the feature rows and one score per event.
+#[derive(Debug)]
+pub struct FileRun {
+    pub file: EventsFile,
+    /// Row-major, one row of [`Pipeline::features`] per event.
+    pub rows: Vec<f64>,
+    pub scores: Vec<f64>,
+}
+
+/// The name a pipeline folder goes by in reports: the folder's name
+/// (`examples/fraud` is `fraud`).
+pub fn pipeline_name(path: &Path) -> String {
+    let dir = pipeline_dir(path);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    dir.file_name().map_or_else(
+        || "pipeline".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
 /// Replays the events of `input` through the pipeline's transform (in time
 /// order) and scores every row with its model. Returns the file (events
 /// and other columns, in time order) and one score per event. An event
 /// dated too far ahead is left out (reported on standard error).
 pub fn score_file(pipeline: &Pipeline, input: &Path) -> Result<(EventsFile, Vec<f64>)> {
+    let run = run_file(pipeline, input)?;
+    Ok((run.file, run.scores))
+}
+
+/// [`score_file`], keeping the feature rows.
+pub fn run_file(pipeline: &Pipeline, input: &Path) -> Result<FileRun> {
     let reader = crate::replay::event_reader(pipeline.transform_component())?;
     let file = EventsFile::read(input, &reader)?;
     crate::replay::report_refused(input, &file.refused);
@@ -66,5 +93,5 @@ pub fn score_file(pipeline: &Pipeline, input: &Path) -> Result<(EventsFile, Vec<
         progress.inc((batch.len() / width) as u64);
     }
     progress.finish_and_clear();
-    Ok((file, scores))
+    Ok(FileRun { file, rows, scores })
 }

@@ -30,7 +30,7 @@ pub const WIDTH: u32 = 800;
 pub const HEIGHT: u32 = 600;
 /// The name the embedded face is registered under, which SVG files give as
 /// their CSS `font-family` list.
-const FONT: &str = "Noto Sans, sans-serif";
+pub(crate) const FONT: &str = "Noto Sans, sans-serif";
 /// The score histogram's number of bins over [0, 1].
 const BINS: usize = 50;
 
@@ -354,7 +354,7 @@ fn thin(points: &[(f64, f64)], y_max: f64) -> Vec<(f64, f64)> {
 }
 
 /// Registers the embedded face under [`FONT`], once per process.
-fn register_font() -> Result<(), PlotError> {
+pub(crate) fn register_font() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let registered = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, ttf_noto_sans::REGULAR).is_ok()

@@ -11,6 +11,9 @@
 //! the full queue cannot take, a post that gives up, a write that fails is
 //! counted in the metrics and logged.
 //!
+//! Every alert is also published to the live feed ([`crate::live_feed`],
+//! `GET /v1/events`), which never waits either.
+//!
 //! The log file is created with the first alert, so a server that never
 //! decides review or block (no pipeline served) leaves no file behind; its
 //! path is checked at start-up all the same. Every error about it names it.
@@ -51,6 +54,8 @@ pub struct Alerts {
     log: SyncSender<String>,
     webhook: Option<SyncSender<String>>,
     pub counters: std::sync::Arc<AlertCounters>,
+    /// Every alert sent, live (the dashboard's feed).
+    pub feed: std::sync::Arc<super::live_feed::LiveFeed>,
 }
 
 impl Alerts {
@@ -95,12 +100,15 @@ impl Alerts {
             log,
             webhook,
             counters,
+            feed: std::sync::Arc::default(),
         })
     }
 
-    /// Queues one alert (a JSON object on one line). Never blocks.
+    /// Queues one alert (a JSON object on one line) and publishes it to
+    /// the live feed. Never blocks.
     pub fn send(&self, alert: &serde_json::Value) {
         let line = alert.to_string();
+        self.feed.publish(alert, &line);
         let queues = std::iter::once(&self.log).chain(self.webhook.as_ref());
         for queue in queues {
             match queue.try_send(line.clone()) {

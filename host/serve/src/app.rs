@@ -20,7 +20,7 @@ use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
 use super::metrics::Metrics;
 use super::registry::{ModelSlot, Registry};
-use super::{admin, demo_page, listing, open_inference, pipeline_api, simple_api};
+use super::{admin, dashboard, demo_page, listing, open_inference, pipeline_api, simple_api};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -43,6 +43,11 @@ pub struct AppState {
     /// Turns for CPU-heavy calls (large batches, TreeSHAP reasons), one per
     /// core: more would time-slice each other past their call deadline.
     pub cpu_turns: tokio::sync::Semaphore,
+    /// Recent request durations per model and pipeline (the dashboard's
+    /// p50 and p99).
+    pub latency: super::latency_ring::LatencyRings,
+    /// When the server started.
+    pub started: std::time::Instant,
 }
 
 /// The router with every route of the server.
@@ -80,6 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/models/{model}/score", post(simple_api::score))
         .route("/v1/pipelines/{pipeline}", get(listing::pipeline))
         .route("/v1/pipelines/{pipeline}/score", post(pipeline_api::score))
+        .route("/v1/pipelines/{pipeline}/drift", get(super::drift::report))
         .route(
             "/admin/models/{model}/routing",
             get(admin::get_routing).post(admin::set_routing),
@@ -87,6 +93,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/models/{model}/promote", post(admin::promote))
         .route("/admin/models/{model}/rollback", post(admin::rollback))
         .route("/metrics", get(admin::metrics))
+        .route("/v1/dashboard", get(dashboard::summary))
+        .route("/v1/events", get(dashboard::events))
+        .merge(dashboard::page_routes())
         .route("/demo", get(demo_page::redirect))
         .route("/demo/", get(demo_page::index))
         .route("/demo/{*path}", get(demo_page::file))

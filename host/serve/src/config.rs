@@ -23,6 +23,15 @@
 //! backend = "native"           # "component" (default), "native" or "gpu" (trusted models)
 //! max_batch_rows = 64          # dynamic batching; 0 (default): off
 //! max_queue_delay_us = 200
+//!
+//! [drift]                      # pipelines with a profile.json (edgescore_drift)
+//! window_events = 10000        # the live window: the last N events...
+//! window_seconds = 3600        # ...no older than this
+//! min_events = 1000            # no state judged on fewer
+//! check_every = 100            # states judged every N events
+//! moderate = 0.1               # PSI thresholds
+//! act = 0.25
+//! hysteresis = 0.2             # a state is left 20% below its threshold
 //! ```
 
 use std::collections::BTreeMap;
@@ -87,6 +96,9 @@ pub struct ServeConfig {
     /// How each model is served (`[models.<name>]`): backend and batching.
     /// A model not named here is served as a component, unbatched.
     pub models: BTreeMap<String, ModelServing>,
+    /// How pipelines with a reference profile (`profile.json`) watch their
+    /// drift (`[drift]`: window, thresholds; see `edgescore_drift`).
+    pub drift: edgescore_drift::DriftConfig,
 }
 
 impl Default for ServeConfig {
@@ -115,6 +127,7 @@ impl Default for ServeConfig {
             alert_webhook: None,
             alert_webhook_ca: None,
             models: BTreeMap::new(),
+            drift: edgescore_drift::DriftConfig::default(),
         }
     }
 }

@@ -10,7 +10,10 @@
 //! - [`open_inference`], [`simple_api`], [`listing`], [`admin`]: the routes;
 //!   [`bounded_json`]: request bodies whose rows are counted as they are read;
 //! - [`schema`]: what a version's clients send, compared before a swap;
-//! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions.
+//! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions;
+//! - [`dashboard`]: the analyst dashboard at `/`, its summary
+//!   (`/v1/dashboard`) and live alert feed (`/v1/events`, [`live_feed`]),
+//!   with recent latencies from [`latency_ring`].
 
 pub mod admin;
 pub mod alerts;
@@ -19,9 +22,13 @@ pub mod app;
 pub mod batching;
 pub mod bounded_json;
 pub mod config;
+pub mod dashboard;
 pub mod demo_page;
+pub mod drift;
 pub mod error;
+pub mod latency_ring;
 pub mod listing;
+pub mod live_feed;
 pub mod loaded_version;
 pub mod metrics;
 pub mod model_serving;
@@ -108,6 +115,7 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
                 config.limits().call_deadline,
             )?),
             serving: config.models.clone(),
+            drift: config.drift,
         },
         engine,
         cache,
@@ -126,6 +134,8 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         shadow_in_flight: AtomicUsize::new(0),
         alerts: Some(alerts::Alerts::start(config.alert_config()).map_err(ServeError::Alerts)?),
         cpu_turns: AppState::one_turn_per_core(),
+        latency: latency_ring::LatencyRings::default(),
+        started: std::time::Instant::now(),
     });
 
     tracing::info!("loading the registry {}", root.display());
@@ -180,9 +190,19 @@ async fn serve(
         } else {
             let _ = writeln!(out, "try: curl -s {url}/v2/models/{example_model}");
         }
+        let _ = writeln!(
+            out,
+            "the dashboard: {url}/ (live alerts, decisions, drift, latency, models)"
+        );
         let _ = out.flush();
     }
-    accept_until_shutdown(listener, app::router(state), header_timeout).await;
+    let feed = state.alerts.as_ref().map(|a| a.feed.clone());
+    let close_feed = move || {
+        if let Some(feed) = feed {
+            feed.close();
+        }
+    };
+    accept_until_shutdown(listener, app::router(state), header_timeout, close_feed).await;
     tracing::info!("stopped after draining in-flight requests");
     Ok(())
 }
@@ -191,12 +211,14 @@ async fn serve(
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves HTTP/1.1 connections (keep-alive, no Nagle delay, a deadline for
-/// each request's headers) until SIGTERM or Ctrl-C, then stops accepting
-/// and lets the open connections finish their requests.
+/// each request's headers) until SIGTERM or Ctrl-C, then stops accepting,
+/// calls `on_shutdown` (which ends endless responses: the live feed) and
+/// lets the open connections finish their requests.
 pub async fn accept_until_shutdown(
     listener: tokio::net::TcpListener,
     router: axum::Router,
     header_timeout: std::time::Duration,
+    on_shutdown: impl FnOnce(),
 ) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -230,6 +252,7 @@ pub async fn accept_until_shutdown(
         }
     }
     drop(listener);
+    on_shutdown();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(DRAIN_LIMIT) => {

@@ -38,6 +38,9 @@ pub struct LoadedVersion {
     /// SHA-256 of the component file (a pipeline's: of its model), hex.
     pub sha256: String,
     pub deployment: Deployment,
+    /// A pipeline's live drift against its reference profile (the
+    /// version's `profile.json`), when it has one.
+    pub drift: Option<crate::drift::VersionDrift>,
 }
 
 /// What a version deploys: a model alone, or a pipeline (a transform that
@@ -60,6 +63,8 @@ pub enum Deployment {
 pub struct ServingOptions {
     pub settings: ModelServing,
     pub metrics: Option<Arc<Metrics>>,
+    /// How a pipeline with a reference profile watches its drift.
+    pub drift: edgescore_drift::DriftConfig,
 }
 
 impl LoadedVersion {
@@ -128,6 +133,9 @@ pub enum ValidationError {
         model: String,
         setting: &'static str,
     },
+    /// Its reference profile cannot be read or does not fit.
+    #[error("its reference profile {0}")]
+    Profile(crate::drift::ProfileLoadError),
     #[error("cannot start its batch thread: {0}")]
     BatchThread(std::io::Error),
     /// `backend = "gpu"`, and the GPU backend cannot take it.
@@ -177,11 +185,15 @@ impl LoadedVersion {
                     found: found.clone(),
                 });
             }
+            let drift =
+                crate::drift::VersionDrift::load(dir, &pipeline, model, version, &serving.drift)
+                    .map_err(ValidationError::Profile)?;
             return Ok(Self {
                 model: model.to_owned(),
                 version,
                 sha256: pipeline.model_sha256().to_owned(),
                 deployment: Deployment::Pipeline(pipeline),
+                drift,
             });
         }
         let path = dir.join(COMPONENT_FILE);
@@ -244,6 +256,7 @@ impl LoadedVersion {
             version,
             sha256: edgescore_runtime::digest::sha256_hex(bytes),
             deployment: Deployment::Model { scorer, batcher },
+            drift: None,
         })
     }
 

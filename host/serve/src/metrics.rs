@@ -59,22 +59,30 @@ pub struct Metrics {
     families: Families,
     models: RwLock<HashMap<String, Arc<ModelSeries>>>,
     pipelines: RwLock<HashMap<String, Arc<PipelineSeries>>>,
+    drift: edgescore_drift::DriftMetrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let families = Families::register(&mut registry);
+        let drift = edgescore_drift::DriftMetrics::register(&mut registry);
         Self {
             registry,
             families,
             models: RwLock::default(),
             pipelines: RwLock::default(),
+            drift,
         }
     }
 }
 
 impl Metrics {
+    /// The drift series (`edgescore_drift`), set at each check.
+    pub fn drift(&self) -> &edgescore_drift::DriftMetrics {
+        &self.drift
+    }
+
     fn model(&self, model: &str) -> Arc<ModelSeries> {
         get_or_insert(&self.models, model, || Arc::new(ModelSeries::new(model)))
     }
@@ -161,6 +169,15 @@ impl Metrics {
         })
         .decision(&self.families, decision)
         .inc();
+    }
+
+    /// The decisions `pipeline` made since the server started, by decision
+    /// (a decision it never made is absent).
+    pub fn decisions(&self, pipeline: &str) -> std::collections::BTreeMap<&'static str, u64> {
+        let series = self.pipelines.read().get(pipeline).cloned();
+        series
+            .map(|s| s.counts().into_iter().collect())
+            .unwrap_or_default()
     }
 
     /// A version of `model` failed validation.

@@ -105,6 +105,7 @@ fn metadata(state: &AppState, model: &str, version: Option<&str>) -> Result<Json
             "objective": manifest.objective,
             "output": manifest.output,
             "component_sha256": loaded.sha256,
+            "profile_sha256": loaded.drift.as_ref().map(|d| d.profile_sha256.clone()),
             "backend": loaded.backend().name(),
         },
     })))

@@ -72,8 +72,10 @@ pub async fn score(
     Path(pipeline): Path<String>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let started = std::time::Instant::now();
     run_score(&state, &pipeline, body)
         .await
+        .inspect(|_| state.latency.record(&pipeline, started.elapsed()))
         .inspect_err(|e| state.metrics.error(e.kind()))
 }
 
@@ -117,6 +119,9 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
             return Err(e);
         }
     };
+    if let Some(drift) = &version.drift {
+        crate::drift::observe(state, name, drift, &rows, &outcomes);
+    }
     let features = pipeline.features();
     let width = features.len();
     let mut results = Vec::with_capacity(outcomes.len());

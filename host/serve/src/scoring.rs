@@ -125,6 +125,10 @@ pub async fn score_rows_with(
         }
     }
     let scored = result?;
+    if endpoint != "pipeline" {
+        // A pipeline's request is timed whole, transform included (pipeline_api.rs).
+        state.latency.record(&version.model, started.elapsed());
+    }
     state.metrics.scored(
         &version.model,
         version.version,

@@ -152,6 +152,29 @@ impl AlertLog {
     }
 }
 
+impl AlertLog {
+    /// Appends one line that comes from no partition (a drift alert) and
+    /// syncs the file; the watermark scan passes over it.
+    pub fn append_line(&mut self, alert: &serde_json::Value) -> Result<(), AlertLogError> {
+        let mut text = alert.to_string();
+        text.push('\n');
+        if !ends_with_newline(&self.path) {
+            text.insert(0, '\n');
+        }
+        let failed = |source| AlertLogError {
+            path: self.path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(failed)?;
+        file.write_all(text.as_bytes()).map_err(failed)?;
+        file.sync_data().map_err(failed)
+    }
+}
+
 /// Whether the file at `path` is empty, missing or ends a line.
 fn ends_with_newline(path: &Path) -> bool {
     use std::io::{Read, Seek, SeekFrom};

@@ -18,7 +18,7 @@ pub enum TableFormat {
     /// Parquet files under `date=YYYY-MM-DD/` folders (Hive partitioning).
     #[default]
     Parquet,
-    /// A Delta Lake table (not in this build: refused with why).
+    /// A Delta Lake table partitioned by `date`, one commit per batch.
     Delta,
 }
 
@@ -95,6 +95,10 @@ pub struct StreamConfig {
     /// (e.g. `security.protocol`); ours win where they overlap.
     #[serde(default)]
     pub kafka: BTreeMap<String, String>,
+    /// How a pipeline with a reference profile watches its drift
+    /// (`[drift]`, as in `serve`'s config); crossings go to the alert log.
+    #[serde(default)]
+    pub drift: edgescore_drift::DriftConfig,
 }
 
 fn default_feature_store() -> String {
@@ -146,6 +150,7 @@ impl StreamConfig {
             max_batch_wait_ms: default_max_batch_wait_ms(),
             registry_poll_ms: default_poll_ms(),
             kafka: BTreeMap::new(),
+            drift: edgescore_drift::DriftConfig::default(),
         }
     }
 
@@ -202,11 +207,9 @@ impl StreamConfig {
         if self.max_batch == 0 {
             return bad("max_batch is 0: a batch holds at least one message".into());
         }
-        if self.table_format == TableFormat::Delta {
+        if self.table_format == TableFormat::Delta && self.table.is_none() {
             return bad(
-                "--table-format delta is not in this build: the deltalake crate pins arrow 59 \
-                 and the workspace's parquet is 60; use --table-format parquet (Hive-partitioned \
-                 Parquet that Spark, DuckDB and pandas read)"
+                "--table-format delta says how to write the table, not where: give --table DIR too"
                     .into(),
             );
         }
@@ -216,8 +219,7 @@ impl StreamConfig {
                     .into(),
             );
         }
-        if self.table_format == TableFormat::Parquet
-            && let Some(table) = &self.table
+        if let Some(table) = &self.table
             && table.is_file()
         {
             return bad(format!(

@@ -2,7 +2,8 @@
 //! group, through the very pipeline `edgescore serve` runs (a pipeline
 //! folder, or a registry's pipeline hot-swapped while streaming); review
 //! and block alerts to a topic (keyed by card), an alert log and a
-//! webhook; every scored transaction to a date-partitioned Parquet table;
+//! webhook; every scored transaction to a date-partitioned table (Parquet
+//! files or Delta Lake);
 //! malformed messages to a dead-letter topic with the reason.
 //!
 //! Delivery is effectively once without Kafka transactions: offsets are
@@ -18,12 +19,15 @@
 pub mod alert_log;
 pub mod alert_topic;
 pub mod config;
+mod dashboard;
 pub mod dead_letters;
+pub mod delta_table;
 mod error;
 pub mod kafka;
 pub mod message;
 pub mod metrics;
 mod metrics_server;
+pub mod parquet_table;
 pub mod pipelines;
 mod replay;
 pub mod run;
@@ -56,7 +60,11 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
     let metrics = Arc::new(StreamMetrics::new());
     let limits = edgescore_runtime::limits::Limits::default();
     let windows = windows::Windows::open(&config, limits.call_deadline)?;
-    let pipelines = pipelines::Pipelines::open(&config, windows.store(), metrics.serve.clone())?;
+    let pipelines = Arc::new(pipelines::Pipelines::open(
+        &config,
+        windows.store(),
+        metrics.serve.clone(),
+    )?);
     {
         let serving = pipelines.current()?;
         tracing::info!(
@@ -91,6 +99,10 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
             });
         }
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StreamError::Invalid(format!("cannot start a runtime: {e}")))?;
     let producer = kafka::producer(&config)?;
     let sinks = sinks::Sinks {
         dead_letters: dead_letters::DeadLetters::new(
@@ -101,7 +113,7 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
         table: config
             .table
             .as_ref()
-            .map(|root| table::ParquetTable::open(root, &config.topic))
+            .map(|root| table::Table::open(config.table_format, root, &config.topic, &runtime))
             .transpose()
             .map_err(|e| StreamError::Table {
                 path: e.path,
@@ -150,12 +162,20 @@ pub fn run(config: StreamConfig, stop: Arc<AtomicBool>) -> Result<(), StreamErro
         _ => None,
     };
 
-    let signals = metrics_server::start(config.metrics_listen, metrics.clone(), stop.clone())?;
+    let dashboard = dashboard::Dashboard {
+        metrics: metrics.clone(),
+        group: group.clone(),
+        pipelines: pipelines.clone(),
+        topic: config.topic.clone(),
+        group_id: config.group.clone(),
+    };
+    let signals = metrics_server::start(
+        config.metrics_listen,
+        metrics.clone(),
+        Arc::new(dashboard),
+        stop.clone(),
+    )?;
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| StreamError::Invalid(format!("cannot start a runtime: {e}")))?;
     tracing::info!(
         "consuming '{}' ({partitions} partitions) as group '{}'; dead letters to '{dead_letter_topic}'",
         config.topic,

@@ -65,6 +65,11 @@ pub struct StreamMetrics {
     pub webhook: Arc<WebhookCounters>,
     pub started: std::time::Instant,
     pub last_batch_unix_ms: AtomicU64,
+    /// The dashboard's live feed (`/v1/events`): committed batches' alerts.
+    pub feed: edgescore_serve::live_feed::LiveFeed,
+    /// The dashboard's latency: broker timestamp to commit, per message,
+    /// the last ones per pipeline.
+    pub recent: edgescore_serve::latency_ring::LatencyRings,
 }
 
 impl StreamMetrics {
@@ -153,6 +158,8 @@ impl StreamMetrics {
             webhook: Arc::new(WebhookCounters::default()),
             started: std::time::Instant::now(),
             last_batch_unix_ms: AtomicU64::new(0),
+            feed: edgescore_serve::live_feed::LiveFeed::default(),
+            recent: edgescore_serve::latency_ring::LatencyRings::default(),
         }
     }
 

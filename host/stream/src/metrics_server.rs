@@ -1,7 +1,8 @@
 //! The stream's side thread: it turns Ctrl-C or SIGTERM into a clean stop
 //! (the batch in hand is finished and committed), and with
-//! `--metrics-listen` serves `GET /metrics` on serve's own accept loop
-//! (a header-read deadline per connection).
+//! `--metrics-listen` serves `GET /metrics` and the dashboard (`/`,
+//! `/v1/dashboard`, `/v1/events`: [`crate::dashboard`]) on serve's own
+//! accept loop (a header-read deadline per connection).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::metrics::StreamMetrics;
 pub(crate) fn start(
     listen: Option<SocketAddr>,
     metrics: Arc<StreamMetrics>,
+    dashboard: Arc<crate::dashboard::Dashboard>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, StreamError> {
     let listener = listen
@@ -39,6 +41,7 @@ pub(crate) fn start(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "edgescore stream metrics on http://{addr}/metrics");
         let _ = out.flush();
+        tracing::info!("the stream's dashboard: http://{addr}/");
     }
     std::thread::Builder::new()
         .name("edgescore-stream-signals".into())
@@ -66,13 +69,15 @@ pub(crate) fn start(
                     Some(Ok(listener)) => {
                         let router = Router::new()
                             .route("/metrics", get(render))
-                            .with_state(metrics);
+                            .with_state(metrics.clone())
+                            .merge(crate::dashboard::routes(dashboard));
                         tokio::join!(
                             watch,
                             edgescore_serve::accept_until_shutdown(
                                 listener,
                                 router,
-                                Duration::from_secs(5)
+                                Duration::from_secs(5),
+                                move || metrics.feed.close(),
                             )
                         );
                     }

@@ -11,6 +11,7 @@ use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::feature_store::FeatureStore;
 use edgescore_runtime::limits::Limits;
 use edgescore_runtime::pipeline::{Pipeline, StoreAccess};
+use edgescore_serve::drift::VersionDrift;
 use edgescore_serve::loaded_version::LoadedVersion;
 use edgescore_serve::registry::{Registry, RegistryConfig};
 use edgescore_serve::registry_watch::RegistryWatch;
@@ -25,6 +26,7 @@ pub enum Serving {
         pipeline: Arc<Pipeline>,
         name: String,
         version: String,
+        drift: Option<VersionDrift>,
     },
     Registry(Arc<LoadedVersion>),
 }
@@ -43,6 +45,14 @@ impl Serving {
         match self {
             Self::Folder { name, .. } => name,
             Self::Registry(version) => &version.model,
+        }
+    }
+
+    /// The version's live drift, when it has a reference profile.
+    pub fn drift(&self) -> Option<&VersionDrift> {
+        match self {
+            Self::Folder { drift, .. } => drift.as_ref(),
+            Self::Registry(version) => version.drift.as_ref(),
         }
     }
 
@@ -96,10 +106,13 @@ impl Pipelines {
                     .map_err(|e| StreamError::Pipeline(e.to_string()))?;
                 // The folder's version: what its model is, by content.
                 let version = pipeline.model_sha256()[..12].to_owned();
+                let drift = VersionDrift::load(dir, &pipeline, &name, &version, &config.drift)
+                    .map_err(|e| StreamError::Pipeline(format!("its reference profile {e}")))?;
                 Ok(Self::Folder(Serving::Folder {
                     pipeline: Arc::new(pipeline),
                     name,
                     version,
+                    drift,
                 }))
             }
             Some(root) => {
@@ -115,6 +128,7 @@ impl Pipelines {
                         settle: Duration::from_secs(2),
                         feature_store: Some(store),
                         serving: Default::default(),
+                        drift: config.drift,
                     },
                     Arc::new(engine),
                     None,
@@ -136,6 +150,14 @@ impl Pipelines {
                 this.current()?;
                 Ok(this)
             }
+        }
+    }
+
+    /// The registry the pipeline is served from, if it is.
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        match self {
+            Self::Folder(_) => None,
+            Self::Registry { registry, .. } => Some(registry),
         }
     }
 

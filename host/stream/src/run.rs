@@ -35,6 +35,7 @@ use crate::scored::{PartitionScored, ScoredBy};
 use crate::scoring::{self, BatchResult};
 use crate::sinks::Sinks;
 use crate::windows::Windows;
+use edgescore_serve::drift::VersionDrift;
 
 /// The longest pause between tries of a failing batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -46,6 +47,8 @@ struct Pending {
     last: i64,
     by: ScoredBy,
     result: BatchResult,
+    /// The scoring version's drift, watched once the batch commits.
+    drift: Option<VersionDrift>,
 }
 
 pub struct StreamLoop {
@@ -53,7 +56,7 @@ pub struct StreamLoop {
     pub consumer: GroupConsumer,
     pub group: Arc<Mutex<GroupState>>,
     pub windows: Windows,
-    pub pipelines: Pipelines,
+    pub pipelines: Arc<Pipelines>,
     pub sinks: Sinks,
     pub metrics: Arc<StreamMetrics>,
     pub runtime: tokio::runtime::Runtime,
@@ -71,7 +74,7 @@ impl StreamLoop {
         consumer: GroupConsumer,
         group: Arc<Mutex<GroupState>>,
         windows: Windows,
-        pipelines: Pipelines,
+        pipelines: Arc<Pipelines>,
         sinks: Sinks,
         metrics: Arc<StreamMetrics>,
         runtime: tokio::runtime::Runtime,
@@ -237,7 +240,7 @@ impl StreamLoop {
     /// offset to score from: the committed one.
     fn recover(&mut self, partition: i32) -> Result<i64, StreamError> {
         let committed = self.committed(partition)?;
-        self.sinks.recover(&self.config, partition)?;
+        self.sinks.recover(&self.config, partition, &self.runtime)?;
         if let Some(from) = self.windows.recover(partition, committed)? {
             let replayed = crate::replay::replay(self, partition, from, committed)?;
             self.metrics.replayed.inc_by(replayed as u64);
@@ -285,13 +288,14 @@ impl StreamLoop {
                 return None;
             }
             match self.score_batch(partition, messages, first, last) {
-                Ok((by, result)) => {
+                Ok((by, result, drift)) => {
                     return Some(Pending {
                         partition,
                         first,
                         last,
                         by,
                         result,
+                        drift,
                     });
                 }
                 Err(reason) => {
@@ -359,7 +363,52 @@ impl StreamLoop {
                 // Committed: a journal left open is settled as committed later.
                 tracing::warn!("partition {}: {e}", p.partition);
             }
-            self.account(p.partition, &p.result, p.first, p.last);
+            self.account(&p);
+            for alert in p.result.scored.iter().filter(|s| s.is_alert()) {
+                self.metrics.feed.publish_value(&alert.alert(&p.by));
+            }
+            self.watch_drift(&p);
+        }
+    }
+
+    /// A committed batch into its version's drift window; on a check, the
+    /// gauges set and each crossing written to the alert log (which the
+    /// webhook reads).
+    fn watch_drift(&mut self, p: &Pending) {
+        let Some(drift) = &p.drift else {
+            return;
+        };
+        let scored = &p.result.scored;
+        let rows: Vec<f64> = scored
+            .iter()
+            .flat_map(|s| s.features.iter().copied())
+            .collect();
+        let scores: Vec<f64> = scored.iter().map(|s| s.outcome.score).collect();
+        let decisions: Vec<&str> = scored.iter().map(|s| s.outcome.decision.name()).collect();
+        let now = edgescore_runtime::feature_store::now_ms();
+        let Some(check) = drift.monitor.observe(now, &rows, &scores, &decisions) else {
+            return;
+        };
+        self.metrics
+            .serve
+            .drift()
+            .record(&p.by.pipeline, &p.by.version, &check);
+        for alert in &check.alerts {
+            tracing::warn!(
+                "drift: pipeline '{}' feature '{}' is {} (PSI {:.4}, was {})",
+                alert.pipeline,
+                alert.feature,
+                alert.state.name(),
+                alert.psi,
+                alert.previous.name()
+            );
+            let json = edgescore_serve::drift::alert_json(alert);
+            if let Some(log) = &mut self.sinks.alert_log
+                && let Err(e) = log.append_line(&json)
+            {
+                tracing::warn!("the drift alert could not be written to the alert log: {e}");
+            }
+            self.metrics.feed.publish_value(&json);
         }
     }
 
@@ -402,7 +451,7 @@ impl StreamLoop {
         messages: &[Received],
         first: i64,
         last: i64,
-    ) -> Result<(ScoredBy, BatchResult), String> {
+    ) -> Result<(ScoredBy, BatchResult, Option<VersionDrift>), String> {
         let serving = self.pipelines.current().map_err(|e| e.to_string())?;
         let pipeline = serving.pipeline();
         let by = ScoredBy {
@@ -431,7 +480,7 @@ impl StreamLoop {
         self.metrics
             .scoring
             .observe(started.elapsed().as_secs_f64());
-        Ok((by, result))
+        Ok((by, result, serving.drift().cloned()))
     }
 
     /// Writes the scored batch to every sink (each skipping what it
@@ -464,7 +513,8 @@ impl StreamLoop {
     }
 
     /// Metrics of a committed batch.
-    fn account(&mut self, partition: i32, result: &BatchResult, first: i64, last: i64) {
+    fn account(&mut self, p: &Pending) {
+        let (partition, result, first, last) = (p.partition, &p.result, p.first, p.last);
         let m = &self.metrics;
         m.batches.inc();
         m.events("scored", result.scored.len());
@@ -479,7 +529,12 @@ impl StreamLoop {
         let now = edgescore_runtime::feature_store::now_ms();
         for offset in first..=last {
             if let Some(sent) = self.timestamps.remove(&Position { partition, offset }) {
-                m.end_to_end.observe((now - sent).max(0) as f64 / 1000.0);
+                let took_ms = (now - sent).max(0);
+                m.end_to_end.observe(took_ms as f64 / 1000.0);
+                m.recent.record(
+                    &p.by.pipeline,
+                    Duration::from_millis(u64::try_from(took_ms).unwrap_or(0)),
+                );
             }
         }
         m.last_batch_unix_ms

@@ -13,24 +13,31 @@ use crate::dead_letters::DeadLetters;
 use crate::message::DeadLetter;
 use crate::metrics::StreamMetrics;
 use crate::scored::PartitionScored;
-use crate::table::ParquetTable;
+use crate::table::Table;
 
 #[derive(Debug)]
 pub struct Sinks {
     pub dead_letters: DeadLetters,
-    pub table: Option<ParquetTable>,
+    pub table: Option<Table>,
     pub alert_topic: Option<AlertTopic>,
     pub alert_log: Option<AlertLog>,
 }
 
 impl Sinks {
     /// Reads every sink's watermark of `partition`.
-    pub fn recover(&mut self, config: &StreamConfig, partition: i32) -> Result<(), StreamError> {
+    pub fn recover(
+        &mut self,
+        config: &StreamConfig,
+        partition: i32,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<(), StreamError> {
         if let Some(table) = &mut self.table {
-            table.recover(partition).map_err(|e| StreamError::Table {
-                path: e.path,
-                reason: e.reason,
-            })?;
+            table
+                .recover(partition, runtime)
+                .map_err(|e| StreamError::Table {
+                    path: e.path,
+                    reason: e.reason,
+                })?;
         }
         if let Some(topic) = &mut self.alert_topic {
             topic.recover(config, partition)?;
@@ -74,12 +81,10 @@ impl Sinks {
         }
         if let Some(table) = &mut self.table {
             let started = Instant::now();
-            let result = batches.iter().try_for_each(|b| {
-                table
-                    .write(b.partition, b.by, b.scored)
-                    .map(drop)
-                    .map_err(|e| format!("the table {e}"))
-            });
+            let result = table
+                .write(batches, runtime)
+                .map(drop)
+                .map_err(|e| format!("the table {e}"));
             timed("table", result, started)?;
         }
         if let Some(topic) = &mut self.alert_topic {

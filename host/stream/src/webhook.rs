@@ -152,7 +152,13 @@ impl Sender {
     fn post(&self, line: &str) -> bool {
         let key = serde_json::from_str::<serde_json::Value>(line)
             .ok()
-            .and_then(|v| v["transaction_id"].as_str().map(str::to_owned));
+            .and_then(|v| {
+                // A transaction's alert by its id; a drift alert by its own.
+                v["transaction_id"]
+                    .as_str()
+                    .or_else(|| v["id"].as_str())
+                    .map(str::to_owned)
+            });
         let Some(key) = key else {
             // Not an alert (a line cut short by a crash): skipped.
             return true;

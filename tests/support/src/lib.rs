@@ -1,6 +1,7 @@
 //! What every test tier shares: the golden cases of `models/test_cases`,
 //! checked the same way on every scoring path, and (in [`server`]) the
-//! harness that runs `edgescore serve` for the server tiers.
+//! harness that runs `edgescore serve` for the server tiers, and (in
+//! [`grafana`]) the metric names the Grafana dashboard's queries use.
 //!
 //! A case is a folder with a model file, `case.json` and one or more input
 //! sets `<set>.input.csv` / `<set>.expected.csv`, written by
@@ -10,6 +11,7 @@
 //! [`check_scores`]; [`cases`] reads them all.
 
 pub mod chromium;
+pub mod grafana;
 pub mod redis_server;
 pub mod server;
 

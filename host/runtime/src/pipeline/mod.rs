@@ -34,6 +34,9 @@
 //! allow_unknown_fields = false   # fields the transform does not read are refused
 //! ```
 //!
+//! `profile = "profile.json"` (the default when that file is there) names
+//! the version's reference profile for drift (`edgescore profile`).
+//!
 //! The `[events]` rules ([`EventRules`]) travel with the transform
 //! ([`TransformComponent::event_rules`]), so the server and the offline
 //! commands read a pipeline's events alike.
@@ -56,6 +59,10 @@ use edgescore_events::EventRules;
 /// The file that makes a folder a pipeline version.
 pub const PIPELINE_FILE: &str = "pipeline.toml";
 
+/// The reference profile a pipeline folder holds unless `pipeline.toml`
+/// names another.
+pub const DEFAULT_PROFILE_FILE: &str = "profile.json";
+
 /// What `pipeline.toml` says.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +79,11 @@ pub struct PipelineSpec {
     /// How events are read and checked (`[events]`).
     #[serde(default)]
     pub events: EventRules,
+    /// The reference profile (`edgescore profile`) the server and the
+    /// stream watch drift against; default: `profile.json` when the folder
+    /// has one.
+    #[serde(default)]
+    pub profile: Option<PathBuf>,
 }
 
 fn default_transform() -> PathBuf {
@@ -141,6 +153,11 @@ pub struct PipelineParts {
     pub transform: TransformComponent,
     pub model_bytes: Vec<u8>,
     pub model_path: PathBuf,
+    /// SHA-256 (hex) of the model file `pipeline.toml` names, as it is on
+    /// disk (a model file, or a built component): what a reference profile
+    /// is bound to, the same wherever and under whatever version number
+    /// the pipeline loads.
+    pub model_file_sha256: String,
 }
 
 impl PipelineSpec {
@@ -162,6 +179,15 @@ impl PipelineSpec {
                 message,
             })?;
         Ok(spec)
+    }
+
+    /// The reference profile's path: the one `profile` names, else
+    /// `profile.json` when `dir` has one.
+    pub fn profile_path(&self, dir: &Path) -> Option<PathBuf> {
+        match &self.profile {
+            Some(path) => Some(dir.join(path)),
+            None => Some(dir.join(DEFAULT_PROFILE_FILE)).filter(|p| p.is_file()),
+        }
     }
 
     pub fn grants(&self) -> Grants {
@@ -209,6 +235,7 @@ pub fn load_parts(
             message,
         })?;
     let model_path = dir.join(&spec.model);
+    let model_file_sha256 = crate::digest::sha256_hex(&read(&model_path)?);
     let model_bytes = if is_wasm(&model_path) {
         read(&model_path)?
     } else {
@@ -226,6 +253,7 @@ pub fn load_parts(
         transform,
         model_bytes,
         model_path,
+        model_file_sha256,
     })
 }
 

@@ -62,6 +62,7 @@ pub struct Pipeline {
     transforms: InstancePool<TransformInstance>,
     model: PooledScorer,
     model_sha256: String,
+    model_file_sha256: String,
 }
 
 /// What a pipeline decided about one event.
@@ -125,6 +126,7 @@ impl Pipeline {
             transforms: InstancePool::with(warm),
             model,
             model_sha256,
+            model_file_sha256: parts.model_file_sha256.clone(),
         })
     }
 
@@ -140,6 +142,13 @@ impl Pipeline {
     /// given as a model file).
     pub fn model_sha256(&self) -> &str {
         &self.model_sha256
+    }
+
+    /// SHA-256 (hex) of the model file `pipeline.toml` names, as on disk:
+    /// the same wherever the pipeline loads (what reference profiles are
+    /// bound to).
+    pub fn model_file_sha256(&self) -> &str {
+        &self.model_file_sha256
     }
 
     /// The features the transform produces and the model reads, in order.

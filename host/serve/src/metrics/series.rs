@@ -372,6 +372,15 @@ impl PipelineSeries {
         }
     }
 
+    /// Each decision's count so far.
+    pub(super) fn counts(&self) -> Vec<(&'static str, u64)> {
+        self.decisions
+            .read()
+            .iter()
+            .map(|(decision, counter)| (*decision, counter.get()))
+            .collect()
+    }
+
     pub(super) fn decision(&self, f: &Families, decision: &'static str) -> Counter {
         get_or_insert(&self.decisions, &decision, || {
             f.decisions.get_or_create_owned(&DecisionLabels {

@@ -36,6 +36,7 @@
 mod routing_changes;
 mod scanning;
 mod slot;
+mod swaps;
 #[cfg(test)]
 mod tests;
 
@@ -52,6 +53,7 @@ use edgescore_runtime::engine::ScoringEngine;
 
 pub use crate::loaded_version::COMPONENT_FILE;
 pub use slot::{ModelSlot, VersionReport, VersionStatus};
+pub use swaps::{RECENT_SWAPS, Swap};
 
 /// Settings of a registry.
 #[derive(Debug, Clone)]
@@ -65,6 +67,8 @@ pub struct RegistryConfig {
     /// How each model is served (`[models.<name>]` of the server's config);
     /// a model not named: as a component, unbatched.
     pub serving: BTreeMap<String, crate::model_serving::ModelServing>,
+    /// How pipelines with a reference profile watch their drift.
+    pub drift: edgescore_drift::DriftConfig,
 }
 
 /// All models of one registry folder.
@@ -79,6 +83,8 @@ pub struct Registry {
     scanning: Mutex<()>,
     /// Routing changes (and their writes of the routing file) run one at a time.
     routing_writes: Mutex<()>,
+    /// The last route changes, for the dashboard.
+    swaps: swaps::RecentSwaps,
 }
 
 impl Registry {
@@ -96,6 +102,7 @@ impl Registry {
             models: RwLock::new(BTreeMap::new()),
             scanning: Mutex::new(()),
             routing_writes: Mutex::new(()),
+            swaps: swaps::RecentSwaps::default(),
         }
     }
 
@@ -111,6 +118,12 @@ impl Registry {
     /// Every model, by name.
     pub fn models(&self) -> Vec<Arc<ModelSlot>> {
         self.models.read().values().cloned().collect()
+    }
+
+    /// The last route changes of every model (at most [`RECENT_SWAPS`]),
+    /// oldest first.
+    pub fn recent_swaps(&self) -> Vec<Swap> {
+        self.swaps.list()
     }
 
     /// Reads the registry folder and brings every model up to date: new and

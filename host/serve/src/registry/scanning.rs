@@ -112,6 +112,7 @@ impl Registry {
                     .copied()
                     .unwrap_or_default(),
                 metrics: Some(self.metrics.clone()),
+                drift: self.config.drift,
             };
             let (status, held_schema) = match LoadedVersion::load(
                 &self.engine,
@@ -253,6 +254,15 @@ impl Registry {
             return;
         }
         tracing::info!("model {}: now serving {after} (was {before})", slot.name);
+        self.swaps.push(super::Swap {
+            at: edgescore_models::transform::format_rfc3339_ms(
+                edgescore_runtime::feature_store::now_ms(),
+            ),
+            model: slot.name.clone(),
+            from: current.as_ref().map(|r| r.primary.version),
+            to: chosen.as_ref().map(|r| r.primary.version),
+            route: after,
+        });
         slot.serving.store(chosen.map(Arc::new));
         drop(state);
         self.metrics.swap(&slot.name);

@@ -9,6 +9,7 @@ fn registry(root: &Path) -> Registry {
             settle: Duration::ZERO,
             feature_store: None,
             serving: Default::default(),
+            drift: Default::default(),
         },
         Arc::new(ScoringEngine::new(edgescore_runtime::limits::Limits::default()).expect("engine")),
         None,
