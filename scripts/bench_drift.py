@@ -90,9 +90,11 @@ def main():
             for _, url in sides.values():
                 oha(args.oha, url, 3, args.connections)  # warm up: the card's windows fill
             rates = {name: [] for name in sides}
+            order = list(sides.items())
             for _ in range(args.rounds):
-                for name, (_, url) in sides.items():
+                for name, (_, url) in order:
                     rates[name].append(oha(args.oha, url, args.seconds, args.connections))
+                order.reverse()  # A B, B A, A B...: a trend in the machine falls on both
         finally:
             for server, _ in sides.values():
                 server.terminate()

@@ -53,7 +53,7 @@ return {
 fn registry(root: &Path) {
     let example = repo_root().join("examples/fraud");
     assert!(
-        std::env::var_os("DEV_PROFILE_TEMP").is_some() || example.join("profile.json").is_file(),
+        example.join("profile.json").is_file(),
         "examples/fraud/profile.json is missing: make it with `edgescore profile --pipeline examples/fraud --input <the training CSV of examples/fraud/train.sh> --output examples/fraud/profile.json`"
     );
     for (name, profiled) in [("fraud", true), ("backfill", false)] {
@@ -61,11 +61,8 @@ fn registry(root: &Path) {
         std::fs::create_dir_all(version.join("model")).expect("folders");
         let files = ["pipeline.toml", "transform.toml", "model/xgboost.json"];
         for file in files.into_iter().chain(profiled.then_some("profile.json")) {
-            let from = match (file, std::env::var_os("DEV_PROFILE_TEMP")) {
-                ("profile.json", Some(p)) => std::path::PathBuf::from(p),
-                _ => example.join(file),
-            };
-            std::fs::copy(from, version.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            std::fs::copy(example.join(file), version.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
         }
     }
 }
@@ -185,7 +182,7 @@ fn the_dashboard_shows_a_block_at_once_and_drift_turning_to_act() {
 
     let browser = Chromium::start();
     browser.open(&server.url("/"));
-    let (shown, ready) = wait_for(&browser, Duration::from_secs(10), |s| {
+    let (shown, ready) = wait_for(&browser, Duration::from_secs(30), |s| {
         s["loaded"] == true && s["feed"] == "live"
     });
     assert!(ready, "the page did not load and connect its feed: {shown}");
@@ -274,6 +271,40 @@ fn the_dashboard_shows_a_block_at_once_and_drift_turning_to_act() {
     let errors = severe(&browser);
     assert!(errors.is_empty(), "console errors: {errors:?}");
     assert_eq!(shown["errors"], json!([]), "the page's errors");
+
+    // The summary the page reads.
+    let (status, summary) = server.get("/v1/dashboard");
+    assert_eq!(status, 200, "{summary}");
+    let fraud = summary["pipelines"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "fraud"))
+        .expect("pipeline fraud");
+    let decided: u64 = ["allow", "review", "block"]
+        .iter()
+        .map(|d| fraud["decisions"][d].as_u64().expect("a count"))
+        .sum();
+    assert_eq!(
+        decided as usize,
+        1 + normal.len() + shifted.len(),
+        "{fraud}"
+    );
+    let latency = |p: &str| fraud["latency"][p].as_f64().expect("a latency");
+    assert!(
+        latency("p50_ms") > 0.0 && latency("p99_ms") >= latency("p50_ms"),
+        "{}",
+        fraud["latency"]
+    );
+    assert_eq!(fraud["drift"]["pipeline"], "fraud");
+    assert!(
+        summary["swaps"]
+            .as_array()
+            .expect("swaps")
+            .iter()
+            .any(|s| s["model"] == "fraud" && s["from"].is_null() && s["to"] == 1),
+        "{summary}"
+    );
+    assert_eq!(summary["feed"]["subscribers"], 1, "{summary}");
+    assert_eq!(summary["feed"]["dropped"], 0, "{summary}");
 
     // A second for the charts to draw the last summary.
     std::thread::sleep(Duration::from_millis(1500));

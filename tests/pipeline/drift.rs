@@ -1,7 +1,8 @@
 //! Drift on the server, against the fraud example's reference profile
 //! (`examples/fraud/profile.json`, made by `edgescore profile` on the
-//! training data): a fortnight of transactions drawn from the training law
-//! keeps every feature stable (PSI under 0.1); a week with amounts tripled
+//! training data): a fortnight of transactions drawn from the training law,
+//! after a week that warms the cards' windows, keeps every feature stable
+//! (PSI under 0.1); a week with amounts tripled
 //! (the generator's `amount_scale`) drives the amount features past 0.25,
 //! with exactly one drift alert per crossing of a threshold, in the alert
 //! log and in `/metrics`.
@@ -10,25 +11,24 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use edgescore_test_support::repo_root;
-use edgescore_test_support::server::Serve;
+use edgescore_test_support::server::{Serve, Server};
 use serde_json::{Value, json};
 
 use crate::generate;
 
 /// The fraud example as version 1 of pipeline `fraud` in a registry, with
-/// its reference profile.
+/// its reference profile; and as `backfill`, without one, to fill the
+/// cards' windows in the feature store both share.
 fn registry(root: &Path) {
     let example = repo_root().join("examples/fraud");
-    let version = root.join("fraud/1");
-    std::fs::create_dir_all(version.join("model")).expect("folders");
-    for file in [
-        "pipeline.toml",
-        "transform.toml",
-        "profile.json",
-        "model/xgboost.json",
-    ] {
-        std::fs::copy(example.join(file), version.join(file))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    let files = ["pipeline.toml", "transform.toml", "model/xgboost.json"];
+    for (name, profile) in [("fraud", true), ("backfill", false)] {
+        let version = root.join(name).join("1");
+        std::fs::create_dir_all(version.join("model")).expect("folders");
+        for file in files.iter().chain(profile.then_some(&"profile.json")) {
+            std::fs::copy(example.join(file), version.join(file))
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+        }
     }
 }
 
@@ -52,9 +52,11 @@ fn bodies(transactions: &[generate::Transaction]) -> Vec<Value> {
         .collect()
 }
 
-fn send(server: &edgescore_test_support::server::Server, transactions: &[Value]) {
+fn send(server: &Server, pipeline: &str, transactions: &[Value]) {
     for chunk in transactions.chunks(100) {
-        crate::score(server, &json!({ "transactions": chunk }));
+        let path = format!("/v1/pipelines/{pipeline}/score");
+        let (status, answer) = server.post_json(&path, &json!({ "transactions": chunk }));
+        assert_eq!(status, 200, "{answer}");
     }
 }
 
@@ -102,23 +104,27 @@ fn shifted_amounts_cross_into_act_once_and_the_training_law_stays_stable() {
     // Held-out weeks of the example's cards: the training law, then the
     // same cards spending three times as much.
     let config = |days, start_day, amount_scale| generate::Config {
-        cards: 150,
+        cards: 300,
         days,
         start_day,
         amount_scale,
         ..generate::Config::default()
     };
+    // A week through `backfill` to fill the cards' windows (the 7-day
+    // counts start empty on a fresh server) without entering fraud's drift
+    // window, then the fortnight the window holds.
+    let warm_up = bodies(&generate::generate(&config(7, 53, 1.0)));
     let normal = bodies(&generate::generate(&config(14, 60, 1.0)));
     let shifted = bodies(&generate::generate(&config(7, 74, 3.0)));
-    // The window holds the fortnight: a window shorter than a week would
-    // see some weekdays only.
+    // The window holds the fortnight, and states are judged on a full one:
+    // a window shorter than a week would see some weekdays only.
     let settings = tmp.path().join("serve.toml");
     std::fs::write(
         &settings,
         format!(
             "[drift]\nwindow_events = {}\nmin_events = {}\ncheck_every = 100\n",
             normal.len(),
-            normal.len() / 2
+            normal.len()
         ),
     )
     .expect("config");
@@ -133,20 +139,21 @@ fn shifted_amounts_cross_into_act_once_and_the_training_law_stays_stable() {
         .args(["--alert-log", crate::path(&log)])
         .start();
 
-    send(&server, &normal);
+    send(&server, "backfill", &warm_up);
+    send(&server, "fraud", &normal);
     let (status, report) = server.get("/v1/pipelines/fraud/drift");
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["window_events"], normal.len());
     let stable = states(&report);
     let drifted: Vec<String> = stable
         .iter()
-        .filter(|(_, (psi, state))| !(*psi < 0.1) || state != "stable")
+        .filter(|(_, (psi, state))| psi.is_nan() || *psi >= 0.1 || state != "stable")
         .map(|(name, (psi, state))| format!("{name}: PSI {psi} ({state})"))
         .collect();
     assert!(drifted.is_empty(), "the training law drifted: {drifted:?}");
     assert!(drift_alerts(&log).is_empty(), "{:?}", drift_alerts(&log));
 
-    send(&server, &shifted);
+    send(&server, "fraud", &shifted);
     let (_, report) = server.get("/v1/pipelines/fraud/drift");
     let after = states(&report);
     for feature in ["amount", "amount_log"] {

@@ -165,7 +165,7 @@ pub(crate) enum Command {
     /// features and model file. Deployed as profile.json beside
     /// pipeline.toml, `serve` and `stream` watch drift against it.
     #[command(verbatim_doc_comment)]
-    Profile(ProfileArgs),
+    Profile(crate::drift_commands::ProfileArgs),
 
     /// Compare a file of events with a pipeline's reference profile.
     ///
@@ -180,7 +180,7 @@ pub(crate) enum Command {
     /// the exit status is 0, and each distribution in `act` gets a line on
     /// standard error.
     #[command(verbatim_doc_comment)]
-    Drift(DriftArgs),
+    Drift(crate::drift_commands::DriftArgs),
 
     /// Measure scoring speed: rows per second and single-row latency.
     ///
@@ -350,68 +350,6 @@ pub(crate) struct EvalArgs {
     /// events and rows go in calls sized to finish well inside it.
     #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
     pub(crate) deadline_ms: u64,
-}
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct ProfileArgs {
-    /// The pipeline: a folder with pipeline.toml (or that file).
-    #[arg(long, value_name = "DIR")]
-    pub(crate) pipeline: PathBuf,
-
-    /// The training events: a CSV with a header, or Parquet (a .parquet or .pq name).
-    #[arg(long, value_name = "CSV|PARQUET")]
-    pub(crate) input: PathBuf,
-
-    /// Where to write the profile (JSON), whole or not at all.
-    #[arg(long, value_name = "JSON")]
-    pub(crate) output: PathBuf,
-
-    /// Reference-quantile bins per numeric feature and for the score.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub(crate) bins: u16,
-
-    /// How long one call into a component may run, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
-    pub(crate) deadline_ms: u64,
-}
-
-#[derive(Debug, clap::Args)]
-pub(crate) struct DriftArgs {
-    /// The pipeline: a folder with pipeline.toml (or that file).
-    #[arg(long, value_name = "DIR")]
-    pub(crate) pipeline: PathBuf,
-
-    /// The reference: a profile (JSON, from `edgescore profile`, made for
-    /// this pipeline's features and model), or training events to profile.
-    #[arg(long, value_name = "JSON|CSV|PARQUET")]
-    pub(crate) reference: PathBuf,
-
-    /// The events to compare with it: a CSV with a header, or Parquet.
-    #[arg(long, value_name = "CSV|PARQUET")]
-    pub(crate) current: PathBuf,
-
-    /// The report: `json` (the default) or `html` (needs --output).
-    #[arg(long, value_enum)]
-    pub(crate) report: Option<ReportFormat>,
-
-    /// Where to write the report (default: standard output, JSON only).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) output: Option<PathBuf>,
-
-    /// With training events as --reference: their bins, as `profile --bins`.
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub(crate) bins: u16,
-
-    /// How long one call into a component may run, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 10, value_parser = deadline_ms)]
-    pub(crate) deadline_ms: u64,
-}
-
-/// The format of `edgescore drift`'s report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ReportFormat {
-    Json,
-    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -614,7 +552,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
 }
 
 /// A call deadline: 1 ms to 10 minutes.
-fn deadline_ms(s: &str) -> Result<u64, String> {
+pub(crate) fn deadline_ms(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(ms @ 1..=600_000) => Ok(ms),
         _ => Err(format!(

@@ -3,6 +3,7 @@
 
 mod bench_command;
 mod cli;
+mod drift_commands;
 mod inspect;
 mod offline_commands;
 mod stream_command;
@@ -44,8 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args),
         Command::Transform(args) => offline_commands::transform(args),
         Command::Eval(args) => offline_commands::eval(args),
-        Command::Profile(args) => offline_commands::profile(args),
-        Command::Drift(args) => offline_commands::drift(args),
+        Command::Profile(args) => drift_commands::profile(args),
+        Command::Drift(args) => drift_commands::drift(args),
         Command::Bench(args) => bench_command::bench(args),
         Command::Demo(args) => demo_site(&args.output),
         Command::Stream(args) => stream_command::stream(*args),

@@ -1,5 +1,4 @@
-//! The `transform`, `eval`, `profile` and `drift` commands (the work is in
-//! `edgescore_offline`).
+//! The `transform` and `eval` commands (the work is in `edgescore_offline`).
 
 use std::io::Write;
 
@@ -9,17 +8,17 @@ use edgescore_offline::eval::{Labeled, Report};
 use edgescore_offline::pipeline_run;
 use edgescore_offline::table::Cell;
 use edgescore_offline::transform_file::Transformer;
-use edgescore_offline::{drift, drift_page, plot, profile, transform_file};
+use edgescore_offline::{plot, transform_file};
 use edgescore_runtime::component_info::{ComponentInfo, ComponentKind};
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::limits::Limits;
 use edgescore_runtime::transform_component::TransformComponent;
 
-use crate::cli::{DriftArgs, EvalArgs, ProfileArgs, ReportFormat, TransformArgs};
+use crate::cli::{EvalArgs, TransformArgs};
 
 /// The engine with the default limits and the given call deadline; files
 /// go through it in calls sized to that deadline (`edgescore_runtime::call_budget`).
-fn engine(deadline_ms: u64) -> anyhow::Result<ScoringEngine> {
+pub(crate) fn engine(deadline_ms: u64) -> anyhow::Result<ScoringEngine> {
     let limits = Limits {
         call_deadline: std::time::Duration::from_millis(deadline_ms),
         ..Limits::default()
@@ -168,72 +167,5 @@ pub(crate) fn eval(args: EvalArgs) -> anyhow::Result<()> {
         }
         edgescore_runtime::atomic_file::write_atomically(path, out.as_bytes())?;
     }
-    Ok(())
-}
-
-pub(crate) fn profile(args: ProfileArgs) -> anyhow::Result<()> {
-    edgescore_runtime::atomic_file::refuse_input_as_output(&args.output, [args.input.as_path()])?;
-    let engine = engine(args.deadline_ms)?;
-    let pipeline = pipeline_run::load(&engine, &args.pipeline)?;
-    let name = pipeline_run::pipeline_name(&args.pipeline);
-    let profile = profile::profile_file(&pipeline, &name, &args.input, args.bins.into())?;
-    profile::write_profile(&profile, &args.output)?;
-    eprint!("{}", profile::summary(&profile));
-    eprintln!("wrote {}", args.output.display());
-    Ok(())
-}
-
-pub(crate) fn drift(args: DriftArgs) -> anyhow::Result<()> {
-    let html_name = args
-        .output
-        .as_ref()
-        .and_then(|p| p.extension())
-        .is_some_and(|e| e == "html" || e == "htm");
-    let format = match args.report {
-        Some(format) => format,
-        None if html_name => ReportFormat::Html,
-        None => ReportFormat::Json,
-    };
-    if format == ReportFormat::Html && args.output.is_none() {
-        anyhow::bail!("--report html needs --output FILE: the page is not written to the terminal");
-    }
-    if let Some(output) = &args.output {
-        let inputs = [args.reference.as_path(), args.current.as_path()];
-        edgescore_runtime::atomic_file::refuse_input_as_output(output, inputs)?;
-    }
-    let engine = engine(args.deadline_ms)?;
-    let found = drift::compare(
-        &engine,
-        &args.pipeline,
-        &args.reference,
-        &args.current,
-        args.bins.into(),
-    )?;
-    let report = &found.report;
-    let bytes = match format {
-        ReportFormat::Json => drift::to_json(report),
-        ReportFormat::Html => {
-            let sources = drift_page::Sources {
-                reference: &args.reference.display().to_string(),
-                current: &args.current.display().to_string(),
-            };
-            drift_page::page(report, sources)?.into_bytes()
-        }
-    };
-    match &args.output {
-        Some(path) => edgescore_runtime::atomic_file::write_atomically(path, &bytes)?,
-        None => std::io::stdout().lock().write_all(&bytes)?,
-    }
-    for line in drift::act_lines(report) {
-        eprintln!("{line}");
-    }
-    let wrote = args
-        .output
-        .map(|p| format!("; wrote {}", p.display()))
-        .unwrap_or_default();
-    eprintln!(
-        "{}{wrote}",
-        drift::summary_line(report, found.reference_rows)
-    );
     Ok(())
 }

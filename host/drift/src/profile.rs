@@ -17,6 +17,13 @@ pub const DEFAULT_BINS: usize = 10;
 /// many; the rest of the reference counts as `other`.
 pub const MAX_CATEGORIES: usize = 64;
 
+/// A numeric feature whose reference takes at most this many distinct
+/// values (one-hot flags, booleans, small counts) is profiled by its
+/// values, as a categorical one: quantile bins would merge them (a 0/1
+/// flag's edges are its minimum and maximum, one bin) and hide a change
+/// in their proportions.
+pub const MAX_DISCRETE_VALUES: usize = 16;
+
 /// How a feature is binned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,7 +208,14 @@ impl ProfileBuilder {
             .names
             .iter()
             .zip(&self.columns)
-            .map(|((name, kind), values)| distribution(name, *kind, values, self.bins))
+            .map(|((name, kind), values)| {
+                let kind = if *kind == Kind::Numeric && is_discrete(values) {
+                    Kind::Categorical
+                } else {
+                    *kind
+                };
+                distribution(name, kind, values, self.bins)
+            })
             .collect();
         Profile {
             format: PROFILE_FORMAT,
@@ -214,6 +228,22 @@ impl ProfileBuilder {
             decisions: self.decisions,
         }
     }
+}
+
+/// Whether `values` take at most [`MAX_DISCRETE_VALUES`] distinct finite
+/// values.
+fn is_discrete(values: &[f64]) -> bool {
+    let mut seen: Vec<u64> = Vec::with_capacity(MAX_DISCRETE_VALUES + 1);
+    for x in values.iter().filter(|x| x.is_finite()) {
+        let bits = (x + 0.0).to_bits();
+        if !seen.contains(&bits) {
+            if seen.len() == MAX_DISCRETE_VALUES {
+                return false;
+            }
+            seen.push(bits);
+        }
+    }
+    true
 }
 
 /// The bins of `values` and their counts. Edges and categories come from
@@ -277,6 +307,8 @@ mod tests {
         assert_eq!(back, profile);
         assert_eq!(profile.features[0].counts.iter().sum::<u64>(), 100);
         assert_eq!(*profile.features[0].counts.last().expect("missing"), 10);
+        // A 0/1 flag declared numeric is profiled by its values.
+        assert_eq!(profile.features[1].kind(), Kind::Categorical);
         assert_eq!(profile.features[1].counts, [50, 50, 0, 0]);
         let names = ["amount".to_owned(), "online".to_owned()];
         profile.check_fits(&names, &"ab".repeat(32)).expect("fits");

@@ -117,6 +117,9 @@ pub enum TransformBuildError {
     Verify(#[from] ComponentError),
 }
 
+/// The call deadline of the one call that checks a built transform.
+const BUILD_CHECK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Compiles the transform spec at `spec` (TOML) into a transform component:
 /// the generic transform pre-initialised with the checked plan. Returns the
 /// component's bytes once it loads and describes itself as the spec says.
@@ -130,7 +133,14 @@ pub fn build_transform(spec: &Path) -> Result<Vec<u8>, TransformBuildError> {
         .map_err(|error| TransformBuildError::Spec { path, error })?;
     let component = preinitialize(guests::TRANSFORM_TEMPLATE_COMPONENT, &plan.to_bytes())
         .map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
-    let engine = ScoringEngine::new(Limits::default())
+    // Loading the built component once to check what it says it is: a
+    // build step, not a request, so a busy machine must not fail it on
+    // the served call deadline.
+    let limits = Limits {
+        call_deadline: BUILD_CHECK_DEADLINE,
+        ..Limits::default()
+    };
+    let engine = ScoringEngine::new(limits)
         .map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
     let loaded = TransformComponent::new(&engine, &component)?;
     let outputs: Vec<&str> = plan.outputs().map(|s| s.name.as_str()).collect();

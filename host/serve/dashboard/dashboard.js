@@ -196,7 +196,7 @@
   function shareCell(share, reference) {
     const cell = el("span", null);
     const bar = el("span", reference ? "bar reference" : "bar");
-    bar.style.width = `${Math.round((share ?? 0) * 80)}px`;
+    bar.style.width = `${Math.round((share ?? 0) * 36)}px`;
     cell.append(bar, el("span", "share", shown(share)));
     return cell;
   }
@@ -217,7 +217,7 @@
     body.replaceChildren(...DECISIONS.map((d) => {
       const tr = row([
         badge(d),
-        `${since[d] ?? 0} (${shown(percent(since[d] ?? 0, sinceTotal))})`,
+        `${since[d] ?? 0} · ${shown(percent(since[d] ?? 0, sinceTotal))}`,
         drift ? shareCell(percent(drift.current[d], windowTotal), false) : "no profile",
         drift ? shareCell(percent(drift.reference[d], referenceTotal), true) : "",
       ]);

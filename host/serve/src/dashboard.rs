@@ -233,3 +233,53 @@ pub fn swaps_json(registry: Option<&Registry>) -> Value {
 pub fn feed_json(feed: &LiveFeed) -> Value {
     json!({ "subscribers": feed.subscribers(), "dropped": feed.dropped() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_file_is_served_with_its_type_and_nothing_else_is() {
+        for (name, kind, bytes) in FILES {
+            let response = file(Path((*name).to_owned())).await;
+            assert_eq!(response.status(), StatusCode::OK, "{name}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], *kind, "{name}");
+            assert!(!bytes.is_empty(), "{name}");
+        }
+        let index = index().await;
+        assert_eq!(
+            index.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        let missing = file(Path("../Cargo.toml".to_owned())).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_page_loads_nothing_from_another_origin() {
+        let page = FILES
+            .iter()
+            .find(|(name, _, _)| *name == "index.html")
+            .map(|(_, _, bytes)| String::from_utf8_lossy(bytes))
+            .expect("the page");
+        let references: Vec<&str> = page
+            .split(['"', '\''])
+            .skip(1)
+            .step_by(2)
+            .filter(|v| v.contains('/') || v.contains(':'))
+            .collect();
+        for reference in &references {
+            assert!(
+                !reference.contains("//") && !reference.starts_with("http"),
+                "the page names another origin: {reference}"
+            );
+        }
+        // Its own files, by relative path (the stream serves it too).
+        for (name, _, _) in FILES.iter().filter(|(n, _, _)| n.ends_with(".js")) {
+            assert!(
+                references.contains(&format!("dashboard/{name}").as_str()),
+                "{name} is not loaded by the page: {references:?}"
+            );
+        }
+    }
+}

@@ -67,6 +67,9 @@ use registry_watch::RegistryWatch;
 const DEMO_PIPELINE: &str = include_str!("../../../examples/fraud/pipeline.toml");
 const DEMO_TRANSFORM: &str = include_str!("../../../examples/fraud/transform.toml");
 const DEMO_MODEL: &[u8] = include_bytes!("../../../examples/fraud/model/xgboost.json");
+/// Its reference profile (`edgescore profile` on the training data): the
+/// demo watches drift out of the box.
+const DEMO_PROFILE: &str = include_str!("../../../examples/fraud/profile.json");
 /// Its name in the registry.
 pub const DEMO_NAME: &str = "fraud";
 /// One transaction, as the printed `curl` line sends it.
@@ -315,6 +318,10 @@ fn demo_registry() -> Result<tempfile::TempDir, ServeError> {
         std::fs::create_dir_all(version_dir.join("model"))?;
         std::fs::write(version_dir.join("transform.toml"), DEMO_TRANSFORM)?;
         std::fs::write(version_dir.join("model").join("xgboost.json"), DEMO_MODEL)?;
+        std::fs::write(
+            version_dir.join(edgescore_runtime::pipeline::DEFAULT_PROFILE_FILE),
+            DEMO_PROFILE,
+        )?;
         std::fs::write(
             version_dir.join(edgescore_runtime::pipeline::PIPELINE_FILE),
             DEMO_PIPELINE,

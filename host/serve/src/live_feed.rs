@@ -1,6 +1,7 @@
 //! The live feed of alerts: `GET /v1/events`, server-sent events, one per
 //! alert as it is sent (a review or block decision: `event: alert`; a drift
 //! crossing: `event: drift`), the JSON of the alert log's line as `data`.
+//! The first event, `event: hello`, says the feed is connected.
 //!
 //! Alerts are published to a bounded broadcast channel; publishing never
 //! waits and costs nothing without subscribers. A subscriber that falls
