@@ -140,8 +140,8 @@ pub fn build_transform(spec: &Path) -> Result<Vec<u8>, TransformBuildError> {
         call_deadline: BUILD_CHECK_DEADLINE,
         ..Limits::default()
     };
-    let engine = ScoringEngine::new(limits)
-        .map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
+    let engine =
+        ScoringEngine::new(limits).map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
     let loaded = TransformComponent::new(&engine, &component)?;
     let outputs: Vec<&str> = plan.outputs().map(|s| s.name.as_str()).collect();
     let built: Vec<&str> = loaded
