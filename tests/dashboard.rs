@@ -71,22 +71,7 @@ fn registry(root: &Path) {
 fn transactions(config: &generate::Config) -> Vec<Value> {
     generate::generate(config)
         .iter()
-        .map(|t| {
-            let mut fields = json!({
-                "timestamp": edgescore_models::transform::format_rfc3339_ms(t.timestamp_ms),
-                "card_id": format!("c{:05}", t.card),
-                "amount": (t.amount * 100.0).round() / 100.0,
-                "merchant_id": t.merchant,
-                "merchant_category": t.category,
-                "channel": t.channel,
-                "country": t.country,
-                "home_country": t.home_country,
-            });
-            if let Some(device) = &t.device {
-                fields["device_id"] = device.as_str().into();
-            }
-            fields
-        })
+        .map(generate::Transaction::to_json)
         .collect()
 }
 

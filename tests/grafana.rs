@@ -218,19 +218,8 @@ fn metrics_once(server: &Server, series: &str) -> String {
 /// Generated transactions as the pipeline reads them, amounts times
 /// `scale`.
 fn transaction(t: &generate::Transaction, scale: f64) -> Value {
-    let mut fields = json!({
-        "timestamp": edgescore_models::transform::format_rfc3339_ms(t.timestamp_ms),
-        "card_id": format!("c{:05}", t.card),
-        "amount": (t.amount * scale * 100.0).round() / 100.0,
-        "merchant_id": t.merchant,
-        "merchant_category": t.category,
-        "channel": t.channel,
-        "country": t.country,
-        "home_country": t.home_country,
-    });
-    if let Some(device) = &t.device {
-        fields["device_id"] = json!(device);
-    }
+    let mut fields = t.to_json();
+    fields["amount"] = json!((t.amount * scale * 100.0).round() / 100.0);
     fields
 }
 

@@ -23,6 +23,10 @@
 //! draws, so a file made with it is a known shift of the one made without
 //! it, for exercising drift detection (`edgescore drift`). With the default
 //! the output is unchanged.
+//!
+//! `--jsonl` writes JSON lines instead: one transaction per line, as a
+//! client sends it to `/v1/pipelines/<p>/score` and as `edgescore stream`
+//! reads it from Kafka (the transform's fields and `transaction_id`).
 
 #![allow(dead_code, unreachable_pub, clippy::print_stdout)]
 
@@ -398,6 +402,39 @@ fn fraud_episode(rng: &mut Rng, out: &mut Vec<Transaction>, c: usize, card: &Car
     }
 }
 
+impl Transaction {
+    /// The transaction as a client sends it to `/v1/pipelines/<p>/score`:
+    /// the transform's fields, the amount to the cent (as in the CSV).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut fields = serde_json::json!({
+            "timestamp": edgescore_models::transform::format_rfc3339_ms(self.timestamp_ms),
+            "card_id": format!("c{:05}", self.card),
+            "amount": (self.amount * 100.0).round() / 100.0,
+            "merchant_id": self.merchant,
+            "merchant_category": self.category,
+            "channel": self.channel,
+            "country": self.country,
+            "home_country": self.home_country,
+        });
+        if let Some(device) = &self.device {
+            fields["device_id"] = device.as_str().into();
+        }
+        fields
+    }
+}
+
+/// Writes `transactions` as JSON lines, one transaction per line with its
+/// `transaction_id` (what a Kafka producer for `edgescore stream` sends).
+pub fn write_json_lines(transactions: &[Transaction], out: impl Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(out);
+    for (i, t) in transactions.iter().enumerate() {
+        let mut fields = t.to_json();
+        fields["transaction_id"] = format!("t{i:08}").into();
+        writeln!(out, "{fields}")?;
+    }
+    out.flush()
+}
+
 /// Writes `transactions` as CSV (the columns in the module docs).
 pub fn write_csv(transactions: &[Transaction], out: impl Write) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::new(out);
@@ -428,6 +465,7 @@ pub fn write_csv(transactions: &[Transaction], out: impl Write) -> std::io::Resu
 fn main() {
     let mut config = Config::default();
     let mut output = None;
+    let mut json_lines = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -458,6 +496,7 @@ fn main() {
                     .unwrap_or_else(|| usage(&format!("not a positive number: {v}")));
             }
             "--output" => output = Some(value()),
+            "--jsonl" => json_lines = true,
             "--help" | "-h" => usage(""),
             other => usage(&format!("unknown option {other}")),
         }
@@ -467,9 +506,16 @@ fn main() {
         .iter()
         .filter(|t| !t.pattern.is_empty())
         .count();
+    let write = |out: &mut dyn Write| {
+        if json_lines {
+            write_json_lines(&transactions, out)
+        } else {
+            write_csv(&transactions, out)
+        }
+    };
     let result = match &output {
-        Some(path) => std::fs::File::create(path).and_then(|f| write_csv(&transactions, f)),
-        None => write_csv(&transactions, std::io::stdout().lock()),
+        Some(path) => std::fs::File::create(path).and_then(|mut f| write(&mut f)),
+        None => write(&mut std::io::stdout().lock()),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -488,7 +534,7 @@ fn usage(problem: &str) -> ! {
         eprintln!("error: {problem}");
     }
     eprintln!(
-        "usage: fraud_generate [--seed N] [--cards N] [--days N] [--start-day N] [--fraud-rate P] [--amount-scale X] [--output CSV]"
+        "usage: fraud_generate [--seed N] [--cards N] [--days N] [--start-day N] [--fraud-rate P] [--amount-scale X] [--jsonl] [--output FILE]"
     );
     std::process::exit(if problem.is_empty() { 0 } else { 2 });
 }

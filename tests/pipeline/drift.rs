@@ -34,21 +34,9 @@ fn registry(root: &Path) {
 
 /// The generated transactions as the JSON a client sends.
 fn bodies(transactions: &[generate::Transaction]) -> Vec<Value> {
-    let mut csv = Vec::new();
-    generate::write_csv(transactions, &mut csv).expect("csv");
-    let mut reader = csv::Reader::from_reader(csv.as_slice());
-    let header: Vec<String> = reader
-        .headers()
-        .expect("header")
+    transactions
         .iter()
-        .map(str::to_owned)
-        .collect();
-    reader
-        .records()
-        .map(|r| {
-            let row: Vec<String> = r.expect("row").iter().map(str::to_owned).collect();
-            crate::transaction(&header, &row)
-        })
+        .map(generate::Transaction::to_json)
         .collect()
 }
 

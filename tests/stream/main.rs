@@ -62,22 +62,9 @@ fn transactions(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
         .take(n)
         .enumerate()
         .map(|(i, t)| {
-            let card = format!("c{:05}", t.card);
-            let mut fields = serde_json::json!({
-                "transaction_id": format!("t{i:08}"),
-                "timestamp": edgescore_models::transform::format_rfc3339_ms(t.timestamp_ms),
-                "card_id": card,
-                "amount": (t.amount * 100.0).round() / 100.0,
-                "merchant_id": t.merchant,
-                "merchant_category": t.category,
-                "channel": t.channel,
-                "country": t.country,
-                "home_country": t.home_country,
-            });
-            if let Some(device) = &t.device {
-                fields["device_id"] = device.as_str().into();
-            }
-            (card, fields.to_string().into_bytes())
+            let mut fields = t.to_json();
+            fields["transaction_id"] = format!("t{i:08}").into();
+            (format!("c{:05}", t.card), fields.to_string().into_bytes())
         })
         .collect()
 }

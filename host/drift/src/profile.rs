@@ -134,6 +134,19 @@ impl Profile {
         Ok(profile)
     }
 
+    /// Reads a profile's JSON and checks that it fits a pipeline producing
+    /// `features` with the model file of `model_file_sha256`
+    /// ([`Profile::from_json`], then [`Profile::check_fits`]).
+    pub fn from_json_fitting(
+        bytes: &[u8],
+        features: &[String],
+        model_file_sha256: &str,
+    ) -> Result<Self, ProfileError> {
+        let profile = Self::from_json(bytes)?;
+        profile.check_fits(features, model_file_sha256)?;
+        Ok(profile)
+    }
+
     /// Checks that this profile was made for a pipeline producing
     /// `features` (names in order) with the model of `model_sha256`.
     pub fn check_fits(&self, features: &[String], model_sha256: &str) -> Result<(), ProfileError> {

@@ -60,12 +60,8 @@ pub fn read_profile(pipeline: &Pipeline, path: &Path) -> Result<Profile> {
         path: path.to_owned(),
         source,
     };
-    let profile = Profile::from_json(&bytes).map_err(invalid)?;
     let features: Vec<String> = pipeline.features().iter().map(|f| f.name.clone()).collect();
-    profile
-        .check_fits(&features, pipeline.model_file_sha256())
-        .map_err(invalid)?;
-    Ok(profile)
+    Profile::from_json_fitting(&bytes, &features, pipeline.model_file_sha256()).map_err(invalid)
 }
 
 /// What `edgescore drift` found.

@@ -21,7 +21,7 @@ use axum::extract::{Path as UrlPath, State};
 use serde_json::{Value, json};
 
 use edgescore_drift::{
-    Check, DriftAlert, DriftConfig, DriftMonitor, DriftReport, Kind, Profile, ProfileError,
+    Check, DriftAlert, DriftConfig, DriftMonitor, DriftReport, Profile, ProfileError,
 };
 use edgescore_runtime::feature_store::now_ms;
 use edgescore_runtime::pipeline::{Outcome, Pipeline};
@@ -73,10 +73,8 @@ impl VersionDrift {
             path: shown.clone(),
             source,
         };
-        let profile = Profile::from_json(&bytes).map_err(invalid)?;
         let features: Vec<String> = pipeline.features().iter().map(|f| f.name.clone()).collect();
-        profile
-            .check_fits(&features, pipeline.model_file_sha256())
+        let profile = Profile::from_json_fitting(&bytes, &features, pipeline.model_file_sha256())
             .map_err(invalid)?;
         Ok(Some(Self {
             monitor: Arc::new(DriftMonitor::new(
@@ -121,21 +119,6 @@ pub fn alert_json(alert: &DriftAlert) -> Value {
         "window_events": alert.window_events,
         "at": edgescore_models::transform::format_rfc3339_ms(at),
     })
-}
-
-/// The feature kinds of a pipeline, as profiles bin them.
-pub fn feature_kinds(pipeline: &Pipeline) -> Vec<(String, Kind)> {
-    pipeline
-        .features()
-        .iter()
-        .map(|f| {
-            let kind = match f.kind {
-                edgescore_runtime::bindings::edgescore::scoring::types::FeatureKind::Categorical => Kind::Categorical,
-                edgescore_runtime::bindings::edgescore::scoring::types::FeatureKind::Numeric => Kind::Numeric,
-            };
-            (f.name.clone(), kind)
-        })
-        .collect()
 }
 
 /// After a request: its transactions into the window; on a check, the

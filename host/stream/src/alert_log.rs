@@ -127,9 +127,18 @@ impl AlertLog {
         if count == 0 {
             return Ok(0);
         }
+        self.write_synced(text)?;
+        self.watermarks.extend(lasts);
+        Ok(count)
+    }
+
+    /// Appends `text` (whole lines) in one write, after ending a line a
+    /// crash cut short, rotating the log first when it would grow past its
+    /// cap; synced when this returns.
+    fn write_synced(&mut self, mut text: String) -> Result<(), AlertLogError> {
         if !ends_with_newline(&self.path) {
-            // A line cut short by a crash is ended, so this batch's first
-            // alert is a line of its own.
+            // A line cut short by a crash is ended, so this write's first
+            // line is a line of its own.
             text.insert(0, '\n');
         }
         let failed = |source| AlertLogError {
@@ -146,32 +155,13 @@ impl AlertLog {
             .open(&self.path)
             .map_err(failed)?;
         file.write_all(text.as_bytes()).map_err(failed)?;
-        file.sync_data().map_err(failed)?;
-        self.watermarks.extend(lasts);
-        Ok(count)
+        file.sync_data().map_err(failed)
     }
-}
 
-impl AlertLog {
     /// Appends one line that comes from no partition (a drift alert) and
     /// syncs the file; the watermark scan passes over it.
     pub fn append_line(&mut self, alert: &serde_json::Value) -> Result<(), AlertLogError> {
-        let mut text = alert.to_string();
-        text.push('\n');
-        if !ends_with_newline(&self.path) {
-            text.insert(0, '\n');
-        }
-        let failed = |source| AlertLogError {
-            path: self.path.clone(),
-            source,
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(failed)?;
-        file.write_all(text.as_bytes()).map_err(failed)?;
-        file.sync_data().map_err(failed)
+        self.write_synced(format!("{alert}\n"))
     }
 }
 
