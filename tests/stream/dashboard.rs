@@ -166,5 +166,21 @@ fn a_stream_serves_the_dashboard_and_a_feed_of_its_committed_alerts() {
     assert_eq!(pipeline["latency_of"], "broker to commit");
     assert!(pipeline["latency"]["p99_ms"].is_number(), "{summary}");
     assert_eq!(summary["models"][0]["kind"], "pipeline");
+    // The example's profile came with the pipeline: the stream watched the
+    // drift of all 2000 committed transactions, and /metrics says so.
+    assert_eq!(pipeline["drift"]["window_events"], 2000, "{summary}");
+    let (status, metrics) = get(&format!("{base}/metrics"));
+    assert_eq!(status, 200);
+    let window = metrics
+        .lines()
+        .find(|l| l.starts_with("edgescore_drift_window_events{pipeline=\"fraud\""))
+        .unwrap_or_else(|| panic!("no drift window gauge in:\n{metrics}"));
+    // Set at each check (every 100 events or more, as batches fall).
+    let gauge: u64 = window
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("a count");
+    assert!((1900..=2000).contains(&gauge), "{window}");
     stream.stop();
 }
