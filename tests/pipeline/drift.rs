@@ -127,6 +127,18 @@ fn shifted_amounts_cross_into_act_once_and_the_training_law_stays_stable() {
         .args(["--alert-log", crate::path(&log)])
         .start();
 
+    // The profile is part of the version: its hash is the file's, and the
+    // version's hash covers the model's and the profile's.
+    let (_, fraud) = server.get("/v1/pipelines/fraud");
+    let (_, backfill) = server.get("/v1/pipelines/backfill");
+    let sha = edgescore_runtime::digest::sha256_hex;
+    let profile = std::fs::read(repo_root().join("examples/fraud/profile.json")).expect("profile");
+    assert_eq!(fraud["profile_sha256"], sha(&profile));
+    assert!(backfill["profile_sha256"].is_null(), "{backfill}");
+    let model = fraud["model_sha256"].as_str().expect("model hash");
+    let covered = format!("{model}\n{}", sha(&profile));
+    assert_eq!(fraud["version_sha256"], sha(covered.as_bytes()), "{fraud}");
+
     send(&server, "backfill", &warm_up);
     send(&server, "fraud", &normal);
     let (status, report) = server.get("/v1/pipelines/fraud/drift");

@@ -74,6 +74,7 @@ fn describe_pipeline(state: &AppState, name: &str) -> Result<Json<Value>, ApiErr
         "reasons": { "top": spec.reasons.top },
         "feature_store": { "namespaces": spec.feature_store.namespaces },
         "model_sha256": serving.sha256,
+        "version_sha256": serving.version_sha256(),
         "profile_sha256": serving.drift.as_ref().map(|d| d.profile_sha256.clone()),
     })))
 }

@@ -76,6 +76,17 @@ impl LoadedVersion {
         }
     }
 
+    /// The version's own hash: SHA-256 over its model component's hash and,
+    /// for a pipeline with a reference profile, the profile's; a new
+    /// profile is a new version as a new model is.
+    pub fn version_sha256(&self) -> String {
+        let profile = self
+            .drift
+            .as_ref()
+            .map_or("", |d| d.profile_sha256.as_str());
+        edgescore_runtime::digest::sha256_hex(format!("{}\n{profile}", self.sha256).as_bytes())
+    }
+
     /// The backend the version's model scores on.
     pub fn backend(&self) -> Backend {
         match &self.deployment {
