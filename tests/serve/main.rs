@@ -14,6 +14,9 @@
 //!   sets them: shared batches keep every row's bits, a bad row costs only
 //!   its own request, and what cannot be served is refused with the key;
 //! - `connections`: slow clients are cut off; SIGTERM drains;
+//! - `signatures`: with trust roots, unsigned, untrusted, tampered,
+//!   revoked and expired versions are refused with the reason under load,
+//!   and the audit log records who did what;
 //! - `tritonclient`: Triton's Python client works unchanged;
 //! - `golden`: every golden case through `/v1` and through V2 FP64 tensors
 //!   sent by Triton's client, one test per case and path.
@@ -23,6 +26,7 @@ mod backends;
 mod connections;
 mod golden;
 mod routing;
+mod signatures;
 mod swaps;
 mod tritonclient;
 

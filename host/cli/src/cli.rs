@@ -385,12 +385,27 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "PEM")]
     pub(crate) alert_webhook_ca: Option<PathBuf>,
 
+    /// A trust file (`[[key]]` tables; the .pub of `edgescore keygen` is
+    /// one). Repeat for several. With any, a version loads only if its
+    /// folder is signed (`edgescore sign`) by a trusted key that is not
+    /// revoked or expired; others are refused with why and the serving
+    /// version stays. Without, signatures are not checked (said loudly).
+    #[arg(long = "trust", value_name = "FILE")]
+    pub(crate) trust: Vec<PathBuf>,
+
+    /// Append every load, rejection, swap, routing change and admin call
+    /// to this audit log (hash-chained JSON lines; `edgescore audit verify`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) audit_log: Option<PathBuf>,
+
     /// A TOML file of settings (listen, registry, admin_token, max_body_bytes,
     /// max_rows_per_request, max_text_bytes, max_fields_per_event,
     /// body_timeout_ms, poll_interval_ms, settle_ms, deadline_ms, memory_mib,
     /// cache_dir, feature_store, alert_log, alert_log_max_bytes,
-    /// alert_webhook, alert_webhook_ca, and [models.<name>] tables: backend,
-    /// max_batch_rows, max_queue_delay_us). Command-line options win over it.
+    /// alert_webhook, alert_webhook_ca, trust, audit_log, [admin_tokens]
+    /// (name = token: who the audit log says acted), [drift], and
+    /// [models.<name>] tables: backend, max_batch_rows, max_queue_delay_us).
+    /// Command-line options win over it.
     #[arg(long, value_name = "TOML")]
     pub(crate) config: Option<PathBuf>,
 

@@ -258,6 +258,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(path) = args.alert_webhook_ca {
         config.alert_webhook_ca = Some(path);
     }
+    if !args.trust.is_empty() {
+        config.trust = args.trust;
+    }
+    if let Some(path) = args.audit_log {
+        config.audit_log = Some(path);
+    }
     if let Some(url) = args.alert_webhook {
         config.alert_webhook = Some(url);
     }

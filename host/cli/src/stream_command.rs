@@ -105,6 +105,12 @@ pub(crate) struct StreamArgs {
     #[arg(long = "kafka", value_name = "KEY=VALUE", value_parser = key_value)]
     pub(crate) kafka: Vec<(String, String)>,
 
+    /// A trust file (`[[key]]` tables; repeatable): the pipeline (its folder,
+    /// or each version in the registry) must be signed by a trusted key
+    /// (`edgescore sign`). Without, signatures are not checked (said loudly).
+    #[arg(long = "trust", value_name = "FILE")]
+    pub(crate) trust: Vec<PathBuf>,
+
     /// A TOML file with the same keys (brokers, topic, group, pipeline,
     /// ..., and [kafka] for more librdkafka properties); flags override it.
     #[arg(long, value_name = "FILE")]
@@ -180,6 +186,9 @@ pub(crate) fn stream(args: StreamArgs) -> anyhow::Result<()> {
         state_dir
     );
     config.kafka.extend(args.kafka);
+    if !args.trust.is_empty() {
+        config.trust = args.trust;
+    }
     if let Some(format) = args.table_format {
         config.table_format = match format {
             TableFormatArg::Parquet => TableFormat::Parquet,

@@ -16,6 +16,7 @@ use super::api_error::ApiError;
 use super::app::AppState;
 use super::registry::{ModelSlot, Registry, VersionStatus};
 use super::routing::{RoutingError, RoutingSpec};
+use edgescore_trust::AuditAction;
 
 /// `POST /v2/repository/index`: every version of every model, Triton's format.
 pub async fn repository_index(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -36,6 +37,7 @@ pub async fn repository_index(State(state): State<Arc<AppState>>) -> Json<Value>
                 "state": state,
                 "reason": reason,
                 "serving": r.serving,
+                "signers": r.signers(),
             })
         })
         .collect();
@@ -49,7 +51,7 @@ pub async fn repository_load(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     counted(&state, async {
-        state.authorize(&headers)?;
+        let actor = state.authorize(&headers)?;
         let registry = state.registry.clone();
         let name = model.clone();
         let found = tokio::task::spawn_blocking(move || registry.load(&name))
@@ -61,6 +63,14 @@ pub async fn repository_load(
             )));
         }
         let serving = state.registry.model(&model).and_then(|s| s.serving());
+        record(
+            &state,
+            &actor,
+            AuditAction::Load,
+            &model,
+            json!({ "asked": "load from disk", "serving": serving.as_ref().map(|v| v.version) }),
+        )
+        .await;
         Ok(Json(json!({
             "model": model,
             "serving": serving.map(|v| v.version),
@@ -76,10 +86,11 @@ pub async fn repository_unload(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     counted(&state, async {
-        state.authorize(&headers)?;
+        let actor = state.authorize(&headers)?;
         if !state.registry.unload(&model) {
             return Err(ApiError::NotFound(format!("no model named '{model}'")));
         }
+        record(&state, &actor, AuditAction::Unload, &model, json!({})).await;
         Ok(Json(json!({ "model": model, "serving": null })))
     })
     .await
@@ -109,7 +120,7 @@ pub async fn set_routing(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     counted(&state, async {
-        state.authorize(&headers)?;
+        let actor = state.authorize(&headers)?;
         let body = state.read_body(body).await?;
         let spec: RoutingSpec = serde_json::from_slice(&body).map_err(|e| {
             ApiError::BadRequest(format!(
@@ -121,7 +132,9 @@ pub async fn set_routing(
             registry.set_routing(name, spec)
         })
         .await?;
-        routing_answer(&state, &model)
+        let answer = routing_answer(&state, &model)?;
+        record(&state, &actor, AuditAction::Routing, &model, answer.0.clone()).await;
+        Ok(answer)
     })
     .await
 }
@@ -132,7 +145,14 @@ pub async fn promote(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    routing_action(&state, &model, &headers, Registry::promote).await
+    routing_action(
+        &state,
+        &model,
+        &headers,
+        AuditAction::Promote,
+        Registry::promote,
+    )
+    .await
 }
 
 /// `POST /admin/models/{model}/rollback`: ends the canary, or without one
@@ -142,7 +162,14 @@ pub async fn rollback(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    routing_action(&state, &model, &headers, Registry::rollback).await
+    routing_action(
+        &state,
+        &model,
+        &headers,
+        AuditAction::Rollback,
+        Registry::rollback,
+    )
+    .await
 }
 
 /// Runs an authorized routing change on a model that is serving, and
@@ -151,15 +178,40 @@ async fn routing_action(
     state: &AppState,
     model: &str,
     headers: &HeaderMap,
+    audited_as: AuditAction,
     action: fn(&Registry, &str) -> Result<(), RoutingError>,
 ) -> Result<Json<Value>, ApiError> {
     counted(state, async {
-        state.authorize(headers)?;
+        let actor = state.authorize(headers)?;
         state.find_version(model, None)?;
         change_routing(state, model, action).await?;
-        routing_answer(state, model)
+        let answer = routing_answer(state, model)?;
+        record(state, &actor, audited_as, model, answer.0.clone()).await;
+        Ok(answer)
     })
     .await
+}
+
+/// Records what an admin changed, with who, before it is answered
+/// (synced off the async workers).
+async fn record(state: &AppState, actor: &str, action: AuditAction, model: &str, details: Value) {
+    if !state.audit.is_on() {
+        return;
+    }
+    let (audit, actor, model) = (state.audit.clone(), actor.to_owned(), model.to_owned());
+    let serving = state.registry.model(&model).and_then(|s| s.serving());
+    let version = serving.as_ref().map(|v| v.version);
+    let details = json!({
+        "change": details,
+        "primary": serving.as_deref().map(super::audit::version_details),
+    });
+    let recorded = tokio::task::spawn_blocking(move || {
+        audit.record(&actor, action, Some(&model), version, details);
+    })
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!("audit log: the {action:?} entry failed: {e}");
+    }
 }
 
 /// Runs a routing change off the async workers (it writes and syncs the
@@ -204,6 +256,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.metrics.render();
     if let Some(alerts) = &state.alerts {
         text.push_str(&super::metrics::Metrics::render_alerts(&alerts.counters));
+    }
+    if state.audit.is_on() {
+        text.push_str(&super::metrics::Metrics::render_audit(state.audit.failures()));
     }
     let mut response = text.into_response();
     response.headers_mut().insert(

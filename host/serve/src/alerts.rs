@@ -2,10 +2,11 @@
 //! (JSON lines, rotated by size) and, when a webhook is configured, POSTed
 //! to it.
 //!
-//! Scoring never waits on either. A request hands its alerts to a bounded
-//! queue and returns; one writer thread appends them to the log (flushed per
-//! batch) and a sender thread posts each to the webhook, retrying with
-//! backoff. A webhook that is down costs nothing but retries: alerts it has
+//! Scoring never waits on the webhook. A request hands its alerts to a
+//! bounded queue; one writer thread appends them to the log (written and
+//! synced per batch of whatever is queued) and the request is answered once
+//! its alerts are in the log. A sender thread posts each to the webhook,
+//! retrying with backoff. A webhook that is down costs nothing but retries: alerts it has
 //! not taken stay queued (up to the queue's bound), and every alert is in
 //! the log whatever the webhook does. Nothing is dropped silently: an alert
 //! the full queue cannot take, a post that gives up, a write that fails is
@@ -13,6 +14,10 @@
 //!
 //! Every alert is also published to the live feed ([`crate::live_feed`],
 //! `GET /v1/events`), which never waits either.
+//!
+//! A pipeline's alerts are recorded ([`Alerts::record`]) before its
+//! request is answered: an answered alert is in the log, written and
+//! synced. Drift alerts are sent without waiting ([`Alerts::send`]).
 //!
 //! The log file is created with the first alert, so a server that never
 //! decides review or block (no pipeline served) leaves no file behind; its
@@ -48,10 +53,29 @@ pub struct AlertConfig {
     pub webhook: Option<super::webhook::WebhookConfig>,
 }
 
+/// Lines for the log writer, and whom to tell once they are written.
+#[derive(Debug)]
+struct Queued {
+    lines: Vec<String>,
+    /// Told `true` once every line is written and synced, `false` if the
+    /// write failed.
+    written: Option<tokio::sync::oneshot::Sender<bool>>,
+}
+
+/// Why alerts were not recorded (the request that decided them is
+/// answered with it, so its client retries rather than lose them).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NotRecorded {
+    #[error("the alert queue is full; retry shortly")]
+    QueueFull,
+    #[error("the alert log could not be written (see the server log); retry")]
+    WriteFailed,
+}
+
 /// The sending side, shared by request handlers.
 #[derive(Debug)]
 pub struct Alerts {
-    log: SyncSender<String>,
+    log: SyncSender<Queued>,
     webhook: Option<SyncSender<String>>,
     pub counters: std::sync::Arc<AlertCounters>,
     /// Every alert sent, live (the dashboard's feed).
@@ -105,18 +129,64 @@ impl Alerts {
     }
 
     /// Queues one alert (a JSON object on one line) and publishes it to
-    /// the live feed. Never blocks.
+    /// the live feed. Never blocks, and does not wait for the log (drift
+    /// alerts: nobody is answered with them).
     pub fn send(&self, alert: &serde_json::Value) {
         let line = alert.to_string();
         self.feed.publish(alert, &line);
-        let queues = std::iter::once(&self.log).chain(self.webhook.as_ref());
-        for queue in queues {
-            match queue.try_send(line.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                    self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!("alert queue full or closed; alert not queued: {line}");
-                }
+        if self.queue(vec![line.clone()], None).is_err() {
+            tracing::info!("alert queue full or closed; alert not queued: {line}");
+        }
+        self.send_to_webhook(std::slice::from_ref(&line));
+    }
+
+    /// Appends `alerts` to the log and waits until they are written and
+    /// synced: a request that decided them is answered only once they are
+    /// in the log, so a crash right after loses no acknowledged alert.
+    /// Alerts written by many requests at once share one write and sync.
+    pub async fn record(&self, alerts: &[serde_json::Value]) -> Result<(), NotRecorded> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = alerts.iter().map(ToString::to_string).collect();
+        let (written, done) = tokio::sync::oneshot::channel();
+        self.queue(lines.clone(), Some(written))?;
+        let recorded = done.await.unwrap_or(false);
+        for (alert, line) in alerts.iter().zip(&lines) {
+            self.feed.publish(alert, line);
+        }
+        self.send_to_webhook(&lines);
+        if recorded {
+            Ok(())
+        } else {
+            Err(NotRecorded::WriteFailed)
+        }
+    }
+
+    /// Hands lines to the log writer.
+    fn queue(
+        &self,
+        lines: Vec<String>,
+        written: Option<tokio::sync::oneshot::Sender<bool>>,
+    ) -> Result<(), NotRecorded> {
+        let count = lines.len() as u64;
+        self.log
+            .try_send(Queued { lines, written })
+            .map_err(|_: TrySendError<Queued>| {
+                self.counters.queue_full.fetch_add(count, Ordering::Relaxed);
+                NotRecorded::QueueFull
+            })
+    }
+
+    /// Hands lines to the webhook sender, if there is one.
+    fn send_to_webhook(&self, lines: &[String]) {
+        let Some(queue) = &self.webhook else {
+            return;
+        };
+        for line in lines {
+            if queue.try_send(line.clone()).is_err() {
+                self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("alert webhook queue full or closed; not posted: {line}");
             }
         }
     }
@@ -190,12 +260,18 @@ impl LogWriter {
         })
     }
 
-    fn run(mut self, queue: Receiver<String>, counters: &AlertCounters) {
+    fn run(mut self, queue: Receiver<Queued>, counters: &AlertCounters) {
         while let Ok(first) = queue.recv() {
-            // Everything already queued goes in the same write and flush.
-            let mut batch = vec![first];
-            batch.extend(queue.try_iter().take(4096));
+            // Everything already queued goes in the same write and sync.
+            let mut queued = vec![first];
+            queued.extend(queue.try_iter().take(4096));
+            let batch: Vec<String> = queued.iter_mut().flat_map(|q| q.lines.drain(..)).collect();
             let result = self.write(&batch);
+            let written = result.is_ok();
+            for waiting in queued.into_iter().filter_map(|q| q.written) {
+                // A request that stopped waiting no longer needs telling.
+                let _ = waiting.send(written);
+            }
             match result {
                 Ok(()) => {
                     counters

@@ -14,7 +14,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt as _;
-use subtle::ConstantTimeEq;
 
 use super::api_error::ApiError;
 use super::loaded_version::LoadedVersion;
@@ -27,8 +26,11 @@ use super::{admin, dashboard, demo_page, listing, open_inference, pipeline_api, 
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
-    /// The admin bearer token; admin routes answer 401 when it is `None`.
-    pub admin_token: Option<String>,
+    /// The admin bearer tokens, by name; with none, admin routes answer
+    /// that they are disabled.
+    pub admin_tokens: super::admin_tokens::AdminTokens,
+    /// Where admin calls and what they changed are recorded.
+    pub audit: super::audit::Audit,
     pub max_body_bytes: usize,
     /// Rows, transactions, text and fields one request may carry.
     pub request_limits: super::config::RequestLimits,
@@ -101,6 +103,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/demo/{*path}", get(demo_page::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::audit::record_admin_calls,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_declared_oversize,
@@ -230,21 +236,15 @@ impl AppState {
         }
     }
 
-    /// Checks the admin bearer token in constant time.
-    pub fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        let Some(expected) = &self.admin_token else {
+    /// Checks the admin bearer token in constant time: the name of the
+    /// token that authorizes the call (who acts, for the audit log).
+    pub fn authorize(&self, headers: &HeaderMap) -> Result<super::admin_tokens::Actor, ApiError> {
+        if self.admin_tokens.is_empty() {
             return Err(ApiError::AdminDisabled);
-        };
-        let given = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthorized)
         }
+        self.admin_tokens
+            .identify(headers)
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// Marks the first registry scan done (readiness needs more: see

@@ -4,7 +4,9 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"
 //! registry = "/srv/models"
-//! admin_token = "..."          # or the EDGESCORE_ADMIN_TOKEN environment variable
+//! admin_token = "..."          # or the EDGESCORE_ADMIN_TOKEN environment variable (named "admin")
+//! trust = ["keys/trust.toml"]  # versions must be signed by one of these keys (edgescore sign)
+//! audit_log = "/var/log/edgescore/audit.jsonl"  # hash-chained; edgescore audit verify
 //! max_body_bytes = 4194304     # 4 MiB
 //! max_rows_per_request = 10000 # rows (/v1, /v2) or transactions (pipelines)
 //! max_text_bytes = 1024        # per text value of an event (ids, names)
@@ -23,6 +25,9 @@
 //! backend = "native"           # "component" (default), "native" or "gpu" (trusted models)
 //! max_batch_rows = 64          # dynamic batching; 0 (default): off
 //! max_queue_delay_us = 200
+//!
+//! [admin_tokens]               # more admin tokens, by name (the audit log's "actor")
+//! alice = "..."
 //!
 //! [drift]                      # pipelines with a profile.json (edgescore_drift)
 //! window_events = 10000        # the live window: the last N events...
@@ -56,6 +61,14 @@ pub struct ServeConfig {
     /// `None`: the embedded demo registry.
     pub registry: Option<PathBuf>,
     pub admin_token: Option<String>,
+    /// Admin tokens by name: the name is who the audit log says acted.
+    pub admin_tokens: BTreeMap<String, String>,
+    /// Trust files (`[[key]]` tables, see `edgescore_trust`): with any,
+    /// a version folder loads only if signed by one of their keys. Empty:
+    /// signatures are not checked (and the server says so loudly).
+    pub trust: Vec<PathBuf>,
+    /// The audit trail (JSON lines, hash-chained); `None`: none kept.
+    pub audit_log: Option<PathBuf>,
     pub max_body_bytes: usize,
     /// The most rows (`/v1`, `/v2`) or transactions (pipelines) one
     /// request may carry; more is a 413 naming the limit.
@@ -107,6 +120,9 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             registry: None,
             admin_token: None,
+            admin_tokens: BTreeMap::new(),
+            trust: Vec::new(),
+            audit_log: None,
             max_body_bytes: 4 << 20,
             max_rows_per_request: 10_000,
             max_text_bytes: 1024,
@@ -176,6 +192,13 @@ impl ServeConfig {
             .clone()
             .or_else(|| std::env::var(ADMIN_TOKEN_ENV).ok())
             .filter(|t| !t.is_empty())
+    }
+
+    /// Every admin token, by name: `[admin_tokens]` and the single
+    /// `admin_token` (or the environment's) as `admin`.
+    pub fn admin_tokens(&self) -> Result<crate::admin_tokens::AdminTokens, crate::ServeError> {
+        crate::admin_tokens::AdminTokens::new(&self.admin_tokens, self.admin_token())
+            .map_err(crate::ServeError::AdminTokens)
     }
 
     /// Where alerts go.

@@ -52,6 +52,12 @@ pub enum ServeError {
     ModelServing(String),
     #[error("cannot start the alert log: {0}")]
     Alerts(#[source] std::io::Error),
+    #[error("the config's admin tokens: {0}")]
+    AdminTokens(#[source] crate::admin_tokens::AdminTokenError),
+    #[error("the trust roots: {0}")]
+    Trust(#[source] edgescore_trust::TrustError),
+    #[error("cannot open the audit log: {0}")]
+    Audit(#[source] edgescore_trust::AuditError),
     #[error("cannot watch the registry: {0}")]
     Watch(#[source] std::io::Error),
     #[error("cannot start the async runtime: {0}")]

@@ -16,9 +16,11 @@
 //!   with recent latencies from [`latency_ring`].
 
 pub mod admin;
+pub mod admin_tokens;
 pub mod alerts;
 pub mod api_error;
 pub mod app;
+pub mod audit;
 pub mod batching;
 pub mod bounded_json;
 pub mod config;
@@ -42,6 +44,7 @@ pub mod rollout;
 pub mod routing;
 pub mod schema;
 pub mod scoring;
+pub mod signatures;
 pub mod simple_api;
 pub mod version_scorer;
 pub mod webhook;
@@ -74,6 +77,23 @@ const DEMO_PROFILE: &str = include_str!("../../../examples/fraud/profile.json");
 pub const DEMO_NAME: &str = "fraud";
 /// One transaction, as the printed `curl` line sends it.
 const DEMO_TRANSACTION: &str = r#"{"transactions": [{"timestamp": "2026-03-01T03:12:00Z", "card_id": "c00042", "amount": 1450.0, "merchant_id": "m40511", "merchant_category": "electronics", "channel": "online", "country": "NG", "home_country": "US", "device_id": "x91"}]}"#;
+
+/// The trust roots of `files`; `None` (and a loud warning) when there are
+/// none, as signatures are then not checked.
+pub fn load_trust(
+    files: &[PathBuf],
+) -> Result<Option<Arc<edgescore_trust::TrustStore>>, ServeError> {
+    if files.is_empty() {
+        tracing::warn!("{}", signatures::UNCHECKED_WARNING);
+        return Ok(None);
+    }
+    let trust = edgescore_trust::TrustStore::load(files).map_err(ServeError::Trust)?;
+    tracing::info!(
+        "signatures checked: a version loads only if signed by one of the keys {}",
+        trust.key_ids().join(", ")
+    );
+    Ok(Some(Arc::new(trust)))
+}
 
 /// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests.
 ///
@@ -109,6 +129,27 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         )
     });
     let metrics = Arc::new(Metrics::default());
+    let admin_tokens = config.admin_tokens()?;
+    let trust = load_trust(&config.trust)?;
+    metrics.set_signatures_checked(trust.is_some());
+    let audit = match &config.audit_log {
+        None => audit::Audit::default(),
+        Some(path) => audit::Audit::to_log(
+            edgescore_trust::AuditLog::open(path).map_err(ServeError::Audit)?,
+        ),
+    };
+    audit.record(
+        audit::actor::SERVER,
+        edgescore_trust::AuditAction::Startup,
+        None,
+        None,
+        serde_json::json!({
+            "edgescore": env!("CARGO_PKG_VERSION"),
+            "registry": root.display().to_string(),
+            "trusted_keys": trust.as_ref().map(|t| t.key_ids()),
+            "admin_tokens": admin_tokens.names(),
+        }),
+    );
     let registry = Arc::new(Registry::new(
         RegistryConfig {
             root: root.clone(),
@@ -119,6 +160,8 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             )?),
             serving: config.models.clone(),
             drift: config.drift,
+            trust,
+            audit: audit.clone(),
         },
         engine,
         cache,
@@ -127,7 +170,8 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
     let state = Arc::new(AppState {
         registry: registry.clone(),
         metrics,
-        admin_token: config.admin_token(),
+        admin_tokens,
+        audit,
         max_body_bytes: config.max_body_bytes,
         request_limits: config.request_limits(),
         body_timeout: config.body_timeout(),

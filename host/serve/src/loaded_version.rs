@@ -41,6 +41,9 @@ pub struct LoadedVersion {
     /// A pipeline's live drift against its reference profile (the
     /// version's `profile.json`), when it has one.
     pub drift: Option<crate::drift::VersionDrift>,
+    /// Who signed the version folder, when the server checks signatures
+    /// (set by the registry after it verified the folder, before loading).
+    pub signature: Option<crate::signatures::SignedBy>,
 }
 
 /// What a version deploys: a model alone, or a pipeline (a transform that
@@ -205,6 +208,7 @@ impl LoadedVersion {
                 sha256: pipeline.model_sha256().to_owned(),
                 deployment: Deployment::Pipeline(pipeline),
                 drift,
+                signature: None,
             });
         }
         let path = dir.join(COMPONENT_FILE);
@@ -268,6 +272,7 @@ impl LoadedVersion {
             sha256: edgescore_runtime::digest::sha256_hex(bytes),
             deployment: Deployment::Model { scorer, batcher },
             drift: None,
+            signature: None,
         })
     }
 

@@ -47,7 +47,9 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use prometheus_client::encoding::prometheus_text;
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use series::{ErrorLabels, Families, ModelSeries, PipelineSeries, get_or_insert, raise_to};
@@ -60,6 +62,10 @@ pub struct Metrics {
     models: RwLock<HashMap<String, Arc<ModelSeries>>>,
     pipelines: RwLock<HashMap<String, Arc<PipelineSeries>>>,
     drift: edgescore_drift::DriftMetrics,
+    /// Versions refused for their signature, by model and reason.
+    signature_refusals: Family<Vec<(String, String)>, Counter>,
+    /// 1 when the server checks signatures (trust roots given), else 0.
+    signatures_checked: Gauge,
 }
 
 impl Default for Metrics {
@@ -67,12 +73,26 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let families = Families::register(&mut registry);
         let drift = edgescore_drift::DriftMetrics::register(&mut registry);
+        let signature_refusals = Family::default();
+        registry.register(
+            "edgescore_signature_refusals",
+            "Versions refused for their signature (unsigned, untrusted_key, revoked_key, expired_key, bad_signature, digest_mismatch, malformed), by model",
+            signature_refusals.clone(),
+        );
+        let signatures_checked = Gauge::default();
+        registry.register(
+            "edgescore_signatures_checked",
+            "1 when versions must be signed by a trusted key before they load, 0 when signatures are not checked",
+            signatures_checked.clone(),
+        );
         Self {
             registry,
             families,
             models: RwLock::default(),
             pipelines: RwLock::default(),
             drift,
+            signature_refusals,
+            signatures_checked,
         }
     }
 }
@@ -183,6 +203,34 @@ impl Metrics {
     /// A version of `model` failed validation.
     pub fn rejected_load(&self, model: &str) {
         self.model(model).rejected_loads(&self.families).inc();
+    }
+
+    /// A version of `model` was refused for its signature (`reason`: a
+    /// [`edgescore_trust::RefusalKind`]'s name).
+    pub fn signature_refused(&self, model: &str, reason: &str) {
+        self.signature_refusals
+            .get_or_create(&vec![
+                ("model".to_owned(), model.to_owned()),
+                ("reason".to_owned(), reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Whether versions must be signed (trust roots given).
+    pub fn set_signatures_checked(&self, checked: bool) {
+        self.signatures_checked.set(i64::from(checked));
+    }
+
+    /// The audit log's write failures (written even at zero when the server
+    /// keeps an audit log).
+    pub fn render_audit(failures: u64) -> String {
+        let mut registry = Registry::default();
+        registry.register(
+            "edgescore_audit_write_failures",
+            "Audit entries that could not be appended to the audit log (see the server log)",
+            ConstCounter::new(failures),
+        );
+        encode(&registry)
     }
 
     /// The Prometheus text exposition (0.0.4) of every metric.

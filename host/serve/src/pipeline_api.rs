@@ -34,38 +34,19 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use edgescore_protocol::PipelineRequest;
 use serde_json::{Map, Value, json};
 
 use super::api_error::ApiError;
 use super::app::AppState;
-use super::bounded_json::{self, BoundedJsonError};
 use super::loaded_version::{LoadedVersion, events_from_json};
 use super::scoring::{Target, score_rows_with};
 use edgescore_events::Event;
-use edgescore_events::JsonEvent;
 use edgescore_runtime::feature_store::Uncommitted;
 use edgescore_runtime::pipeline::{Decision, Outcome, Pipeline};
 
 /// Transactions transformed on the async worker; more go to the blocking pool.
 const INLINE_EVENTS: usize = 16;
-
-/// A request's fields besides `transactions` (read with a bound on their
-/// number, see [`bounded_json`]).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PipelineOptions {
-    #[serde(default)]
-    key: Option<String>,
-    /// Include each transaction's feature row.
-    #[serde(default)]
-    features: bool,
-    /// Give reasons for allowed transactions too (by default only review
-    /// and block decisions carry reasons: computing them costs more than
-    /// the score).
-    #[serde(default)]
-    explain: bool,
-}
 
 pub async fn score(
     State(state): State<Arc<AppState>>,
@@ -87,25 +68,12 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         )));
     }
     let body = state.read_body(body).await?;
-    let (transactions, request): (Vec<JsonEvent>, PipelineOptions) =
-        bounded_json::parse(&body, "transactions", state.request_limits.max_rows).map_err(|e| {
-            match e {
-                BoundedJsonError::TooMany { limit } => ApiError::TooManyRows {
-                    limit,
-                    what: "transactions",
-                },
-                BoundedJsonError::Json(e) => ApiError::BadRequest(format!(
-                    "expected {{\"transactions\": [{{\"<field>\": <value>, ...}}, ...]}}: {e}"
-                )),
-            }
-        })?;
-    if transactions.is_empty() {
-        return Err(ApiError::BadRequest("\"transactions\" is empty".into()));
-    }
+    let request = PipelineRequest::parse(&body, state.request_limits.max_rows)?;
+    let transactions = &request.transactions;
     let target = state.target(name, None, request.key.as_deref())?;
     let version = target.version.clone();
     let pipeline = pipeline_of(&version)?;
-    let events = events_from_json(pipeline, &transactions, &state.request_limits)
+    let events = events_from_json(pipeline, transactions, &state.request_limits)
         .map_err(|(i, e)| ApiError::BadRequest(format!("transaction {i}: {e}")))?;
 
     let (rows, observed) = transform(state, &version, events).await?;
@@ -125,6 +93,7 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
     let features = pipeline.features();
     let width = features.len();
     let mut results = Vec::with_capacity(outcomes.len());
+    let mut to_alert = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
         let mut result = json!({
             "score": outcome.score,
@@ -140,10 +109,8 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
                 .collect::<Map<_, _>>()
                 .into();
         }
-        if outcome.decision != Decision::Allow
-            && let Some(alerts) = &state.alerts
-        {
-            alerts.send(&json!({
+        if outcome.decision != Decision::Allow && state.alerts.is_some() {
+            to_alert.push(json!({
                 "pipeline": name,
                 "version": version.version,
                 "decision": outcome.decision,
@@ -154,6 +121,13 @@ async fn run_score(state: &Arc<AppState>, name: &str, body: Body) -> Result<Json
         }
         state.metrics.decision(name, outcome.decision.name());
         results.push(result);
+    }
+    // Answered only once its alerts are in the alert log.
+    if let Some(alerts) = &state.alerts {
+        alerts
+            .record(&to_alert)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
     Ok(Json(json!({
         "pipeline": name,
@@ -179,7 +153,7 @@ fn pipeline_of(version: &LoadedVersion) -> Result<&Pipeline, ApiError> {
 async fn decide(
     state: &Arc<AppState>,
     target: Target,
-    request: &PipelineOptions,
+    request: &PipelineRequest,
     rows: Vec<f64>,
 ) -> Result<Vec<Outcome>, ApiError> {
     let version = target.version.clone();

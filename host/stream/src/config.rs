@@ -99,6 +99,11 @@ pub struct StreamConfig {
     /// (`[drift]`, as in `serve`'s config); crossings go to the alert log.
     #[serde(default)]
     pub drift: edgescore_drift::DriftConfig,
+    /// Trust files (`[[key]]` tables, as in `serve`'s `trust`): the
+    /// pipeline folder, or each registry version, must be signed by one of
+    /// their keys. Empty: signatures are not checked (said loudly).
+    #[serde(default)]
+    pub trust: Vec<PathBuf>,
 }
 
 fn default_feature_store() -> String {
@@ -151,6 +156,7 @@ impl StreamConfig {
             registry_poll_ms: default_poll_ms(),
             kafka: BTreeMap::new(),
             drift: edgescore_drift::DriftConfig::default(),
+            trust: Vec::new(),
         }
     }
 

@@ -81,6 +81,9 @@ impl Pipelines {
         store: Arc<dyn FeatureStore>,
         metrics: Arc<edgescore_serve::metrics::Metrics>,
     ) -> Result<Self, StreamError> {
+        let trust = edgescore_serve::load_trust(&config.trust)
+            .map_err(|e| StreamError::Pipeline(e.to_string()))?;
+        metrics.set_signatures_checked(trust.is_some());
         let limits = Limits::default();
         let engine = ScoringEngine::new(limits)
             .map_err(|e| StreamError::Pipeline(format!("cannot start the engine: {e}")))?;
@@ -98,6 +101,22 @@ impl Pipelines {
                     .ok()
                     .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .unwrap_or_else(|| "pipeline".into());
+                // Checked before anything in the folder is compiled.
+                if let Some(trust) = &trust {
+                    let signed = edgescore_serve::signatures::verify_version(trust, dir)
+                        .map_err(|refusal| {
+                            StreamError::Pipeline(format!(
+                                "{}: signature refused ({}): {refusal}",
+                                dir.display(),
+                                refusal.kind().as_str()
+                            ))
+                        })?;
+                    tracing::info!(
+                        "pipeline {}: signed by {}",
+                        dir.display(),
+                        signed.signers.join(", ")
+                    );
+                }
                 let access = StoreAccess {
                     store: Some(store),
                     undoable: true,
@@ -129,6 +148,8 @@ impl Pipelines {
                         feature_store: Some(store),
                         serving: Default::default(),
                         drift: config.drift,
+                        trust: trust.clone(),
+                        audit: Default::default(),
                     },
                     Arc::new(engine),
                     None,

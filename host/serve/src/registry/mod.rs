@@ -69,6 +69,11 @@ pub struct RegistryConfig {
     pub serving: BTreeMap<String, crate::model_serving::ModelServing>,
     /// How pipelines with a reference profile watch their drift.
     pub drift: edgescore_drift::DriftConfig,
+    /// The keys a version folder must be signed by (see
+    /// [`crate::signatures`]); `None`: signatures are not checked.
+    pub trust: Option<Arc<edgescore_trust::TrustStore>>,
+    /// Where loads, rejections, swaps and routing changes are recorded.
+    pub audit: crate::audit::Audit,
 }
 
 /// All models of one registry folder.

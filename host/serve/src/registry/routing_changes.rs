@@ -98,6 +98,13 @@ impl Registry {
             state.routing.canary = None;
         }
         self.metrics.canary_rollback(name);
+        self.config.audit.record(
+            crate::audit::actor::CANARY_GUARD,
+            edgescore_trust::AuditAction::Rollback,
+            Some(name),
+            route.canary.as_ref().map(|c| c.version.version),
+            serde_json::json!({ "reason": "the canary failed too often; rolled back automatically" }),
+        );
         self.choose_serving(&slot);
         let written = self.change_routing(name, |_, r| {
             Ok(RoutingSpec {

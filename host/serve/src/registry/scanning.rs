@@ -11,6 +11,9 @@ use crate::names::{is_valid_model_name, parse_version, why_not_a_version};
 use crate::rollout;
 use crate::routing::{Canary, ROUTING_FILE, Route};
 use crate::schema::FeatureSchema;
+use crate::signatures::{SignedBy, verify_version};
+use crate::audit::{actor, version_details};
+use edgescore_trust::AuditAction;
 
 impl Registry {
     pub(super) fn model_folders(&self) -> Vec<String> {
@@ -114,37 +117,49 @@ impl Registry {
                 metrics: Some(self.metrics.clone()),
                 drift: self.config.drift,
             };
-            let (status, held_schema) = match LoadedVersion::load(
-                &self.engine,
-                self.cache.as_ref(),
-                self.config.feature_store.as_ref(),
-                &serving,
-                &slot.name,
-                version,
-                &path,
-            ) {
-                Ok(loaded) => match self.schema_refusal(slot, &loaded) {
-                    None => {
-                        tracing::info!(
-                            "model {} version {version}: validated (golden vectors reproduced)",
-                            slot.name
-                        );
-                        (VersionStatus::Ready(Arc::new(loaded)), None)
+            let (status, held_schema) = match self.verify_signature(slot, version, &path) {
+                Err(why) => (VersionStatus::Rejected(why), None),
+                Ok(signature) => match LoadedVersion::load(
+                    &self.engine,
+                    self.cache.as_ref(),
+                    self.config.feature_store.as_ref(),
+                    &serving,
+                    &slot.name,
+                    version,
+                    &path,
+                ) {
+                    Ok(mut loaded) => {
+                        loaded.signature = signature;
+                        match self.schema_refusal(slot, &loaded) {
+                            None => {
+                                tracing::info!(
+                                    "model {} version {version}: validated (golden vectors reproduced)",
+                                    slot.name
+                                );
+                                self.config.audit.record(
+                                    actor::REGISTRY,
+                                    AuditAction::Load,
+                                    Some(&slot.name),
+                                    Some(version),
+                                    version_details(&loaded),
+                                );
+                                (VersionStatus::Ready(Arc::new(loaded)), None)
+                            }
+                            Some(why) => {
+                                self.rejected(slot, version, &why, "schema_change");
+                                (
+                                    VersionStatus::Rejected(why),
+                                    Some(FeatureSchema::of(&loaded)),
+                                )
+                            }
+                        }
                     }
-                    Some(why) => {
-                        tracing::warn!("model {} version {version}: rejected: {why}", slot.name);
-                        self.metrics.rejected_load(&slot.name);
-                        (
-                            VersionStatus::Rejected(why),
-                            Some(FeatureSchema::of(&loaded)),
-                        )
+                    Err(e) => {
+                        let why = e.to_string();
+                        self.rejected(slot, version, &why, "invalid");
+                        (VersionStatus::Rejected(why), None)
                     }
                 },
-                Err(e) => {
-                    tracing::warn!("model {} version {version}: rejected: {e}", slot.name);
-                    self.metrics.rejected_load(&slot.name);
-                    (VersionStatus::Rejected(e.to_string()), None)
-                }
             };
             {
                 let mut state = slot.state.lock();
@@ -159,6 +174,43 @@ impl Registry {
             }
         }
         self.choose_serving(slot);
+    }
+
+    /// With trust roots, checks the version folder's signature before
+    /// anything in it is compiled: who signed it, or why it may not load
+    /// (already logged, counted and audited).
+    fn verify_signature(
+        &self,
+        slot: &ModelSlot,
+        version: u64,
+        path: &std::path::Path,
+    ) -> Result<Option<SignedBy>, String> {
+        let Some(trust) = &self.config.trust else {
+            return Ok(None);
+        };
+        match verify_version(trust, path) {
+            Ok(signed) => Ok(Some(signed)),
+            Err(refusal) => {
+                let kind = refusal.kind().as_str();
+                let why = format!("signature refused ({kind}): {refusal}");
+                self.metrics.signature_refused(&slot.name, kind);
+                self.rejected(slot, version, &why, kind);
+                Err(why)
+            }
+        }
+    }
+
+    /// Logs, counts and audits a version that may not load.
+    fn rejected(&self, slot: &ModelSlot, version: u64, why: &str, kind: &str) {
+        tracing::warn!("model {} version {version}: rejected: {why}", slot.name);
+        self.metrics.rejected_load(&slot.name);
+        self.config.audit.record(
+            actor::REGISTRY,
+            AuditAction::Reject,
+            Some(&slot.name),
+            Some(version),
+            serde_json::json!({ "reason": why, "kind": kind }),
+        );
     }
 
     /// Why `candidate` may not load for its schema: it differs from the
@@ -261,8 +313,21 @@ impl Registry {
             model: slot.name.clone(),
             from: current.as_ref().map(|r| r.primary.version),
             to: chosen.as_ref().map(|r| r.primary.version),
-            route: after,
+            route: after.clone(),
         });
+        // Recorded under the lock, so the log has the swaps in the order
+        // they were served.
+        self.config.audit.record(
+            actor::REGISTRY,
+            AuditAction::Swap,
+            Some(&slot.name),
+            chosen.as_ref().map(|r| r.primary.version),
+            serde_json::json!({
+                "from": before,
+                "to": after,
+                "primary": chosen.as_ref().map(|r| version_details(&r.primary)),
+            }),
+        );
         slot.serving.store(chosen.map(Arc::new));
         drop(state);
         self.metrics.swap(&slot.name);

@@ -14,7 +14,7 @@ use crate::routing::{Route, RoutingSpec};
 use crate::schema::FeatureSchema;
 
 /// What identifies the contents of a version folder: for a model its
-/// `model.wasm`; for a pipeline every file in the folder together (the
+/// `model.wasm` (and its signature `model.sig`, when there is one); for a pipeline every file in the folder together (the
 /// largest modification time, the total size), so a part written late
 /// is noticed. `None` when the folder holds neither.
 pub(super) fn version_fingerprint(dir: &Path) -> Option<Fingerprint> {
@@ -41,7 +41,14 @@ pub(super) fn version_fingerprint(dir: &Path) -> Option<Fingerprint> {
         }
         return Some(total);
     }
-    single(&dir.join(COMPONENT_FILE))
+    // The component and its detached signature together: a signature
+    // added or replaced later is a change of the version.
+    let mut model = single(&dir.join(COMPONENT_FILE))?;
+    if let Some(signature) = single(&dir.join(crate::signatures::SIGNATURE_FILE)) {
+        model.len += signature.len;
+        model.modified = model.modified.max(signature.modified);
+    }
+    Some(model)
 }
 
 /// One model: the route serving it (swapped atomically) and what is known
@@ -154,6 +161,17 @@ pub struct VersionReport {
     pub version: u64,
     pub status: VersionStatus,
     pub serving: bool,
+}
+
+impl VersionReport {
+    /// The keys that signed a ready version (`None`: signatures are not
+    /// checked, or the version is not ready).
+    pub fn signers(&self) -> Option<Vec<String>> {
+        match &self.status {
+            VersionStatus::Ready(v) => v.signature.as_ref().map(|s| s.signers.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl ModelSlot {

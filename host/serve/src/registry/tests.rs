@@ -10,6 +10,8 @@ fn registry(root: &Path) -> Registry {
             feature_store: None,
             serving: Default::default(),
             drift: Default::default(),
+            trust: None,
+            audit: Default::default(),
         },
         Arc::new(ScoringEngine::new(edgescore_runtime::limits::Limits::default()).expect("engine")),
         None,

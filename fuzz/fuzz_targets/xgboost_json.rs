@@ -1,0 +1,12 @@
+//! An XGBoost JSON model file (`models/src/xgboost/json.rs`): parsed, and when it parses, scored, explained and re-encoded
+//! ([`edgescore_fuzz::model_use::exercise`]).
+#![no_main]
+
+use edgescore_models::{Format, Model};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(model) = Model::from_bytes(data, Some(Format::XGBoostJson)) {
+        edgescore_fuzz::model_use::exercise(&model);
+    }
+});
