@@ -4,12 +4,15 @@
 # runs each for a given wall time, from its committed seeds (fuzz/corpus/<t>)
 # and a working corpus that grows from run to run (target/fuzz-corpus/<t>).
 #
-#   scripts/fuzz.sh [--seconds N] [--jobs J] [--smoke] [target...]
+#   scripts/fuzz.sh [--seconds N | --cpu-seconds N] [--jobs J] [--smoke] [target...]
 #
-#   --seconds N  wall seconds per target (default 60)
-#   --jobs J     libFuzzer workers per target (-fork=J; default 1)
-#   --smoke      a few seconds per target: what CI runs so the targets keep building
-#   target...    default: every target of fuzz/Cargo.toml
+#   --seconds N      wall seconds per target (default 60)
+#   --cpu-seconds N  run each target until it has used N CPU seconds (in runs
+#                    of at most 30 wall minutes, each a ledger line): a busy or
+#                    `nice`d machine still gives each target its share
+#   --jobs J         libFuzzer workers per target (-fork=J; default 1)
+#   --smoke          a few seconds per target: what CI runs so the targets keep building
+#   target...        default: every target of fuzz/Cargo.toml
 #
 # A panic, an overflow, a hang past 10 s or more than 2 GiB of memory is a
 # finding: its reproducer lands in target/fuzz-runs/artifacts/<t>/ and the
@@ -22,14 +25,16 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 seconds=60
+cpu_seconds=0
 jobs=1
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds=$2; shift 2 ;;
+        --cpu-seconds) cpu_seconds=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
         --smoke) seconds=5; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
@@ -60,26 +65,28 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit=$commit+changes
 
 findings=()
-for t in "${targets[@]}"; do
-    binary=$target_dir/$triple/release/$t
+# One run of target $1 for $2 wall seconds; sets `used` (CPU seconds).
+run_target() {
+    local t=$1 wall_limit=$2
+    local binary=$target_dir/$triple/release/$t
     [ -x "$binary" ] || { echo "no fuzz target $t (fuzz/Cargo.toml names them)" >&2; exit 2; }
-    corpus=$root/target/fuzz-corpus/$t
-    artifacts=$runs/artifacts/$t
-    log=$runs/$t.log
+    local corpus=$root/target/fuzz-corpus/$t artifacts=$runs/artifacts/$t log=$runs/$t.log
     mkdir -p "$corpus" "$artifacts" "$root/fuzz/corpus/$t"
     find "$artifacts" -type f | sort > "$runs/$t.before"
-    echo "== fuzz $t: ${seconds}s, $jobs worker(s)"
+    echo "== fuzz $t: ${wall_limit}s, $jobs worker(s)"
+    local started wall cpu executions new
     started=$(date +%s)
     # Fork mode, even for one worker: a finding is written and counted, and
     # the run goes on for its time. Bash's `time` gives the CPU of the
     # process and every worker it waited for.
     TIMEFORMAT='%3U %3S'
     { time "$binary" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$wall_limit" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "$corpus" "$root/fuzz/corpus/$t" > "$log" 2>&1 ; } \
         2> "$runs/$t.cpu" || true
     wall=$(( $(date +%s) - started ))
     cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$runs/$t.cpu")
+    used=${cpu%.*}
     executions=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
     find "$artifacts" -type f | sort > "$runs/$t.after"
     mapfile -t fresh < <(comm -13 "$runs/$t.before" "$runs/$t.after")
@@ -89,12 +96,30 @@ for t in "${targets[@]}"; do
     echo "   ${wall}s wall, ${cpu}s CPU, ${executions:-0} executions, $new finding(s)"
     if [ "$new" -gt 0 ]; then
         for file in "${fresh[@]}"; do findings+=("$t: $file"); done
-        grep -m3 -A12 -E '^(thread .* panicked|==[0-9]+== ERROR)' "$log" || tail -40 "$log"
+        grep -m1 -A3 'panicked at' "$log" || tail -40 "$log"
     elif [ "${executions:-0}" -eq 0 ]; then
         tail -40 "$log"
         echo "fuzz target $t ran no input" >&2
         exit 1
     fi
+}
+
+for t in "${targets[@]}"; do
+    if [ "$cpu_seconds" -eq 0 ]; then
+        run_target "$t" "$seconds"
+        continue
+    fi
+    # At most 24 runs: a machine too busy to give the target its CPU still
+    # moves on to the next one.
+    total=0
+    chunks=0
+    while [ "$total" -lt "$cpu_seconds" ] && [ "$chunks" -lt 24 ]; do
+        left=$(( cpu_seconds - total ))
+        run_target "$t" $(( left < 60 ? 60 : (left > 1800 ? 1800 : left) ))
+        total=$(( total + used ))
+        chunks=$(( chunks + 1 ))
+    done
+    echo "   $t: ${total}s CPU in all"
 done
 
 if [ ${#findings[@]} -gt 0 ]; then

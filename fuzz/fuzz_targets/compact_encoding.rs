@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
         edgescore_fuzz::model_use::exercise(&model);
     }
     if let Ok(artifact) = Artifact::from_bytes(data) {
-        let _ = artifact.manifest.golden.iter().map(|g| g.values()).count();
+        for golden in &artifact.manifest.golden {
+            let _ = artifact.model.score(&golden.values());
+        }
         edgescore_fuzz::model_use::exercise(&artifact.model);
         let again = Artifact::from_bytes(&artifact.to_bytes()).expect("an artifact reads back");
         assert_eq!(again.manifest, artifact.manifest, "the manifest reads back");

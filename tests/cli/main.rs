@@ -12,7 +12,9 @@
 //!   apart from models;
 //! - `drift`: `edgescore profile` and `edgescore drift` on the fraud
 //!   pipeline: no drift against its own profile, shifted amounts in
-//!   `act`, the HTML page, refusals.
+//!   `act`, the HTML page, refusals;
+//! - `stream_trust`: `edgescore stream --trust` refuses an unsigned or
+//!   tampered pipeline folder with the reason before reaching a broker.
 
 mod bench;
 mod components;
@@ -20,6 +22,7 @@ mod drift;
 mod golden;
 mod refusals;
 mod scoring;
+mod stream_trust;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

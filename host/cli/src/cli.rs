@@ -217,6 +217,44 @@ pub(crate) enum Command {
     /// is fetched from another site.
     #[command(verbatim_doc_comment)]
     Demo(DemoArgs),
+
+    /// Make a signing key: <PREFIX>.key (secret, mode 0600) and <PREFIX>.pub.
+    ///
+    /// The key is Ed25519, named by --id. The .pub is a trust file by
+    /// itself (one [[key]] table: id and public_key): give it to
+    /// `edgescore verify --trust` or `serve --trust`, or paste its table
+    /// into a shared trust file, where not_before, not_after, revoked and
+    /// revoked_reason can be added. Existing files are never overwritten.
+    #[command(verbatim_doc_comment)]
+    Keygen(crate::trust_commands::KeygenArgs),
+
+    /// Sign model or pipeline versions (folders) or single files.
+    ///
+    /// A folder's signature is <DIR>/model.sig and covers every file in it
+    /// (recursively; symbolic links are refused); a file's is <FILE>.sig.
+    /// The signature is a Sigstore bundle whose DSSE envelope signs an
+    /// in-toto statement of the files and their SHA-256 (the OpenSSF Model
+    /// Signing layout). Signing an artifact that is already signed adds a
+    /// signature (several keys may sign); if its files changed since, the
+    /// old signatures are void and replaced. --embed puts the bundle in a
+    /// custom section of the .wasm instead (it still loads everywhere).
+    #[command(verbatim_doc_comment)]
+    Sign(crate::trust_commands::SignArgs),
+
+    /// Check artifacts' signatures against trust files, as `serve` does.
+    ///
+    /// An artifact is accepted when its files are exactly those signed and
+    /// at least one signature is by a key of the trust files that is not
+    /// revoked and within its not_before/not_after now. Prints, per
+    /// artifact, the keys that signed it and the SHA-256 of the signed
+    /// statement; otherwise says why (unsigned, untrusted, revoked or
+    /// expired key, bad signature, a changed, added or missing file,
+    /// malformed) and exits with status 1.
+    #[command(verbatim_doc_comment)]
+    Verify(crate::trust_commands::VerifyArgs),
+
+    /// The audit log that `serve` keeps (audit_log): check its hash chain.
+    Audit(crate::trust_commands::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]

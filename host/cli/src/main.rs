@@ -7,6 +7,7 @@ mod drift_commands;
 mod inspect;
 mod offline_commands;
 mod stream_command;
+mod trust_commands;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench_command::bench(args),
         Command::Demo(args) => demo_site(&args.output),
         Command::Stream(args) => stream_command::stream(*args),
+        Command::Keygen(args) => trust_commands::keygen(args),
+        Command::Sign(args) => trust_commands::sign(args),
+        Command::Verify(args) => trust_commands::verify(args),
+        Command::Audit(args) => trust_commands::audit(args),
     }
 }
 

@@ -4,8 +4,8 @@
 //! materialized whole first.
 //!
 //! ```text
-//! let (rows, options): (Vec<Map<String, Value>>, ScoreOptions) =
-//!     bounded_json::parse(&body, "rows", state.request_limits.max_rows)?;
+//! let (rows, options): (Vec<Row>, ScoreOptions) =
+//!     bounded_json::parse(body, "rows", max_rows)?;
 //! ```
 //!
 //! The other fields of the object make `Rest` (a `Deserialize` struct,

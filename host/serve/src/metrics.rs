@@ -49,7 +49,7 @@ use parking_lot::RwLock;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use series::{ErrorLabels, Families, ModelSeries, PipelineSeries, get_or_insert, raise_to};
@@ -64,8 +64,9 @@ pub struct Metrics {
     drift: edgescore_drift::DriftMetrics,
     /// Versions refused for their signature, by model and reason.
     signature_refusals: Family<Vec<(String, String)>, Counter>,
-    /// 1 when the server checks signatures (trust roots given), else 0.
-    signatures_checked: Gauge,
+    /// Whether versions must be signed: 0 not said yet (no series), 1
+    /// not checked, 2 checked.
+    signatures_checked: std::sync::atomic::AtomicU8,
 }
 
 impl Default for Metrics {
@@ -79,12 +80,6 @@ impl Default for Metrics {
             "Versions refused for their signature (unsigned, untrusted_key, revoked_key, expired_key, bad_signature, digest_mismatch, malformed), by model",
             signature_refusals.clone(),
         );
-        let signatures_checked = Gauge::default();
-        registry.register(
-            "edgescore_signatures_checked",
-            "1 when versions must be signed by a trusted key before they load, 0 when signatures are not checked",
-            signatures_checked.clone(),
-        );
         Self {
             registry,
             families,
@@ -92,7 +87,7 @@ impl Default for Metrics {
             pipelines: RwLock::default(),
             drift,
             signature_refusals,
-            signatures_checked,
+            signatures_checked: std::sync::atomic::AtomicU8::new(0),
         }
     }
 }
@@ -218,7 +213,8 @@ impl Metrics {
 
     /// Whether versions must be signed (trust roots given).
     pub fn set_signatures_checked(&self, checked: bool) {
-        self.signatures_checked.set(i64::from(checked));
+        self.signatures_checked
+            .store(1 + u8::from(checked), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The audit log's write failures (written even at zero when the server
@@ -235,7 +231,20 @@ impl Metrics {
 
     /// The Prometheus text exposition (0.0.4) of every metric.
     pub fn render(&self) -> String {
-        encode(&self.registry)
+        let mut text = encode(&self.registry);
+        let checked = self
+            .signatures_checked
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if checked > 0 {
+            let mut registry = Registry::default();
+            registry.register(
+                "edgescore_signatures_checked",
+                "1 when versions must be signed by a trusted key before they load, 0 when signatures are not checked",
+                ConstGauge::new(i64::from(checked - 1)),
+            );
+            text.push_str(&encode(&registry));
+        }
+        text
     }
 
     /// The alert counters in the Prometheus text format (0.0.4), each

@@ -35,6 +35,8 @@
 
 mod compile;
 mod syntax;
+#[cfg(test)]
+mod tests;
 
 use edgescore_models::transform::TransformPlan;
 

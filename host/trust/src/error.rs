@@ -39,9 +39,7 @@ pub enum TrustError {
     )]
     SecretKeyFile { path: PathBuf, reason: String },
     /// A key id that cannot be used.
-    #[error(
-        "{id:?} is not a key id: use 1 to 128 ASCII letters, digits, '.', '_', '-' or '@'"
-    )]
+    #[error("{id:?} is not a key id: use 1 to 128 ASCII letters, digits, '.', '_', '-' or '@'")]
     BadKeyId { id: String },
     /// A trust file is not valid TOML of `[[key]]` tables (an unknown field included).
     #[error("{} is not a valid trust file: {source}", path.display())]

@@ -16,8 +16,9 @@ use crate::error::TrustError;
 const SECRET_KEY_KIND: &str = "edgescore-ed25519-secret-key";
 /// The prefix of a public key in a trust file.
 pub(crate) const PUBLIC_KEY_PREFIX: &str = "ed25519:";
-/// A key file is a few hundred bytes: more is not a key file.
-const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+/// A key is a few hundred bytes, a trust file a few per key: more than
+/// this is neither.
+const MAX_KEY_FILE_BYTES: u64 = 1 << 20;
 
 /// An Ed25519 signing key with its id. `Debug` shows the id and the public
 /// key, never the secret.
@@ -297,7 +298,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let back = SecretKey::read(&path).expect("read back");

@@ -108,8 +108,7 @@ mod wasm;
 
 pub use artifact::{ArtifactError, DIRECTORY_SIGNATURE_FILE};
 pub use audit::{
-    AuditAction, AuditError, AuditLog, AuditRecord, AuditSummary, AuditViolation,
-    verify_audit_log,
+    AuditAction, AuditError, AuditLog, AuditRecord, AuditSummary, AuditViolation, verify_audit_log,
 };
 pub use error::TrustError;
 pub use keys::{PublicKey, SecretKey};

@@ -254,9 +254,7 @@ fn advice(problems: &[SignatureProblem]) -> &'static str {
         .map(|p| &p.issue)
         .max_by_key(|issue| issue.specificity());
     match most.map(SignatureIssue::kind) {
-        Some(RefusalKind::RevokedKey) => {
-            "sign it again with a key that is trusted and not revoked"
-        }
+        Some(RefusalKind::RevokedKey) => "sign it again with a key that is trusted and not revoked",
         Some(RefusalKind::ExpiredKey) => {
             "sign it again with a currently valid key, or correct the key's not_before/not_after in the trust file"
         }

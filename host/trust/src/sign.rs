@@ -12,7 +12,9 @@ use crate::digest::{hex, sha256};
 use crate::error::TrustError;
 use crate::keys::SecretKey;
 use crate::statement;
-use crate::wasm::{SIGNATURE_SECTION, append_custom_section, fits_section, has_magic, split_signatures};
+use crate::wasm::{
+    SIGNATURE_SECTION, append_custom_section, fits_section, has_magic, split_signatures,
+};
 
 /// How to sign.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +57,10 @@ pub fn sign_artifact(
         let resources = resources(path).map_err(TrustError::Artifact)?;
         let existing = read_bundle(&detached).map_err(TrustError::Artifact)?;
         let signed = add_signature(existing.as_deref(), &detached, &subject, &resources, key)?;
-        write_replacing(&detached, &bundle::encode(&signed.payload, &signed.signatures))?;
+        write_replacing(
+            &detached,
+            &bundle::encode(&signed.payload, &signed.signatures),
+        )?;
         return Ok(signed.outcome(detached));
     }
     if read_bundle(&detached)
@@ -74,10 +79,17 @@ pub fn sign_artifact(
     let (wasm, name) = if is_dir {
         match &directory_files(path).map_err(TrustError::Artifact)?[..] {
             [(name, file)] if name.ends_with(".wasm") => (file.clone(), name.clone()),
-            _ => return Err(cannot("a directory carries an embedded signature only when its one file is a .wasm")),
+            _ => {
+                return Err(cannot(
+                    "a directory carries an embedded signature only when its one file is a .wasm",
+                ));
+            }
         }
     } else {
-        (path.to_owned(), file_name(path).map_err(TrustError::Artifact)?)
+        (
+            path.to_owned(),
+            file_name(path).map_err(TrustError::Artifact)?,
+        )
     };
     let bytes = std::fs::read(&wasm).map_err(|source| TrustError::Read {
         path: wasm.clone(),
@@ -182,23 +194,24 @@ fn subject_name(path: &Path) -> Result<String, TrustError> {
 }
 
 /// Replaces `path` with `bytes`: written and synced beside it under a
-/// hidden temporary name, then renamed over it.
+/// temporary name (`<path>.<pid>.signing`), then renamed over it.
 fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), TrustError> {
     let write = |source| TrustError::Write {
         path: path.to_owned(),
         source,
     };
-    let mut temporary = path.to_owned();
-    temporary.set_file_name(format!(
-        ".{}.{}.signing",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.signing", std::process::id()));
+    let temporary = PathBuf::from(temporary);
     let result = std::fs::File::create(&temporary)
         .and_then(|mut file| {
             file.write_all(bytes)?;
+            // A file replaced keeps its permissions (a bundle is new: the default).
+            match std::fs::metadata(path) {
+                Ok(old) => file.set_permissions(old.permissions())?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
             file.sync_all()
         })
         .and_then(|()| std::fs::rename(&temporary, path));

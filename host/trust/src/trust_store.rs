@@ -55,7 +55,7 @@ struct KeyTable {
 }
 
 impl TrustStore {
-    /// Reads trust files (TOML with [[key]] tables; a `.pub` written by
+    /// Reads trust files (TOML with `[[key]]` tables; a `.pub` written by
     /// keygen is one too). Several files merge; a duplicate id is an error.
     ///
     /// Each file must parse (an unknown field is an error naming the file)

@@ -78,7 +78,8 @@ fn signature_data(id: u8, contents: &[u8], offset: usize) -> Result<Option<&[u8]
     if id != CUSTOM_SECTION_ID {
         return Ok(None);
     }
-    let (name_len, name_start) = read_leb_u32(contents, 0).map_err(|_| WasmError::BadLeb { offset })?;
+    let (name_len, name_start) =
+        read_leb_u32(contents, 0).map_err(|_| WasmError::BadLeb { offset })?;
     let name_end = name_start
         .checked_add(name_len as usize)
         .filter(|&end| end <= contents.len())
@@ -111,7 +112,9 @@ fn read_leb_u32(bytes: &[u8], at: usize) -> Result<(u32, usize), WasmError> {
     let mut value: u32 = 0;
     for i in 0..5 {
         let offset = at + i;
-        let byte = *bytes.get(offset).ok_or(WasmError::Truncated { offset: at })?;
+        let byte = *bytes
+            .get(offset)
+            .ok_or(WasmError::Truncated { offset: at })?;
         let bits = u32::from(byte & 0x7f);
         // The fifth byte holds only the top 4 bits of a u32.
         if i == 4 && (byte & 0x80 != 0 || bits > 0x0f) {
@@ -171,7 +174,7 @@ mod tests {
 
     #[test]
     fn truncated_and_foreign_bytes_are_errors_not_panics() {
-        assert_eq!(split_signatures(b"\0as"), Err(WasmError::NotWasm));
+        assert!(matches!(split_signatures(b"\0as"), Err(WasmError::NotWasm)));
         let mut bytes = EMPTY_MODULE.to_vec();
         append_custom_section(&mut bytes, SIGNATURE_SECTION, b"data");
         for cut in 0..bytes.len() {

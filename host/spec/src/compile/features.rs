@@ -59,6 +59,19 @@ impl Compiler<'_> {
                 }
             }
         };
+        // A default stands in for a missing value: NaN would be none, and
+        // neither NaN nor an infinity survives the plan's JSON.
+        if let Some(d) = &spec.default
+            && !d.get_ref().is_finite()
+        {
+            return self.error(
+                d.span().start,
+                format!(
+                    "feature '{name}': `default` must be a finite number, not {}",
+                    d.get_ref()
+                ),
+            );
+        }
         let default = spec.default.as_ref().map(|d| *d.get_ref());
         let emit = spec.emit.unwrap_or(true);
 

@@ -65,7 +65,10 @@ impl Compiler<'_> {
         let converted = match (ty, value.get_ref()) {
             (InputType::Boolean, toml::Value::Boolean(b)) => Some(EventValue::Boolean(*b)),
             (InputType::Integer, toml::Value::Integer(i)) => Some(EventValue::Integer(*i)),
-            (InputType::Number, toml::Value::Float(x)) => Some(EventValue::Number(*x)),
+            // NaN and the infinities are no number an event may carry.
+            (InputType::Number, toml::Value::Float(x)) if x.is_finite() => {
+                Some(EventValue::Number(*x))
+            }
             (InputType::Number, toml::Value::Integer(i)) => Some(EventValue::Number(*i as f64)),
             (InputType::Text, toml::Value::String(s)) => Some(EventValue::Text(s.clone())),
             (InputType::Timestamp, toml::Value::Integer(_)) => {

@@ -81,6 +81,10 @@ impl Compiler<'_> {
                         format!("{role} needs a positive, finite `std`, not {std}"),
                     );
                 }
+                let mean = number(&spec.mean);
+                if !mean.is_finite() {
+                    return self.error(at, format!("{role} needs a finite `mean`, not {mean}"));
+                }
                 Op::Standardize {
                     x: self.operand(
                         at,
@@ -88,7 +92,7 @@ impl Compiler<'_> {
                         op,
                         &single(&spec.standardize).unwrap_or_default(),
                     )?,
-                    mean: number(&spec.mean),
+                    mean,
                     std,
                 }
             }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use crate::audit::entry::{EntryLine, FIRST_PREV, ParsedEntry};
 use crate::audit::AuditRecord;
+use crate::audit::entry::{EntryLine, FIRST_PREV, ParsedEntry};
 use crate::digest::{hex, sha256};
 use crate::time::format_millis;
 

@@ -13,7 +13,7 @@ use super::*;
 fn record(n: u64) -> AuditRecord {
     AuditRecord {
         actor: "ops".to_owned(),
-        action: if n % 2 == 0 {
+        action: if n.is_multiple_of(2) {
             AuditAction::Load
         } else {
             AuditAction::Swap
@@ -53,7 +53,10 @@ fn appended_entries_chain_and_verify() {
     assert_eq!(first["action"], "swap");
     assert_eq!(first["model"], "fraud");
     let at = first["at"].as_str().expect("a time");
-    assert!(at.ends_with('Z') && at.len() == "2026-01-01T00:00:00.000Z".len(), "{at}");
+    assert!(
+        at.ends_with('Z') && at.len() == "2026-01-01T00:00:00.000Z".len(),
+        "{at}"
+    );
     let summary = verify_audit_log(&path).expect("valid");
     assert_eq!(summary.entries, 5);
     assert_eq!(summary.torn_tail_bytes, 0);
@@ -71,7 +74,10 @@ fn appended_entries_chain_and_verify() {
     drop(log);
     let text = std::fs::read_to_string(&path).expect("read");
     let last = text.lines().last().expect("a line");
-    assert!(!last.contains("\"model\"") && !last.contains("\"version\""), "{last}");
+    assert!(
+        !last.contains("\"model\"") && !last.contains("\"version\""),
+        "{last}"
+    );
     let summary = verify_audit_log(&path).expect("valid");
     assert_eq!(summary.entries, 6);
     assert_ne!(summary.head_sha256, "0".repeat(64));
@@ -122,7 +128,10 @@ fn tampering_is_found_at_its_line() {
     forged[0] = forged[0].replace("\"version\":1", "\"version\":9");
     write_lines(&path, &forged);
     let violation = verify_audit_log(&path).expect_err("found");
-    assert!(matches!(violation, AuditViolation::Chain { line: 2, .. }), "{violation}");
+    assert!(
+        matches!(violation, AuditViolation::Chain { line: 2, .. }),
+        "{violation}"
+    );
 }
 
 #[test]
@@ -159,7 +168,10 @@ fn a_log_is_refused_when_held_or_when_its_last_line_is_not_an_entry() {
     let scratch = Scratch::new();
     let (path, mut lines) = log_of(&scratch, 2);
     let held = AuditLog::open(&path).expect("opened");
-    assert!(matches!(AuditLog::open(&path), Err(AuditError::Locked { .. })));
+    assert!(matches!(
+        AuditLog::open(&path),
+        Err(AuditError::Locked { .. })
+    ));
     drop(held);
     lines.push("garbage".to_owned());
     write_lines(&path, &lines);
@@ -169,6 +181,8 @@ fn a_log_is_refused_when_held_or_when_its_last_line_is_not_an_entry() {
 
 #[test]
 fn appends_from_many_threads_keep_one_chain() {
+    fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<AuditLog>();
     let scratch = Scratch::new();
     let path = scratch.path("audit.jsonl");
     let log = Arc::new(AuditLog::open(&path).expect("opened"));

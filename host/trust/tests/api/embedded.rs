@@ -1,7 +1,7 @@
 //! Signatures embedded in a `signature` custom section of a `.wasm`.
 
 use edgescore_trust::{RefusalKind, TrustError};
-use wasmparser::{Validator, WasmFeatures};
+use wasmparser::Validator;
 
 use super::*;
 
@@ -25,7 +25,9 @@ fn component() -> Vec<u8> {
 }
 
 fn validate(bytes: &[u8]) {
-    Validator::new_with_features(WasmFeatures::default() | WasmFeatures::COMPONENT_MODEL)
+    // The workspace's wasmparser validates with its default features, the
+    // component model among them.
+    Validator::new()
         .validate_all(bytes)
         .expect("valid WebAssembly");
 }

@@ -80,8 +80,7 @@ fn python_cryptography_verifies_our_signature() {
 
     // And it rejects a signature over another statement.
     let mut bundle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("model.sig")).expect("read"))
-            .expect("json");
+        serde_json::from_slice(&std::fs::read(dir.join("model.sig")).expect("read")).expect("json");
     let sig = bundle["dsseEnvelope"]["signatures"][0]["sig"]
         .as_str()
         .expect("a signature")

@@ -20,7 +20,12 @@ fn a_signed_folder_verifies_with_every_file_listed() {
     let names: Vec<&str> = verified.files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
-        ["model.wasm", "pipeline.toml", "profile.json", "transform/features.wasm"]
+        [
+            "model.wasm",
+            "pipeline.toml",
+            "profile.json",
+            "transform/features.wasm"
+        ]
     );
     assert_eq!(verified.manifest_sha256.len(), 64);
     assert_eq!(verified.signature_file, dir.join("model.sig"));
@@ -41,20 +46,29 @@ fn a_second_key_adds_a_signature_and_either_key_is_enough() {
     let only_alice = scratch.trust(&alice.public_key().to_trust_toml());
     let verified = verify(&dir, &only_alice).expect("accepted by alice");
     assert_eq!(verified.signers, ["alice"]);
-    assert_eq!(verified.manifest_sha256, first, "the statement is unchanged");
+    assert_eq!(
+        verified.manifest_sha256, first,
+        "the statement is unchanged"
+    );
     let both = scratch.trust(&format!(
         "{}{}",
         alice.public_key().to_trust_toml(),
         bob.public_key().to_trust_toml()
     ));
-    assert_eq!(verify(&dir, &both).expect("accepted").signers, ["bob", "alice"]);
+    assert_eq!(
+        verify(&dir, &both).expect("accepted").signers,
+        ["bob", "alice"]
+    );
     // Bob's key revoked: still accepted through Alice's signature.
     let revoked_bob = scratch.trust(&format!(
         "{}{}",
         alice.public_key().to_trust_toml(),
         table(&bob.public_key(), "revoked = true")
     ));
-    assert_eq!(verify(&dir, &revoked_bob).expect("accepted").signers, ["alice"]);
+    assert_eq!(
+        verify(&dir, &revoked_bob).expect("accepted").signers,
+        ["alice"]
+    );
 }
 
 /// Signs `dir` with `key` alone and returns the manifest hash it verifies with.
@@ -125,14 +139,19 @@ fn an_added_or_removed_file_is_a_digest_mismatch() {
     std::fs::write(dir.join("extra.so"), b"payload").expect("written");
     let refusal = verify(&dir, &trust).expect_err("refused");
     assert_eq!(refusal.kind(), RefusalKind::DigestMismatch);
-    assert!(refusal.to_string().contains("extra.so is not covered"), "{refusal}");
+    assert!(
+        refusal.to_string().contains("extra.so is not covered"),
+        "{refusal}"
+    );
     std::fs::remove_file(dir.join("extra.so")).expect("removed");
 
     std::fs::remove_file(dir.join("profile.json")).expect("removed");
     let refusal = verify(&dir, &trust).expect_err("refused");
     assert_eq!(refusal.kind(), RefusalKind::DigestMismatch);
     assert!(
-        refusal.to_string().contains("profile.json was signed but is missing"),
+        refusal
+            .to_string()
+            .contains("profile.json was signed but is missing"),
         "{refusal}"
     );
 }

@@ -14,10 +14,22 @@ fn bad_trust_files_are_refused_naming_the_file() {
     let scratch = Scratch::new();
     let public = key("release").public_key();
     let cases = [
-        (table(&public, "expires = \"2027-01-01T00:00:00Z\""), "expires"),
-        ("[[key]]\nid = \"x\"\npublic_key = \"rsa:AAAA\"\n".to_owned(), "ed25519:"),
-        ("[[key]]\nid = \"x\"\npublic_key = \"ed25519:%%%\"\n".to_owned(), "base64"),
-        ("[[key]]\nid = \"x\"\npublic_key = \"ed25519:AAAA\"\n".to_owned(), "32 bytes"),
+        (
+            table(&public, "expires = \"2027-01-01T00:00:00Z\""),
+            "expires",
+        ),
+        (
+            "[[key]]\nid = \"x\"\npublic_key = \"rsa:AAAA\"\n".to_owned(),
+            "ed25519:",
+        ),
+        (
+            "[[key]]\nid = \"x\"\npublic_key = \"ed25519:%%%\"\n".to_owned(),
+            "base64",
+        ),
+        (
+            "[[key]]\nid = \"x\"\npublic_key = \"ed25519:AAAA\"\n".to_owned(),
+            "32 bytes",
+        ),
         (table(&public, "not_after = \"next year\""), "RFC 3339"),
         (
             table(
@@ -26,7 +38,10 @@ fn bad_trust_files_are_refused_naming_the_file() {
             ),
             "not_before",
         ),
-        (format!("{}{}", table(&public, ""), table(&public, "")), "twice"),
+        (
+            format!("{}{}", table(&public, ""), table(&public, "")),
+            "twice",
+        ),
         ("# nothing\n".to_owned(), "no [[key]]"),
         ("[[key]\n".to_owned(), "keys.toml"),
     ];
@@ -36,7 +51,10 @@ fn bad_trust_files_are_refused_naming_the_file() {
         assert!(message.contains("keys.toml"), "{text}: {message}");
         assert!(message.contains(words), "{text}: {message}");
     }
-    assert!(matches!(TrustStore::load(&[]), Err(TrustError::NoTrustFiles)));
+    assert!(matches!(
+        TrustStore::load(&[]),
+        Err(TrustError::NoTrustFiles)
+    ));
 }
 
 #[test]
@@ -45,7 +63,10 @@ fn the_same_id_in_two_files_is_refused() {
     let a = scratch.trust_file("a.toml", &key("release").public_key().to_trust_toml());
     let b = scratch.trust_file("b.toml", &key("release").public_key().to_trust_toml());
     let error = TrustStore::load(&[a, b]).expect_err("refused");
-    assert!(matches!(error, TrustError::DuplicateKeyId { .. }), "{error}");
+    assert!(
+        matches!(error, TrustError::DuplicateKeyId { .. }),
+        "{error}"
+    );
 }
 
 #[test]
