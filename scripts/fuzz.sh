@@ -65,14 +65,17 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit=$commit+changes
 
 findings=()
+# Scratch files of this invocation: another run of the script may be going.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
 # One run of target $1 for $2 wall seconds; sets `used` (CPU seconds).
 run_target() {
     local t=$1 wall_limit=$2
     local binary=$target_dir/$triple/release/$t
     [ -x "$binary" ] || { echo "no fuzz target $t (fuzz/Cargo.toml names them)" >&2; exit 2; }
-    local corpus=$root/target/fuzz-corpus/$t artifacts=$runs/artifacts/$t log=$runs/$t.log
+    local corpus=$root/target/fuzz-corpus/$t artifacts=$runs/artifacts/$t log=$runs/$t.$$.log
     mkdir -p "$corpus" "$artifacts" "$root/fuzz/corpus/$t"
-    find "$artifacts" -type f | sort > "$runs/$t.before"
+    find "$artifacts" -type f | sort > "$scratch/$t.before"
     echo "== fuzz $t: ${wall_limit}s, $jobs worker(s)"
     local started wall cpu executions new
     started=$(date +%s)
@@ -83,25 +86,27 @@ run_target() {
     { time "$binary" -fork="$jobs" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
         -max_total_time="$wall_limit" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "$corpus" "$root/fuzz/corpus/$t" > "$log" 2>&1 ; } \
-        2> "$runs/$t.cpu" || true
+        2> "$scratch/$t.cpu" || true
     wall=$(( $(date +%s) - started ))
-    cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$runs/$t.cpu")
+    cpu=$(awk '{ printf "%.1f", $1 + $2 }' "$scratch/$t.cpu")
     used=${cpu%.*}
-    executions=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
-    find "$artifacts" -type f | sort > "$runs/$t.after"
-    mapfile -t fresh < <(comm -13 "$runs/$t.before" "$runs/$t.after")
+    executions=$(grep -aoE '^#[0-9]+' "$log" | tail -1 | tr -d '#')
+    find "$artifacts" -type f | sort > "$scratch/$t.after"
+    mapfile -t fresh < <(comm -13 "$scratch/$t.before" "$scratch/$t.after")
     new=${#fresh[@]}
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$commit" \
         "$wall" "$cpu" "${executions:-0}" "$new" >> "$ledger"
     echo "   ${wall}s wall, ${cpu}s CPU, ${executions:-0} executions, $new finding(s)"
     if [ "$new" -gt 0 ]; then
         for file in "${fresh[@]}"; do findings+=("$t: $file"); done
-        grep -m1 -A3 'panicked at' "$log" || tail -40 "$log"
+        grep -a -m1 -A3 'panicked at' "$log" || tail -40 "$log"
     elif [ "${executions:-0}" -eq 0 ]; then
         tail -40 "$log"
         echo "fuzz target $t ran no input" >&2
         exit 1
     fi
+    # The last run's log of each target: target/fuzz-runs/<t>.log.
+    mv "$log" "$runs/$t.log"
 }
 
 for t in "${targets[@]}"; do

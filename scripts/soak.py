@@ -648,6 +648,7 @@ class CpuMeter:
     def __init__(self, pid: int):
         self.pid = pid
         self.last = self.read()
+        self.last_server = self.last["server"]
 
     def read(self) -> dict:
         stat = Path(f"/proc/{self.pid}/stat").read_text()
@@ -667,7 +668,10 @@ class CpuMeter:
         used = {k: (now[k] - self.last[k]) / wall * 100 for k in ("server", "oha", "script", "busy")}
         self.last = now
         used["others"] = max(0.0, used["busy"] - used["server"] - used["oha"] - used["script"])
-        return {f"cpu_{k}_percent": round(v, 1) for k, v in used.items()}
+        out = {f"cpu_{k}_percent": round(v, 1) for k, v in used.items()}
+        out["cpu_server_seconds"] = round(now["server"] - self.last_server, 3)
+        self.last_server = now["server"]
+        return out
 
 
 # ---------------------------------------------------------------- the soak
@@ -827,6 +831,10 @@ def main() -> int:
                     "loadavg_1m": round(os.getloadavg()[0], 2),
                     **cpu.percent(),
                 }
+                # The server's own cost per request: flat unless the server
+                # itself slows down, whatever else runs on the machine.
+                sample["server_cpu_us_per_request"] = round(
+                    sample["cpu_server_seconds"] / max(1, len(latencies)) * 1e6, 1)
                 samples.append(sample)
                 print(f"[{sample['t_s']:6.1f}s] {sample['requests']:6d} req p50 {sample['p50_ms']:6.2f} "
                       f"p99 {sample['p99_ms']:7.2f} ms  fail {non_2xx + errors}  RSS "
@@ -835,7 +843,8 @@ def main() -> int:
                       f"+{deployer.canary_swaps}  canary changes {deployer.canary_changes}  "
                       f"load {sample['loadavg_1m']}  CPU server {sample['cpu_server_percent']:.0f} % "
                       f"oha {sample['cpu_oha_percent']:.0f} % others "
-                      f"{sample['cpu_others_percent']:.0f} %", flush=True)
+                      f"{sample['cpu_others_percent']:.0f} %  server "
+                      f"{sample['server_cpu_us_per_request']:.0f} us/req", flush=True)
         finally:
             if deployer is not None and deployer.is_alive():
                 deployer.stop_event.set()
@@ -927,9 +936,9 @@ def write_markdown(path: Path, report: dict) -> None:
         "",
         "| t (s) | requests | failed | p50 (ms) | p99 (ms) | max (ms) | RSS (MiB) | fds | threads "
         "| idle instances | serving | canary | swaps | canary moves | canary changes "
-        "| /metrics series | load 1m | CPU server % | CPU others % |",
+        "| /metrics series | load 1m | CPU server % | CPU others % | server CPU µs/request |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in report["samples"]:
         lines.append(
@@ -938,7 +947,8 @@ def write_markdown(path: Path, report: dict) -> None:
             f"| {s['threads']} | {s['idle_instances'] if s['idle_instances'] is not None else '—'} "
             f"| {s['serving']} | {s['canary'] or '—'} | {s['swaps']} | {s['canary_swaps']} "
             f"| {s['canary_changes']} | {s['metrics_series']} | {s['loadavg_1m']} "
-            f"| {s['cpu_server_percent']:.0f} | {s['cpu_others_percent']:.0f} |")
+            f"| {s['cpu_server_percent']:.0f} | {s['cpu_others_percent']:.0f} "
+            f"| {s['server_cpu_us_per_request']:.0f} |")
     lines += ["", "| minute | requests | p50 (ms) | p99 (ms) |", "| ---: | ---: | ---: | ---: |"]
     for m in report["minutes"]:
         lines.append(f"| {m['minute']} | {m['requests']} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} |")

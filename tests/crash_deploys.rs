@@ -16,8 +16,8 @@
 //!
 //! The seed is printed (`EDGESCORE_CRASH_SEED=<n>` replays its choices; the
 //! kills land at wall-clock times, so a replay is close, not identical).
-//! `EDGESCORE_CRASH_ROUNDS` sets the number of kills (default 22, at least
-//! 20).
+//! `EDGESCORE_CRASH_ROUNDS` sets the number of kills (default 24; the
+//! acceptance asks for at least 20).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -27,7 +27,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use edgescore_runtime::component_build::{BuildRequest, build_component};
+use edgescore_runtime::component_build::{BuildRequest, build_component, build_transform};
 use edgescore_test_support::repo_root;
 use edgescore_test_support::server::{Client, Serve, Server};
 use serde_json::{Value, json};
@@ -40,9 +40,7 @@ const MODEL: &str = "quick";
 /// The fraud example, deployed as pipeline folders.
 const PIPELINE: &str = "fraud";
 const MODELS: [&str; 2] = [MODEL, PIPELINE];
-const DEFAULT_ROUNDS: usize = 22;
-/// The files of a pipeline version, copied from `examples/fraud`.
-const PIPELINE_FILES: [&str; 3] = ["pipeline.toml", "transform.toml", "model/xgboost.json"];
+const DEFAULT_ROUNDS: usize = 24;
 
 /// SplitMix64: small, seeded, good enough to pick what to do.
 #[derive(Debug, Clone)]
@@ -121,6 +119,8 @@ struct Stats {
     transactions: u64,
     decisions: BTreeMap<String, u64>,
     score_unanswered: u64,
+    score_errors: u64,
+    first_score_error: Option<String>,
     loads: u64,
     startup: Vec<Duration>,
     pruned: u64,
@@ -271,12 +271,12 @@ fn write_model_version(
     };
     let tmp = folder.join("model.wasm.tmp");
     let mut file = std::fs::File::create(&tmp).expect("create model.wasm.tmp");
-    for piece in bytes.chunks(bytes.len() / 4 + 1) {
+    for piece in bytes.chunks(bytes.len() / 6 + 1) {
         if stop.load(Ordering::SeqCst) {
             return Written::Abandoned;
         }
         file.write_all(piece).expect("write model.wasm.tmp");
-        std::thread::sleep(Duration::from_millis(rng.between(1, 8)));
+        std::thread::sleep(Duration::from_millis(rng.between(3, 20)));
     }
     drop(file);
     std::fs::rename(&tmp, folder.join("model.wasm")).expect("rename model.wasm");
@@ -284,8 +284,8 @@ fn write_model_version(
 }
 
 /// Writes `<registry>/fraud/<version>/` as a staged hidden folder renamed
-/// in; with a truncated model file when `bad`; abandoned (left staged)
-/// when `stop` is raised.
+/// in; with a truncated model component when `bad`; abandoned (left
+/// staged) when `stop` is raised.
 fn write_pipeline_version(
     setup: &Setup,
     version: u64,
@@ -297,18 +297,18 @@ fn write_pipeline_version(
         .registry
         .join(PIPELINE)
         .join(format!(".staged-{version}"));
-    std::fs::create_dir_all(staged.join("model")).expect("staged folder");
+    std::fs::create_dir_all(&staged).expect("staged folder");
     for (name, bytes) in &setup.pipeline {
         if stop.load(Ordering::SeqCst) {
             return Written::Abandoned;
         }
-        let bytes = if bad && name.ends_with(".json") {
+        let bytes = if bad && *name == "model.wasm" {
             &bytes[..bytes.len() / 2]
         } else {
             &bytes[..]
         };
         std::fs::write(staged.join(name), bytes).expect("write a pipeline file");
-        std::thread::sleep(Duration::from_millis(rng.between(1, 8)));
+        std::thread::sleep(Duration::from_millis(rng.between(3, 20)));
     }
     if stop.load(Ordering::SeqCst) {
         return Written::Abandoned;
@@ -321,8 +321,9 @@ fn write_pipeline_version(
     if bad { Written::Bad } else { Written::Good }
 }
 
-/// Deploys versions (a fifth of them truncated) and asks for each to be
-/// loaded, until the server dies or `stop` is raised.
+/// Deploys versions (a fifth of them truncated) and asks for half of them
+/// to be loaded at once (the watcher finds the others), until the server
+/// dies or `stop` is raised.
 fn deployer(
     setup: &Setup,
     client: &Client,
@@ -356,6 +357,11 @@ fn deployer(
         }
         if written == Written::Abandoned {
             return;
+        }
+        // Half the versions are left to the registry's watcher.
+        if rng.chance(0.5) {
+            std::thread::sleep(Duration::from_millis(rng.between(20, 120)));
+            continue;
         }
         let (status, answer) = admin(
             client,
@@ -533,6 +539,15 @@ fn scorer(
                     *ledger.stats.decisions.entry(decision).or_default() += 1;
                 }
             }
+            // Not acknowledged (say, a call past its deadline on a loaded
+            // machine): its alerts need not be anywhere.
+            500.. => {
+                ledger.stats.score_errors += 1;
+                ledger
+                    .stats
+                    .first_score_error
+                    .get_or_insert_with(|| answer.to_string());
+            }
             _ => ledger
                 .failures
                 .push(format!("scoring answered {status}: {answer}")),
@@ -688,6 +703,11 @@ fn check_restart(server: &Server, setup: &Setup, ledger: &mut Ledger, round: usi
             continue;
         }
         let observed = answer["routing"].clone();
+        if !answer["routing_error"].is_null() {
+            failures.push(format!(
+                "{model}: the routing file is refused after the restart: {answer}"
+            ));
+        }
         let track = ledger.routing.entry(model).or_default().clone();
         let as_acked = observed == track.acked || triple(&observed) == triple(&track.acked);
         let as_in_flight = track
@@ -719,10 +739,14 @@ fn check_restart(server: &Server, setup: &Setup, ledger: &mut Ledger, round: usi
                 "{model}: the routing's primary {p} is not a good version ({good:?})"
             ));
         }
+        // A canary or a shadow that is the primary is not served as one.
         let canary = answer["canary"]["version"]
             .as_u64()
             .map(|v| (v, answer["canary"]["percent"].as_u64().unwrap_or(0)));
-        if canary != routed.canary || answer["shadow"].as_u64() != routed.shadow {
+        let other = |v: &u64| Some(*v) != serving;
+        if canary != routed.canary.filter(|(v, _)| other(v))
+            || answer["shadow"].as_u64() != routed.shadow.filter(other)
+        {
             failures.push(format!(
                 "{model}: routing {observed} but canary {} and shadow {} serve",
                 answer["canary"], answer["shadow"]
@@ -810,6 +834,34 @@ fn prune(setup: &Setup, ledger: &mut Ledger) {
     }
 }
 
+/// The fraud example as the files of a registry version, its transform
+/// and model built (a version naming its sources would be built at every
+/// load, seconds each restart).
+fn fraud_pipeline(example: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let spec = std::fs::read_to_string(example.join("pipeline.toml")).expect("pipeline.toml");
+    let spec = spec
+        .replace("\"transform.toml\"", "\"transform.wasm\"")
+        .replace("\"model/xgboost.json\"", "\"model.wasm\"");
+    assert!(
+        spec.contains("transform.wasm") && spec.contains("\"model.wasm\""),
+        "{spec}"
+    );
+    let transform =
+        build_transform(&example.join("transform.toml")).expect("the fraud transform builds");
+    let model = build_component(&BuildRequest {
+        model: &example.join("model/xgboost.json"),
+        format: None,
+        name: PIPELINE,
+        version: "1",
+    })
+    .expect("the fraud model builds");
+    vec![
+        ("pipeline.toml", spec.into_bytes()),
+        ("transform.wasm", transform),
+        ("model.wasm", model),
+    ]
+}
+
 #[test]
 fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
     let seed = std::env::var("EDGESCORE_CRASH_SEED")
@@ -839,15 +891,7 @@ fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
             version: "1",
         })
         .expect("the quickstart model builds"),
-        pipeline: PIPELINE_FILES
-            .iter()
-            .map(|f| {
-                (
-                    *f,
-                    std::fs::read(example.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
-                )
-            })
-            .collect(),
+        pipeline: fraud_pipeline(&example),
     };
     let ledger = Mutex::new(Ledger::default());
     {
@@ -868,7 +912,7 @@ fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
     std::fs::write(
         &config,
         format!(
-            "poll_interval_ms = 100\nsettle_ms = 300\n\n[admin_tokens]\n{ACTOR} = \"{TOKEN}\"\n"
+            "poll_interval_ms = 100\nsettle_ms = 300\ndeadline_ms = 500\n\n[admin_tokens]\n{ACTOR} = \"{TOKEN}\"\n"
         ),
     )
     .expect("config");
@@ -977,7 +1021,7 @@ fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
     let mean = startup.iter().sum::<Duration>() / startup.len().max(1) as u32;
     eprintln!(
         "crash_deploys: seed {seed}: {} starts, {kills} kill -9s in {:.1} s\n  \
-         alerts acknowledged: {} (transactions scored {}, decisions {:?}, requests unanswered at a kill {})\n  \
+         alerts acknowledged: {} (transactions scored {}, decisions {:?}, requests unanswered at a kill {}, answered 5xx {} (first: {}))\n  \
          routing changes: {} acknowledged, {} refused, {} in flight at a kill ({} of them landed)\n  \
          versions written (good, bad, abandoned): {:?}; load calls answered {}; pruned {}\n  \
          startup mean {:.2} s, max {:.2} s; audit entries {:?}",
@@ -987,6 +1031,8 @@ fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
         stats.transactions,
         stats.decisions,
         stats.score_unanswered,
+        stats.score_errors,
+        stats.first_score_error.as_deref().unwrap_or("none"),
         stats.routing_acked,
         stats.routing_refused,
         stats.routing_in_flight,
@@ -1003,7 +1049,6 @@ fn kill_9_during_deploys_routing_and_alerts_loses_nothing_acknowledged() {
             .as_secs_f64(),
         actions,
     );
-    assert!(rounds >= 20 || std::env::var_os("EDGESCORE_CRASH_ROUNDS").is_some());
     assert!(
         !ledger.alerts.is_empty(),
         "no alert was acknowledged: the workload decided nothing"

@@ -218,9 +218,8 @@ fn unsigned_untrusted_tampered_revoked_and_expired_versions_are_refused_under_lo
         assert_eq!(indexed["state"], "UNAVAILABLE", "{indexed}");
         assert_eq!(indexed["reason"], reason, "{indexed}");
         let metrics = client.metrics();
-        let series = format!(
-            "edgescore_signature_refusals_total{{model=\"fraud\",reason=\"{kind}\"}} 1"
-        );
+        let series =
+            format!("edgescore_signature_refusals_total{{model=\"fraud\",reason=\"{kind}\"}} 1");
         assert!(
             metrics.lines().any(|l| l == series),
             "{series} missing from /metrics"
@@ -270,7 +269,10 @@ fn unsigned_untrusted_tampered_revoked_and_expired_versions_are_refused_under_lo
     assert!(has("startup", "server", None));
     assert!(has("load", "registry", Some(1)) && has("load", "registry", Some(7)));
     for (version, _, _) in refused {
-        assert!(has("reject", "registry", Some(version)), "no reject of {version}");
+        assert!(
+            has("reject", "registry", Some(version)),
+            "no reject of {version}"
+        );
     }
     assert!(has("swap", "registry", Some(7)));
     assert!(
@@ -306,7 +308,10 @@ fn without_trust_roots_the_server_says_that_it_checks_nothing() {
         "/v1/models/fraud/score",
         &json!({ "rows": [{ "amount": 1.0 }] }),
     );
-    assert_eq!(status, 200, "an unsigned version serves without trust roots");
+    assert_eq!(
+        status, 200,
+        "an unsigned version serves without trust roots"
+    );
     let logged = std::fs::read_to_string(&stderr).expect("stderr");
     assert!(
         logged.contains("signatures are NOT checked"),

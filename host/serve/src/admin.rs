@@ -258,7 +258,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         text.push_str(&super::metrics::Metrics::render_alerts(&alerts.counters));
     }
     if state.audit.is_on() {
-        text.push_str(&super::metrics::Metrics::render_audit(state.audit.failures()));
+        text.push_str(&super::metrics::Metrics::render_audit(
+            state.audit.failures(),
+        ));
     }
     let mut response = text.into_response();
     response.headers_mut().insert(

@@ -169,6 +169,10 @@ mod tests {
             AdminTokens::new(&spaced, None),
             Err(AdminTokenError::BadName { .. })
         ));
-        assert!(AdminTokens::new(&BTreeMap::new(), None).expect("none").is_empty());
+        assert!(
+            AdminTokens::new(&BTreeMap::new(), None)
+                .expect("none")
+                .is_empty()
+        );
     }
 }

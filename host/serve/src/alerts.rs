@@ -251,8 +251,14 @@ impl LogWriter {
     /// The open log file (opened, or created, the first time).
     fn file(&mut self) -> std::io::Result<&mut std::fs::File> {
         if self.file.is_none() {
-            let file = open_append(&self.path)?;
+            let mut file = open_append(&self.path)?;
             self.size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if ends_torn(&self.path, self.size)? {
+                // A crash mid-write left half a line (never acknowledged):
+                // end it, so the next alert starts a line of its own.
+                file.write_all(b"\n")?;
+                self.size += 1;
+            }
             self.file = Some(file);
         }
         self.file.as_mut().ok_or_else(|| {
@@ -334,6 +340,19 @@ pub fn rotated_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether the log's last byte is not a newline (a line torn by a crash).
+fn ends_torn(path: &Path, size: u64) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    if size == 0 {
+        return Ok(false);
+    }
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(size - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
 fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
         .create(true)
@@ -372,5 +391,31 @@ fn post_forever(agent: &ureq::Agent, url: &str, queue: Receiver<String>, counter
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_torn_by_a_crash_is_ended_before_the_next_alert() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("alerts.jsonl");
+        std::fs::write(&log, "{\"complete\":1}\n{\"torn\":").expect("write");
+        let alerts = Alerts::start(AlertConfig {
+            log: log.clone(),
+            max_log_bytes: 1 << 20,
+            webhook: None,
+        })
+        .expect("starts");
+        alerts.send(&serde_json::json!({ "next": 2 }));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while alerts.counters.logged.load(Ordering::Relaxed) == 0 {
+            assert!(std::time::Instant::now() < deadline, "never logged");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let text = std::fs::read_to_string(&log).expect("read");
+        assert_eq!(text, "{\"complete\":1}\n{\"torn\":\n{\"next\":2}\n");
     }
 }

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use edgescore_protocol::ProtocolError;
 
 use edgescore_runtime::component_scorer::ComponentError;
 
@@ -109,5 +110,16 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// A body that does not decode ([`edgescore_protocol`]): 413 for more rows
+/// (or transactions) than a request may carry, 400 for the rest.
+impl From<ProtocolError> for ApiError {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::TooManyRows { limit, what } => Self::TooManyRows { limit, what },
+            other => Self::BadRequest(other.to_string()),
+        }
     }
 }

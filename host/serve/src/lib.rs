@@ -8,7 +8,8 @@
 //! - [`loaded_version`]: one validated version and its warm instances;
 //! - [`app`]: the HTTP router and what its routes share;
 //! - [`open_inference`], [`simple_api`], [`listing`], [`admin`]: the routes;
-//!   [`bounded_json`]: request bodies whose rows are counted as they are read;
+//!   their bodies are decoded by `edgescore_protocol` (rows counted as they
+//!   are read);
 //! - [`schema`]: what a version's clients send, compared before a swap;
 //! - [`metrics`]: Prometheus metrics; [`names`]: valid model names and versions;
 //! - [`dashboard`]: the analyst dashboard at `/`, its summary
@@ -22,7 +23,6 @@ pub mod api_error;
 pub mod app;
 pub mod audit;
 pub mod batching;
-pub mod bounded_json;
 pub mod config;
 pub mod dashboard;
 pub mod demo_page;
@@ -134,9 +134,9 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
     metrics.set_signatures_checked(trust.is_some());
     let audit = match &config.audit_log {
         None => audit::Audit::default(),
-        Some(path) => audit::Audit::to_log(
-            edgescore_trust::AuditLog::open(path).map_err(ServeError::Audit)?,
-        ),
+        Some(path) => {
+            audit::Audit::to_log(edgescore_trust::AuditLog::open(path).map_err(ServeError::Audit)?)
+        }
     };
     audit.record(
         audit::actor::SERVER,

@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use edgescore_protocol::{HEADER_LENGTH, InferRequest, OUTPUT, ProtocolError, split_body};
+use edgescore_protocol::{HEADER_LENGTH, InferRequest, OUTPUT, split_body};
 use serde_json::{Value, json};
 
 use super::api_error::ApiError;
@@ -231,16 +231,5 @@ async fn run_infer(
         };
         response["outputs"] = json!([output]);
         Ok(Json(response).into_response())
-    }
-}
-
-/// A body that does not decode ([`edgescore_protocol`]): 413 for more rows
-/// (or transactions) than a request may carry, 400 for the rest.
-impl From<ProtocolError> for ApiError {
-    fn from(e: ProtocolError) -> Self {
-        match e {
-            ProtocolError::TooManyRows { limit, what } => Self::TooManyRows { limit, what },
-            other => Self::BadRequest(other.to_string()),
-        }
     }
 }

@@ -103,14 +103,15 @@ impl Pipelines {
                     .unwrap_or_else(|| "pipeline".into());
                 // Checked before anything in the folder is compiled.
                 if let Some(trust) = &trust {
-                    let signed = edgescore_serve::signatures::verify_version(trust, dir)
-                        .map_err(|refusal| {
+                    let signed = edgescore_serve::signatures::verify_version(trust, dir).map_err(
+                        |refusal| {
                             StreamError::Pipeline(format!(
                                 "{}: signature refused ({}): {refusal}",
                                 dir.display(),
                                 refusal.kind().as_str()
                             ))
-                        })?;
+                        },
+                    )?;
                     tracing::info!(
                         "pipeline {}: signed by {}",
                         dir.display(),

@@ -19,7 +19,7 @@ fn open(path: &Path) -> Result<(SerializedFileReader<File>, Vec<String>, Vec<boo
         path: path.to_owned(),
         source,
     })?;
-    let reader = SerializedFileReader::new(file)
+    let reader = unpanicked(path, || SerializedFileReader::new(file))?
         .map_err(|e| parquet_error(path, format!("not a readable Parquet file: {e}")))?;
     let schema = reader.metadata().file_metadata().schema_descr();
     let mut header = Vec::new();
@@ -42,6 +42,33 @@ fn open(path: &Path) -> Result<(SerializedFileReader<File>, Vec<String>, Vec<boo
         ));
     }
     Ok((reader, header, nanoseconds))
+}
+
+/// Runs a call into the `parquet` crate, which panics on some corrupt
+/// files (found by fuzzing; apache/arrow-rs#9742) instead of answering an
+/// error: the panic becomes this file's error, so a bad file costs only
+/// its own command.
+fn unpanicked<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no reason given".to_owned());
+        parquet_error(
+            path,
+            format!("not a readable Parquet file: it is corrupt (the reader stopped: {why})"),
+        )
+    })
+}
+
+/// The next row of `rows`, a panic of the reader on a corrupt page
+/// answered as an error.
+fn next_row(
+    path: &Path,
+    rows: &mut parquet::record::reader::RowIter<'static>,
+) -> Result<Option<parquet::errors::Result<parquet::record::Row>>> {
+    unpanicked(path, || rows.next())
 }
 
 fn parquet_error(path: &Path, message: String) -> Error {
@@ -77,8 +104,9 @@ fn row_cells(
 pub(super) fn read(path: &Path) -> Result<Table> {
     let (reader, header, nanoseconds) = open(path)?;
     let mut rows = Vec::new();
-    for (r, row) in reader.into_iter().enumerate() {
-        let cells = row_cells(path, &header, &nanoseconds, r as u64, row)?;
+    let mut iter = unpanicked(path, || reader.into_iter())?;
+    while let Some(row) = next_row(path, &mut iter)? {
+        let cells = row_cells(path, &header, &nanoseconds, rows.len() as u64, row)?;
         rows.push(Row { line: 0, cells });
     }
     Ok(Table { header, rows })
@@ -132,7 +160,7 @@ impl ParquetCsv {
             path: path.to_owned(),
             header,
             nanoseconds,
-            rows: reader.into_iter(),
+            rows: unpanicked(path, || reader.into_iter())?,
             read: 0,
             total,
             text,
@@ -153,7 +181,10 @@ impl ParquetCsv {
 
     fn refill(&mut self) -> Result<()> {
         let mut writer = csv::Writer::from_writer(std::mem::take(&mut self.text));
-        for row in self.rows.by_ref().take(ROWS_PER_REFILL) {
+        for _ in 0..ROWS_PER_REFILL {
+            let Some(row) = next_row(&self.path, &mut self.rows)? else {
+                break;
+            };
             let cells = row_cells(&self.path, &self.header, &self.nanoseconds, self.read, row)?;
             writer
                 .write_record(cells.iter().map(Cell::to_text))
@@ -250,6 +281,39 @@ mod tests {
         assert_eq!(decimal_value(&[0x01, 0x00], 0), Ok(256.0));
         assert_eq!(decimal_value(&[0xff], 0), Ok(-1.0));
         assert!(decimal_value(&[], 0).is_err());
+    }
+
+    /// Files on which the parquet crate panics (found by fuzzing; the
+    /// reproducers are in `fuzz/corpus/parquet_events/regression-*`):
+    /// each is refused as corrupt, through both readers.
+    #[test]
+    fn corrupt_files_the_parquet_crate_panics_on_are_refused_as_errors() {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/parquet_events");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&corpus).expect("the fuzz corpus") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !name.starts_with("regression-parquet-panic-") {
+                continue;
+            }
+            seen += 1;
+            let whole = read(&path);
+            assert!(
+                matches!(&whole, Err(Error::Table { message, .. }) if message.contains("not a readable Parquet file")),
+                "{name}: {whole:?}"
+            );
+            if let Ok(mut streamed) = ParquetCsv::open(&path) {
+                let mut text = String::new();
+                let read = std::io::Read::read_to_string(&mut streamed, &mut text);
+                assert!(read.is_err(), "{name}: read whole: {text}");
+                assert!(streamed.failure().borrow().is_some(), "{name}");
+            }
+        }
+        assert!(
+            seen >= 2,
+            "the reproducers are missing from {}",
+            corpus.display()
+        );
     }
 
     #[test]

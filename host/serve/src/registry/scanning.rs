@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::Registry;
 use super::slot::{Fingerprint, ModelSlot, VersionEntry, VersionStatus, version_fingerprint};
+use crate::audit::{actor, version_details};
 use crate::loaded_version::{LoadedVersion, ServingOptions};
 use crate::names::{is_valid_model_name, parse_version, why_not_a_version};
 use crate::rollout;
 use crate::routing::{Canary, ROUTING_FILE, Route};
 use crate::schema::FeatureSchema;
 use crate::signatures::{SignedBy, verify_version};
-use crate::audit::{actor, version_details};
 use edgescore_trust::AuditAction;
 
 impl Registry {
