@@ -859,9 +859,17 @@ def main() -> int:
     per_min = []
     for m in minutes:
         lat = sorted(minute_latencies[m])
+        window = samples[m * per_minute:(m + 1) * per_minute]
+        rss = sorted(s["rss_kib"] for s in window)
         per_min.append({"minute": m + 1, "requests": len(lat),
                         "p50_ms": round(percentile(lat, 0.5) * 1000, 3),
-                        "p99_ms": round(percentile(lat, 0.99) * 1000, 3)})
+                        "p99_ms": round(percentile(lat, 0.99) * 1000, 3),
+                        # RSS dips and rises with each version loaded: the
+                        # median of the minute's samples shows the trend.
+                        "rss_median_mib": round(rss[len(rss) // 2] / 1024, 1),
+                        "rss_max_mib": round(rss[-1] / 1024, 1),
+                        "published": window[-1]["published"],
+                        "metrics_series": window[-1]["metrics_series"]})
     # The references: the sample at minute 2 and the second minute; a run
     # of under 3 minutes (a dry run) uses minute 1 and the first minute.
     dry_run = len(samples) < 3 * per_minute
@@ -949,9 +957,13 @@ def write_markdown(path: Path, report: dict) -> None:
             f"| {s['canary_changes']} | {s['metrics_series']} | {s['loadavg_1m']} "
             f"| {s['cpu_server_percent']:.0f} | {s['cpu_others_percent']:.0f} "
             f"| {s['server_cpu_us_per_request']:.0f} |")
-    lines += ["", "| minute | requests | p50 (ms) | p99 (ms) |", "| ---: | ---: | ---: | ---: |"]
+    lines += ["", "| minute | requests | p50 (ms) | p99 (ms) | RSS median (MiB) | RSS max (MiB) "
+              "| versions published | /metrics series |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in report["minutes"]:
-        lines.append(f"| {m['minute']} | {m['requests']} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} |")
+        lines.append(f"| {m['minute']} | {m['requests']} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
+                     f"| {m['rss_median_mib']} | {m['rss_max_mib']} | {m['published']} "
+                     f"| {m['metrics_series']} |")
     lines += [
         "",
         f"- RSS growth over the last 8 minutes: {v['rss_reference_mib']} MiB (t = "

@@ -212,7 +212,7 @@ fn unsigned_untrusted_tampered_revoked_and_expired_versions_are_refused_under_lo
             .as_array()
             .expect("index")
             .iter()
-            .find(|v| v["version"] == version.to_string())
+            .find(|v| v["version"].as_str().and_then(|s| s.parse::<u64>().ok()) == Some(version))
             .cloned()
             .expect("indexed");
         assert_eq!(indexed["state"], "UNAVAILABLE", "{indexed}");
