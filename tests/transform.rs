@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use edgescore_events::{Event, EventValue as FieldValue};
+use edgescore_runtime::compiled_cache::CompiledCache;
 use edgescore_runtime::component_scorer::ComponentError;
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::feature_store::EmbeddedStore;
@@ -148,7 +149,7 @@ fn instance(
     grants: Grants,
 ) -> edgescore_runtime::transform_component::TransformInstance {
     let engine = ScoringEngine::new(Limits::default()).expect("engine");
-    let component = TransformComponent::new(&engine, bytes).expect("loads");
+    let component = TransformComponent::new(&engine, None, bytes).expect("loads");
     component
         .instantiate(FeatureAccess {
             store: Some(Arc::new(EmbeddedStore::default())),
@@ -315,6 +316,28 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
+}
+
+/// A pipeline reloaded by `serve` takes its transform's compiled code from
+/// the cache, as it does its model's: the first load stores the entry,
+/// the next reads it back, and both describe the same transform.
+#[test]
+fn a_transform_is_compiled_once_then_read_from_the_cache() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = CompiledCache::new(dir.path());
+    let engine = ScoringEngine::new(Limits::default()).expect("engine");
+    let bytes = guests::TRANSFORM_EXAMPLE_COMPONENT;
+    let entry = cache.entry_path(engine.engine(), bytes);
+    assert!(!entry.exists());
+    let first = TransformComponent::new(&engine, Some(&cache), bytes).expect("loads");
+    let stored = std::fs::metadata(&entry).expect("the first load stores the compiled code");
+    let second = TransformComponent::new(&engine, Some(&cache), bytes).expect("loads again");
+    let read = std::fs::metadata(&entry).expect("the entry stays");
+    assert_eq!(stored.len(), read.len());
+    let described = |t: &TransformComponent| format!("{:?}", t.info());
+    assert_eq!(described(&first), described(&second));
+    let uncached = TransformComponent::new(&engine, None, bytes).expect("loads uncached");
+    assert_eq!(described(&first), described(&uncached));
 }
 
 /// The SDK example: haversine distance and a windowed count, through the

@@ -6,6 +6,7 @@ mod cli;
 mod drift_commands;
 mod inspect;
 mod offline_commands;
+mod serve_args;
 mod stream_command;
 mod trust_commands;
 
@@ -25,7 +26,8 @@ use edgescore_runtime::component_scorer::ScorerComponent;
 use edgescore_runtime::engine::ScoringEngine;
 use edgescore_runtime::limits::Limits;
 
-use crate::cli::{BuildArgs, Cli, Command, LogFormat, ScoreArgs, ServeArgs};
+use crate::cli::{BuildArgs, Cli, Command, LogFormat, ScoreArgs};
+use crate::serve_args::ServeArgs;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -53,7 +53,7 @@ pub(crate) fn transform(args: TransformArgs) -> anyhow::Result<()> {
                 );
             }
             Some(
-                TransformComponent::new(&engine, &bytes)
+                TransformComponent::new(&engine, None, &bytes)
                     .with_context(|| format!("cannot load the transform {}", path.display()))?,
             )
         }

@@ -142,7 +142,7 @@ pub fn build_transform(spec: &Path) -> Result<Vec<u8>, TransformBuildError> {
     };
     let engine =
         ScoringEngine::new(limits).map_err(|e| TransformBuildError::Wizer(format!("{e:#}")))?;
-    let loaded = TransformComponent::new(&engine, &component)?;
+    let loaded = TransformComponent::new(&engine, None, &component)?;
     let outputs: Vec<&str> = plan.outputs().map(|s| s.name.as_str()).collect();
     let built: Vec<&str> = loaded
         .info()

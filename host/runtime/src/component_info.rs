@@ -136,7 +136,7 @@ impl TransformDescription {
     /// Loads the transform component in `bytes` under `engine`'s limits
     /// (no feature store is reachable) and asks it for its description.
     pub fn ask(engine: &ScoringEngine, bytes: &[u8]) -> Result<Self, ComponentError> {
-        let transform = TransformComponent::new(engine, bytes)?;
+        let transform = TransformComponent::new(engine, None, bytes)?;
         let info = transform.info();
         Ok(Self {
             name: info.name.clone(),

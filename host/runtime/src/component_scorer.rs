@@ -23,6 +23,8 @@ pub struct ScorerComponent {
     manifest: Manifest,
     pre: ScorerPre<HostState>,
     limits: InstanceLimits,
+    /// The limits of the golden check: the deadline raised for a first call.
+    validation_limits: InstanceLimits,
 }
 
 impl std::fmt::Debug for ScorerComponent {
@@ -98,6 +100,7 @@ impl ScorerComponent {
             manifest,
             pre,
             limits: InstanceLimits::of(engine),
+            validation_limits: InstanceLimits::validating(engine),
         })
     }
 
@@ -157,10 +160,14 @@ impl ScorerComponent {
 
     /// A fresh instance, in its own store.
     pub fn instantiate(&self) -> Result<ScorerInstance, ComponentError> {
+        self.instantiate_under(self.limits)
+    }
+
+    fn instantiate_under(&self, limits: InstanceLimits) -> Result<ScorerInstance, ComponentError> {
         Ok(ScorerInstance {
             sandbox: SandboxedInstance::new(
                 self.pre.engine(),
-                self.limits,
+                limits,
                 FeatureAccess::default(),
                 |store| self.pre.instantiate(store),
             )?,
@@ -169,10 +176,16 @@ impl ScorerComponent {
     }
 
     /// Scores the manifest's golden vectors in a fresh instance and checks
-    /// every score is bit-identical to the one recorded at build time.
+    /// every score is bit-identical to the one recorded at build time. The
+    /// calls are those of a request, under the validation deadline
+    /// ([`crate::limits::VALIDATION_DEADLINE`]).
     pub fn verify_golden(&self) -> Result<usize, ComponentError> {
+        let mut instance = self.instantiate_under(self.validation_limits)?;
+        let width = self.manifest.features.len();
         crate::golden_check::verify_golden(&self.manifest, "in the component", |rows| {
-            self.score_all(&mut None, rows)
+            crate::call_budget::score_in_calls(rows, width, self.rows_per_call(false), |chunk| {
+                instance.score(chunk)
+            })
         })
     }
 }

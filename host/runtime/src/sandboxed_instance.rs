@@ -19,7 +19,16 @@ pub(crate) struct InstanceLimits {
 
 impl InstanceLimits {
     pub(crate) fn of(engine: &ScoringEngine) -> Self {
-        let limits = engine.limits();
+        Self::from_limits(*engine.limits())
+    }
+
+    /// The engine's limits for the calls that check a version before it
+    /// serves ([`crate::limits::Limits::for_validation`]).
+    pub(crate) fn validating(engine: &ScoringEngine) -> Self {
+        Self::from_limits(engine.limits().for_validation())
+    }
+
+    fn from_limits(limits: crate::limits::Limits) -> Self {
         Self {
             memory_bytes: limits.memory_bytes,
             deadline_ticks: limits.deadline_ticks(),

@@ -22,6 +22,7 @@ use crate::bindings::transformer::exports::edgescore::scoring::transform::{
     TransformError, TransformInfo,
 };
 use crate::bindings::transformer::{Transformer, TransformerPre};
+use crate::compiled_cache::CompiledCache;
 use crate::component_error::ComponentError;
 use crate::engine::ScoringEngine;
 use crate::feature_store::Uncommitted;
@@ -50,10 +51,20 @@ impl std::fmt::Debug for TransformComponent {
 }
 
 impl TransformComponent {
-    /// Compiles and checks a transform component.
-    pub fn new(engine: &ScoringEngine, bytes: &[u8]) -> Result<Self, ComponentError> {
-        let component = Component::new(engine.engine(), bytes)
-            .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
+    /// Compiles and checks a transform component, taking the compiled code
+    /// from `cache` when it has a valid entry (and storing it there when
+    /// not). Its description is asked for under the validation deadline
+    /// ([`crate::limits::VALIDATION_DEADLINE`]).
+    pub fn new(
+        engine: &ScoringEngine,
+        cache: Option<&CompiledCache>,
+        bytes: &[u8],
+    ) -> Result<Self, ComponentError> {
+        let component = match cache {
+            Some(cache) => cache.load(engine.engine(), bytes).map(|(c, _)| c),
+            None => Component::new(engine.engine(), bytes),
+        }
+        .map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
         let linker = host_state::linker_for(engine, &component, true)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
             ComponentError::UnsupportedImport(format!("{e:#}").replace("component imports ", ""))
@@ -71,10 +82,11 @@ impl TransformComponent {
             inputs: Vec::new(),
             pre,
             sha256: crate::digest::sha256_hex(bytes),
-            limits: InstanceLimits::of(engine),
+            limits: InstanceLimits::validating(engine),
             events: EventRules::default(),
         };
         let mut instance = loaded.instantiate(FeatureAccess::default())?;
+        loaded.limits = InstanceLimits::of(engine);
         loaded.info = instance
             .sandbox
             .call(|store, b| b.edgescore_scoring_transform().call_info(store))?;

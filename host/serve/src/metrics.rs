@@ -129,6 +129,16 @@ impl Metrics {
         }
     }
 
+    /// `version` of `model` is gone from the registry: its series (latency,
+    /// idle instances, requests) leave `/metrics`. The model's own series
+    /// (scores, swaps, rejections) stay.
+    pub fn forget_version(&self, model: &str, version: u64) {
+        let series = self.models.read().get(model).cloned();
+        if let Some(series) = series {
+            series.forget_version(&self.families, version);
+        }
+    }
+
     /// The dynamic batcher of `model` scored one batch of `size`.
     pub fn batch(&self, model: &str, size: crate::batching::BatchSize) {
         let series = self.model(model);

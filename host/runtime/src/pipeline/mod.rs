@@ -196,10 +196,12 @@ impl PipelineSpec {
 }
 
 /// Loads the pipeline in `dir` (a folder with `pipeline.toml`): the spec,
-/// the transform (compiled and checked) and the model component's bytes. A
-/// model given as a model file is built as `name` `version`.
+/// the transform (compiled, or taken from `cache`, and checked) and the
+/// model component's bytes. A model given as a model file is built as
+/// `name` `version`.
 pub fn load_parts(
     engine: &ScoringEngine,
+    cache: Option<&crate::compiled_cache::CompiledCache>,
     dir: &Path,
     name: &str,
     version: &str,
@@ -222,7 +224,7 @@ pub fn load_parts(
         crate::component_build::build_transform(&transform_path)
             .map_err(|e| build_error(&transform_path, &e))?
     };
-    let transform = TransformComponent::new(engine, &transform_bytes)
+    let transform = TransformComponent::new(engine, cache, &transform_bytes)
         .map_err(|source| PipelineError::Transform {
             path: transform_path.display().to_string(),
             source,

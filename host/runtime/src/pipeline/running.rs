@@ -87,7 +87,7 @@ impl Pipeline {
         version: &str,
         access: StoreAccess,
     ) -> Result<Self, PipelineError> {
-        let parts = load_parts(engine, dir, name, version)?;
+        let parts = load_parts(engine, cache, dir, name, version)?;
         let model_error = |source| PipelineError::Model {
             path: parts.model_path.display().to_string(),
             source,

@@ -333,6 +333,25 @@ impl ModelSeries {
             })
         })
     }
+
+    /// Removes the series of `version` from every family, so that a
+    /// registry that publishes version after version exports only the
+    /// versions it still has. A request still in flight on the version
+    /// counts into detached series; one answered after this makes them again.
+    pub(super) fn forget_version(&self, f: &Families, version: u64) {
+        let Some(series) = self.versions.write().remove(&version) else {
+            return;
+        };
+        f.latency.remove(&series.labels);
+        f.pool_idle.remove(&series.labels);
+        for &endpoint in series.requests.read().keys() {
+            f.requests.remove(&RequestLabels {
+                model: series.labels.model.clone(),
+                version,
+                endpoint,
+            });
+        }
+    }
 }
 
 /// The series of one version of a model, all made by its first request.

@@ -213,6 +213,48 @@ fn a_series_appears_with_its_first_observation() {
     );
 }
 
+/// A registry that publishes a version every few seconds must not grow
+/// `/metrics` by one set of series per version for ever.
+#[test]
+fn a_forgotten_version_leaves_the_exposition_and_its_model_stays() {
+    let m = Metrics::default();
+    for version in [1, 2] {
+        for endpoint in ["v1_score", "v2_infer"] {
+            m.scored(
+                "fraud",
+                version,
+                endpoint,
+                Duration::from_millis(1),
+                &[0.5],
+                Some(3),
+            );
+        }
+    }
+    m.swap("fraud");
+    m.forget_version("fraud", 1);
+    m.forget_version("fraud", 7);
+    m.forget_version("absent", 1);
+    let text = m.render();
+    assert!(!text.contains(r#"version="1""#), "{text}");
+    check(
+        &text,
+        &[
+            r#"edgescore_requests_total{model="fraud",version="2",endpoint="v1_score"} 1"#,
+            r#"edgescore_requests_total{model="fraud",version="2",endpoint="v2_infer"} 1"#,
+            r#"edgescore_instance_pool_idle{model="fraud",version="2"} 3"#,
+            r#"edgescore_request_duration_seconds_count{model="fraud",version="2"} 2"#,
+            r#"edgescore_score_count{model="fraud"} 4"#,
+            r#"edgescore_swaps_total{model="fraud"} 1"#,
+        ],
+    );
+    // The same version number published again starts from zero.
+    m.scored("fraud", 1, "v1_score", Duration::from_millis(1), &[], None);
+    check(
+        &m.render(),
+        &[r#"edgescore_requests_total{model="fraud",version="1",endpoint="v1_score"} 1"#],
+    );
+}
+
 #[test]
 fn models_scored_from_many_threads_keep_every_count() {
     let m = Metrics::default();

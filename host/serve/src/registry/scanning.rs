@@ -69,6 +69,7 @@ impl Registry {
                 let keep = found.contains_key(version);
                 if !keep {
                     tracing::info!("model {} version {version}: removed from disk", slot.name);
+                    self.metrics.forget_version(&slot.name, *version);
                 }
                 keep
             });
