@@ -366,6 +366,27 @@ impl Model {
 /// forests pack feature indices into 28 bits beside their flags.
 pub(crate) const MAX_FEATURES: usize = 1 << 28;
 
+/// The feature count a model file declares (`max_feature_idx + 1`,
+/// `num_feature`, an ONNX model's input widths), checked against
+/// [`MAX_FEATURES`] before anything is sized by it: the count as a `usize`,
+/// or the [`ModelError::Unsupported`] that refuses the model. A parser calls
+/// this on a declared count before it allocates one entry per feature, since
+/// a failed allocation aborts the process. (A count of 0 is accepted here and
+/// refused by [`Schema::validate`].)
+pub(crate) fn declared_features(format: Format, declared: u64) -> Result<usize, ModelError> {
+    usize::try_from(declared)
+        .ok()
+        .filter(|&n| n < MAX_FEATURES)
+        .ok_or_else(|| too_many_features(format, declared))
+}
+
+fn too_many_features(format: Format, n: u64) -> ModelError {
+    ModelError::unsupported(
+        format,
+        format!("{n} features (at most {} are supported)", MAX_FEATURES - 1),
+    )
+}
+
 /// The input side of a model: how many features, their names and kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Schema {
@@ -375,20 +396,15 @@ pub(crate) struct Schema {
 }
 
 impl Schema {
-    /// Checks that the names, when present, are one per feature and distinct.
+    /// Checks that there are 1 to `MAX_FEATURES - 1` features and that the
+    /// names, when present, are one per feature and distinct. A parser checks
+    /// a declared count with [`declared_features`] before it sizes `kinds`.
     pub(crate) fn validate(&self, format: Format) -> Result<(), ModelError> {
         if self.kinds.is_empty() {
             return Err(ModelError::invalid(format, "the model has no features"));
         }
         if self.kinds.len() >= MAX_FEATURES {
-            return Err(ModelError::unsupported(
-                format,
-                format!(
-                    "{} features (at most {} are supported)",
-                    self.kinds.len(),
-                    MAX_FEATURES - 1
-                ),
-            ));
+            return Err(too_many_features(format, self.kinds.len() as u64));
         }
         if let Some(names) = &self.names {
             if names.len() != self.kinds.len() {

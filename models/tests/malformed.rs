@@ -126,6 +126,51 @@ fn corrupting_any_byte_of_a_compact_encoding_never_panics() {
     }
 }
 
+/// Fuzzing's reproducers (`target/fuzz-runs/artifacts/<target>/`), kept in
+/// `tests/data/fuzz/<target>/` and read as the format the folder names:
+/// each is refused with an error, without a panic and without the abort of
+/// an allocation sized by a count the file declares. A reproducer that is
+/// a valid model is named `valid-*`: it must load and score.
+#[test]
+fn fuzz_reproducers_are_refused_cleanly() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    let mut tried = 0;
+    for dir in std::fs::read_dir(&root).expect("tests/data/fuzz") {
+        let dir = dir.expect("a folder entry").path();
+        let format = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("lightgbm_text") => Format::LightGbmText,
+            Some("xgboost_json") => Format::XGBoostJson,
+            Some("linear_json") => Format::LinearJson,
+            Some("onnx") => Format::Onnx,
+            Some("compact_encoding") => Format::Compact,
+            other => panic!("{}: no format is named {other:?}", dir.display()),
+        };
+        for file in std::fs::read_dir(&dir).expect("a reproducer folder") {
+            let path = file.expect("a reproducer").path();
+            let bytes = std::fs::read(&path).expect("readable");
+            let result = std::panic::catch_unwind(|| {
+                load_and_score(&bytes, Some(format)).map(|m| m.num_features())
+            })
+            .unwrap_or_else(|_| panic!("{}: panicked", path.display()));
+            let valid = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("valid-"));
+            match result {
+                Ok(_) if valid => {}
+                Ok(features) => panic!("{}: loaded with {features} features", path.display()),
+                Err(e) => assert!(!valid, "{}: a valid model is refused: {e}", path.display()),
+            }
+            tried += 1;
+        }
+    }
+    assert!(
+        tried >= 2,
+        "only {tried} reproducers under {}",
+        root.display()
+    );
+}
+
 /// One corruption of a valid model file and words its error must contain.
 struct Corruption {
     name: &'static str,
@@ -177,6 +222,34 @@ const CORRUPTIONS: &[Corruption] = &[
         find: "\"feature_types\":[\"q\"",
         replace: "\"feature_types\":[\"z\"",
         expect: "unknown feature type 'z'",
+    },
+    Corruption {
+        name: "XGBoost num_feature past the feature limit",
+        base: "xgboost_logitraw",
+        find: "\"num_class\":\"0\",\"num_feature\":\"12\"",
+        replace: "\"num_class\":\"0\",\"num_feature\":\"99999999999999\"",
+        expect: "99999999999999 features (at most 268435455 are supported)",
+    },
+    Corruption {
+        name: "LightGBM max_feature_idx past the feature limit",
+        base: "lightgbm_binary_sigmoid",
+        find: "max_feature_idx=11",
+        replace: "max_feature_idx=99999999999999",
+        expect: "100000000000000 features (at most 268435455 are supported)",
+    },
+    Corruption {
+        name: "LightGBM max_feature_idx at i64::MAX",
+        base: "lightgbm_binary_sigmoid",
+        find: "max_feature_idx=11",
+        replace: "max_feature_idx=9223372036854775807",
+        expect: "9223372036854775808 features (at most 268435455 are supported)",
+    },
+    Corruption {
+        name: "LightGBM num_cat past its cat_boundaries",
+        base: "lightgbm_binary_categorical_nan",
+        find: "num_cat=1\n",
+        replace: "num_cat=99999999999999\n",
+        expect: "tree 0: cat_boundaries has 2 entries for num_cat=99999999999999",
     },
     Corruption {
         name: "LightGBM leaf count mismatch",

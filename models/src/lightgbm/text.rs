@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use super::{Child, LightGbmModel, MissingType, Objective, Split, Tree};
 use crate::category_set::CategorySet;
-use crate::model::Schema;
+use crate::model::{Schema, declared_features};
 use crate::{FeatureKind, Format, ModelError};
 
 const FORMAT: Format = Format::LightGbmText;
@@ -53,14 +53,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
         ));
     }
     let max_feature_idx: i64 = number(&header, "max_feature_idx", "header")?;
-    let num_features = usize::try_from(max_feature_idx + 1)
-        .ok()
-        .filter(|&n| n > 0)
-        .ok_or_else(|| {
-            invalid(format!(
-                "max_feature_idx {max_feature_idx} leaves no features"
-            ))
-        })?;
+    // Checked before `kinds` is sized by it (`i64::MAX + 1` still fits a u64).
+    let declared = u64::try_from(max_feature_idx).map_err(|_| {
+        invalid(format!(
+            "max_feature_idx {max_feature_idx} leaves no features"
+        ))
+    })? + 1;
+    let num_features = declared_features(FORMAT, declared)?;
     let objective = parse_objective(field(&header, "objective", "header")?)?;
     let names: Option<Vec<String>> = header
         .get("feature_names")
@@ -311,16 +310,18 @@ fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
     }
 
     let num_cat: usize = number(kv, "num_cat", at).unwrap_or(0);
-    let mut category_sets = Vec::with_capacity(num_cat);
+    let mut category_sets = Vec::new();
     if num_cat > 0 {
         let bounds: Vec<usize> = list(kv, "cat_boundaries", at)?;
         let words: Vec<u32> = list(kv, "cat_threshold", at)?;
-        if bounds.len() != num_cat + 1 {
+        // `num_cat` sizes nothing until the boundaries in the file agree with it.
+        if num_cat.checked_add(1) != Some(bounds.len()) {
             return Err(invalid(format!(
                 "{at}: cat_boundaries has {} entries for num_cat={num_cat}",
                 bounds.len()
             )));
         }
+        category_sets.reserve_exact(num_cat);
         for w in bounds.windows(2) {
             let slice = words.get(w[0]..w[1]).ok_or_else(|| {
                 invalid(format!(
@@ -345,6 +346,7 @@ fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
             .map(|i| make(i as u32))
             .ok_or_else(|| invalid(format!("{at}: child {c} is out of range")))
     };
+    // `n` is bounded by the leaf values present (checked above).
     let mut splits = Vec::with_capacity(n);
     for i in 0..n {
         let (left, right) = (child(lefts[i])?, child(rights[i])?);

@@ -119,7 +119,7 @@ impl<'a> Attributes<'a> {
 }
 
 /// The values of a float, double or integer tensor as `f64` (integers
-/// beyond 2^53 are refused, not rounded).
+/// beyond 2^53 are refused, not rounded), exactly as many as its dims say.
 pub(crate) fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>, String> {
     if t.data_location == 1 {
         return Err("the tensor's data is in an external file; save the model with its data inside (onnx.save_model(..., save_as_external_data=False))".into());
@@ -158,8 +158,13 @@ pub(crate) fn tensor_reals(t: &TensorProto) -> Result<Vec<f64>, String> {
             ));
         }
     };
-    let expected: i64 = t.dims.iter().product();
-    if t.dims.iter().any(|&d| d < 0) || expected != values.len() as i64 {
+    // Checked: hostile dims must not overflow into a product that matches.
+    let expected = if t.dims.contains(&0) {
+        Some(0)
+    } else {
+        t.dims.iter().try_fold(1_i64, |p, &d| p.checked_mul(d))
+    };
+    if t.dims.iter().any(|&d| d < 0) || expected != i64::try_from(values.len()).ok() {
         return Err(format!(
             "the tensor has {} values for the shape {:?}",
             values.len(),

@@ -12,7 +12,7 @@ use super::attributes::{self, Attributes};
 use super::nodes;
 use super::program::{Elem, Instr, Slot, SlotId};
 use super::proto::{GraphProto, ModelProto, NodeProto, TypeProto, Value, ValueInfoProto};
-use crate::model::Schema;
+use crate::model::{Schema, declared_features};
 use crate::{FeatureKind, Format, ModelError, OutputKind};
 
 /// The largest ONNX file edgescore loads (models here are trees, linear
@@ -265,21 +265,31 @@ fn bind_inputs(graph: &GraphProto, b: &mut Builder) -> Result<Schema, ModelError
     if inputs.is_empty() {
         return Err(invalid("the graph has no inputs"));
     }
-    let mut names = Vec::new();
+    let mut widths = Vec::with_capacity(inputs.len());
     for input in &inputs {
         let (elem, width) = input_shape(input)?;
         let slot = b.slot(width, elem)?;
         b.values.insert(input.name.clone(), slot);
-        if width == 1 {
-            names.push(input.name.clone());
-        } else {
-            names.extend((0..width).map(|j| format!("{}_{j}", input.name)));
-        }
+        widths.push(width);
     }
-    let total = names.len();
+    // The widths are declared, not present: their sum is checked before a
+    // name or a kind is made per feature (each width is at most MAX_WIDTH,
+    // so the u64 sum cannot overflow).
+    let total = declared_features(Format::Onnx, widths.iter().map(|&w| w as u64).sum())?;
+    // One [N, F] input names no features: columns go by position.
+    let names = (inputs.len() > 1 || total == 1).then(|| {
+        let mut names = Vec::new();
+        for (input, &width) in inputs.iter().zip(&widths) {
+            if width == 1 {
+                names.push(input.name.clone());
+            } else {
+                names.extend((0..width).map(|j| format!("{}_{j}", input.name)));
+            }
+        }
+        names
+    });
     Ok(Schema {
-        // One [N, F] input names no features: columns go by position.
-        names: (inputs.len() > 1 || total == 1).then_some(names),
+        names,
         kinds: vec![FeatureKind::Numeric; total],
     })
 }
@@ -323,7 +333,8 @@ fn input_shape(input: &ValueInfoProto) -> Result<(Elem, usize), ModelError> {
         .unwrap_or_default();
     let width = match dims.as_slice() {
         [_] => 1,
-        [_, Some(w)] if *w > 0 => *w as usize,
+        // Past usize (a 32-bit target) is past MAX_WIDTH too: `slot` refuses it.
+        [_, Some(w)] if *w > 0 => usize::try_from(*w).unwrap_or(usize::MAX),
         _ => {
             return Err(unsupported(format!(
                 "input '{name}' has the shape {}; edgescore binds [N, F] with F fixed (or [N]); export with a fixed feature count",

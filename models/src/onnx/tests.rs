@@ -497,3 +497,95 @@ fn a_cast_to_int64_out_of_range_is_int64_min_as_onnxruntime_casts_it() {
     );
     assert_eq!(scores[1], -2.0 + 0.25);
 }
+
+#[test]
+fn input_widths_past_the_feature_limit_are_refused_before_features_are_named() {
+    // 4097 inputs of 65536 columns declare 2^28 + 65536 features, each of
+    // which would get a generated name (about 10 GiB of them) from a file of
+    // a few tens of KiB: the declared sum is refused first.
+    let inputs: Vec<ValueInfoProto> = (0..4097)
+        .map(|i| value(&format!("x{i}"), tensor_type(1, &[None, Some(65536)])))
+        .collect();
+    let bytes = ModelProto {
+        ir_version: 8,
+        opset_import: opsets(17, 3),
+        graph: Some(GraphProto {
+            name: "g".into(),
+            input: inputs,
+            output: vec![value("y", tensor_type(1, &[None, Some(1)]))],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let e = refusal(&bytes);
+    assert!(
+        e.contains("268500992 features (at most 268435455 are supported)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn weights_whose_dims_overflow_are_refused_not_a_panic() {
+    // 4 x 2^62 wraps to 0, the number of values the tensor holds: the
+    // product is checked, so these weights are not a constant of 2^64
+    // entries that MatMul would size its matrix by.
+    let weights = TensorProto {
+        name: "W".into(),
+        data_type: 1,
+        dims: vec![4, 1 << 62],
+        ..Default::default()
+    };
+    let bytes = ModelProto {
+        ir_version: 8,
+        opset_import: opsets(17, 3),
+        graph: Some(GraphProto {
+            node: vec![node("MatMul", "", &["input", "W"], &["y"], vec![])],
+            name: "g".into(),
+            initializer: vec![weights],
+            input: vec![value("input", tensor_type(1, &[None, Some(4)]))],
+            output: vec![value("y", tensor_type(1, &[None, Some(1)]))],
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let e = refusal(&bytes);
+    assert!(e.contains("MatMul node 'MatMul_1'"), "{e}");
+}
+
+#[test]
+fn a_node_id_past_its_own_trees_node_count_is_refused() {
+    // Tree 0 has one node, with id 2: below the ensemble's 3 nodes, but a
+    // tree's ids run up to its own count (the check that keeps a tree's
+    // nodes from being sized by the whole ensemble, once per tree).
+    let strings = |name: &str, v: &[&str]| AttributeProto {
+        name: name.into(),
+        r#type: 8,
+        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ..Default::default()
+    };
+    let tree = node(
+        "TreeEnsembleRegressor",
+        "ai.onnx.ml",
+        &["input"],
+        &["y"],
+        vec![
+            ints("nodes_treeids", &[0, 1, 1]),
+            ints("nodes_nodeids", &[2, 0, 1]),
+            ints("nodes_featureids", &[0, 0, 0]),
+            strings("nodes_modes", &["LEAF", "BRANCH_LEQ", "LEAF"]),
+            floats("nodes_values", &[0.0, 1.0, 0.0]),
+            ints("nodes_truenodeids", &[0, 1, 0]),
+            ints("nodes_falsenodeids", &[0, 1, 0]),
+            ints("target_treeids", &[0, 1]),
+            ints("target_nodeids", &[2, 1]),
+            ints("target_ids", &[0, 0]),
+            floats("target_weights", &[1.0, 2.0]),
+        ],
+    );
+    let e = refusal(&model_with(vec![tree], float_input(), "y", 1));
+    assert!(
+        e.contains("tree 0: node id 2 is past the tree's node count 1"),
+        "{e}"
+    );
+}

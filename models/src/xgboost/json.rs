@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer};
 
 use super::{Node, Objective, Tree, XGBoostModel};
 use crate::category_set::CategorySet;
-use crate::model::Schema;
+use crate::model::{Schema, declared_features};
 use crate::{FeatureKind, Format, ModelError};
 
 const FORMAT: Format = Format::XGBoostJson;
@@ -173,7 +173,11 @@ pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
             format!("a multi-target model ({num_target} targets)"),
         ));
     }
-    let num_features = parse_count("num_feature", &param.num_feature)?;
+    // Checked before `feature_kinds` allocates one entry per feature.
+    let num_features = declared_features(
+        FORMAT,
+        parse_count("num_feature", &param.num_feature)? as u64,
+    )?;
     let base_score = parse_base_score(&param.base_score)?;
 
     let (tree_info, trees) = learner
@@ -239,7 +243,9 @@ fn parse_count(field: &str, text: &str) -> Result<usize, ModelError> {
     })
 }
 
-/// XGBoost's feature types: `q`, `float`, `int` and `i` are numeric, `c` is categorical.
+/// XGBoost's feature types: `q`, `float`, `int` and `i` are numeric, `c` is
+/// categorical. `num_features` must have passed [`declared_features`]: it
+/// sizes the list when the file has no types.
 fn feature_kinds(types: &[String], num_features: usize) -> Result<Vec<FeatureKind>, ModelError> {
     if types.is_empty() {
         return Ok(vec![FeatureKind::Numeric; num_features]);

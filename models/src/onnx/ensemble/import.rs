@@ -2,6 +2,8 @@
 //! opset 1-3) into an [`Ensemble`]: trees by id, nodes by id, weights onto
 //! their leaves, every attribute checked.
 
+use std::collections::HashMap;
+
 use super::{Aggregate, Ensemble, Head, Mode, Node, node_lengths_agree, round};
 use crate::ModelError;
 use crate::onnx::attributes::Attributes;
@@ -89,15 +91,22 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
         )));
     }
 
-    // Trees by id, in order of first appearance; nodes by id within a tree.
+    // Trees by id, in order of first appearance, with the nodes each has:
+    // a tree's node ids are 0 up to its node count, so an id is checked
+    // against the count before it is used as an index.
     let mut tree_index: Vec<i64> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut position: HashMap<i64, usize> = HashMap::new();
     for &t in tree_ids {
-        if !tree_index.contains(&t) {
+        let at = *position.entry(t).or_insert_with(|| {
             tree_index.push(t);
-        }
+            counts.push(0);
+            tree_index.len() - 1
+        });
+        counts[at] += 1;
     }
-    let tree_of = |t: i64| tree_index.iter().position(|&x| x == t);
-    let mut trees: Vec<Vec<Option<Node>>> = vec![Vec::new(); tree_index.len()];
+    let tree_of = |t: i64| position.get(&t).copied();
+    let mut trees: Vec<Vec<Option<Node>>> = counts.iter().map(|&c| vec![None; c]).collect();
     let mut targets_seen: Vec<i64> = w_ids.to_vec();
     targets_seen.sort_unstable();
     targets_seen.dedup();
@@ -115,13 +124,13 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
         let t = tree_of(tree_ids[i]).unwrap_or_default();
         let id =
             usize::try_from(node_ids[i]).map_err(|_| fail(format!("node id {}", node_ids[i])))?;
-        if id >= n {
-            return Err(fail(format!("node id {id} is past the node count {n}")));
+        if id >= counts[t] {
+            return Err(fail(format!(
+                "tree {}: node id {id} is past the tree's node count {}",
+                tree_ids[i], counts[t]
+            )));
         }
         let nodes = &mut trees[t];
-        if nodes.len() <= id {
-            nodes.resize(id + 1, None);
-        }
         if nodes[id].is_some() {
             return Err(fail(format!("tree {} has node {id} twice", tree_ids[i])));
         }

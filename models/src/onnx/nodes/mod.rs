@@ -495,7 +495,19 @@ fn dense(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
             format!("weights for {k} inputs applied to {inputs} values"),
         ));
     }
-    let outputs = outputs as usize;
+    // The matrix is sized by its dims only once they describe the values
+    // present (as a constant's dims do: see `tensor_reals`).
+    let outputs = usize::try_from(outputs)
+        .ok()
+        .filter(|&o| inputs.checked_mul(o) == Some(w.values.len()))
+        .ok_or_else(|| {
+            invalid(format!(
+                "{}: weights of shape {:?} hold {} values",
+                describe(node),
+                w.dims,
+                w.values.len()
+            ))
+        })?;
     // Stored as [inputs, outputs].
     let mut weights = vec![0.0; inputs * outputs];
     for i in 0..inputs {
