@@ -1,38 +1,32 @@
-//! A CSV events file, read as `edgescore transform` reads one (the `csv`
-//! crate with a header and rows of one width, blank cells missing; then
-//! the event rules of `host/events` and the fraud pipeline's transform
-//! and model: `edgescore_fuzz::table_events`).
+//! A CSV events file, read by the shipped reader (`edgescore_table`, as
+//! `edgescore transform` and `edgescore eval` read one: a header and rows
+//! of one width, blank cells missing, an unclosed quote refused), then the
+//! event rules of `host/events` and the fraud pipeline's transform and
+//! model (`edgescore_fuzz::table_events`). The same bytes are read as
+//! `edgescore score` reads an input CSV, each column a feature.
 #![no_main]
 
-use edgescore_events::Cell;
+use std::path::Path;
+
+use edgescore_table::csv_rows::{CsvOptions, CsvRows, InputSchema};
+use edgescore_table::{Format, read_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(data);
-    let Ok(header) = reader.headers() else {
+    let name = Path::new("events.csv");
+    let Ok(table) = read_bytes(name, Format::Csv, data.to_vec()) else {
         return;
     };
-    let header: Vec<String> = header.iter().map(|h| h.trim().to_owned()).collect();
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let Ok(record) = record else {
-            return;
-        };
-        rows.push(
-            record
-                .iter()
-                .map(|c| {
-                    if c.trim().is_empty() {
-                        Cell::Missing
-                    } else {
-                        Cell::Text(c.to_owned())
-                    }
-                })
-                .collect(),
-        );
+    edgescore_fuzz::table_events::score_table(&table);
+    let schema = InputSchema {
+        names: Some(&table.header),
+        width: table.header.len(),
+    };
+    if let Ok(mut rows) = CsvRows::new(data, name, schema, CsvOptions::default()) {
+        let mut values = Vec::new();
+        while let Ok(n @ 1..) = rows.read_batch(edgescore_fuzz::fraud::MAX_ROWS, &mut values) {
+            assert_eq!(values.len(), n * schema.width, "one value per feature");
+            values.clear();
+        }
     }
-    edgescore_fuzz::table_events::score_table(&header, &rows);
 });

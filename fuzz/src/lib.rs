@@ -7,6 +7,6 @@
 
 pub mod fraud;
 pub mod model_use;
-pub mod parquet_cells;
+pub mod parquet_panics;
 pub mod table_events;
 pub mod window_store;

@@ -3,13 +3,15 @@
 //! inputs by name, each cell by the event rules, a row dated too far
 //! ahead left out, the first row that breaks a rule ending the read.
 
-use edgescore_events::{Cell, Event, EventError, EventValue};
+use edgescore_events::{Event, EventError, EventValue};
+use edgescore_table::Table;
 
 use crate::fraud::fraud;
 
-/// Reads `rows` (cells under `header`) and, when every row reads, scores
-/// them through the pipeline.
-pub fn score_table(header: &[String], rows: &[Vec<Cell>]) {
+/// Reads `table`'s rows as events and, when every row reads, scores them
+/// through the pipeline.
+pub fn score_table(table: &Table) {
+    let (header, rows) = (&table.header, &table.rows);
     let pipeline = fraud();
     let reader = pipeline.reader();
     let inputs = reader.inputs();
@@ -28,7 +30,7 @@ pub fn score_table(header: &[String], rows: &[Vec<Cell>]) {
         let mut values: Vec<Option<EventValue>> = vec![None; inputs.len()];
         let mut ahead = false;
         for &(column, input) in &columns {
-            let Some(cell) = row.get(column) else {
+            let Some(cell) = row.cells.get(column) else {
                 return;
             };
             match reader.from_cell(input, cell) {

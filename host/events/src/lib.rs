@@ -35,12 +35,14 @@
 //! `rules.rs`), [`EventReader`] (one transform's events by those rules,
 //! `reader.rs`), one value from any source (`values.rs`), timestamps and
 //! the [`Clock`] they are checked against (`timestamps.rs`), a JSON event
-//! and its fields (`json_event.rs`), and why an event is refused
-//! ([`EventError`] and the wording its messages share, `error.rs`).
+//! and its fields (`json_event.rs`), why an event is refused
+//! ([`EventError`] and the wording its messages share, `error.rs`), and a
+//! user's name or cell as every crate's messages quote it ([`quote`]).
 
 mod cell;
 mod error;
 mod json_event;
+pub mod quote;
 mod reader;
 mod rules;
 mod timestamps;

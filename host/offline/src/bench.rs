@@ -19,6 +19,7 @@ use edgescore_models::Model;
 use edgescore_runtime::component_scorer::{ScorerComponent, ScorerInstance};
 
 use crate::csv_rows::{CsvOptions, CsvRows, InputSchema};
+use crate::error::TableError;
 use crate::row_scorer::ScoreFailure;
 use crate::table::Format;
 use crate::{Error, Result};
@@ -169,10 +170,11 @@ pub fn read_rows(scorer: BenchScorer<'_>, input: &Path) -> Result<Vec<f64>> {
     let mut values = Vec::new();
     while rows.read_batch(usize::MAX, &mut values)? > 0 {}
     if values.is_empty() {
-        return Err(Error::Csv {
+        return Err(TableError::Csv {
             path: input.to_owned(),
             message: "the file has a header but no rows to score".into(),
-        });
+        }
+        .into());
     }
     let mut out = vec![0.0; values.len() / scorer.width().max(1)];
     scorer

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub use edgescore_table::TableError;
+
 /// Result of an `edgescore` command.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,58 +21,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{path}: {message}")]
-    Csv { path: PathBuf, message: String },
-
-    /// A table (CSV or Parquet) that cannot serve as asked.
-    #[error("{path}: {message}")]
-    Table { path: PathBuf, message: String },
-
-    #[error(
-        "{path}: missing column(s) {} required by the model (the model's features are: {})",
-        quoted(missing), features.join(", ")
-    )]
-    MissingColumns {
-        path: PathBuf,
-        missing: Vec<String>,
-        features: Vec<String>,
-    },
-
-    #[error(
-        "{path}: column(s) {} are not features of the model; remove them or pass --ignore-extra-columns",
-        quoted(unknown)
-    )]
-    UnknownColumns { path: PathBuf, unknown: Vec<String> },
-
-    #[error(
-        "{path}: column {} appears twice in the header; rename or remove one of them",
-        edgescore_runtime::quote::quoted(name)
-    )]
-    DuplicateColumn { path: PathBuf, name: String },
-
-    #[error(
-        "{path}: the header has {got} columns but the model has {expected} unnamed features, matched by position"
-    )]
-    ColumnCount {
-        path: PathBuf,
-        expected: usize,
-        got: usize,
-    },
-
-    #[error(
-        "{path}: row {row}{}, column {}: {problem}",
-        line_suffix(*line),
-        edgescore_runtime::quote::quoted(column)
-    )]
-    Cell {
-        path: PathBuf,
-        /// One-based data row (the header is not a row).
-        row: u64,
-        /// One-based line in the file, or 0 when unknown.
-        line: u64,
-        column: String,
-        problem: String,
-    },
+    /// A table or input CSV that cannot be read as asked, or a cell of one
+    /// that cannot be used (`edgescore_table`'s reading errors, and the
+    /// offline commands' own about a table's columns and cells).
+    #[error(transparent)]
+    Table(#[from] TableError),
 
     #[error("scoring failed: {0}")]
     Score(#[from] edgescore_models::ScoreError),
@@ -112,29 +67,4 @@ pub enum Error {
 
     #[error(transparent)]
     Plot(#[from] crate::plot::PlotError),
-}
-
-/// ` (line N)` when the line is known (non-zero).
-fn line_suffix(line: u64) -> String {
-    if line == 0 {
-        String::new()
-    } else {
-        format!(" (line {line})")
-    }
-}
-
-/// Names from a file, each quoted and cut short when it is huge; the first
-/// few of a long list, then how many more.
-fn quoted(names: &[String]) -> String {
-    const LISTED: usize = 10;
-    let mut text = names
-        .iter()
-        .take(LISTED)
-        .map(|n| edgescore_runtime::quote::quoted(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if names.len() > LISTED {
-        text.push_str(&format!(" and {} more", names.len() - LISTED));
-    }
-    text
 }

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 
+use crate::error::TableError;
 use crate::table::{self, Row, Table};
 use crate::{Error, Result};
 use edgescore_events::{Event, EventError, EventReader, EventValue};
@@ -51,13 +52,14 @@ impl EventsFile {
             .map(|i| i.name.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(Error::Table {
+            return Err(TableError::Table {
                 path: path.to_owned(),
                 message: format!(
                     "no column for the required input(s) {} of the transform",
                     missing.join(", ")
                 ),
-            });
+            }
+            .into());
         }
         // (column, input) for each input the file has.
         let input_columns: Vec<(usize, usize)> = (0..inputs.len())
@@ -71,12 +73,15 @@ impl EventsFile {
         let mut refused = Refused::default();
         let mut rows = Vec::with_capacity(file.rows.len());
         for (r, row) in file.rows.into_iter().enumerate() {
-            let cell_error = |column: &str, problem: String| Error::Cell {
-                path: path.to_owned(),
-                row: r as u64 + 1,
-                line: row.line,
-                column: column.to_owned(),
-                problem,
+            let cell_error = |column: &str, problem: String| -> Error {
+                TableError::Cell {
+                    path: path.to_owned(),
+                    row: r as u64 + 1,
+                    line: row.line,
+                    column: column.to_owned(),
+                    problem,
+                }
+                .into()
             };
             let mut values: Vec<Option<EventValue>> = vec![None; inputs.len()];
             let mut ahead = None;

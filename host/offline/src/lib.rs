@@ -2,8 +2,10 @@
 //! pipeline's transform over a history of events, and evaluating a pipeline
 //! against labels with metrics and plots.
 //!
-//! - [`table`]: CSV and Parquet tables of typed cells, read whole, written atomically;
-//! - [`csv_rows`]: an input CSV as row-major `f64` rows in the model's feature order;
+//! - [`table`]: CSV and Parquet tables of typed cells, read whole (by
+//!   `edgescore_table`), written atomically;
+//! - [`csv_rows`]: an input CSV as row-major `f64` rows in the model's
+//!   feature order (`edgescore_table::csv_rows`, re-exported);
 //! - [`row_scorer`], [`score_csv`]: `edgescore score`, natively or through a component;
 //! - [`events_file`], [`replay`], [`transform_file`]: `edgescore transform`;
 //! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`;
@@ -13,7 +15,6 @@
 //! - [`bench`]: `edgescore bench`, throughput and single-row latency.
 
 pub mod bench;
-pub mod csv_rows;
 pub mod drift;
 pub mod drift_page;
 pub mod error;
@@ -28,4 +29,5 @@ pub mod score_csv;
 pub mod table;
 pub mod transform_file;
 
+pub use edgescore_table::csv_rows;
 pub use error::{Error, Result};

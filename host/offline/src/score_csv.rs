@@ -7,6 +7,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::csv_rows::{CsvOptions, CsvRows};
+use crate::error::TableError;
 use crate::row_scorer::{RowScorer, ScoreFailure};
 use crate::table::Format;
 use crate::{Error, Result};
@@ -88,11 +89,12 @@ pub fn score_csv(
         started: std::time::Instant::now(),
     };
     let result = CsvRows::new(reader, input, scorer.schema(), options.csv)
+        .map_err(Error::from)
         .and_then(|mut rows| write_output(scorer, &mut rows, output, &progress));
     let progress = progress.bar;
     progress.finish_and_clear();
     match parquet_failure.and_then(|failure| failure.borrow_mut().take()) {
-        Some(e) => Err(e),
+        Some(e) => Err(e.into()),
         None => result,
     }
 }
@@ -180,28 +182,30 @@ pub(crate) fn locate(e: ScoreFailure, path: &Path, rows_before: u64) -> Error {
                    (fill the cell, or give the linear model an \"impute\" list)";
     match e {
         ScoreFailure::Native(edgescore_models::ScoreError::Missing { row, feature }) => {
-            Error::Cell {
+            TableError::Cell {
                 path: path.to_owned(),
                 row: rows_before + row as u64 + 1,
                 line: 0,
                 column: feature,
                 problem: missing.into(),
             }
+            .into()
         }
         ScoreFailure::Component(ComponentError::BadInput {
             row: Some(row),
             feature: Some(feature),
             ..
-        }) => Error::Cell {
+        }) => TableError::Cell {
             path: path.to_owned(),
             row: rows_before + u64::from(row) + 1,
             line: 0,
             column: feature,
             problem: missing.into(),
-        },
+        }
+        .into(),
         ScoreFailure::Component(ComponentError::RowDeadline { row, deadline_ms }) => {
             ComponentError::RowDeadline {
-                // One-based, from the start of the file, as `Error::Cell` counts.
+                // One-based, from the start of the file, as `TableError::Cell` counts.
                 row: (rows_before + row as u64 + 1) as usize,
                 deadline_ms,
             }
@@ -243,7 +247,9 @@ fn score_rows<R: Read>(
     let mut total = 0u64;
     loop {
         values.clear();
-        let n = rows.read_batch(batch_rows, &mut values)?;
+        let n = rows
+            .read_batch(batch_rows, &mut values)
+            .map_err(Error::from)?;
         if n == 0 {
             return Ok(total);
         }

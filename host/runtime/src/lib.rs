@@ -30,6 +30,9 @@ pub mod model_file;
 pub mod native_scorer;
 pub mod pipeline;
 pub mod pooled_scorer;
-pub mod quote;
 pub mod sandboxed_instance;
 pub mod transform_component;
+
+/// Names and values from a user's input, as error messages show them (moved
+/// to `edgescore-events` so the wasmtime-free crates quote alike).
+pub use edgescore_events::quote;

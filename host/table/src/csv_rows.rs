@@ -20,9 +20,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-pub use edgescore_runtime::quote::quoted;
+pub use edgescore_events::quote::quoted;
 
-use crate::error::{Error, Result};
+use crate::{Result, TableError};
 
 /// The columns a model expects: one value per feature, matched by name when
 /// the model names them.
@@ -67,7 +67,7 @@ impl<R: Read> CsvRows<R> {
             .map(|h| h.iter().map(str::to_owned).collect());
         let header: Vec<String> = checked(path, reader.get_ref(), header)?;
         if header.is_empty() || header.iter().all(String::is_empty) {
-            return Err(Error::Csv {
+            return Err(TableError::Csv {
                 path: path.to_owned(),
                 message: "the file is empty; expected a header line of feature names".into(),
             });
@@ -101,7 +101,7 @@ impl<R: Read> CsvRows<R> {
             self.rows_read += 1;
             for &column in &self.feature_columns {
                 let cell = self.record.get(column).unwrap_or("");
-                let value = parse_cell(cell).map_err(|problem| Error::Cell {
+                let value = parse_cell(cell).map_err(|problem| TableError::Cell {
                     path: self.path.clone(),
                     row: self.rows_read,
                     line: self.record.position().map_or(0, csv::Position::line),
@@ -125,14 +125,14 @@ fn match_columns(
 ) -> Result<Vec<usize>> {
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = header.iter().find(|h| !seen.insert(h.as_str())) {
-        return Err(Error::DuplicateColumn {
+        return Err(TableError::DuplicateColumn {
             path: path.to_owned(),
             name: dup.clone(),
         });
     }
     let Some(names) = model.names else {
         if header.len() != model.width {
-            return Err(Error::ColumnCount {
+            return Err(TableError::ColumnCount {
                 path: path.to_owned(),
                 expected: model.width,
                 got: header.len(),
@@ -147,7 +147,7 @@ fn match_columns(
         .cloned()
         .collect();
     if !missing.is_empty() {
-        return Err(Error::MissingColumns {
+        return Err(TableError::MissingColumns {
             path: path.to_owned(),
             missing,
             features: names.to_vec(),
@@ -159,7 +159,7 @@ fn match_columns(
         .cloned()
         .collect();
     if !unknown.is_empty() && !options.ignore_extra_columns {
-        return Err(Error::UnknownColumns {
+        return Err(TableError::UnknownColumns {
             path: path.to_owned(),
             unknown,
         });
@@ -200,7 +200,7 @@ pub(crate) fn checked<T, R>(
     result: Result<T, csv::Error>,
 ) -> Result<T> {
     if let Some(line) = input.unclosed_quote() {
-        return Err(Error::Csv {
+        return Err(TableError::Csv {
             path: path.to_owned(),
             message: format!(
                 "line {line}: a quoted cell is never closed (unterminated \"); close it with a \" \
@@ -212,7 +212,7 @@ pub(crate) fn checked<T, R>(
 }
 
 /// The `csv` crate's error as one line that names the line at fault.
-fn csv_error(path: &Path, e: &csv::Error) -> Error {
+fn csv_error(path: &Path, e: &csv::Error) -> TableError {
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
@@ -228,7 +228,7 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
         ),
         _ => e.to_string(),
     };
-    Error::Csv {
+    TableError::Csv {
         path: path.to_owned(),
         message,
     }

@@ -1,22 +1,18 @@
 //! CSV tables: a header line, then rows of text cells.
 
-use std::io::Write;
+use std::io::Read;
 use std::path::Path;
 
-use super::{Cell, FeatureColumns, Row, Table};
 use crate::csv_rows::{QuoteTracker, checked};
-use crate::{Error, Result};
-use edgescore_runtime::atomic_file::AtomicFile;
+use crate::{Cell, Result, Row, Table, TableError};
 
-pub(super) fn read(path: &Path) -> Result<Table> {
-    let file = std::fs::File::open(path).map_err(|source| Error::ReadInput {
-        path: path.to_owned(),
-        source,
-    })?;
+/// Reads the CSV `input` (a header, then rows as wide as it); `path` names
+/// it in errors.
+pub(super) fn read(path: &Path, input: impl Read) -> Result<Table> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .from_reader(QuoteTracker::new(file));
+        .from_reader(QuoteTracker::new(input));
     let header = reader
         .headers()
         .map(|h| h.iter().map(|h| h.trim().to_owned()).collect());
@@ -46,47 +42,9 @@ pub(super) fn read(path: &Path) -> Result<Table> {
     Ok(Table { header, rows })
 }
 
-pub(super) fn write(path: &Path, other: &Table, features: FeatureColumns<'_>) -> Result<()> {
-    let write_error = |source: std::io::Error| Error::WriteOutput {
-        path: path.to_owned(),
-        source,
-    };
-    let width = features.names.len();
-    let mut out = AtomicFile::create(path)?;
-    {
-        let mut writer = csv::Writer::from_writer(out.writer());
-        let header = other
-            .header
-            .iter()
-            .chain(features.names)
-            .map(String::as_str);
-        writer
-            .write_record(header)
-            .map_err(|e| write_error(e.into()))?;
-        let mut cells: Vec<String> = Vec::new();
-        for (r, row) in other.rows.iter().enumerate() {
-            let values = &features.rows[r * width..(r + 1) * width];
-            cells.clear();
-            cells.extend(row.cells.iter().map(Cell::to_text));
-            cells.extend(values.iter().map(|v| {
-                if v.is_nan() {
-                    String::new()
-                } else {
-                    v.to_string()
-                }
-            }));
-            writer
-                .write_record(&cells)
-                .map_err(|e| write_error(e.into()))?;
-        }
-        writer.flush().map_err(write_error)?;
-    }
-    out.writer().flush().map_err(write_error)?;
-    Ok(out.commit()?)
-}
-
+/// `table` as CSV text, each cell as [`Cell::to_text`] writes it.
 pub(super) fn to_bytes(table: &Table) -> Result<Vec<u8>> {
-    let failed = |e: csv::Error| Error::Csv {
+    let failed = |e: csv::Error| TableError::Csv {
         path: "(in memory)".into(),
         message: e.to_string(),
     };

@@ -1,36 +1,44 @@
 //! Tables of events and feature rows on disk, CSV or Parquet (chosen by the
-//! file's extension), for the offline commands (`edgescore transform`,
-//! `edgescore eval`).
+//! file's extension), as the offline commands read them (`edgescore
+//! transform`, `edgescore eval`, `edgescore score`). No wasmtime: the fuzz
+//! targets `csv_events` and `parquet_events` run these readers as shipped.
 //!
 //! A table is read whole into typed [`Cell`]s: a CSV's cells are all text
 //! (typed later by what the transform declares it reads), a Parquet file's
-//! carry their column's type. Written tables keep that: a column read from
-//! Parquet as integers is written as integers.
+//! carry their column's type. [`ParquetCsv`] streams a Parquet file as the
+//! CSV text [`Table::to_csv`] would write, and [`csv_rows`] reads a CSV
+//! into rows of `f64` in a model's feature order. Writing tables is
+//! `edgescore-offline`'s (its outputs are written atomically).
+//!
+//! Every failure is a [`TableError`] naming the file, row or column at fault.
 
+pub mod csv_rows;
 mod csv_table;
+mod error;
 mod parquet_read;
-
-pub use parquet_read::ParquetCsv;
-mod parquet_write;
 
 use std::path::Path;
 
 pub use edgescore_events::Cell;
 
-use crate::error::Result;
+pub use self::error::{Result, TableError};
+pub use self::parquet_read::{ParquetCsv, in_parquet_call};
 
 /// One data row and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// One-based line in a CSV file; 0 for Parquet.
     pub line: u64,
+    /// One cell per column of the header, in its order.
     pub cells: Vec<Cell>,
 }
 
 /// A whole table: the column names and every row (each as wide as the header).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Table {
+    /// The column names in file order (a CSV's trimmed of blanks).
     pub header: Vec<String>,
+    /// Every data row, in file order.
     pub rows: Vec<Row>,
 }
 
@@ -46,7 +54,9 @@ impl Table {
 /// How a table file is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Text with a header line (RFC 4180 quoting).
     Csv,
+    /// Apache Parquet, flat columns.
     Parquet,
 }
 
@@ -63,49 +73,42 @@ impl Format {
 }
 
 /// Reads the table at `path` (a CSV with a header, or Parquet with flat
-/// columns). A header that names a column twice is refused: which of the
-/// two a reader by name would take is anybody's guess.
+/// columns), in the format its extension names. A header that names a
+/// column twice is refused: which of the two a reader by name would take
+/// is anybody's guess.
 pub fn read(path: &Path) -> Result<Table> {
+    let file = std::fs::File::open(path).map_err(|source| TableError::ReadInput {
+        path: path.to_owned(),
+        source,
+    })?;
     let table = match Format::of(path) {
-        Format::Csv => csv_table::read(path)?,
-        Format::Parquet => parquet_read::read(path)?,
+        Format::Csv => csv_table::read(path, file)?,
+        Format::Parquet => parquet_read::read(path, file)?,
     };
+    unique_columns(path, table)
+}
+
+/// Reads a table from `bytes` (the whole of a file) in `format`, by the
+/// same code and rules as [`read`]; `name` names the input in errors. A
+/// Parquet file's bytes are read in place, not copied.
+pub fn read_bytes(name: &Path, format: Format, bytes: Vec<u8>) -> Result<Table> {
+    let table = match format {
+        Format::Csv => csv_table::read(name, bytes.as_slice())?,
+        Format::Parquet => parquet_read::read(name, bytes::Bytes::from(bytes))?,
+    };
+    unique_columns(name, table)
+}
+
+/// `table`, unless its header names a column twice.
+fn unique_columns(path: &Path, table: Table) -> Result<Table> {
     let mut seen = std::collections::HashSet::new();
     if let Some(name) = table.header.iter().find(|h| !seen.insert(h.as_str())) {
-        return Err(crate::error::Error::DuplicateColumn {
+        return Err(TableError::DuplicateColumn {
             path: path.to_owned(),
             name: name.clone(),
         });
     }
     Ok(table)
-}
-
-/// Feature rows to write next to the columns they came with.
-#[derive(Debug, Clone, Copy)]
-pub struct FeatureColumns<'a> {
-    pub names: &'a [String],
-    /// Row-major, `names.len()` per row; NaN is a missing value.
-    pub rows: &'a [f64],
-}
-
-/// Writes `other` (a table, e.g. the input's ids and labels) with
-/// `features` appended as columns, row by row, to `path` in the format its
-/// extension names. The file appears only when complete. Missing features
-/// are empty CSV cells or Parquet nulls; CSV features are written in the
-/// shortest text that reads back as the same `f64`, Parquet features as
-/// `double`.
-pub fn write_with_features(path: &Path, other: &Table, features: FeatureColumns<'_>) -> Result<()> {
-    match Format::of(path) {
-        Format::Csv => csv_table::write(path, other, features),
-        Format::Parquet => parquet_write::write(path, other, features),
-    }
-}
-
-/// Writes `values` to `path` as a Parquet file of one nullable `double`
-/// column named `name` (NaN is written as a null), whatever the path's
-/// extension. The file appears only when complete.
-pub fn write_parquet_column(path: &Path, name: &str, values: &[f64]) -> Result<()> {
-    parquet_write::write_doubles(path, name, values)
 }
 
 #[cfg(test)]
@@ -118,5 +121,25 @@ mod tests {
         assert_eq!(Format::of(Path::new("b.PQ")), Format::Parquet);
         assert_eq!(Format::of(Path::new("b.csv")), Format::Csv);
         assert_eq!(Format::of(Path::new("b")), Format::Csv);
+    }
+
+    #[test]
+    fn bytes_read_as_the_file_of_them_does() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("events.csv");
+        let text = b"id, amount\n1,12.5\n2,\n".to_vec();
+        std::fs::write(&path, &text).expect("writes");
+        let from_file = read(&path).expect("reads");
+        assert_eq!(
+            read_bytes(&path, Format::Csv, text).expect("reads"),
+            from_file
+        );
+        assert_eq!(from_file.header, ["id", "amount"]);
+        assert_eq!(from_file.rows[1].cells[1], Cell::Missing);
+        let twice = read_bytes(&path, Format::Csv, b"a,a\n1,2\n".to_vec());
+        assert!(
+            matches!(twice, Err(TableError::DuplicateColumn { .. })),
+            "{twice:?}"
+        );
     }
 }
