@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use super::{Child, LightGbmModel, MissingType, Objective, Split, Tree};
-use crate::category_set::CategorySet;
+use crate::category_set::{CategorySet, SetBudget};
 use crate::model::{Schema, declared_features};
 use crate::{FeatureKind, Format, ModelError};
 
@@ -85,8 +85,10 @@ pub(super) fn parse(bytes: &[u8]) -> Result<LightGbmModel, ModelError> {
     // makes whole iterations.
     let sizes = layout.check_trees(&header)?;
     let mut trees = Vec::with_capacity(layout.trees.len());
+    // One budget for the whole model's category sets (see `SetBudget`).
+    let mut sets = SetBudget::default();
     for (i, block) in layout.trees.iter().enumerate() {
-        let tree = parse_tree(&parse_block(block.body), &format!("tree {i}"))?;
+        let tree = parse_tree(&parse_block(block.body), &format!("tree {i}"), &mut sets)?;
         for split in &tree.splits {
             if let Split::Categorical { feature, .. } = split
                 && let Some(kind) = kinds.get_mut(*feature as usize)
@@ -263,7 +265,11 @@ fn parse_objective(line: &str) -> Result<Objective, ModelError> {
     }
 }
 
-fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
+fn parse_tree(
+    kv: &HashMap<&str, &str>,
+    at: &str,
+    budget: &mut SetBudget,
+) -> Result<Tree, ModelError> {
     if field(kv, "is_linear", at).is_ok_and(|v| v.trim() != "0") {
         return Err(ModelError::unsupported(
             FORMAT,
@@ -329,6 +335,12 @@ fn parse_tree(kv: &HashMap<&str, &str>, at: &str) -> Result<Tree, ModelError> {
                     w
                 ))
             })?;
+            // The words are in the file (consecutive windows of one list,
+            // so the sets together are at most `cat_threshold`): the budget
+            // is the model-wide limit every format's sets share.
+            budget
+                .take(slice.len())
+                .map_err(|e| ModelError::unsupported(FORMAT, format!("{at}: {e}")))?;
             category_sets.push(CategorySet::from_words(slice.to_vec()));
         }
     }
@@ -421,4 +433,34 @@ fn list<T: std::str::FromStr>(
 
 fn invalid(reason: String) -> ModelError {
     ModelError::invalid(FORMAT, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::category_set::MAX_CATEGORY_SET_BYTES;
+
+    #[test]
+    fn category_sets_count_against_the_model_wide_bound() {
+        // One categorical split whose set is two bitset words.
+        let block = "num_leaves=2\nnum_cat=1\nsplit_feature=0\nthreshold=0\n\
+                     decision_type=1\nleft_child=-1\nright_child=-2\nleaf_value=1 2\n\
+                     cat_boundaries=0 2\ncat_threshold=9 1\n";
+        let kv = parse_block(block);
+        let mut budget = SetBudget::default();
+        let tree = parse_tree(&kv, "tree 0", &mut budget).expect("a small set fits");
+        assert_eq!(tree.category_sets[0].words(), [9, 1]);
+        // With one word left of the model's budget, the tree's two are refused.
+        let mut budget = SetBudget::default();
+        budget
+            .take(MAX_CATEGORY_SET_BYTES / 4 - 1)
+            .expect("all but one word");
+        let e = parse_tree(&kv, "tree 7", &mut budget).expect_err("refused");
+        assert!(
+            matches!(e, ModelError::Unsupported { .. })
+                && e.to_string()
+                    .contains("tree 7: the model's category sets take more than 64 MiB"),
+            "{e}"
+        );
+    }
 }

@@ -18,6 +18,27 @@ use crate::{FeatureKind, Format, ModelError, OutputKind};
 /// The largest ONNX file edgescore loads (models here are trees, linear
 /// models and small networks; a larger file is almost surely not one).
 pub(crate) const MAX_BYTES: usize = 256 << 20;
+/// The most features an ONNX model's inputs may take together: 2^20
+/// (1,048,576). One `[N, F]` input is at most `MAX_WIDTH` (65,536) wide,
+/// but a graph may have thousands of inputs, and each of a multi-input
+/// model's features gets a generated name: 4,095 inputs of 65,536 columns
+/// (a 110 KB file) asked for 268 million names, 10 GiB. A fraud model has
+/// tens to thousands of features; a million is far past any of them.
+pub(crate) const MAX_INPUT_FEATURES: usize = 1 << 20;
+/// The most bytes the generated feature names (`<input>_<j>`) may take
+/// together: 64 MiB, 64 bytes a name at [`MAX_INPUT_FEATURES`]. An input's
+/// name is repeated in each of its columns' names, so a long name on a wide
+/// input would otherwise multiply.
+const MAX_NAME_BYTES: usize = 64 << 20;
+/// The values (float64, 8 bytes each) nodes may make beyond those of the
+/// file's constants: 2^25, 256 MiB. A node makes its constant row, weights
+/// or column list from a constant of the graph, which any number of nodes
+/// may read, or from nothing (`ReduceSum`'s ones, a scalar Gemm bias spread
+/// over its outputs): without a bound an 86 KB file of 2,000 `ReduceSum`
+/// nodes over a 65,536-wide input made 1 GiB. A model reads each constant
+/// once or a few times; the largest it may make is the file's constants
+/// once over plus this.
+const EXTRA_VALUES: usize = 1 << 25;
 /// The standard operator set versions supported (`ai.onnx`).
 const ONNX_OPSETS: std::ops::RangeInclusive<i64> = 1..=23;
 /// The ONNX-ML operator set versions supported (`ai.onnx.ml`).
@@ -54,14 +75,25 @@ pub(crate) struct Builder {
     pub(crate) abs_row_sum_of: std::collections::HashMap<SlotId, SlotId>,
     /// For a slot holding `Abs(v)`, `v`.
     pub(crate) abs_of: std::collections::HashMap<SlotId, SlotId>,
+    /// The tree nodes the program's ensembles have made, against their bound.
+    pub(crate) tree_nodes: super::ensemble::NodeBudget,
+    /// Values nodes have made from constants or from nothing, and how many
+    /// they may: the file's constants' values plus [`EXTRA_VALUES`].
+    made_values: usize,
+    allowed_values: usize,
+    /// The columns of all slots so far, against `MAX_TOTAL_WIDTH`.
+    columns: usize,
 }
 
 impl Builder {
     pub(crate) fn slot(&mut self, width: usize, elem: Elem) -> Result<SlotId, ModelError> {
-        if width == 0 || width > super::MAX_WIDTH as usize {
+        check_width(width)?;
+        self.columns += width;
+        if self.columns > super::MAX_TOTAL_WIDTH {
             return Err(unsupported(format!(
-                "a value of {width} columns per row (at most {} are supported)",
-                super::MAX_WIDTH
+                "the program's values would take {} columns per row in all (at most {} are supported)",
+                self.columns,
+                super::MAX_TOTAL_WIDTH
             )));
         }
         self.slots.push(Slot {
@@ -69,6 +101,24 @@ impl Builder {
             elem,
         });
         Ok(self.slots.len() as u32 - 1)
+    }
+
+    /// Counts `n` values (weights, a constant row, column indices) that
+    /// `node` is about to make, before it allocates them; refuses the model
+    /// once the program's values pass what it is allowed.
+    pub(crate) fn make_values(&mut self, node: &NodeProto, n: usize) -> Result<(), ModelError> {
+        self.made_values = self.made_values.saturating_add(n);
+        if self.made_values > self.allowed_values {
+            return Err(unsupported(format!(
+                "{}: the program's nodes would make more than {} constant values (weights, \
+                 constant rows, column lists, ReduceSum's ones; at most the {} values of the \
+                 file's constants plus 2^25, 256 MiB of float64, are supported)",
+                describe(node),
+                self.allowed_values,
+                self.allowed_values - EXTRA_VALUES
+            )));
+        }
+        Ok(())
     }
 
     /// The slot of a node input, or an error naming the node.
@@ -111,6 +161,17 @@ impl Builder {
     }
 }
 
+/// Refuses a value of no columns or of more than `MAX_WIDTH`.
+fn check_width(width: usize) -> Result<(), ModelError> {
+    if width == 0 || width > super::MAX_WIDTH as usize {
+        return Err(unsupported(format!(
+            "a value of {width} columns per row (at most {} are supported)",
+            super::MAX_WIDTH
+        )));
+    }
+    Ok(())
+}
+
 /// "Scaler node 'scaler1'", for messages.
 pub(crate) fn describe(node: &NodeProto) -> String {
     if node.name.is_empty() {
@@ -144,15 +205,21 @@ pub(crate) fn import(bytes: &[u8]) -> Result<OnnxModel, ModelError> {
         .graph
         .as_ref()
         .ok_or_else(|| invalid("the model has no graph"))?;
+    let constants = constants(graph)?;
+    let constant_values = constants.values().map(|c| c.values.len()).sum::<usize>();
     let mut b = Builder {
         slots: Vec::new(),
         program: Vec::new(),
         values: HashMap::new(),
-        constants: constants(graph)?,
+        constants,
         labels: HashMap::new(),
         probabilities: HashSet::new(),
         abs_row_sum_of: HashMap::new(),
         abs_of: HashMap::new(),
+        tree_nodes: Default::default(),
+        made_values: 0,
+        allowed_values: constant_values.saturating_add(EXTRA_VALUES),
+        columns: 0,
     };
     check_single_definitions(graph)?;
     let schema = bind_inputs(graph, &mut b)?;
@@ -265,20 +332,46 @@ fn bind_inputs(graph: &GraphProto, b: &mut Builder) -> Result<Schema, ModelError
     if inputs.is_empty() {
         return Err(invalid("the graph has no inputs"));
     }
-    let mut widths = Vec::with_capacity(inputs.len());
+    let mut shapes = Vec::with_capacity(inputs.len());
     for input in &inputs {
         let (elem, width) = input_shape(input)?;
+        check_width(width)?;
+        shapes.push((elem, width));
+    }
+    let widths: Vec<usize> = shapes.iter().map(|&(_, w)| w).collect();
+    // The widths are declared, not present: their sum is checked before a
+    // name, a kind or a slot is made per feature (each width is at most
+    // MAX_WIDTH, so the u64 sum cannot overflow).
+    let total = declared_features(Format::Onnx, widths.iter().map(|&w| w as u64).sum())?;
+    if total > MAX_INPUT_FEATURES {
+        return Err(unsupported(format!(
+            "{} inputs of {total} features in all (an ONNX model's inputs may take at most {MAX_INPUT_FEATURES})",
+            inputs.len()
+        )));
+    }
+    for (input, &(elem, width)) in inputs.iter().zip(&shapes) {
         let slot = b.slot(width, elem)?;
         b.values.insert(input.name.clone(), slot);
-        widths.push(width);
     }
-    // The widths are declared, not present: their sum is checked before a
-    // name or a kind is made per feature (each width is at most MAX_WIDTH,
-    // so the u64 sum cannot overflow).
-    let total = declared_features(Format::Onnx, widths.iter().map(|&w| w as u64).sum())?;
     // One [N, F] input names no features: columns go by position.
-    let names = (inputs.len() > 1 || total == 1).then(|| {
-        let mut names = Vec::new();
+    let named = inputs.len() > 1 || total == 1;
+    if named {
+        // At most `name_` and 7 digits (`total` is at most 2^20) per column.
+        let bytes: usize = inputs
+            .iter()
+            .zip(&widths)
+            .map(|(input, &w)| w.saturating_mul(input.name.len() + 8))
+            .fold(0, usize::saturating_add);
+        if bytes > MAX_NAME_BYTES {
+            return Err(unsupported(format!(
+                "the inputs' feature names (one per column, `<input>_<column>`) would take {} MiB; at most {} MiB are supported (give the inputs shorter names)",
+                bytes >> 20,
+                MAX_NAME_BYTES >> 20
+            )));
+        }
+    }
+    let names = named.then(|| {
+        let mut names = Vec::with_capacity(total);
         for (input, &width) in inputs.iter().zip(&widths) {
             if width == 1 {
                 names.push(input.name.clone());

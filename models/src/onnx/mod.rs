@@ -34,10 +34,19 @@ use run::Buffers;
 use crate::model::Schema;
 use crate::{Format, ModelError, OutputKind, ScoreError};
 
-/// Rows per block: every slot holds this many rows at once.
+/// Rows per block: every slot holds this many rows at once...
 const BLOCK_ROWS: usize = 256;
+/// ...unless that would be more than this many values (2^22, 32 MiB) in
+/// all: a program whose slots are wider together runs fewer rows per block.
+const BLOCK_VALUES: usize = 1 << 22;
 /// The widest value a program may hold (columns per row).
 pub(crate) const MAX_WIDTH: u32 = 1 << 16;
+/// The most columns a program's values may have together: 2^22, so that a
+/// block of one row fits in [`BLOCK_VALUES`]. Every value of a block is
+/// kept while it runs, so without this a 90 KB file of 4,000 `Relu` nodes
+/// over a 65,536-wide input took 2 GB for one row (and 500 GB for a block).
+/// A fraud model's values are tens to thousands of columns wide in all.
+pub(crate) const MAX_TOTAL_WIDTH: usize = BLOCK_VALUES;
 
 /// An imported ONNX model.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +105,12 @@ impl OnnxModel {
                 s.width
             ));
         }
+        let total = self.total_width();
+        if total > MAX_TOTAL_WIDTH {
+            return Err(format!(
+                "the program's values take {total} columns per row in all (at most {MAX_TOTAL_WIDTH} are allowed)"
+            ));
+        }
         let mut written = vec![false; self.slots.len()];
         let mut features = 0;
         for &i in &self.inputs {
@@ -125,6 +140,11 @@ impl OnnxModel {
             return Err("the score column is not computed".into());
         }
         Ok(())
+    }
+
+    /// The columns of all the program's values together.
+    fn total_width(&self) -> usize {
+        self.slots.iter().map(|s| s.width as usize).sum()
     }
 
     pub(crate) fn output_kind(&self) -> OutputKind {
@@ -204,17 +224,19 @@ impl OnnxModel {
     /// the batch at the first row the model refuses.
     pub(crate) fn score_into(&self, rows: &[f64], out: &mut [f64]) -> Result<(), ScoreError> {
         let features = self.schema.kinds.len();
+        // Rows are scored independently, so the block size changes no bits.
+        let block_rows = (BLOCK_VALUES / self.total_width().max(1)).clamp(1, BLOCK_ROWS);
         let mut buffers = Buffers {
             n: 0,
             values: vec![Vec::new(); self.slots.len()],
             refused: None,
         };
         for (b, (block, out)) in rows
-            .chunks(features * BLOCK_ROWS)
-            .zip(out.chunks_mut(BLOCK_ROWS))
+            .chunks(features * block_rows)
+            .zip(out.chunks_mut(block_rows))
             .enumerate()
         {
-            let block_start = b * BLOCK_ROWS;
+            let block_start = b * block_rows;
             let n = out.len();
             buffers.n = n;
             let mut at = 0;

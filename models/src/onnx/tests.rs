@@ -589,3 +589,5 @@ fn a_node_id_past_its_own_trees_node_count_is_refused() {
         "{e}"
     );
 }
+
+mod bounds;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::{Node, Objective, Tree, XGBoostModel};
-use crate::category_set::CategorySet;
+use crate::category_set::{CategorySet, SetBudget, SetError};
 use crate::model::{Schema, declared_features};
 use crate::{FeatureKind, Format, ModelError};
 
@@ -193,12 +193,20 @@ pub(super) fn parse(bytes: &[u8]) -> Result<XGBoostModel, ModelError> {
             ),
         ));
     }
+    // One budget for the whole model's category sets (see `SetBudget`).
+    let mut sets = SetBudget::default();
     let trees = trees
         .into_iter()
         .enumerate()
         .map(|(t, tree)| {
-            convert_tree(tree)
-                .map_err(|reason| ModelError::invalid(FORMAT, format!("tree {t}: {reason}")))
+            convert_tree(tree, &mut sets).map_err(|e| match e {
+                TreeError::Invalid(reason) => {
+                    ModelError::invalid(FORMAT, format!("tree {t}: {reason}"))
+                }
+                TreeError::Sets(what) => {
+                    ModelError::unsupported(FORMAT, format!("tree {t}: {what}"))
+                }
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
 
@@ -269,7 +277,20 @@ fn feature_kinds(types: &[String], num_features: usize) -> Result<Vec<FeatureKin
         .collect()
 }
 
-fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
+/// Why a tree was not converted: the file is malformed, or the model's
+/// category sets are past [`crate::category_set::MAX_CATEGORY_SET_BYTES`].
+enum TreeError {
+    Invalid(String),
+    Sets(SetError),
+}
+
+impl From<String> for TreeError {
+    fn from(reason: String) -> Self {
+        TreeError::Invalid(reason)
+    }
+}
+
+fn convert_tree(tree: TreeJson, budget: &mut SetBudget) -> Result<Tree, TreeError> {
     let n = tree.left_children.len();
     let lengths = [
         ("right_children", tree.right_children.len()),
@@ -279,29 +300,38 @@ fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
     ];
     for (name, len) in lengths {
         if len != n {
-            return Err(format!(
-                "{name} has {len} entries but left_children has {n}"
-            ));
+            return Err(format!("{name} has {len} entries but left_children has {n}").into());
         }
     }
     if !tree.split_type.is_empty() && tree.split_type.len() != n {
         return Err(format!(
             "split_type has {} entries for {n} nodes",
             tree.split_type.len()
-        ));
+        )
+        .into());
     }
 
     // categories_nodes[k] owns categories[segments[k] .. segments[k] + sizes[k]].
     let k = tree.categories_nodes.len();
     if tree.categories_segments.len() != k || tree.categories_sizes.len() != k {
-        return Err(
+        return Err(TreeError::Invalid(
             "categories_nodes, categories_segments and categories_sizes differ in length".into(),
-        );
+        ));
     }
+    // Each node has one category list: XGBoost (`RegTree::LoadCategoricalSplit`)
+    // pairs the lists with the categorical nodes in node order and never
+    // gives a node two, so a node listed twice is malformed (and each
+    // listing would be a set of its own, up to 2 MiB).
     let mut set_of_node = vec![None; n];
     let mut category_sets = Vec::with_capacity(k);
     for i in 0..k {
         let node = index(tree.categories_nodes[i], n, "categories_nodes")?;
+        if set_of_node[node].is_some() {
+            return Err(format!(
+                "categories_nodes lists node {node} twice (a node has one category list)"
+            )
+            .into());
+        }
         let start = tree.categories_segments[i] as usize;
         let end = start
             .checked_add(tree.categories_sizes[i] as usize)
@@ -313,8 +343,10 @@ fn convert_tree(tree: TreeJson) -> Result<Tree, String> {
                 u32::try_from(c).map_err(|_| format!("category {c} is negative or too large"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let set = CategorySet::from_members(members)
-            .ok_or_else(|| format!("node {node} has a category above 2^24 - 1"))?;
+        let set = CategorySet::from_members(&members, budget).map_err(|e| match e {
+            SetError::Code(_) => TreeError::Invalid(format!("node {node}: {e}")),
+            SetError::TooLarge => TreeError::Sets(e),
+        })?;
         set_of_node[node] = Some(category_sets.len() as u32);
         category_sets.push(set);
     }
@@ -405,6 +437,7 @@ fn flags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<bool>, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::category_set::MAX_CATEGORY;
 
     #[test]
     fn base_score_reads_both_encodings_to_the_same_float32() {
@@ -416,5 +449,80 @@ mod tests {
         );
         assert!(parse_base_score("[1E-1,2E-1]").is_err());
         assert!(parse_base_score("half").is_err());
+    }
+
+    /// A model of one tree: a chain of `splits` categorical splits on
+    /// feature 0, each with a leaf on its left, and the category lists of
+    /// `listed` (node indices), each the one code `code`.
+    fn categorical_chain(splits: usize, listed: &[usize], code: u32) -> Vec<u8> {
+        let (mut left, mut right, mut types) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..splits {
+            let at = 2 * i as i64;
+            left.extend([at + 1, -1]);
+            right.extend([at + 2, -1]);
+            types.extend([1, 0]);
+        }
+        left.push(-1);
+        right.push(-1);
+        types.push(0);
+        let n = left.len();
+        let k = listed.len();
+        serde_json::json!({"learner": {
+            "feature_types": ["c"],
+            "gradient_booster": {"name": "gbtree", "model": {"tree_info": [0], "trees": [{
+                "left_children": left, "right_children": right, "split_indices": vec![0; n],
+                "split_conditions": vec![0.5; n], "default_left": vec![0; n], "split_type": types,
+                "categories": [code], "categories_nodes": listed,
+                "categories_segments": vec![0; k], "categories_sizes": vec![1; k]}]}},
+            "learner_model_param": {"base_score": "5E-1", "num_class": "0", "num_feature": "1"},
+            "objective": {"name": "binary:logistic"}}})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn error_of(bytes: &[u8]) -> ModelError {
+        match parse(bytes) {
+            Ok(_) => panic!("the model loaded"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_node_listed_twice_in_categories_nodes_is_invalid() {
+        // 1,500 listings of one node, each a 2 MiB set (the code 2^24 - 1),
+        // asked for 3 GiB from 9 KB of JSON; XGBoost gives a node one list.
+        let e = error_of(&categorical_chain(1, &[0; 1500], MAX_CATEGORY));
+        assert!(
+            matches!(e, ModelError::Invalid { .. })
+                && e.to_string()
+                    .contains("tree 0: categories_nodes lists node 0 twice"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_category_sets_of_a_model_are_bounded_together() {
+        // Each set of the code 2^24 - 1 takes 2 MiB: 32 of them fill the
+        // 64 MiB bound and load; a 33rd distinct node is refused before its
+        // set is allocated (1,500 of them asked for 3 GiB).
+        let nodes: Vec<usize> = (0..33).map(|i| 2 * i).collect();
+        let model = parse(&categorical_chain(32, &nodes[..32], MAX_CATEGORY)).expect("32 sets fit");
+        assert_eq!(model.trees[0].category_sets.len(), 32);
+        let e = error_of(&categorical_chain(33, &nodes, MAX_CATEGORY));
+        assert!(
+            matches!(e, ModelError::Unsupported { .. })
+                && e.to_string().contains(
+                    "tree 0: the model's category sets take more than 64 MiB (at most 64 MiB"
+                ),
+            "{e}"
+        );
+        // Codes XGBoost itself refuses stay invalid, whatever the budget.
+        let e = error_of(&categorical_chain(1, &[0], MAX_CATEGORY + 1));
+        assert!(
+            matches!(e, ModelError::Invalid { .. })
+                && e.to_string()
+                    .contains("node 0: the category 16777216 is above 2^24 - 1"),
+            "{e}"
+        );
     }
 }

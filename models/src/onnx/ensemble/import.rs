@@ -197,11 +197,13 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
                 .collect()
         })
         .collect::<Result<_, _>>()?;
+    b.tree_nodes.written(n);
     let trees = trees
         .iter()
         .enumerate()
         .map(|(t, nodes)| {
-            super::unshare(nodes).map_err(|e| refuse(format!("tree {}: {e}", tree_index[t])))
+            super::unshare(nodes, &mut b.tree_nodes)
+                .map_err(|e| refuse(format!("tree {}: {e}", tree_index[t])))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let head = if classifier {

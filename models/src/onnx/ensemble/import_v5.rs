@@ -118,9 +118,18 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
             .filter(|&i| i < len)
             .ok_or_else(|| fail(format!("{what} {v} is out of range")))
     };
+    // The program-wide bound on the nodes the trees are made into: each
+    // iteration below makes at most 2 + 2 × 30 nodes, counted at the next.
+    b.tree_nodes.written(n.saturating_add(leaf_weights.len()));
     let mut trees = Vec::new();
+    let mut is_root = vec![false; n];
     for &root in attrs.ints("tree_roots") {
         let root = index(root, "tree root", n)?;
+        if std::mem::replace(&mut is_root[root], true) {
+            return Err(fail(format!(
+                "tree_roots lists node {root} twice (each tree has a root of its own)"
+            )));
+        }
         let mut tree: Vec<Node> = Vec::new();
         // A tree that is one leaf: a root whose branches are the same leaf,
         // read (as onnxruntime reads it) at the root's own index.
@@ -129,6 +138,7 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
                 .get(root)
                 .copied()
                 .ok_or_else(|| fail("a lone leaf has no weight".into()))?;
+            b.tree_nodes.take(1).map_err(&refuse)?;
             trees.push(vec![Node::Leaf { weights: vec![w] }]);
             continue;
         }
@@ -136,6 +146,7 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
         tree.push(Node::Leaf {
             weights: Vec::new(),
         });
+        let mut counted = 0;
         let mut stack = vec![(root, 0usize)];
         while let Some((i, at)) = stack.pop() {
             if tree.len() > MAX_TREE_NODES {
@@ -143,6 +154,8 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
                     "a tree grows past {MAX_TREE_NODES} nodes once its membership sets are unrolled (or it reaches a node twice)"
                 )));
             }
+            b.tree_nodes.take(tree.len() - counted).map_err(&refuse)?;
+            counted = tree.len();
             let feature = u32::try_from(feature_ids[i])
                 .ok()
                 .filter(|&f| (f as usize) < features)
@@ -217,6 +230,7 @@ pub(crate) fn translate(node: &NodeProto, b: &mut Builder) -> Result<(), ModelEr
                 when_false,
             };
         }
+        b.tree_nodes.take(tree.len() - counted).map_err(&refuse)?;
         trees.push(tree);
     }
     let output_elem = if b.elem(x) == Elem::F64 {

@@ -315,16 +315,67 @@ pub(crate) fn node_lengths_agree(n: usize, lengths: &[usize], missing: usize) ->
 
 /// The most nodes one tree may have once its shared nodes are copied.
 pub(crate) const MAX_TREE_NODES: usize = 1 << 20;
+/// A program's ensembles may always hold this many tree nodes once shared
+/// nodes are copied and membership sets unrolled (2^22, about 300 MiB at
+/// the most as trees and flattened forest)...
+const ALWAYS_ALLOWED_NODES: usize = 1 << 22;
+/// ...and beyond that at most this many times the nodes the file writes,
+/// as the XGBoost complete layout bounds its padding (`xgboost/complete.rs`).
+const MAX_GROWTH: usize = 4;
+
+/// The tree nodes a program's ensembles have made, against
+/// `max(2^22, 4 × the tree nodes its file writes)`, counted as they are
+/// made. Copying shared nodes can double a tree per level, up to
+/// [`MAX_TREE_NODES`] each, so without a program-wide bound a 17 KB file
+/// of forty chains whose branches share their child made 40 million nodes
+/// (2.9 GB). Converters share nodes only to write a category test as a
+/// chain of equalities (a few copies of one subtree), and a large fraud
+/// model (a thousand trees of 255 leaves) has half a million nodes: both
+/// come nowhere near the bound.
+#[derive(Debug, Default)]
+pub(crate) struct NodeBudget {
+    made: usize,
+    written: usize,
+}
+
+impl NodeBudget {
+    /// Counts `n` tree nodes (interior nodes and leaves) an ensemble writes
+    /// in the file, before its trees are made.
+    pub(crate) fn written(&mut self, n: usize) {
+        self.written = self.written.saturating_add(n);
+    }
+
+    fn limit(&self) -> usize {
+        ALWAYS_ALLOWED_NODES.max(MAX_GROWTH.saturating_mul(self.written))
+    }
+
+    /// Counts `n` nodes made, or refuses them once the program is past its limit.
+    pub(crate) fn take(&mut self, n: usize) -> Result<(), String> {
+        self.made = self.made.saturating_add(n);
+        if self.made > self.limit() {
+            return Err(format!(
+                "the ensembles have more than {} tree nodes once shared nodes are copied \
+                 (at most max(2^22, {MAX_GROWTH} × the {} tree nodes the file writes) \
+                 are supported)",
+                self.limit(),
+                self.written
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// `nodes` (root first) as a tree: a node reached from two parents gets a
 /// copy per parent (onnxmltools writes a LightGBM category test as a chain
 /// of `BRANCH_EQ` nodes sharing one true child; onnxruntime walks such a
-/// graph as it is). A cycle, a child out of range or more than
-/// [`MAX_TREE_NODES`] nodes once copied is an error.
-pub(crate) fn unshare(nodes: &[Node]) -> Result<Vec<Node>, String> {
+/// graph as it is). A cycle, a child out of range, more than
+/// [`MAX_TREE_NODES`] nodes once copied or more than `budget` allows is an
+/// error.
+pub(crate) fn unshare(nodes: &[Node], budget: &mut NodeBudget) -> Result<Vec<Node>, String> {
     let placeholder = Node::Leaf {
         weights: Vec::new(),
     };
+    budget.take(1)?;
     let mut out = vec![placeholder.clone()];
     // (source node, slot in `out`, depth): a path longer than the node
     // count repeats a node, which is a cycle.
@@ -350,6 +401,7 @@ pub(crate) fn unshare(nodes: &[Node]) -> Result<Vec<Node>, String> {
         {
             for child in [when_true, when_false] {
                 let at = out.len();
+                budget.take(1)?;
                 out.push(placeholder.clone());
                 stack.push((*child as usize, at, depth + 1));
                 *child = at as u32;

@@ -242,6 +242,7 @@ fn binary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
         (None, Some(c)) => {
             let a = b.input(node, 0)?;
             y_elem = b.elem(a);
+            b.make_values(node, c.values.len())?;
             let constant = row_constant(node, &c, b.width(a))?;
             (a, None, constant, false)
         }
@@ -249,6 +250,7 @@ fn binary(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
         (Some(c), None) => {
             let a = b.input(node, 1)?;
             y_elem = b.elem(a);
+            b.make_values(node, c.values.len())?;
             let constant = row_constant(node, &c, b.width(a))?;
             (a, None, constant, true)
         }
@@ -390,6 +392,8 @@ fn batch_norm(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     }
     let width = b.width(x);
     let elem = b.elem(x);
+    // The scale and the shift it keeps, one per column each.
+    b.make_values(node, 2 * width)?;
     let mut params = Vec::with_capacity(4);
     for (i, what) in [(1, "scale"), (2, "B"), (3, "mean"), (4, "var")] {
         let c = b
@@ -447,6 +451,7 @@ fn reduce_sum(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     }
     let x = b.input(node, 0)?;
     let y = b.slot(1, b.elem(x))?;
+    b.make_values(node, b.width(x))?;
     let weights = vec![1.0; b.width(x)];
     b.program.push(Instr::Dense {
         x,
@@ -508,6 +513,8 @@ fn dense(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
                 w.values.len()
             ))
         })?;
+    // The weights, and a bias per output.
+    b.make_values(node, w.values.len() + outputs)?;
     // Stored as [inputs, outputs].
     let mut weights = vec![0.0; inputs * outputs];
     for i in 0..inputs {
@@ -546,9 +553,14 @@ fn columns(node: &NodeProto, b: &mut Builder) -> Result<(), ModelError> {
     if node.op_type == "Gather" && !matches!(Attributes::of(node).int("axis", 0), 1 | -1) {
         return Err(err(node, "only gathering columns (axis 1) is supported"));
     }
+    let n = b
+        .constant(node, 1)
+        .map(|c| c.values.len())
+        .ok_or_else(|| not_constant(node, b, "the indices"))?;
+    b.make_values(node, n)?;
     let indices = b
         .constant(node, 1)
-        .ok_or_else(|| not_constant(node, b, "the indices"))?;
+        .expect("the indices are a constant (checked above)");
     let width = b.width(x) as f64;
     let columns = indices
         .values
