@@ -395,10 +395,19 @@ class Server:
         self.log.close()
 
 
+def fmt_store(sample: dict) -> str:
+    """The embedded feature store's entities and MiB, or a dash without them."""
+    if sample.get("store_bytes") is None:
+        return "—"
+    return f"{sample['store_entities']} / {sample['store_bytes'] / 2**20:.1f}"
+
+
 def parse_metrics(text: str) -> dict:
-    """The idle-instance gauge per version, the swaps counter and the error
-    counters of a Prometheus text exposition."""
+    """The idle-instance gauge per version, the swaps counter, the error
+    counters and the embedded feature store's size of a Prometheus text
+    exposition."""
     idle: dict[int, float] = {}
+    store = {"entities": None, "bytes": None}
     swaps = 0.0
     errors: dict[str, float] = {}
     series = 0
@@ -419,7 +428,11 @@ def parse_metrics(text: str) -> dict:
             swaps = float(value)
         elif name.startswith("edgescore_errors"):
             errors[label_map.get("kind", "?")] = float(value)
-    return {"idle": idle, "swaps": swaps, "errors": errors, "series": series}
+        elif name == "edgescore_feature_store_entities":
+            store["entities"] = int(float(value))
+        elif name == "edgescore_feature_store_bytes":
+            store["bytes"] = int(float(value))
+    return {"idle": idle, "swaps": swaps, "errors": errors, "series": series, "store": store}
 
 
 # ---------------------------------------------------------------- deployer
@@ -821,6 +834,8 @@ def main() -> int:
                     "idle_series": len(metrics["idle"]),
                     "metrics_series": metrics["series"],
                     "metrics_bytes": s["metrics_bytes"],
+                    "store_entities": metrics["store"]["entities"],
+                    "store_bytes": metrics["store"]["bytes"],
                     "server_swaps": metrics["swaps"],
                     "server_errors": metrics["errors"],
                     "versions_on_disk": len(deployer.on_disk()),
@@ -838,7 +853,7 @@ def main() -> int:
                 samples.append(sample)
                 print(f"[{sample['t_s']:6.1f}s] {sample['requests']:6d} req p50 {sample['p50_ms']:6.2f} "
                       f"p99 {sample['p99_ms']:7.2f} ms  fail {non_2xx + errors}  RSS "
-                      f"{fmt_mib(sample['rss_kib'])} MiB  fds {sample['fds']}  idle "
+                      f"{fmt_mib(sample['rss_kib'])} MiB  store {fmt_store(sample)}  fds {sample['fds']}  idle "
                       f"{sample['idle_instances']}  serving {serving}  swaps {deployer.swaps}"
                       f"+{deployer.canary_swaps}  canary changes {deployer.canary_changes}  "
                       f"load {sample['loadavg_1m']}  CPU server {sample['cpu_server_percent']:.0f} % "
@@ -869,7 +884,9 @@ def main() -> int:
                         "rss_median_mib": round(rss[len(rss) // 2] / 1024, 1),
                         "rss_max_mib": round(rss[-1] / 1024, 1),
                         "published": window[-1]["published"],
-                        "metrics_series": window[-1]["metrics_series"]})
+                        "metrics_series": window[-1]["metrics_series"],
+                        "store_entities": window[-1].get("store_entities"),
+                        "store_bytes": window[-1].get("store_bytes")})
     # The references: the sample at minute 2 and the second minute; a run
     # of under 3 minutes (a dry run) uses minute 1 and the first minute.
     dry_run = len(samples) < 3 * per_minute
@@ -958,12 +975,12 @@ def write_markdown(path: Path, report: dict) -> None:
             f"| {s['cpu_server_percent']:.0f} | {s['cpu_others_percent']:.0f} "
             f"| {s['server_cpu_us_per_request']:.0f} |")
     lines += ["", "| minute | requests | p50 (ms) | p99 (ms) | RSS median (MiB) | RSS max (MiB) "
-              "| versions published | /metrics series |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+              "| versions published | /metrics series | store entities / MiB |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in report["minutes"]:
         lines.append(f"| {m['minute']} | {m['requests']} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} "
                      f"| {m['rss_median_mib']} | {m['rss_max_mib']} | {m['published']} "
-                     f"| {m['metrics_series']} |")
+                     f"| {m['metrics_series']} | {fmt_store(m)} |")
     lines += [
         "",
         f"- RSS growth over the last 8 minutes: {v['rss_reference_mib']} MiB (t = "

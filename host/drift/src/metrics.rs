@@ -12,7 +12,11 @@
 //! - `edgescore_drift_alerts_total{pipeline, version, feature, state}`:
 //!   crossings.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+
+use parking_lot::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -51,6 +55,16 @@ pub struct DriftMetrics {
     state: Family<FeatureLabels, Gauge>,
     window: Family<VersionLabels, Gauge>,
     alerts: Family<AlertLabels, Counter>,
+    /// The features and alert series each version has, so that
+    /// [`DriftMetrics::forget_version`] removes them all.
+    recorded: Arc<Mutex<HashMap<VersionLabels, Recorded>>>,
+}
+
+/// The series one version has beyond its window gauge.
+#[derive(Debug, Default)]
+struct Recorded {
+    features: HashSet<String>,
+    alerts: HashSet<(String, &'static str)>,
 }
 
 impl DriftMetrics {
@@ -85,8 +99,47 @@ impl DriftMetrics {
         metrics
     }
 
+    /// Removes every series of `version` of `pipeline`: the version is gone
+    /// (a registry that publishes version after version must not grow
+    /// `/metrics` by a set of series per version for ever).
+    pub fn forget_version(&self, pipeline: &str, version: &str) {
+        let key = VersionLabels {
+            pipeline: pipeline.to_owned(),
+            version: version.to_owned(),
+        };
+        let Some(recorded) = self.recorded.lock().remove(&key) else {
+            return;
+        };
+        self.window.remove(&key);
+        for feature in recorded.features {
+            let labels = FeatureLabels {
+                pipeline: pipeline.to_owned(),
+                version: version.to_owned(),
+                feature,
+            };
+            self.psi.remove(&labels);
+            self.jensen_shannon.remove(&labels);
+            self.state.remove(&labels);
+        }
+        for (feature, state) in recorded.alerts {
+            self.alerts.remove(&AlertLabels {
+                pipeline: pipeline.to_owned(),
+                version: version.to_owned(),
+                feature,
+                state,
+            });
+        }
+    }
+
     /// Sets the series of `version` of `pipeline` from a check.
     pub fn record(&self, pipeline: &str, version: &str, check: &Check) {
+        let mut recorded = self.recorded.lock();
+        let recorded = recorded
+            .entry(VersionLabels {
+                pipeline: pipeline.to_owned(),
+                version: version.to_owned(),
+            })
+            .or_default();
         let labels = |feature: &str| FeatureLabels {
             pipeline: pipeline.to_owned(),
             version: version.to_owned(),
@@ -94,6 +147,9 @@ impl DriftMetrics {
         };
         for (feature, psi, js, state) in &check.drift {
             let l = labels(feature);
+            if !recorded.features.contains(feature.as_str()) {
+                recorded.features.insert(feature.clone());
+            }
             if let Some(v) = psi {
                 self.psi.get_or_create(&l).set(*v);
             }
@@ -109,6 +165,9 @@ impl DriftMetrics {
             })
             .set(i64::try_from(check.window_events).unwrap_or(i64::MAX));
         for alert in &check.alerts {
+            recorded
+                .alerts
+                .insert((alert.feature.clone(), alert.state.name()));
             self.alerts
                 .get_or_create(&AlertLabels {
                     pipeline: pipeline.to_owned(),
@@ -117,6 +176,61 @@ impl DriftMetrics {
                     state: alert.state.name(),
                 })
                 .inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::{DriftAlert, State};
+
+    fn check(feature: &str) -> Check {
+        Check {
+            drift: vec![
+                (feature.to_owned(), Some(0.3), Some(0.1), State::Act),
+                ("score".to_owned(), Some(0.01), None, State::Stable),
+            ],
+            alerts: vec![DriftAlert {
+                pipeline: "fraud".to_owned(),
+                version: "1".to_owned(),
+                feature: feature.to_owned(),
+                psi: 0.3,
+                state: State::Act,
+                previous: State::Stable,
+                window_events: 1000,
+            }],
+            window_events: 1000,
+        }
+    }
+
+    fn exposition(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).expect("encodes");
+        text
+    }
+
+    #[test]
+    fn a_forgotten_version_takes_every_drift_series_with_it() {
+        let mut registry = Registry::default();
+        let metrics = DriftMetrics::register(&mut registry);
+        metrics.record("fraud", "1", &check("amount"));
+        metrics.record("fraud", "2", &check("country"));
+        let both = exposition(&registry);
+        assert!(both.contains(r#"version="1""#) && both.contains(r#"version="2""#));
+
+        metrics.forget_version("fraud", "1");
+        metrics.forget_version("fraud", "9");
+        let text = exposition(&registry);
+        assert!(!text.contains(r#"version="1""#), "{text}");
+        for line in [
+            r#"edgescore_drift_psi{pipeline="fraud",version="2",feature="country"} 0.3"#,
+            r#"edgescore_drift_jensen_shannon{pipeline="fraud",version="2",feature="country"} 0.1"#,
+            r#"edgescore_drift_state{pipeline="fraud",version="2",feature="score"} 0"#,
+            r#"edgescore_drift_window_events{pipeline="fraud",version="2"} 1000"#,
+            r#"edgescore_drift_alerts_total{pipeline="fraud",version="2",feature="country",state="act"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
         }
     }
 }

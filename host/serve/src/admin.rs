@@ -262,6 +262,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             state.audit.failures(),
         ));
     }
+    if let Some(usage) = state.registry.feature_store().and_then(|s| s.usage()) {
+        text.push_str(&super::metrics::Metrics::render_store(usage));
+    }
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

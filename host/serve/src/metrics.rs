@@ -130,13 +130,14 @@ impl Metrics {
     }
 
     /// `version` of `model` is gone from the registry: its series (latency,
-    /// idle instances, requests) leave `/metrics`. The model's own series
-    /// (scores, swaps, rejections) stay.
+    /// idle instances, requests, a pipeline's drift) leave `/metrics`. The
+    /// model's own series (scores, swaps, rejections) stay.
     pub fn forget_version(&self, model: &str, version: u64) {
         let series = self.models.read().get(model).cloned();
         if let Some(series) = series {
             series.forget_version(&self.families, version);
         }
+        self.drift.forget_version(model, &version.to_string());
     }
 
     /// The dynamic batcher of `model` scored one batch of `size`.
@@ -235,6 +236,24 @@ impl Metrics {
             "edgescore_audit_write_failures",
             "Audit entries that could not be appended to the audit log (see the server log)",
             ConstCounter::new(failures),
+        );
+        encode(&registry)
+    }
+
+    /// The in-process feature store's size (the embedded store; a remote
+    /// one reports none).
+    pub fn render_store(usage: edgescore_runtime::feature_store::StoreUsage) -> String {
+        let mut registry = Registry::default();
+        let gauge = |n: usize| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        registry.register(
+            "edgescore_feature_store_entities",
+            "Entities the embedded feature store holds",
+            gauge(usage.entities),
+        );
+        registry.register(
+            "edgescore_feature_store_bytes",
+            "Bytes of the embedded feature store's windows, as its byte budget counts them",
+            gauge(usage.bytes),
         );
         encode(&registry)
     }

@@ -259,6 +259,13 @@ impl EmbeddedStore {
 }
 
 impl FeatureStore for EmbeddedStore {
+    fn usage(&self) -> Option<super::StoreUsage> {
+        Some(super::StoreUsage {
+            entities: self.entities(),
+            bytes: self.bytes(),
+        })
+    }
+
     fn put(&self, namespace: &str, entity: &str, name: &str, value: f64) -> Result<(), StoreError> {
         check_request(namespace, entity, &[])?;
         self.slot(namespace, entity)

@@ -18,6 +18,16 @@ pub(crate) mod import;
 
 pub use embedded::{EmbeddedLimits, EmbeddedStore};
 
+/// How much an in-process store holds: what `/metrics` shows, so that a
+/// growing working set is told from a leak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreUsage {
+    /// Entities held (namespace and key).
+    pub entities: usize,
+    /// The bytes of their windows, as the store's byte budget counts them.
+    pub bytes: usize,
+}
+
 /// One windowed aggregate (the WIT `window`): its name (unique within the
 /// namespace, e.g. `txn-count-1h`), what it computes and its span in
 /// seconds (at least 1). The transform plan's windows, so a store reads
@@ -106,6 +116,12 @@ pub trait FeatureStore: Send + Sync {
     /// Whether calls cross the network (and may block for milliseconds).
     fn is_remote(&self) -> bool {
         false
+    }
+
+    /// What the store holds in this process, for a store that holds it
+    /// here (the embedded one); `None` for a remote store.
+    fn usage(&self) -> Option<StoreUsage> {
+        None
     }
 
     /// Sets a point feature that [`FeatureStore::lookup`] returns (what a

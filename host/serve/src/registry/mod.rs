@@ -110,6 +110,12 @@ impl Registry {
             swaps: swaps::RecentSwaps::default(),
         }
     }
+    /// The feature store pipelines reach, when the server has one.
+    pub fn feature_store(
+        &self,
+    ) -> Option<&Arc<dyn edgescore_runtime::feature_store::FeatureStore>> {
+        self.config.feature_store.as_ref()
+    }
 
     pub fn root(&self) -> &Path {
         &self.config.root
