@@ -58,6 +58,15 @@ fn floats(name: &str, v: &[f32]) -> AttributeProto {
     }
 }
 
+fn strings(name: &str, v: &[&str]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: 8,
+        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+        ..Default::default()
+    }
+}
+
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
     AttributeProto {
         name: name.into(),
@@ -351,12 +360,6 @@ fn a_value_defined_twice_is_invalid() {
 fn a_tree_with_a_shared_node_scores_as_onnxruntime_walks_it() {
     // Two equality tests sharing one true child (how onnxmltools writes a
     // LightGBM category test): x0 == 1 or x0 == 3 -> 10, else -> -10.
-    let strings = |name: &str, v: &[&str]| AttributeProto {
-        name: name.into(),
-        r#type: 8,
-        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
-        ..Default::default()
-    };
     let tree = node(
         "TreeEnsembleRegressor",
         "ai.onnx.ml",
@@ -558,12 +561,6 @@ fn a_node_id_past_its_own_trees_node_count_is_refused() {
     // Tree 0 has one node, with id 2: below the ensemble's 3 nodes, but a
     // tree's ids run up to its own count (the check that keeps a tree's
     // nodes from being sized by the whole ensemble, once per tree).
-    let strings = |name: &str, v: &[&str]| AttributeProto {
-        name: name.into(),
-        r#type: 8,
-        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
-        ..Default::default()
-    };
     let tree = node(
         "TreeEnsembleRegressor",
         "ai.onnx.ml",
