@@ -5,15 +5,6 @@
 
 use super::*;
 
-fn strings(name: &str, v: &[&str]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        r#type: 8,
-        strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
-        ..Default::default()
-    }
-}
-
 fn tensor_attr(name: &str, values: &[f32]) -> AttributeProto {
     AttributeProto {
         name: name.into(),
