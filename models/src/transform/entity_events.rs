@@ -15,9 +15,17 @@ use super::plan::{Aggregate, WindowPlan};
 /// The newest events an in-memory store keeps per entity by default.
 pub const DEFAULT_MAX_EVENTS_PER_ENTITY: usize = 10_000;
 
-/// What one entry of the distinct-key index costs besides the key's bytes.
-pub const KEY_STAT_BYTES: usize =
-    std::mem::size_of::<String>() + std::mem::size_of::<KeyStat>() + 16;
+/// What one slot of the event buffer costs (the event's distinct key, if
+/// any, is counted apart: [`StoredEvent::key_bytes`]).
+pub const EVENT_SLOT_BYTES: usize = std::mem::size_of::<StoredEvent>();
+
+/// What one slot of the distinct-key index costs: its entry and the hash
+/// table's control byte (the key's own bytes are counted apart).
+pub const KEY_SLOT_BYTES: usize = std::mem::size_of::<(String, KeyStat)>() + 1;
+
+/// Containers with less room than this are never shrunk: a few hundred
+/// bytes at most, and shrinking them would only churn the allocator.
+const SMALLEST_SHRUNK: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -29,11 +37,27 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    pub fn bytes(&self) -> usize {
-        std::mem::size_of::<StoredEvent>() + self.distinct_key.as_ref().map_or(0, String::len)
+    /// The bytes it holds outside its slot: its distinct key's.
+    pub fn key_bytes(&self) -> usize {
+        self.distinct_key.as_ref().map_or(0, String::len)
     }
 }
 
+/// One entity's events and the index of their distinct keys.
+///
+/// `bytes` is what the entity holds in memory, allocator overhead aside:
+/// what it was created with ([`EntityEvents::new`]: its name, its record),
+/// its event buffer's and key index's room (their capacity, not their
+/// length: room is memory held), and the keys' bytes. Each container's
+/// room follows its length both ways: it doubles when full and halves once
+/// it is no more than 3/8 full, so an entity whose event count comes back
+/// down gives its room back, and the room an entity holds depends on how
+/// many events it holds now, not on the most it ever held. (A buffer that
+/// never shrank would keep each entity's high-water mark: over a long run
+/// the memory held would creep up while the events held stayed flat.)
+/// Between halving at 3/8 and doubling at full, a container's length
+/// must move by at least a quarter of the smaller room before its room
+/// moves back, so the cost of moving it stays a small constant per event.
 #[derive(Debug, Default)]
 pub struct EntityEvents {
     /// In timestamp order.
@@ -45,8 +69,10 @@ pub struct EntityEvents {
     /// When it was last observed, in its store's ticks (what the embedded
     /// store's eviction compares); this type never reads it.
     pub last_used: u64,
-    /// What it takes in memory, its name and events included.
+    /// What it takes in memory, its name, events and room included.
     pub bytes: usize,
+    /// The part of `bytes` that is the two containers' room.
+    room: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +82,21 @@ pub struct KeyStat {
 }
 
 impl EntityEvents {
+    /// An entity with no event, `bytes` its name and record take.
+    pub fn new(bytes: usize) -> Self {
+        Self {
+            bytes,
+            ..Self::default()
+        }
+    }
+
+    /// Adds `event` in its place in time order.
     pub fn insert(&mut self, event: StoredEvent) {
+        self.add(event);
+        self.fit();
+    }
+
+    fn add(&mut self, event: StoredEvent) {
         if let Some(key) = &event.distinct_key {
             // Looked up before inserting: no key copy for a key already held.
             match self.keys.get_mut(key) {
@@ -69,12 +109,12 @@ impl EntityEvents {
                         events: 1,
                         newest_ms: event.timestamp_ms,
                     };
-                    self.bytes += KEY_STAT_BYTES + key.len();
+                    self.bytes += key.len();
                     self.keys.insert(key.clone(), stat);
                 }
             }
         }
-        self.bytes += event.bytes();
+        self.bytes += event.key_bytes();
         let at = self
             .events
             .partition_point(|e| e.timestamp_ms <= event.timestamp_ms);
@@ -95,7 +135,7 @@ impl EntityEvents {
         windows: &[WindowPlan],
     ) -> Vec<Option<f64>> {
         let at = event.timestamp_ms;
-        self.insert(event);
+        self.add(event);
         let oldest_kept = at
             .min(now_ms)
             .saturating_sub(i64::from(retention_seconds) * 1000);
@@ -105,8 +145,9 @@ impl EntityEvents {
             .is_some_and(|e| e.timestamp_ms <= oldest_kept)
             || self.events.len() > max_events
         {
-            self.pop_oldest();
+            self.drop_oldest();
         }
+        self.fit();
         windows
             .iter()
             .map(|w| self.aggregate(at, w, true))
@@ -116,6 +157,11 @@ impl EntityEvents {
     /// Drops the oldest event (whose key's newest timestamp, if others
     /// remain, is theirs: they are no older).
     pub fn pop_oldest(&mut self) {
+        self.drop_oldest();
+        self.fit();
+    }
+
+    fn drop_oldest(&mut self) {
         if let Some(event) = self.events.pop_front() {
             self.unindex(&event, false);
         }
@@ -135,14 +181,32 @@ impl EntityEvents {
             return false;
         };
         self.unindex(&event, true);
+        self.fit();
         true
+    }
+
+    /// Halves each container's room while it is no more than 3/8 full, and
+    /// brings `bytes` up to date with the room held.
+    fn fit(&mut self) {
+        let events = halved(self.events.len(), self.events.capacity());
+        if events < self.events.capacity() {
+            self.events.shrink_to(events);
+        }
+        let keys = halved(self.keys.len(), self.keys.capacity());
+        if keys < self.keys.capacity() {
+            self.keys.shrink_to(keys);
+        }
+        let room =
+            self.events.capacity() * EVENT_SLOT_BYTES + self.keys.capacity() * KEY_SLOT_BYTES;
+        self.bytes = self.bytes - self.room + room;
+        self.room = room;
     }
 
     /// Takes a removed event out of the byte count and the key index; when
     /// it may have been its key's newest (`anywhere`: not the oldest), the
     /// key's newest time is found again among the events left.
     fn unindex(&mut self, event: &StoredEvent, anywhere: bool) {
-        self.bytes -= event.bytes();
+        self.bytes -= event.key_bytes();
         let Some(key) = &event.distinct_key else {
             return;
         };
@@ -152,7 +216,7 @@ impl EntityEvents {
         stat.events -= 1;
         if stat.events == 0 {
             self.keys.remove(key);
-            self.bytes -= KEY_STAT_BYTES + key.len();
+            self.bytes -= key.len();
         } else if anywhere && stat.newest_ms == event.timestamp_ms {
             stat.newest_ms = self
                 .events
@@ -201,4 +265,14 @@ impl EntityEvents {
             }
         }
     }
+}
+
+/// The room (in slots) to keep for `len` items in `capacity` slots: halved
+/// while it is at least [`SMALLEST_SHRUNK`] and no more than 3/8 full.
+fn halved(len: usize, capacity: usize) -> usize {
+    let mut room = capacity;
+    while room >= SMALLEST_SHRUNK && len <= room * 3 / 8 {
+        room /= 2;
+    }
+    room
 }

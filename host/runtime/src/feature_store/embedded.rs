@@ -19,7 +19,10 @@
 //! recently observed entity is O(1).
 //!
 //! Memory is accounted in bytes: every entity's name (its namespace and
-//! key), its events (each with its distinct key) and its distinct-key index.
+//! key), its events (each with its distinct key) and its distinct-key index,
+//! each container counted by the room it holds, which follows its length
+//! both ways ([`EntityEvents`]), so the count is the memory held and stays
+//! flat while the events held do.
 //! The store keeps one count of bytes and one of entities for all shards.
 //! Beyond [`EmbeddedLimits::max_bytes`] (or `max_entities`), the call that
 //! went past evicts the least recently observed entities, oldest first,
@@ -76,7 +79,8 @@ pub struct EmbeddedLimits {
     pub max_entities: usize,
     /// Bytes the windows' state may take (entity names, events, distinct
     /// keys, the indexes over them; counted as what they hold in memory,
-    /// not counting allocator slack); beyond it the least recently observed
+    /// the room of each entity's containers included, allocator overhead
+    /// aside: [`EntityEvents`]); beyond it the least recently observed
     /// entities are evicted. Point features (`put`) are not counted.
     pub max_bytes: usize,
 }
@@ -313,10 +317,7 @@ impl FeatureStore for EmbeddedStore {
             // is in tick order too.
             let tick = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
             if shard.entities.to_back(&key).is_none() {
-                let record = EntityEvents {
-                    bytes: ENTITY_BYTES + namespace.len() + entity.len(),
-                    ..EntityEvents::default()
-                };
+                let record = EntityEvents::new(ENTITY_BYTES + namespace.len() + entity.len());
                 self.bytes.fetch_add(record.bytes, Ordering::Relaxed);
                 self.entities.fetch_add(1, Ordering::Relaxed);
                 shard.entities.insert(key.clone(), record);

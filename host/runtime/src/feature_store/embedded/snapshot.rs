@@ -104,11 +104,8 @@ impl EmbeddedStore {
             let line: Line = serde_json::from_str(&line)
                 .map_err(|e| format!("line {} of the snapshot: {e}", n + 2))?;
             if let Some((namespace, entity, last_used, events)) = line.e {
-                let mut record = EntityEvents {
-                    bytes: ENTITY_BYTES + namespace.len() + entity.len(),
-                    last_used,
-                    ..EntityEvents::default()
-                };
+                let mut record = EntityEvents::new(ENTITY_BYTES + namespace.len() + entity.len());
+                record.last_used = last_used;
                 for (timestamp_ms, sequence, value, distinct_key) in events {
                     record.insert(StoredEvent {
                         timestamp_ms,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::feature_store::Aggregate;
-use edgescore_models::transform::entity_events::{KEY_STAT_BYTES, StoredEvent};
+use edgescore_models::transform::entity_events::{EVENT_SLOT_BYTES, KEY_SLOT_BYTES, StoredEvent};
 
 fn count() -> Vec<Window> {
     vec![Window {
@@ -280,12 +280,83 @@ fn distinct_counts_from_the_key_index_equal_a_scan() {
         }
         let bytes = ENTITY_BYTES
             + "ncard".len()
-            + entity.events.iter().map(StoredEvent::bytes).sum::<usize>()
+            + entity.events.capacity() * EVENT_SLOT_BYTES
             + entity
-                .keys
-                .keys()
-                .map(|k| KEY_STAT_BYTES + k.len())
-                .sum::<usize>();
+                .events
+                .iter()
+                .map(StoredEvent::key_bytes)
+                .sum::<usize>()
+            + entity.keys.capacity() * KEY_SLOT_BYTES
+            + entity.keys.keys().map(String::len).sum::<usize>();
         assert_eq!((entity.bytes, store.bytes()), (bytes, bytes), "event {i}");
+        assert!(
+            tight(entity.events.len(), entity.events.capacity())
+                && tight(entity.keys.len(), entity.keys.capacity()),
+            "event {i}: room for {} events and {} keys holding {} and {}",
+            entity.events.capacity(),
+            entity.keys.capacity(),
+            entity.events.len(),
+            entity.keys.len()
+        );
     }
+}
+
+/// Whether a container holding `len` items in `capacity` slots holds no
+/// more room than [`EntityEvents`] keeps: under 8 slots, or over 3/8 full.
+fn tight(len: usize, capacity: usize) -> bool {
+    capacity < 8 || len * 8 > capacity * 3
+}
+
+/// An entity's room follows its event count down as well as up: once a
+/// burst of 2,000 events ages out, the entity holds room for the few it
+/// keeps, and the store's byte count says so. (A buffer that kept its
+/// high-water mark made a long soak's memory creep while its events held
+/// stayed flat.)
+#[test]
+fn room_follows_the_events_held_both_ways() {
+    let store = EmbeddedStore::new(EmbeddedLimits {
+        retention_seconds: 60,
+        ..EmbeddedLimits::default()
+    });
+    let keyed = |timestamp_ms: i64, key: i64| Observation {
+        timestamp_ms,
+        value: 1.0,
+        distinct_key: Some(format!("merchant {key}")),
+    };
+    let minute = [Window {
+        seconds: 60,
+        ..count().remove(0)
+    }];
+    for i in 0..2000 {
+        store
+            .observe("n", "card", &keyed(i, i), &minute)
+            .expect("observe");
+    }
+    let burst = store.bytes();
+    // Then one event every 10 s, at one merchant: the burst ages out.
+    for i in 1..=100 {
+        store
+            .observe("n", "card", &keyed(2000 + i * 10_000, 0), &minute)
+            .expect("observe");
+    }
+    {
+        let shard = store.slot("n", "card").shard.lock();
+        let entity = shard
+            .entities
+            .get(&("n".to_owned(), "card".to_owned()))
+            .expect("the card is held");
+        assert_eq!((entity.events.len(), entity.keys.len()), (6, 1));
+        assert!(
+            entity.events.capacity() <= 16 && entity.keys.capacity() <= 7,
+            "room for {} events and {} keys after the burst aged out",
+            entity.events.capacity(),
+            entity.keys.capacity()
+        );
+    }
+    assert!(
+        store.bytes() * 50 < burst,
+        "{} bytes after the burst, {burst} during it",
+        store.bytes()
+    );
+    assert_eq!(scanned(&store), (store.entities(), store.bytes()));
 }
