@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(table) = read_bytes(name, Format::Csv, data.to_vec()) else {
         return;
     };
-    edgescore_fuzz::table_events::score_table(&table);
+    edgescore_fuzz::table_events::score_table(table.clone());
     let schema = InputSchema {
         names: Some(&table.header),
         width: table.header.len(),

@@ -39,5 +39,5 @@ fuzz_target!(|data: &[u8]| {
         ),
         _ => panic!("the stream fails where the whole read did not: {streamed:?}"),
     }
-    edgescore_fuzz::table_events::score_table(&table);
+    edgescore_fuzz::table_events::score_table(table);
 });

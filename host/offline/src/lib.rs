@@ -7,7 +7,8 @@
 //! - [`csv_rows`]: an input CSV as row-major `f64` rows in the model's
 //!   feature order (`edgescore_table::csv_rows`, re-exported);
 //! - [`row_scorer`], [`score_csv`]: `edgescore score`, natively or through a component;
-//! - [`events_file`], [`replay`], [`transform_file`]: `edgescore transform`;
+//! - [`events_file`] (`edgescore_table::events_file`, re-exported),
+//!   [`replay`], [`transform_file`]: `edgescore transform`;
 //! - [`pipeline_run`], [`eval`], [`plot`]: `edgescore eval`;
 //! - [`profile`]: `edgescore profile`, a pipeline's reference profile;
 //! - [`drift`], [`drift_page`]: `edgescore drift`, a file against a
@@ -19,7 +20,6 @@ pub mod drift;
 pub mod drift_page;
 pub mod error;
 pub mod eval;
-pub mod events_file;
 pub mod pipeline_run;
 pub mod plot;
 pub mod profile;
@@ -29,5 +29,5 @@ pub mod score_csv;
 pub mod table;
 pub mod transform_file;
 
-pub use edgescore_table::csv_rows;
+pub use edgescore_table::{csv_rows, events_file};
 pub use error::{Error, Result};

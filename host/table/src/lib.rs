@@ -7,7 +7,8 @@
 //! (typed later by what the transform declares it reads), a Parquet file's
 //! carry their column's type. [`ParquetCsv`] streams a Parquet file as the
 //! CSV text [`Table::to_csv`] would write, and [`csv_rows`] reads a CSV
-//! into rows of `f64` in a model's feature order. Writing tables is
+//! into rows of `f64` in a model's feature order, and [`events_file`] reads
+//! a table's rows as a transform's events. Writing tables is
 //! `edgescore-offline`'s (its outputs are written atomically).
 //!
 //! Every failure is a [`TableError`] naming the file, row or column at fault.
@@ -15,6 +16,7 @@
 pub mod csv_rows;
 mod csv_table;
 mod error;
+pub mod events_file;
 mod parquet_read;
 
 use std::path::Path;

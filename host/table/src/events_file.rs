@@ -11,9 +11,7 @@
 
 use std::path::Path;
 
-use crate::error::TableError;
-use crate::table::{self, Row, Table};
-use crate::{Error, Result};
+use crate::{Cell, Result, Row, Table, TableError};
 use edgescore_events::{Event, EventError, EventReader, EventValue};
 
 /// How many refused events are described; the rest are only counted.
@@ -43,8 +41,13 @@ impl EventsFile {
     /// Reads `path` (a CSV with a header, or Parquet) for the transform
     /// `reader` reads events for, sorted by its event time when it has one.
     pub fn read(path: &Path, reader: &EventReader<'_>) -> Result<Self> {
+        Self::from_table(path, crate::read(path)?, reader)
+    }
+
+    /// The events of `file`, a table read from `path` (which errors name),
+    /// as [`EventsFile::read`] reads them.
+    pub fn from_table(path: &Path, file: Table, reader: &EventReader<'_>) -> Result<Self> {
         let inputs = reader.inputs();
-        let file = table::read(path)?;
         let column_of = |name: &str| file.header.iter().position(|h| h == name);
         let missing: Vec<&str> = inputs
             .iter()
@@ -58,8 +61,7 @@ impl EventsFile {
                     "no column for the required input(s) {} of the transform",
                     missing.join(", ")
                 ),
-            }
-            .into());
+            });
         }
         // (column, input) for each input the file has.
         let input_columns: Vec<(usize, usize)> = (0..inputs.len())
@@ -73,15 +75,12 @@ impl EventsFile {
         let mut refused = Refused::default();
         let mut rows = Vec::with_capacity(file.rows.len());
         for (r, row) in file.rows.into_iter().enumerate() {
-            let cell_error = |column: &str, problem: String| -> Error {
-                TableError::Cell {
-                    path: path.to_owned(),
-                    row: r as u64 + 1,
-                    line: row.line,
-                    column: column.to_owned(),
-                    problem,
-                }
-                .into()
+            let cell_error = |column: &str, problem: String| TableError::Cell {
+                path: path.to_owned(),
+                row: r as u64 + 1,
+                line: row.line,
+                column: column.to_owned(),
+                problem,
             };
             let mut values: Vec<Option<EventValue>> = vec![None; inputs.len()];
             let mut ahead = None;
@@ -126,7 +125,7 @@ impl EventsFile {
                 line: row.line,
                 cells: other_columns
                     .iter()
-                    .map(|&c| std::mem::replace(&mut cells[c], table::Cell::Missing))
+                    .map(|&c| std::mem::replace(&mut cells[c], Cell::Missing))
                     .collect(),
             };
             rows.push((time_ms, event, other));
