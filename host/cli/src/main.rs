@@ -29,6 +29,16 @@ use edgescore_runtime::limits::Limits;
 use crate::cli::{BuildArgs, Cli, Command, LogFormat, ScoreArgs};
 use crate::serve_args::ServeArgs;
 
+/// jemalloc, not the system's malloc: a server that hot-swaps versions and
+/// turns its feature store over runs for weeks, and under glibc's malloc
+/// its RSS crept while its live heap stayed flat. In the 10-minute soak
+/// (`scripts/soak.py`) glibc's arenas grew 22 MiB over the last 8 minutes
+/// with the live heap within 1 MB (heaptrack; `malloc_stats`), and even a
+/// `malloc_trim` every 10 s left +8.6 %; jemalloc held RSS flat and lower
+/// (BENCHMARKS.md, "Soak").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
