@@ -188,6 +188,14 @@ impl ScorerComponent {
             })
         })
     }
+
+    /// Scores `row` with its contributions in a fresh instance, under the
+    /// validation deadline as [`ScorerComponent::verify_golden`] does: the
+    /// check that a model can give reasons, made once when it is loaded.
+    pub fn check_contributions(&self, row: &[f64]) -> Result<(), ComponentError> {
+        let mut instance = self.instantiate_under(self.validation_limits)?;
+        instance.score_with_contributions(row).map(drop)
+    }
 }
 
 /// One instance of a scorer component, reusable across calls until a call traps.

@@ -100,9 +100,12 @@ impl Pipeline {
         // (XGBoost saved without node covers, ONNX) is refused now, not on
         // every flagged event. The probe row is zeros, which every model
         // scores (a linear model without imputation refuses a missing value).
+        // Under the validation deadline: a busy host must not refuse a good
+        // version for one slow first call.
         let probe = vec![0.0; parts.transform.info().outputs.len()];
         model
-            .score_with_contributions(&probe)
+            .component()
+            .check_contributions(&probe)
             .map_err(model_error)?;
         let model_sha256 = crate::digest::sha256_hex(&parts.model_bytes);
         let features = FeatureAccess {
