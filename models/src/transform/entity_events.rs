@@ -155,12 +155,7 @@ impl EntityEvents {
     }
 
     /// Drops the oldest event (whose key's newest timestamp, if others
-    /// remain, is theirs: they are no older).
-    pub fn pop_oldest(&mut self) {
-        self.drop_oldest();
-        self.fit();
-    }
-
+    /// remain, is theirs: they are no older); the caller fits the room.
     fn drop_oldest(&mut self) {
         if let Some(event) = self.events.pop_front() {
             self.unindex(&event, false);
