@@ -1,7 +1,7 @@
 //! What every component instance runs in, scorer and transform alike: its
-//! own store with the engine's memory cap and call deadline (instantiation
-//! under the validation deadline), and calls that poison the instance when
-//! they trap (its memory may be half-written, so it is never used again).
+//! own store with the engine's memory cap and call deadline, and calls that
+//! poison the instance when they trap (its memory may be half-written, so it
+//! is never used again).
 
 use wasmtime::{Engine, Store};
 
@@ -15,12 +15,6 @@ pub(crate) struct InstanceLimits {
     memory_bytes: usize,
     deadline_ticks: u64,
     deadline: std::time::Duration,
-    /// The deadline of instantiation (what a component's start code may
-    /// run): the validation deadline, or the call deadline if longer.
-    /// Instantiating is not a call: on a busy host the host's own setup
-    /// can take the 10 ms a call has before any guest code runs.
-    instantiate_ticks: u64,
-    instantiate_deadline: std::time::Duration,
 }
 
 impl InstanceLimits {
@@ -35,22 +29,10 @@ impl InstanceLimits {
     }
 
     fn from_limits(limits: crate::limits::Limits) -> Self {
-        let instantiating = limits.for_validation();
         Self {
             memory_bytes: limits.memory_bytes,
             deadline_ticks: limits.deadline_ticks(),
             deadline: limits.call_deadline,
-            instantiate_ticks: instantiating.deadline_ticks(),
-            instantiate_deadline: instantiating.call_deadline,
-        }
-    }
-
-    /// These limits with instantiation's deadline as the call deadline.
-    fn instantiating(self) -> Self {
-        Self {
-            deadline_ticks: self.instantiate_ticks,
-            deadline: self.instantiate_deadline,
-            ..self
         }
     }
 
@@ -98,11 +80,9 @@ impl<B> SandboxedInstance<B> {
     ) -> Result<Self, ComponentError> {
         let mut store = Store::new(engine, HostState::new(limits.memory_bytes, features));
         store.limiter(|state| &mut state.limits);
-        // Each call sets its own deadline; this one bounds instantiation.
-        let instantiating = limits.instantiating();
-        store.set_epoch_deadline(instantiating.deadline_ticks);
+        store.set_epoch_deadline(limits.deadline_ticks);
         store.epoch_deadline_trap();
-        let bindings = instantiate(&mut store).map_err(|e| instantiating.error(e))?;
+        let bindings = instantiate(&mut store).map_err(|e| limits.error(e))?;
         Ok(Self {
             store,
             bindings,
