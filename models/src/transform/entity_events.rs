@@ -20,7 +20,9 @@ pub const DEFAULT_MAX_EVENTS_PER_ENTITY: usize = 10_000;
 pub const EVENT_SLOT_BYTES: usize = std::mem::size_of::<StoredEvent>();
 
 /// What one slot of the distinct-key index costs: its entry and the hash
-/// table's control byte (the key's own bytes are counted apart).
+/// table's control byte (the key's own bytes are counted apart). Counted
+/// per unit of the map's capacity, which is 7/8 of its buckets (3/4 when
+/// small): the index's room is undercounted by up to a seventh.
 pub const KEY_SLOT_BYTES: usize = std::mem::size_of::<(String, KeyStat)>() + 1;
 
 /// Containers with less room than this are never shrunk: a few hundred
@@ -88,6 +90,23 @@ impl EntityEvents {
             bytes,
             ..Self::default()
         }
+    }
+
+    /// The room held: (event slots, key slots).
+    pub fn room(&self) -> (usize, usize) {
+        (self.events.capacity(), self.keys.capacity())
+    }
+
+    /// Holds room for at least `events` events and `keys` keys, at most
+    /// `most` of each: what a snapshot recorded, so that an entity read
+    /// back holds, and counts, the room the one written did (room depends
+    /// on the entity's history, not only on what it holds now).
+    pub fn reserve_room(&mut self, (events, keys): (usize, usize), most: usize) {
+        self.events
+            .reserve_exact(events.min(most).saturating_sub(self.events.len()));
+        self.keys
+            .reserve(keys.min(most).saturating_sub(self.keys.len()));
+        self.fit();
     }
 
     /// Adds `event` in its place in time order.

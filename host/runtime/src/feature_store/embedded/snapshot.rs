@@ -7,10 +7,13 @@
 //!
 //! The file is JSON lines: a header `{"format": ..., "version": 1,
 //! "clock": tick}`, then one `{"e": [namespace, entity, last used,
-//! [[time, sequence, value, distinct key or null], ...]]}` per entity in
-//! the order they were last observed, then one `{"p": [namespace, entity,
-//! name, value]}` per point feature. Floats are written shortest-exact, so
-//! they read back to the same bits.
+//! [[time, sequence, value, distinct key or null], ...]], "r": [event
+//! slots, key slots]}` per entity in the order they were last observed,
+//! then one `{"p": [namespace, entity, name, value]}` per point feature.
+//! Floats are written shortest-exact, so they read back to the same bits.
+//! `r` is the room the entity held, which the byte budget counts and which
+//! depends on its history (`EntityEvents`); a snapshot without it (written
+//! before it was recorded) reads back with the least room that fits.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::Ordering;
@@ -36,6 +39,8 @@ type EventLine = (i64, u64, f64, Option<String>);
 struct Line {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     e: Option<(String, String, u64, Vec<EventLine>)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<(usize, usize)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     p: Option<(String, String, String, f64)>,
 }
@@ -63,6 +68,7 @@ impl EmbeddedStore {
                     .collect();
                 let line = Line {
                     e: Some((namespace.clone(), entity.clone(), record.last_used, events)),
+                    r: Some(record.room()),
                     p: None,
                 };
                 entities.push((record.last_used, line));
@@ -70,6 +76,7 @@ impl EmbeddedStore {
             for ((namespace, entity, name), value) in &shard.points {
                 points.push(Line {
                     e: None,
+                    r: None,
                     p: Some((namespace.clone(), entity.clone(), name.clone(), *value)),
                 });
             }
@@ -113,6 +120,11 @@ impl EmbeddedStore {
                         value,
                         distinct_key,
                     });
+                }
+                if let Some(room) = line.r {
+                    // No more room than the per-entity cap can need.
+                    let most = limits.max_events_per_entity.max(1).next_power_of_two();
+                    record.reserve_room(room, most);
                 }
                 let slot = store.slot(&namespace, &entity);
                 let mut shard = slot.shard.lock();
@@ -226,6 +238,40 @@ mod tests {
                 .expect("no error"),
             vec![Some(250.5)]
         );
+    }
+
+    /// An entity whose events came back down keeps room it no longer
+    /// fills (9 events grew it to 16 slots; 7 do not shrink it): read back,
+    /// it holds and counts the same room, so a binding byte budget evicts
+    /// alike.
+    #[test]
+    fn the_room_an_entity_held_is_read_back() {
+        let limits = EmbeddedLimits {
+            retention_seconds: 86_400,
+            ..EmbeddedLimits::default()
+        };
+        let original = EmbeddedStore::new(limits);
+        for t in [0, 1, 2, 3, 4, 5, 6, 7, 8] {
+            observe(&original, "c", 1_000_000 + t * 1000, 1.0);
+        }
+        // A day and 2.5 s on: the first three age out, seven are left.
+        observe(&original, "c", 1_000_000 + 86_400_000 + 2_500, 1.0);
+        let room = |store: &EmbeddedStore| {
+            let shard = store.slot("card", "c").shard.lock();
+            let entity = shard
+                .entities
+                .get(&("card".to_owned(), "c".to_owned()))
+                .expect("held");
+            (entity.events.len(), entity.room())
+        };
+        assert_eq!(room(&original).0, 7);
+        assert_eq!(room(&original).1.0, 16, "7 of 16 slots is over 3/8 full");
+        let mut bytes = Vec::new();
+        original.write_snapshot(&mut bytes).expect("no error");
+        let restored =
+            EmbeddedStore::read_snapshot(limits, &mut bytes.as_slice()).expect("no error");
+        assert_eq!(room(&restored), room(&original));
+        assert_eq!(restored.bytes(), original.bytes());
     }
 
     #[test]
