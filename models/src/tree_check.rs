@@ -4,17 +4,19 @@
 /// is below `num_nodes` and no node is reached twice (so there is no cycle and
 /// evaluation always ends at a leaf). `children(i)` is `None` for a leaf.
 ///
-/// Unreachable nodes are allowed: XGBoost keeps deleted nodes in place.
+/// Unreachable nodes are allowed: XGBoost keeps deleted nodes in place. The
+/// count of nodes reached is returned, for formats that have none unreachable.
 pub(crate) fn check_is_tree(
     num_nodes: usize,
     children: impl Fn(usize) -> Option<[usize; 2]>,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     if num_nodes == 0 {
         return Err("a tree has no nodes".into());
     }
     let mut seen = vec![false; num_nodes];
     let mut stack = vec![0usize];
     seen[0] = true;
+    let mut reached = 1;
     while let Some(node) = stack.pop() {
         if let Some(pair) = children(node) {
             for child in pair {
@@ -29,11 +31,12 @@ pub(crate) fn check_is_tree(
                         "node {child} is reached twice (the tree has a cycle or a shared node)"
                     ));
                 }
+                reached += 1;
                 stack.push(child);
             }
         }
     }
-    Ok(())
+    Ok(reached)
 }
 
 #[cfg(test)]
@@ -43,7 +46,9 @@ mod tests {
     #[test]
     fn accepts_a_tree_and_refuses_cycles_and_wild_indices() {
         let tree = [Some([1, 2]), None, None];
-        assert!(check_is_tree(3, |i| tree[i]).is_ok());
+        assert_eq!(check_is_tree(3, |i| tree[i]), Ok(3));
+        let orphan = [Some([1, 2]), None, None, Some([9, 9])];
+        assert_eq!(check_is_tree(4, |i| orphan[i]), Ok(3));
         let cycle = [Some([1, 2]), Some([0, 2]), None];
         assert!(check_is_tree(3, |i| cycle[i]).is_err());
         let wild = [Some([1, 7]), None, None];

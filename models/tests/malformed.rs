@@ -252,6 +252,13 @@ const CORRUPTIONS: &[Corruption] = &[
         expect: "tree 0: cat_boundaries has 2 entries for num_cat=99999999999999",
     },
     Corruption {
+        name: "LightGBM splits off the tree (the root skips split 3)",
+        base: "lightgbm_binary_sigmoid",
+        find: "right_child=3 5 8 6",
+        replace: "right_child=6 5 8 6",
+        expect: "tree 0: 6 of 29 nodes are not reachable from the root",
+    },
+    Corruption {
         name: "LightGBM leaf count mismatch",
         base: "lightgbm_binary_sigmoid",
         find: "num_leaves=15",

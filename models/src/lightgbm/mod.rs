@@ -128,13 +128,22 @@ impl Tree {
             Child::Split(i) => i as usize,
             Child::Leaf(j) => splits + j as usize,
         };
-        crate::tree_check::check_is_tree(splits + self.leaves.len(), |i| {
+        let nodes = splits + self.leaves.len();
+        let reached = crate::tree_check::check_is_tree(nodes, |i| {
             self.splits.get(i).map(|s| match *s {
                 Split::Numeric { left, right, .. } | Split::Categorical { left, right, .. } => {
                     [flat(left), flat(right)]
                 }
             })
         })?;
+        // LightGBM never keeps a node off the tree, and flattening reads every
+        // split's children, so an unreachable one is refused with the rest.
+        if reached != nodes {
+            return Err(format!(
+                "{} of {nodes} nodes are not reachable from the root",
+                nodes - reached
+            ));
+        }
         for (i, split) in self.splits.iter().enumerate() {
             let (feature, ok) = match *split {
                 Split::Numeric {
