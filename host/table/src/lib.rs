@@ -17,6 +17,7 @@ pub mod csv_rows;
 mod csv_table;
 mod error;
 pub mod events_file;
+mod parquet_pages;
 mod parquet_read;
 
 use std::path::Path;

@@ -9,6 +9,7 @@ use parquet::basic::{LogicalType, TimeUnit};
 use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::record::Field;
 
+use crate::parquet_pages::CheckedFile;
 use crate::{Cell, Result, Row, Table, TableError};
 
 /// The reader of the Parquet file `input` (a file, or its bytes), its
@@ -79,11 +80,12 @@ fn unpanicked<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T> {
 }
 
 /// The rows of `reader`, as `SerializedFileReader<File>::into_iter`
-/// reads them (the same call, for any input).
+/// reads them (the same call, for any input), its pages checked on the way
+/// ([`CheckedFile`]).
 fn rows_of<R: ChunkReader + 'static>(
     reader: SerializedFileReader<R>,
 ) -> parquet::record::reader::RowIter<'static> {
-    parquet::record::reader::RowIter::from_file_into(Box::new(reader))
+    parquet::record::reader::RowIter::from_file_into(Box::new(CheckedFile(reader)))
 }
 
 /// The next row of `rows`, a panic of the reader on a corrupt page
@@ -323,9 +325,10 @@ mod tests {
         assert!(decimal_value(&[], 0).is_err());
     }
 
-    /// Files on which the parquet crate panics (found by fuzzing; the
-    /// reproducers are in `fuzz/corpus/parquet_events/regression-*`):
-    /// each is refused as corrupt, through both readers.
+    /// Files on which the parquet crate panics, or asks for tens of GiB
+    /// for a dictionary (found by fuzzing; the reproducers are in
+    /// `fuzz/corpus/parquet_events/regression-*`): each is refused as
+    /// corrupt, through both readers. The dictionary ones name the page.
     #[test]
     fn corrupt_files_the_parquet_crate_panics_on_are_refused_as_errors() {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/parquet_events");
@@ -333,9 +336,10 @@ mod tests {
         for entry in std::fs::read_dir(&corpus).expect("the fuzz corpus") {
             let path = entry.expect("entry").path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !name.starts_with("regression-parquet-panic-") {
+            if !name.starts_with("regression-parquet-") {
                 continue;
             }
+            let dictionary = name.starts_with("regression-parquet-dictionary-");
             seen += 1;
             // A panic would fail this test; an answer is an error of the file,
             // from the file or from its bytes (what the fuzz target reads).
@@ -352,6 +356,13 @@ mod tests {
                     ),
                     "{name}: {whole:?}"
                 );
+                if dictionary {
+                    let error = whole.expect_err("refused").to_string();
+                    assert!(
+                        error.contains("a dictionary page declares"),
+                        "{name}: {error}"
+                    );
+                }
             }
             let streams = [
                 ParquetCsv::open(&path),
@@ -366,7 +377,7 @@ mod tests {
             assert!(!in_parquet_call(), "{name}");
         }
         assert!(
-            seen >= 2,
+            seen >= 4,
             "the reproducers are missing from {}",
             corpus.display()
         );

@@ -1,0 +1,143 @@
+//! A Parquet file whose pages are checked as the record reader reads them.
+//!
+//! The `parquet` crate sizes a dictionary by the value count its page
+//! header declares, before it decodes a value: a corrupt header that
+//! declares billions of values in a page of a few bytes makes it ask for
+//! tens of GiB, and the process aborts (found by fuzzing `parquet_events`).
+//! The wrappers here stand between the record reader and the file's pages
+//! and refuse such a page as an error: every dictionary value takes at
+//! least a fixed number of bits in the page's bytes (PLAIN, the only
+//! dictionary encoding), so a count those bytes cannot hold is corrupt.
+//! The pages are read once, as before; nothing else changes.
+
+use parquet::basic::Type;
+use parquet::bloom_filter::Sbbf;
+use parquet::column::page::{Page, PageMetadata, PageReader};
+use parquet::errors::{ParquetError, Result};
+use parquet::file::metadata::{ParquetMetaData, RowGroupMetaData};
+use parquet::file::reader::{FileReader, RowGroupReader};
+use parquet::record::reader::RowIter;
+use parquet::schema::types::Type as SchemaType;
+
+/// A file reader whose row groups hand out [`CheckedPages`].
+pub(crate) struct CheckedFile<F>(pub(crate) F);
+
+impl<F: FileReader> FileReader for CheckedFile<F> {
+    fn metadata(&self) -> &ParquetMetaData {
+        self.0.metadata()
+    }
+
+    fn num_row_groups(&self) -> usize {
+        self.0.num_row_groups()
+    }
+
+    fn get_row_group(&self, i: usize) -> Result<Box<dyn RowGroupReader + '_>> {
+        Ok(Box::new(CheckedRowGroup(self.0.get_row_group(i)?)))
+    }
+
+    fn get_row_iter(&self, projection: Option<SchemaType>) -> Result<RowIter<'_>> {
+        RowIter::from_file(projection, self)
+    }
+}
+
+struct CheckedRowGroup<'a>(Box<dyn RowGroupReader + 'a>);
+
+impl RowGroupReader for CheckedRowGroup<'_> {
+    fn metadata(&self) -> &RowGroupMetaData {
+        self.0.metadata()
+    }
+
+    fn num_columns(&self) -> usize {
+        self.0.num_columns()
+    }
+
+    fn get_column_page_reader(&self, i: usize) -> Result<Box<dyn PageReader>> {
+        let column = self.0.metadata().column(i).column_descr();
+        let bits = match column.physical_type() {
+            Type::BOOLEAN => 1,
+            Type::INT32 | Type::FLOAT => 32,
+            Type::INT64 | Type::DOUBLE => 64,
+            Type::INT96 => 96,
+            // A length prefix of 4 bytes, then the bytes.
+            Type::BYTE_ARRAY => 32,
+            // Counted as at least one byte: a zero-length type would let
+            // any count through.
+            Type::FIXED_LEN_BYTE_ARRAY => {
+                8 * u64::try_from(column.type_length()).unwrap_or(0).max(1)
+            }
+        };
+        Ok(Box::new(CheckedPages {
+            pages: self.0.get_column_page_reader(i)?,
+            column: column.path().string(),
+            bits_per_value: bits,
+        }))
+    }
+
+    fn get_column_bloom_filter(&self, i: usize) -> Option<&Sbbf> {
+        self.0.get_column_bloom_filter(i)
+    }
+
+    fn get_row_iter(&self, projection: Option<SchemaType>) -> Result<RowIter<'_>> {
+        RowIter::from_row_group(projection, self)
+    }
+}
+
+/// One column chunk's pages; a dictionary page whose bytes cannot hold the
+/// values it declares is an error instead of a page.
+struct CheckedPages {
+    pages: Box<dyn PageReader>,
+    column: String,
+    /// The fewest bits one PLAIN value of the column's type takes.
+    bits_per_value: u64,
+}
+
+impl CheckedPages {
+    fn check(&self, page: Page) -> Result<Page> {
+        if let Page::DictionaryPage {
+            ref buf,
+            num_values,
+            ..
+        } = page
+        {
+            let room = 8 * buf.len() as u64;
+            if u64::from(num_values) * self.bits_per_value > room {
+                return Err(ParquetError::General(format!(
+                    "column '{}': a dictionary page declares {num_values} values in {} bytes, \
+                     more than those bytes can hold (the page header is corrupt)",
+                    self.column,
+                    buf.len()
+                )));
+            }
+        }
+        Ok(page)
+    }
+}
+
+impl PageReader for CheckedPages {
+    fn get_next_page(&mut self) -> Result<Option<Page>> {
+        self.pages
+            .get_next_page()?
+            .map(|page| self.check(page))
+            .transpose()
+    }
+
+    fn peek_next_page(&mut self) -> Result<Option<PageMetadata>> {
+        self.pages.peek_next_page()
+    }
+
+    fn skip_next_page(&mut self) -> Result<()> {
+        self.pages.skip_next_page()
+    }
+
+    fn at_record_boundary(&mut self) -> Result<bool> {
+        self.pages.at_record_boundary()
+    }
+}
+
+impl Iterator for CheckedPages {
+    type Item = Result<Page>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.get_next_page().transpose()
+    }
+}
