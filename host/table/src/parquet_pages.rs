@@ -106,7 +106,8 @@ impl CheckedPages {
         } = page
         {
             let room = 8 * buf.len() as u64;
-            if u64::from(num_values) * self.bits_per_value > room {
+            // Saturating: a fixed-length type may be 2^31 bytes long.
+            if u64::from(num_values).saturating_mul(self.bits_per_value) > room {
                 return Err(ParquetError::General(format!(
                     "column '{}': a dictionary page declares {num_values} values in {} bytes, \
                      more than those bytes can hold (the page header is corrupt)",
@@ -174,6 +175,7 @@ impl<R: ChunkReader> ChunkReader for EndOnce<R> {
     }
 }
 
+/// One reader of an [`EndOnce`] input.
 pub(crate) struct EndOnceRead<R> {
     inner: R,
     ended: bool,
